@@ -1,0 +1,65 @@
+//! `traceblast gen`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::cli::GenArgs;
+use crate::generate::{GenProgress, GenSummary};
+use crate::units::{human_bytes, thousands};
+
+pub fn run(a: &GenArgs) -> anyhow::Result<ExitCode> {
+    let plan = crate::config::gen_plan(a)?;
+    let progress = Arc::new(GenProgress::default());
+    let traces = plan.trace_range();
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bar = crate::progress::gen_bar(traces.end - traces.start, bytes.clone(), crate::progress::enabled(a.quiet));
+    let summary = std::thread::scope(|s| {
+        let worker = s.spawn(|| crate::generate::run(&plan, &progress));
+        while !worker.is_finished() {
+            bar.set_position(progress.traces.load(Ordering::Relaxed));
+            bytes.store(progress.raw_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        worker.join().expect("gen worker does not panic")
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    if !a.quiet {
+        super::emit(render_summary(&plan.output.display().to_string(), &summary))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text summary printed after `gen`.
+pub fn render_summary(path: &str, s: &GenSummary) -> String {
+    let m = &s.meta;
+    let t = &m.totals;
+    let ratio = t.raw_bytes as f64 / s.file_bytes.max(1) as f64;
+    let mut out = format!("traceblast gen: wrote {path}\n");
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<12}{v}\n"));
+    line("seed", m.seed.to_string());
+    match &m.shard {
+        Some(sh) => line("traces", format!("{} (shard {sh} of {} in all)", thousands(t.traces), thousands(m.corpus_count))),
+        None => line("traces", thousands(t.traces)),
+    }
+    line("spans", thousands(t.spans));
+    line("requests", thousands(t.records));
+    line("tokens", thousands(t.tokens));
+    line("raw bytes", format!("{} ({})", thousands(t.raw_bytes), human_bytes(t.raw_bytes)));
+    line("file bytes", format!("{} ({})", thousands(s.file_bytes), human_bytes(s.file_bytes)));
+    line("ratio", format!("{ratio:.2}x"));
+    line("seconds", format!("{:.2}", s.seconds));
+    line("raw MB/s", format!("{:.1}", t.raw_bytes as f64 / 1e6 / s.seconds.max(1e-9)));
+    line("traces/s", format!("{:.0}", t.traces as f64 / s.seconds.max(1e-9)));
+    out.push_str("  scenarios:\n");
+    for (name, st) in &s.per_scenario {
+        out.push_str(&format!(
+            "    {name:<24}{:>10} traces {:>8.1} spans/trace {:>9.1} KB/trace\n",
+            thousands(st.traces),
+            st.spans as f64 / st.traces.max(1) as f64,
+            st.raw_bytes as f64 / 1e3 / st.traces.max(1) as f64
+        ));
+    }
+    out
+}

@@ -1,0 +1,28 @@
+//! Command handlers: each turns parsed arguments into a plan (via `config`), runs the
+//! pipeline, and prints the result. `main` only maps their outcome to an exit code.
+
+mod generate;
+mod inspect;
+mod scenarios;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command line. `Err` means bad input or an I/O failure (exit code 2).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Gen(a) => generate::run(&a),
+        Command::Inspect(a) => inspect::run(&a),
+        Command::Scenarios(a) => scenarios::run(&a),
+    }
+}
+
+/// Writes to stdout, returning errors instead of panicking (a closed pipe ends the command
+/// quietly: `main` treats `BrokenPipe` as success).
+pub fn emit(s: impl AsRef<str>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_ref().as_bytes())?;
+    out.flush()
+}

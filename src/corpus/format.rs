@@ -1,0 +1,208 @@
+//! The corpus index: what `gen` records about a corpus and how it is laid out on disk.
+//!
+//! The index is the payload of a zstd *skippable frame* at the end of the file (`zstd -d`
+//! ignores it). Layout of the payload, all integers little-endian:
+//!
+//! ```text
+//! "TBIX" | format_version u32 | meta_len u32 | meta (JSON, meta_len bytes)
+//!        | tables_raw_len u64 | tables_len u64 | tables (zstd, tables_len bytes)
+//!        | crc32 u32 (of everything before it) | payload_len u32 | "TBLASTIX"
+//! ```
+//!
+//! A reader takes the last 16 bytes (crc, payload length, magic) first, then seeks straight to
+//! the index. The tables hold the frame table and per-record columns. The footer's position
+//! and the version field right after "TBIX" never move, so any future version is recognized
+//! and refused with a clear message instead of being misread.
+
+use serde::{Deserialize, Serialize};
+
+use crate::encode::RecordMeta;
+
+/// Version of the on-disk layout described above.
+pub const FORMAT_VERSION: u32 = 1;
+/// Magic of the skippable frame holding the index (one of zstd's 16 skippable magics).
+pub const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
+/// First bytes of a regular zstd frame.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+/// Start of the index payload.
+pub const INDEX_MAGIC: &[u8; 4] = b"TBIX";
+/// Last 8 bytes of a corpus file.
+pub const FOOTER_MAGIC: &[u8; 8] = b"TBLASTIX";
+/// crc32 + payload length + magic.
+pub const FOOTER_LEN: usize = 16;
+/// Raw bytes per zstd frame before a new one starts (frames hold whole records).
+pub const FRAME_TARGET: usize = 4 << 20;
+
+/// Corpus-wide metadata, stored as JSON so that `inspect --json` and other tools can show it
+/// as is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// `synth::GENERATOR_VERSION` of the writer.
+    pub generator_version: u32,
+    /// traceblast release that wrote the file.
+    pub traceblast_version: String,
+    /// The seed.
+    pub seed: u64,
+    /// Traces in this file.
+    pub count: u64,
+    /// Corpus index of the first trace in this file (non-zero for shards).
+    pub first_trace: u64,
+    /// Traces in the whole corpus this file is a slice of.
+    pub corpus_count: u64,
+    /// `k/n` when the file holds shard k of n, else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Hash of the scenario definitions (hex).
+    pub scenario_set_hash: String,
+    /// Scenario names, by id.
+    pub scenarios: Vec<String>,
+    /// The mix, `name=weight,...`.
+    pub mix: String,
+    /// Every trace ends at this instant (Unix ns); replay shifts times by `now - epoch`.
+    pub epoch_ns: u64,
+    /// Traces per request group.
+    pub traces_per_request: u32,
+    /// Largest record body.
+    pub max_request_bytes: u64,
+    /// zstd level.
+    pub level: i32,
+    /// Totals.
+    pub totals: Totals,
+}
+
+/// Totals over the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Records (requests).
+    pub records: u64,
+    /// Traces.
+    pub traces: u64,
+    /// Spans.
+    pub spans: u64,
+    /// Record bodies, summed.
+    pub raw_bytes: u64,
+    /// Model tokens (input + output) of all traces.
+    pub tokens: u64,
+    /// zstd frames.
+    pub frames: u64,
+}
+
+/// One zstd frame of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameEntry {
+    /// Byte offset of the frame in the file.
+    pub offset: u64,
+    /// Compressed size.
+    pub len: u64,
+    /// Decompressed size (framed records).
+    pub raw_len: u64,
+    /// Index of the frame's first record.
+    pub first_record: u64,
+    /// Records in the frame.
+    pub records: u64,
+}
+
+impl FrameEntry {
+    /// Range of record indexes in this frame.
+    pub fn record_range(&self) -> std::ops::Range<u64> {
+        self.first_record..self.first_record + self.records
+    }
+}
+
+/// Per-record columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordTable {
+    /// Scenario id per record (`encode::MIXED_SCENARIO` when mixed).
+    pub scenario: Vec<u8>,
+    /// Traces ending in each record.
+    pub traces: Vec<u16>,
+    /// Spans per record.
+    pub spans: Vec<u32>,
+    /// Body length per record.
+    pub len: Vec<u32>,
+}
+
+impl RecordTable {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.len.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.len.is_empty()
+    }
+
+    /// Appends one record's entry.
+    pub fn push(&mut self, m: &RecordMeta) {
+        self.scenario.push(m.scenario);
+        self.traces.push(m.traces);
+        self.spans.push(m.spans);
+        self.len.push(m.len);
+    }
+
+    /// Record `i`'s entry.
+    pub fn get(&self, i: usize) -> RecordMeta {
+        RecordMeta { len: self.len[i], spans: self.spans[i], traces: self.traces[i], scenario: self.scenario[i] }
+    }
+}
+
+/// The whole index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    /// Metadata.
+    pub meta: Meta,
+    /// Frames in file order.
+    pub frames: Vec<FrameEntry>,
+    /// Records in order.
+    pub records: RecordTable,
+}
+
+/// Serializes the binary tables (before compression).
+pub fn tables_to_bytes(frames: &[FrameEntry], r: &RecordTable) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + frames.len() * 40 + r.len() * 11);
+    out.extend_from_slice(&(frames.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(r.len() as u64).to_le_bytes());
+    for f in frames {
+        for v in [f.offset, f.len, f.raw_len, f.first_record, f.records] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&r.scenario);
+    r.traces.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    r.spans.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    r.len.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    out
+}
+
+/// Parses the binary tables; `Err` carries what is inconsistent.
+pub fn tables_from_bytes(b: &[u8]) -> Result<(Vec<FrameEntry>, RecordTable), String> {
+    let mut pos = 0usize;
+    let mut take = |n: usize| -> Result<&[u8], String> {
+        let s = b.get(pos..pos + n).ok_or_else(|| format!("index tables end early at table byte {pos}"))?;
+        pos += n;
+        Ok(s)
+    };
+    let u64_at = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("8 bytes"));
+    let nframes = u64_at(take(8)?) as usize;
+    let nrec = u64_at(take(8)?) as usize;
+    if nframes > b.len() / 40 + 1 || nrec > b.len() / 11 + 1 {
+        return Err(format!("index claims {nframes} frames and {nrec} records, more than its {} bytes can hold", b.len()));
+    }
+    let mut frames = Vec::with_capacity(nframes);
+    for _ in 0..nframes {
+        let s = take(40)?;
+        let f = |i: usize| u64_at(&s[i * 8..i * 8 + 8]);
+        frames.push(FrameEntry { offset: f(0), len: f(1), raw_len: f(2), first_record: f(3), records: f(4) });
+    }
+    let scenario = take(nrec)?.to_vec();
+    let traces = take(nrec * 2)?.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let spans = take(nrec * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let len = take(nrec * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    if pos != b.len() {
+        return Err(format!("index tables have {} unexpected trailing bytes", b.len() - pos));
+    }
+    Ok((frames, RecordTable { scenario, traces, spans, len }))
+}

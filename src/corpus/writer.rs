@@ -1,0 +1,148 @@
+//! Writes a corpus file: compressed frames in order, then the index, atomically.
+//!
+//! Everything goes to a temporary file in the destination's directory that is renamed over
+//! the destination only when the index is written and flushed; on any error (or a panic) the
+//! temporary file is deleted, so no half-written file ever carries the output name.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::format::*;
+use crate::encode::{Group, RecordMeta};
+
+/// An error writing the corpus.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct WriteError {
+    /// The output path.
+    pub path: String,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Streams frames into a temporary file and renames it into place in [`CorpusWriter::finish`].
+pub struct CorpusWriter {
+    path: PathBuf,
+    out: BufWriter<NamedTempFile>,
+    offset: u64,
+    frames: Vec<FrameEntry>,
+    records: RecordTable,
+    totals: Totals,
+}
+
+impl CorpusWriter {
+    /// Creates the temporary file next to `path`. Fails early (before any work) when the
+    /// directory is not writable or `path` is a directory.
+    pub fn create(path: &Path) -> Result<Self, WriteError> {
+        let err = |source| WriteError { path: path.display().to_string(), source };
+        if path.is_dir() {
+            return Err(err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory")));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(err)?;
+        Ok(CorpusWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, tmp),
+            offset: 0,
+            frames: Vec::new(),
+            records: RecordTable::default(),
+            totals: Totals::default(),
+        })
+    }
+
+    fn err(&self, source: std::io::Error) -> WriteError {
+        WriteError { path: self.path.display().to_string(), source }
+    }
+
+    /// Appends one compressed frame holding `records` (raw size `raw_len`).
+    pub fn write_frame(&mut self, compressed: &[u8], raw_len: u64, records: &[RecordMeta]) -> Result<(), WriteError> {
+        self.out.write_all(compressed).map_err(|e| self.err(e))?;
+        self.frames.push(FrameEntry {
+            offset: self.offset,
+            len: compressed.len() as u64,
+            raw_len,
+            first_record: self.records.len() as u64,
+            records: records.len() as u64,
+        });
+        self.offset += compressed.len() as u64;
+        for r in records {
+            self.records.push(r);
+            self.totals.records += 1;
+            self.totals.traces += u64::from(r.traces);
+            self.totals.spans += u64::from(r.spans);
+            self.totals.raw_bytes += u64::from(r.len);
+        }
+        self.totals.frames += 1;
+        Ok(())
+    }
+
+    /// Totals so far (tokens are filled in by the caller's metadata).
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.offset
+    }
+
+    /// Writes the index with `meta` (its totals are replaced by the real ones, tokens kept),
+    /// flushes, and renames the file into place. Returns the file size.
+    pub fn finish(mut self, mut meta: Meta) -> Result<u64, WriteError> {
+        let tokens = meta.totals.tokens;
+        meta.totals = self.totals;
+        meta.totals.tokens = tokens;
+        let payload = index_payload(&meta, &self.frames, &self.records);
+        let mut head = Vec::with_capacity(8);
+        head.extend_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
+        head.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.out.write_all(&head).map_err(|e| self.err(e))?;
+        self.out.write_all(&payload).map_err(|e| self.err(e))?;
+        let size = self.offset + head.len() as u64 + payload.len() as u64;
+        let tmp = self.out.into_inner().map_err(|e| WriteError { path: self.path.display().to_string(), source: e.into_error() })?;
+        tmp.as_file().sync_all().map_err(|e| WriteError { path: self.path.display().to_string(), source: e })?;
+        tmp.persist(&self.path).map_err(|e| WriteError { path: self.path.display().to_string(), source: e.error })?;
+        Ok(size)
+    }
+}
+
+/// Builds the index payload (see [`super::format`]).
+pub fn index_payload(meta: &Meta, frames: &[FrameEntry], records: &RecordTable) -> Vec<u8> {
+    let meta_json = serde_json::to_vec(meta).expect("meta serializes");
+    let tables = tables_to_bytes(frames, records);
+    let ztables = zstd::bulk::compress(&tables, 3).expect("in-memory compression");
+    let mut p = Vec::with_capacity(32 + meta_json.len() + ztables.len());
+    p.extend_from_slice(INDEX_MAGIC);
+    p.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    p.extend_from_slice(&(meta_json.len() as u32).to_le_bytes());
+    p.extend_from_slice(&meta_json);
+    p.extend_from_slice(&(tables.len() as u64).to_le_bytes());
+    p.extend_from_slice(&(ztables.len() as u64).to_le_bytes());
+    p.extend_from_slice(&ztables);
+    let crc = crc32fast::hash(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    let total = (p.len() + 4 + FOOTER_MAGIC.len()) as u32;
+    p.extend_from_slice(&total.to_le_bytes());
+    p.extend_from_slice(FOOTER_MAGIC);
+    p
+}
+
+/// Compresses the records of `groups` into one zstd frame (content size and checksum set).
+pub fn compress_frame(groups: &[Group], level: i32) -> std::io::Result<(Vec<u8>, u64)> {
+    let raw: u64 = groups.iter().map(|g| g.bytes.len() as u64).sum();
+    let mut enc = zstd::stream::Encoder::new(Vec::with_capacity((raw / 4) as usize), level)?;
+    enc.include_checksum(true)?;
+    enc.include_contentsize(true)?;
+    enc.set_pledged_src_size(Some(raw))?;
+    for g in groups {
+        enc.write_all(&g.bytes)?;
+    }
+    Ok((enc.finish()?, raw))
+}

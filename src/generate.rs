@@ -1,0 +1,266 @@
+//! The `gen` pipeline: synthesize → encode → compress → write, in parallel, in order.
+//!
+//! Work proceeds in *waves*. A wave synthesizes and encodes a batch of request groups in
+//! parallel (rayon, one reusable `Trace` per worker), cuts the encoded records into frames of
+//! about [`FRAME_TARGET`] raw bytes in corpus order, compresses the complete frames in
+//! parallel, and appends them to the file; an unfinished frame carries over to the next wave.
+//! Memory is bounded by one wave (tens of MB) whatever `--count` is, and the output depends
+//! only on the inputs, never on thread count or timing: group *k* is always traces
+//! `[k·N, (k+1)·N)`, frames are cut by size in order, and every trace has its own RNG stream.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::corpus::format::{FORMAT_VERSION, FRAME_TARGET, Meta, Totals};
+use crate::corpus::writer::compress_frame;
+use crate::corpus::{CorpusWriter, Index};
+use crate::encode::{Group, RecordMeta, TooSmall, encode_group};
+use crate::scenario::{Mix, ScenarioSet};
+use crate::synth::{EPOCH_NS, GENERATOR_VERSION, Synth, Trace};
+
+/// A validated `gen` invocation.
+#[derive(Debug, Clone)]
+pub struct GenPlan {
+    /// Scenarios available.
+    pub set: ScenarioSet,
+    /// The mix.
+    pub mix: Mix,
+    /// The seed.
+    pub seed: u64,
+    /// Traces in the whole corpus.
+    pub count: u64,
+    /// `(k, n)`: write only shard k (0-based) of n.
+    pub shard: Option<(u64, u64)>,
+    /// Traces per request group.
+    pub traces_per_request: u32,
+    /// Largest record body.
+    pub max_request_bytes: usize,
+    /// zstd level.
+    pub level: i32,
+    /// Worker threads.
+    pub threads: usize,
+    /// Output file.
+    pub output: PathBuf,
+}
+
+impl GenPlan {
+    /// Request groups in the whole corpus.
+    pub fn groups(&self) -> u64 {
+        self.count.div_ceil(u64::from(self.traces_per_request))
+    }
+
+    /// The range of groups this invocation writes (all of them, or the shard's slice).
+    pub fn group_range(&self) -> std::ops::Range<u64> {
+        let g = self.groups();
+        match self.shard {
+            None => 0..g,
+            Some((k, n)) => shard_range(g, k, n),
+        }
+    }
+
+    /// The range of trace indexes this invocation writes.
+    pub fn trace_range(&self) -> std::ops::Range<u64> {
+        let n = u64::from(self.traces_per_request);
+        let g = self.group_range();
+        (g.start * n).min(self.count)..(g.end * n).min(self.count)
+    }
+}
+
+/// Slice `k` of `n` of `0..total`, as even as possible (earlier slices take the remainder).
+pub fn shard_range(total: u64, k: u64, n: u64) -> std::ops::Range<u64> {
+    let base = total / n;
+    let extra = total % n;
+    let start = k * base + k.min(extra);
+    let len = base + u64::from(k < extra);
+    start..start + len
+}
+
+/// Live counters for a progress display.
+#[derive(Debug, Default)]
+pub struct GenProgress {
+    /// Traces done.
+    pub traces: AtomicU64,
+    /// Raw bytes encoded.
+    pub raw_bytes: AtomicU64,
+}
+
+/// What `gen` did.
+#[derive(Debug, Clone)]
+pub struct GenSummary {
+    /// The index as written.
+    pub meta: Meta,
+    /// File size.
+    pub file_bytes: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Per-scenario (records, traces, spans, raw bytes) — from the record table.
+    pub per_scenario: Vec<(String, ScenarioTotals)>,
+}
+
+/// Per-scenario totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScenarioTotals {
+    /// Records.
+    pub records: u64,
+    /// Traces.
+    pub traces: u64,
+    /// Spans.
+    pub spans: u64,
+    /// Raw bytes.
+    pub raw_bytes: u64,
+}
+
+/// Per-scenario totals of an index (records with mixed scenarios are listed as "mixed").
+pub fn scenario_totals(index: &Index) -> Vec<(String, ScenarioTotals)> {
+    let names = &index.meta.scenarios;
+    let mut acc = vec![ScenarioTotals::default(); names.len() + 1];
+    let r = &index.records;
+    for i in 0..r.len() {
+        let m = r.get(i);
+        let slot = if (m.scenario as usize) < names.len() { m.scenario as usize } else { names.len() };
+        let a = &mut acc[slot];
+        a.records += 1;
+        a.traces += u64::from(m.traces);
+        a.spans += u64::from(m.spans);
+        a.raw_bytes += u64::from(m.len);
+    }
+    names
+        .iter()
+        .cloned()
+        .chain(std::iter::once("mixed".to_string()))
+        .zip(acc)
+        .filter(|(_, t)| t.records > 0)
+        .collect()
+}
+
+/// An error while generating.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// A trace could not be fit into `--max-request-bytes`.
+    #[error(transparent)]
+    TooSmall(#[from] TooSmall),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] crate::corpus::WriteError),
+    /// Compression failed.
+    #[error("compression failed: {0}")]
+    Compress(std::io::Error),
+    /// The thread pool could not start.
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads {
+        /// Requested threads.
+        threads: usize,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Synthesizes and encodes group `g` of the corpus into `out`.
+pub fn build_group<'s>(plan: &GenPlan, synth: &Synth<'s>, g: u64, traces: &mut Vec<Trace<'s>>, out: &mut Group, scratch: &mut Vec<u8>) -> Result<(), TooSmall> {
+    let n = u64::from(plan.traces_per_request);
+    let first = g * n;
+    let last = ((g + 1) * n).min(plan.count);
+    let k = (last - first) as usize;
+    traces.resize_with(k.max(traces.len()), Trace::default);
+    for (j, t) in traces.iter_mut().take(k).enumerate() {
+        synth.trace(first + j as u64, t);
+    }
+    encode_group(&traces[..k], first, plan.max_request_bytes, out, scratch)
+}
+
+/// Runs the plan. `progress` is updated as traces are encoded.
+pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, GenError> {
+    let started = Instant::now();
+    let mut writer = CorpusWriter::create(&plan.output)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.threads)
+        .thread_name(|i| format!("gen-{i}"))
+        .build()
+        .map_err(|e| GenError::Threads { threads: plan.threads, message: e.to_string() })?;
+    let synth = Synth::new(&plan.set, &plan.mix, plan.seed);
+    let groups = plan.group_range();
+    let mut tokens = 0u64;
+    let mut pending: Vec<Group> = Vec::new();
+    let mut pending_raw = 0usize;
+    let mut next = groups.start;
+    // Wave size adapts to the observed group size so a wave holds about 4 frames per thread.
+    let mut wave = 64u64;
+    pool.install(|| -> Result<(), GenError> {
+        while next < groups.end {
+            let end = (next + wave).min(groups.end);
+            let built: Vec<Group> = (next..end)
+                .into_par_iter()
+                .map_init(
+                    || (Vec::new(), Vec::new()),
+                    |(traces, scratch), g| {
+                        let mut out = Group::default();
+                        build_group(plan, &synth, g, traces, &mut out, scratch)?;
+                        progress.traces.fetch_add(u64::from(out.traces), Ordering::Relaxed);
+                        progress.raw_bytes.fetch_add(out.records.iter().map(|r| u64::from(r.len)).sum(), Ordering::Relaxed);
+                        Ok(out)
+                    },
+                )
+                .collect::<Result<_, TooSmall>>()?;
+            let wave_raw: usize = built.iter().map(|g| g.bytes.len()).sum();
+            let avg = (wave_raw / built.len().max(1)).max(1);
+            wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(8, 100_000) as u64;
+            next = end;
+            let mut frames: Vec<Vec<Group>> = Vec::new();
+            for g in built {
+                tokens += g.tokens;
+                pending_raw += g.bytes.len();
+                pending.push(g);
+                if pending_raw >= FRAME_TARGET {
+                    frames.push(std::mem::take(&mut pending));
+                    pending_raw = 0;
+                }
+            }
+            if next == groups.end && !pending.is_empty() {
+                frames.push(std::mem::take(&mut pending));
+            }
+            let level = plan.level;
+            let compressed: Vec<(Vec<u8>, u64)> = frames
+                .par_iter()
+                .map(|f| compress_frame(f, level))
+                .collect::<Result<_, _>>()
+                .map_err(GenError::Compress)?;
+            for (f, (bytes, raw)) in frames.iter().zip(compressed) {
+                let metas: Vec<RecordMeta> = f.iter().flat_map(|g| g.records.iter().copied()).collect();
+                writer.write_frame(&bytes, raw, &metas)?;
+            }
+        }
+        Ok(())
+    })?;
+    let traces = plan.trace_range();
+    let meta = Meta {
+        format_version: FORMAT_VERSION,
+        generator_version: GENERATOR_VERSION,
+        traceblast_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: plan.seed,
+        count: traces.end - traces.start,
+        first_trace: traces.start,
+        corpus_count: plan.count,
+        shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
+        scenario_set_hash: format!("{:016x}", plan.set.hash()),
+        scenarios: plan.set.names().iter().map(|s| s.to_string()).collect(),
+        mix: plan.mix.describe(&plan.set),
+        epoch_ns: EPOCH_NS,
+        traces_per_request: plan.traces_per_request,
+        max_request_bytes: plan.max_request_bytes as u64,
+        level: plan.level,
+        totals: Totals { tokens, ..Totals::default() },
+    };
+    let file_bytes = writer.finish(meta.clone())?;
+    // Re-read our own index so the summary shows exactly what was written.
+    let corpus = crate::corpus::Corpus::open(&plan.output).map_err(|e| GenError::Compress(std::io::Error::other(e.to_string())))?;
+    Ok(GenSummary {
+        per_scenario: scenario_totals(&corpus.index),
+        meta: corpus.index.meta.clone(),
+        file_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

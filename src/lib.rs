@@ -1,0 +1,35 @@
+//! traceblast: scale-test OpenTelemetry ingestion with realistic, reproducible GenAI agent
+//! traces.
+//!
+//! The work is split so that the cost of *making* traffic never pollutes the measurement of
+//! *ingesting* it: `gen` renders traces once into a corpus file; `replay` sends that file at a
+//! precise rate and measures; `sink` receives and counts, so delivery can be checked end to end.
+//!
+//! # Layout
+//!
+//! Data flows one way; no stage imports a later one.
+//!
+//! ```text
+//! gen:  scenario ─► synth ─► encode ─► corpus::writer            (gen.rs drives it)
+//! ```
+//!
+//! - [`cli`] — clap definitions only; [`config`] — arguments → validated plans.
+//! - [`scenario`] — the scenario file format, built-in scenarios, validation, the mix.
+//! - [`synth`] — deterministic span-tree synthesis, message text, GenAI attributes.
+//! - [`encode`] — spans → OTLP protobuf records (request groups, splitting).
+//! - [`corpus`] — the corpus file: index format, atomic writer, memory-mapped reader.
+//! - [`generate`] — the parallel, ordered gen pipeline.
+//! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
+//! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod corpus;
+pub mod encode;
+pub mod generate;
+pub mod otlp;
+pub mod progress;
+pub mod scenario;
+pub mod synth;
+pub mod units;

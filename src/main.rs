@@ -1,0 +1,27 @@
+//! The `traceblast` binary: parse the command line, run it, map the outcome to an exit code.
+//!
+//! Exit codes: 0 success; 1 finished but a threshold was missed; 2 bad input or I/O error
+//! (one line on stderr, with its cause chain); 130 interrupted.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = traceblast::cli::Cli::parse();
+    match traceblast::cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `traceblast inspect --dump 0 | head` closes our stdout early; that is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

@@ -1,0 +1,131 @@
+//! Parsing of the quantities users type: counts (`10k`, `2.5M`), byte sizes (`4MiB`, `512KB`)
+//! and durations (`30s`, `5m`, `250ms`). Errors quote the value as typed.
+
+use std::time::Duration;
+
+/// Parses a positive count: `500`, `10k`, `2.5M`, `1G` (decimal multipliers, `_` allowed).
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'G' | 'b' | 'B') => (&t[..t.len() - 1], 1e9),
+        _ => (t.as_str(), 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("'{s}' is not a count (examples: 500, 10k, 2.5M)"))?;
+    let total = v * mult;
+    if !total.is_finite() || total < 1.0 {
+        return Err(format!("'{s}' must be at least 1"));
+    }
+    if total.fract() != 0.0 {
+        return Err(format!("'{s}' is not a whole number"));
+    }
+    if total > 1e15 {
+        return Err(format!("'{s}' is too large"));
+    }
+    Ok(total as u64)
+}
+
+/// Parses a byte size: `1048576`, `512KB`, `4MiB`, `10MB`, `1GiB` (KB/MB decimal, KiB/MiB
+/// binary, a bare `k`/`M` binary as in most tools' flags).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().map_err(|_| format!("'{s}' is not a size (examples: 4MiB, 512KB, 1048576)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("'{s}': unknown unit '{other}' (use B, KB, MB, GB, KiB, MiB, GiB)")),
+    };
+    let total = v * mult;
+    if !total.is_finite() || total < 1.0 {
+        return Err(format!("'{s}' must be at least 1 byte"));
+    }
+    Ok(total.round() as u64)
+}
+
+/// Parses a duration: `30s`, `5m`, `1h30m`, `250ms`, or bare seconds (`2.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err(format!("'{s}' must be a non-negative duration"));
+    }
+    humantime::parse_duration(t).map_err(|e| format!("'{s}' is not a duration ({e}; examples: 30s, 5m, 250ms)"))
+}
+
+/// Formats a byte count for people: `1.23 MB`.
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} KB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+/// Formats an integer with thousands separators: `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("500"), Ok(500));
+        assert_eq!(parse_count("10k"), Ok(10_000));
+        assert_eq!(parse_count("2.5M"), Ok(2_500_000));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        for bad in ["0", "-5", "abc", "1.5", "", "0.1k"] {
+            let e = parse_count(bad).unwrap_err();
+            assert!(e.contains(&format!("'{bad}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_bytes("512KB"), Ok(512_000));
+        assert_eq!(parse_bytes("10MB"), Ok(10_000_000));
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert!(parse_bytes("4XB").unwrap_err().contains("'4XB'"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(human_bytes(1_500_000), "1.50 MB");
+    }
+}
