@@ -1,0 +1,5 @@
+//! Integration tests: one binary, one module per command or capability, shared helpers in
+//! `util`. Tests run the real `traceblast` binary where the user-facing behaviour (exit codes,
+//! one-line errors, files left behind) is what is being checked.
+
+mod util;

@@ -1,0 +1,43 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of the built `traceblast` binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_traceblast"))
+}
+
+/// Runs `traceblast args...` in `dir` and returns its output.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin()).args(args).current_dir(dir).output().expect("traceblast runs")
+}
+
+/// Runs `traceblast args...` in the current directory.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("traceblast runs")
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit code 2 with a one-line error on stderr containing every `needle`.
+pub fn assert_bad_input(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "expected exit 2, stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "expected one line, got: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr {err:?} does not name {n:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
