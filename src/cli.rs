@@ -43,7 +43,7 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Number of traces: 500, 10k, 2.5M.
-    #[arg(long, default_value = "1000")]
+    #[arg(long, default_value = "1000", allow_hyphen_values = true)]
     pub count: String,
     /// Output corpus file (written atomically).
     #[arg(short, long, value_name = "FILE")]

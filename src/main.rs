@@ -8,7 +8,21 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = traceblast::cli::Cli::parse();
+    let cli = match traceblast::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Usage errors: the first line names the flag and value; the usage block that clap
+            // appends is left to --help.
+            let text = e.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
     match traceblast::cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -3,3 +3,5 @@
 //! one-line errors, files left behind) is what is being checked.
 
 mod util;
+mod generate;
+mod inspect;
