@@ -10,7 +10,10 @@ use traceblast::synth::{Synth, Trace};
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(400);
     let set = ScenarioSet::builtin();
-    println!("{:<24}{:>8}{:>10}{:>10}{:>12}{:>8}{:>8}", "scenario", "spans", "KB", "tokens", "root p50 ms", "errors", "svcs");
+    println!(
+        "{:<24}{:>8}{:>10}{:>10}{:>12}{:>8}{:>8}",
+        "scenario", "spans", "KB", "tokens", "root p50 ms", "errors", "svcs"
+    );
     for id in 0..set.scenarios.len() {
         let mix = Mix::uniform(&[id]);
         let synth = Synth::new(&set, &mix, 42);

@@ -9,8 +9,8 @@
 //! `[k·N, (k+1)·N)`, frames are cut by size in order, and every trace has its own RNG stream.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -128,13 +128,7 @@ pub fn scenario_totals(index: &Index) -> Vec<(String, ScenarioTotals)> {
         a.spans += u64::from(m.spans);
         a.raw_bytes += u64::from(m.len);
     }
-    names
-        .iter()
-        .cloned()
-        .chain(std::iter::once("mixed".to_string()))
-        .zip(acc)
-        .filter(|(_, t)| t.records > 0)
-        .collect()
+    names.iter().cloned().chain(std::iter::once("mixed".to_string())).zip(acc).filter(|(_, t)| t.records > 0).collect()
 }
 
 /// An error while generating.
@@ -160,7 +154,14 @@ pub enum GenError {
 }
 
 /// Synthesizes and encodes group `g` of the corpus into `out`.
-pub fn build_group<'s>(plan: &GenPlan, synth: &Synth<'s>, g: u64, traces: &mut Vec<Trace<'s>>, out: &mut Group, scratch: &mut Vec<u8>) -> Result<(), TooSmall> {
+pub fn build_group<'s>(
+    plan: &GenPlan,
+    synth: &Synth<'s>,
+    g: u64,
+    traces: &mut Vec<Trace<'s>>,
+    out: &mut Group,
+    scratch: &mut Vec<u8>,
+) -> Result<(), TooSmall> {
     let n = u64::from(plan.traces_per_request);
     let first = g * n;
     let last = ((g + 1) * n).min(plan.count);
@@ -172,10 +173,81 @@ pub fn build_group<'s>(plan: &GenPlan, synth: &Synth<'s>, g: u64, traces: &mut V
     encode_group(&traces[..k], first, plan.max_request_bytes, out, scratch)
 }
 
+/// What one worker reuses from trace to trace (a complex trace's text arena is megabytes).
+#[derive(Default)]
+struct WorkerState<'s> {
+    traces: Vec<Trace<'s>>,
+    scratch: Vec<u8>,
+}
+
+/// A worker state borrowed for one rayon job; returned to the pool when the job ends.
+struct Lease<'a, 's> {
+    pool: &'a Mutex<Vec<WorkerState<'s>>>,
+    state: Option<WorkerState<'s>>,
+}
+
+impl Drop for Lease<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.state.take() {
+            self.pool.lock().expect("not poisoned").push(s);
+        }
+    }
+}
+
+/// Synthesizes and encodes groups `range` in parallel, in order.
+fn build_wave<'s>(
+    plan: &GenPlan,
+    synth: &Synth<'s>,
+    range: std::ops::Range<u64>,
+    progress: &GenProgress,
+    workers: &Mutex<Vec<WorkerState<'s>>>,
+) -> Result<Vec<Group>, TooSmall> {
+    range
+        .into_par_iter()
+        .map_init(
+            || Lease { pool: workers, state: Some(workers.lock().expect("not poisoned").pop().unwrap_or_default()) },
+            |lease, g| {
+                let st = lease.state.as_mut().expect("leased");
+                let mut out = Group::default();
+                build_group(plan, synth, g, &mut st.traces, &mut out, &mut st.scratch)?;
+                progress.traces.fetch_add(u64::from(out.traces), Ordering::Relaxed);
+                progress.raw_bytes.fetch_add(out.records.iter().map(|r| u64::from(r.len)).sum(), Ordering::Relaxed);
+                Ok(out)
+            },
+        )
+        .collect()
+}
+
+/// Cuts the ordered stream of groups into frames of at least [`FRAME_TARGET`] raw bytes.
+#[derive(Default)]
+struct FrameCutter {
+    pending: Vec<Group>,
+    raw: usize,
+}
+
+impl FrameCutter {
+    /// Adds a group; returns a frame when one is complete.
+    fn push(&mut self, g: Group) -> Option<Vec<Group>> {
+        self.raw += g.bytes.len();
+        self.pending.push(g);
+        if self.raw >= FRAME_TARGET {
+            self.raw = 0;
+            return Some(std::mem::take(&mut self.pending));
+        }
+        None
+    }
+
+    /// The last, possibly short, frame.
+    fn finish(&mut self) -> Option<Vec<Group>> {
+        self.raw = 0;
+        (!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending))
+    }
+}
+
 /// Runs the plan. `progress` is updated as traces are encoded.
 pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, GenError> {
     let started = Instant::now();
-    let mut writer = CorpusWriter::create(&plan.output)?;
+    let writer = CorpusWriter::create(&plan.output)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.threads)
         .thread_name(|i| format!("gen-{i}"))
@@ -184,62 +256,64 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
     let synth = Synth::new(&plan.set, &plan.mix, plan.seed);
     let groups = plan.group_range();
     let mut tokens = 0u64;
-    let mut pending: Vec<Group> = Vec::new();
-    let mut pending_raw = 0usize;
+    let mut cutter = FrameCutter::default();
     let mut next = groups.start;
     // Wave size adapts to the observed group size so a wave holds about 4 frames per thread.
     let mut wave = 64u64;
-    pool.install(|| -> Result<(), GenError> {
-        while next < groups.end {
-            let end = (next + wave).min(groups.end);
-            let built: Vec<Group> = (next..end)
-                .into_par_iter()
-                .map_init(
-                    || (Vec::new(), Vec::new()),
-                    |(traces, scratch), g| {
-                        let mut out = Group::default();
-                        build_group(plan, &synth, g, traces, &mut out, scratch)?;
-                        progress.traces.fetch_add(u64::from(out.traces), Ordering::Relaxed);
-                        progress.raw_bytes.fetch_add(out.records.iter().map(|r| u64::from(r.len)).sum(), Ordering::Relaxed);
-                        Ok(out)
-                    },
-                )
-                .collect::<Result<_, TooSmall>>()?;
-            let wave_raw: usize = built.iter().map(|g| g.bytes.len()).sum();
-            let avg = (wave_raw / built.len().max(1)).max(1);
-            wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(8, 100_000) as u64;
-            next = end;
-            let mut frames: Vec<Vec<Group>> = Vec::new();
-            for g in built {
-                tokens += g.tokens;
-                pending_raw += g.bytes.len();
-                pending.push(g);
-                if pending_raw >= FRAME_TARGET {
-                    frames.push(std::mem::take(&mut pending));
-                    pending_raw = 0;
-                }
-            }
-            if next == groups.end && !pending.is_empty() {
-                frames.push(std::mem::take(&mut pending));
-            }
-            let level = plan.level;
-            let compressed: Vec<(Vec<u8>, u64)> = frames
-                .par_iter()
-                .map(|f| compress_frame(f, level))
-                .collect::<Result<_, _>>()
-                .map_err(GenError::Compress)?;
-            for (f, (bytes, raw)) in frames.iter().zip(compressed) {
-                let metas: Vec<RecordMeta> = f.iter().flat_map(|g| g.records.iter().copied()).collect();
+    let level = plan.level;
+    // Frames cut from the previous wave, compressed while the next wave is synthesized: the two
+    // halves of the pipeline overlap instead of waiting on each other at every wave.
+    let mut ready: Vec<Vec<Group>> = Vec::new();
+    let workers: Mutex<Vec<WorkerState<'_>>> = Mutex::new(Vec::new());
+    // A writer thread appends frames in order, so file I/O never stalls the workers.
+    let (to_writer, frames_in) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64, Vec<Group>)>(2 * plan.threads);
+    let writer = std::thread::scope(|scope| -> Result<CorpusWriter, GenError> {
+        let handle = scope.spawn(move || -> Result<CorpusWriter, GenError> {
+            let mut writer = writer;
+            for (bytes, raw, groups) in frames_in {
+                let metas: Vec<RecordMeta> = groups.iter().flat_map(|g| g.records.iter().copied()).collect();
                 writer.write_frame(&bytes, raw, &metas)?;
             }
-        }
-        Ok(())
+            Ok(writer)
+        });
+        let work = pool.install(|| -> Result<(), GenError> {
+            loop {
+                let end = (next + wave).min(groups.end);
+                let (compressed, built) = rayon::join(
+                    || ready.par_iter().map(|f| compress_frame(f, level)).collect::<Result<Vec<_>, _>>(),
+                    || build_wave(plan, &synth, next..end, progress, &workers),
+                );
+                for (f, (bytes, raw)) in ready.drain(..).zip(compressed.map_err(GenError::Compress)?) {
+                    if to_writer.send((bytes, raw, f)).is_err() {
+                        return Ok(()); // the writer failed; its error is reported below
+                    }
+                }
+                let built = built?;
+                if built.is_empty() {
+                    return Ok(());
+                }
+                let wave_raw: usize = built.iter().map(|g| g.bytes.len()).sum();
+                let avg = (wave_raw / built.len()).max(1);
+                wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(8, 100_000) as u64;
+                next = end;
+                for g in built {
+                    tokens += g.tokens;
+                    ready.extend(cutter.push(g));
+                }
+                if next == groups.end {
+                    ready.extend(cutter.finish());
+                }
+            }
+        });
+        drop(to_writer);
+        let writer = handle.join().expect("writer thread does not panic")?;
+        work?;
+        Ok(writer)
     })?;
     let traces = plan.trace_range();
     let meta = Meta {
         format_version: FORMAT_VERSION,
         generator_version: GENERATOR_VERSION,
-        traceblast_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: plan.seed,
         count: traces.end - traces.start,
         first_trace: traces.start,
@@ -256,7 +330,8 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
     };
     let file_bytes = writer.finish(meta.clone())?;
     // Re-read our own index so the summary shows exactly what was written.
-    let corpus = crate::corpus::Corpus::open(&plan.output).map_err(|e| GenError::Compress(std::io::Error::other(e.to_string())))?;
+    let corpus = crate::corpus::Corpus::open(&plan.output)
+        .map_err(|e| GenError::Compress(std::io::Error::other(e.to_string())))?;
     Ok(GenSummary {
         per_scenario: scenario_totals(&corpus.index),
         meta: corpus.index.meta.clone(),

@@ -39,3 +39,10 @@ fn main() -> ExitCode {
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
+
+// jemalloc keeps gen's peak memory flat in --count: gen allocates and frees multi-megabyte
+// buffers from several threads at a high rate, and glibc's malloc fragments its heaps under
+// that pattern (peak RSS grew about 25 % from 10k to 100k traces; with jemalloc, 2 %). It is
+// also faster here. Measured by scripts/bench-gen.sh.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

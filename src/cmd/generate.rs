@@ -40,7 +40,9 @@ pub fn render_summary(path: &str, s: &GenSummary) -> String {
     let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<12}{v}\n"));
     line("seed", m.seed.to_string());
     match &m.shard {
-        Some(sh) => line("traces", format!("{} (shard {sh} of {} in all)", thousands(t.traces), thousands(m.corpus_count))),
+        Some(sh) => {
+            line("traces", format!("{} (shard {sh} of {} in all)", thousands(t.traces), thousands(m.corpus_count)))
+        }
         None => line("traces", thousands(t.traces)),
     }
     line("spans", thousands(t.spans));

@@ -16,7 +16,9 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<ExitCode> {
     let corpus = Corpus::open(&a.corpus)?;
     if let Some(n) = a.dump {
         let body = record_body(&corpus, n)?;
-        let req = otlp::decode_request(&body).with_context(|| format!("{}: record {n} does not decode as ExportTraceServiceRequest", a.corpus.display()))?;
+        let req = otlp::decode_request(&body).with_context(|| {
+            format!("{}: record {n} does not decode as ExportTraceServiceRequest", a.corpus.display())
+        })?;
         super::emit(serde_json::to_string_pretty(&otlp::json::request_to_json(&req))? + "\n")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -26,7 +28,15 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<ExitCode> {
     } else {
         super::emit(inspect_text(&corpus))?;
         if let Some(v) = verified {
-            super::emit(format!("verify: OK — {} frames, {} records, {} spans, {} traces decoded; checksums and index agree", v.frames, thousands(v.records), thousands(v.spans), thousands(v.traces)) + "\n")?;
+            super::emit(
+                format!(
+                    "verify: OK — {} frames, {} records, {} spans, {} traces decoded; checksums and index agree",
+                    v.frames,
+                    thousands(v.records),
+                    thousands(v.spans),
+                    thousands(v.traces)
+                ) + "\n",
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -76,15 +86,30 @@ pub fn verify(corpus: &Corpus) -> Result<Verified, CorpusError> {
                 corpus.decompress_frame(i, dec, data)?;
                 let mut v = Verified { frames: 1, ..Default::default() };
                 corpus.for_each_record(i, data, |r, meta, body| {
-                    let bad = |message: String| CorpusError::Record { path: corpus.path().display().to_string(), record: r, frame: i, offset: 0, message };
+                    let bad = |message: String| CorpusError::Record {
+                        path: corpus.path().display().to_string(),
+                        record: r,
+                        frame: i,
+                        offset: 0,
+                        message,
+                    };
                     let req = otlp::decode_request(body).map_err(|e| bad(format!("does not decode: {e}")))?;
-                    let spans: Vec<&otlp::Span> = req.resource_spans.iter().flat_map(|rs| rs.scope_spans.iter()).flat_map(|ss| ss.spans.iter()).collect();
+                    let spans: Vec<&otlp::Span> = req
+                        .resource_spans
+                        .iter()
+                        .flat_map(|rs| rs.scope_spans.iter())
+                        .flat_map(|ss| ss.spans.iter())
+                        .collect();
                     if spans.len() as u32 != meta.spans {
                         return Err(bad(format!("holds {} spans, index says {}", spans.len(), meta.spans)));
                     }
                     let roots: Vec<&&otlp::Span> = spans.iter().filter(|s| s.parent_span_id.is_empty()).collect();
                     if roots.len() as u16 != meta.traces {
-                        return Err(bad(format!("holds {} root spans, index says {} traces", roots.len(), meta.traces)));
+                        return Err(bad(format!(
+                            "holds {} root spans, index says {} traces",
+                            roots.len(),
+                            meta.traces
+                        )));
                     }
                     if let Some(name) = names.get(meta.scenario as usize) {
                         for root in &roots {
@@ -118,7 +143,10 @@ pub fn verify(corpus: &Corpus) -> Result<Verified, CorpusError> {
         return Err(CorpusError::Corrupt {
             path: corpus.path().display().to_string(),
             offset: corpus.data_end,
-            message: format!("decoded {} records / {} spans / {} traces, metadata totals say {} / {} / {}", total.records, total.spans, total.traces, t.records, t.spans, t.traces),
+            message: format!(
+                "decoded {} records / {} spans / {} traces, metadata totals say {} / {} / {}",
+                total.records, total.spans, total.traces, t.records, t.spans, t.traces
+            ),
         });
     }
     Ok(total)
@@ -162,14 +190,14 @@ pub fn inspect_text(c: &Corpus) -> String {
     let t = &m.totals;
     let fb = file_bytes(c);
     let mut out = format!(
-        "{}  {} · format {} · generator {} · traceblast {}\n",
+        "{}  {} · format {} · generator {}\n",
         c.path().display(),
         human_bytes(fb),
         m.format_version,
         m.generator_version,
-        m.traceblast_version
     );
-    let shard = m.shard.as_ref().map(|s| format!(" · shard {s} of {} traces", thousands(m.corpus_count))).unwrap_or_default();
+    let shard =
+        m.shard.as_ref().map(|s| format!(" · shard {s} of {} traces", thousands(m.corpus_count))).unwrap_or_default();
     out.push_str(&format!("  seed {} · traces {}{shard} · mix {}\n", m.seed, thousands(t.traces), m.mix));
     out.push_str(&format!(
         "  scenario set {} · epoch {} · {} trace(s)/request · max request {} · zstd level {}\n",
@@ -188,7 +216,10 @@ pub fn inspect_text(c: &Corpus) -> String {
         t.frames,
         t.raw_bytes as f64 / fb.max(1) as f64
     ));
-    out.push_str(&format!("  {:<24}{:>10}{:>10}{:>12}{:>10}\n", "scenario", "traces", "requests", "avg spans", "avg KB"));
+    out.push_str(&format!(
+        "  {:<24}{:>10}{:>10}{:>12}{:>10}\n",
+        "scenario", "traces", "requests", "avg spans", "avg KB"
+    ));
     for (name, st) in scenario_totals(&c.index) {
         let tr = st.traces.max(1) as f64;
         out.push_str(&format!(

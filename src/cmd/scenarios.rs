@@ -14,9 +14,13 @@ pub fn run(a: &ScenariosArgs) -> anyhow::Result<ExitCode> {
             super::emit(format!("{:<24} {:<8} description", "scenario", "short") + "\n")?;
             for s in &set.scenarios {
                 let src = &s.source;
-                super::emit(format!("{:<24} {:<8} {}", src.name, src.short.as_deref().unwrap_or("-"), src.description) + "\n")?;
+                super::emit(
+                    format!("{:<24} {:<8} {}", src.name, src.short.as_deref().unwrap_or("-"), src.description) + "\n",
+                )?;
             }
-            super::emit("\nShow one as TOML: traceblast scenarios show NAME > mine.toml; use it with gen --scenarios mine.toml\n")?;
+            super::emit(
+                "\nShow one as TOML: traceblast scenarios show NAME > mine.toml; use it with gen --scenarios mine.toml\n",
+            )?;
         }
         Some(ScenariosAction::Show { name }) => {
             let Some(i) = set.find(name) else {

@@ -41,8 +41,6 @@ pub struct Meta {
     pub format_version: u32,
     /// `synth::GENERATOR_VERSION` of the writer.
     pub generator_version: u32,
-    /// traceblast release that wrote the file.
-    pub traceblast_version: String,
     /// The seed.
     pub seed: u64,
     /// Traces in this file.
@@ -189,7 +187,10 @@ pub fn tables_from_bytes(b: &[u8]) -> Result<(Vec<FrameEntry>, RecordTable), Str
     let nframes = u64_at(take(8)?) as usize;
     let nrec = u64_at(take(8)?) as usize;
     if nframes > b.len() / 40 + 1 || nrec > b.len() / 11 + 1 {
-        return Err(format!("index claims {nframes} frames and {nrec} records, more than its {} bytes can hold", b.len()));
+        return Err(format!(
+            "index claims {nframes} frames and {nrec} records, more than its {} bytes can hold",
+            b.len()
+        ));
     }
     let mut frames = Vec::with_capacity(nframes);
     for _ in 0..nframes {

@@ -97,14 +97,24 @@ impl Corpus {
                 return Err(corrupt(
                     path,
                     f.offset,
-                    format!("frame {i} (offset {}, {} bytes) does not fit the data ({data_end} bytes); the file is truncated or corrupt", f.offset, f.len),
+                    format!(
+                        "frame {i} (offset {}, {} bytes) does not fit the data ({data_end} bytes); the file is truncated or corrupt",
+                        f.offset, f.len
+                    ),
                 ));
             }
             expect += f.len;
             expect_rec += f.records;
         }
         if expect != data_end || expect_rec != index.records.len() as u64 {
-            return Err(corrupt(path, expect, format!("index lists {expect} bytes of frames and {expect_rec} records, file has {data_end} bytes and the index {} records", index.records.len())));
+            return Err(corrupt(
+                path,
+                expect,
+                format!(
+                    "index lists {expect} bytes of frames and {expect_rec} records, file has {data_end} bytes and the index {} records",
+                    index.records.len()
+                ),
+            ));
         }
         Ok(Corpus { path: path.to_path_buf(), map, index, data_end })
     }
@@ -127,7 +137,12 @@ impl Corpus {
 
     /// Decompresses frame `i` into `out` (replacing its contents). zstd checks the frame's
     /// content checksum.
-    pub fn decompress_frame(&self, i: usize, dec: &mut zstd::bulk::Decompressor<'_>, out: &mut Vec<u8>) -> Result<(), CorpusError> {
+    pub fn decompress_frame(
+        &self,
+        i: usize,
+        dec: &mut zstd::bulk::Decompressor<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CorpusError> {
         let f = self.index.frames[i];
         out.clear();
         out.reserve(f.raw_len as usize);
@@ -135,7 +150,11 @@ impl Corpus {
             .decompress_to_buffer(self.frame_bytes(i), out)
             .map_err(|e| corrupt(&self.path, f.offset, format!("frame {i} does not decompress: {e}")))?;
         if n as u64 != f.raw_len {
-            return Err(corrupt(&self.path, f.offset, format!("frame {i} decompresses to {n} bytes, index says {}", f.raw_len)));
+            return Err(corrupt(
+                &self.path,
+                f.offset,
+                format!("frame {i} decompresses to {n} bytes, index says {}", f.raw_len),
+            ));
         }
         Ok(())
     }
@@ -165,12 +184,18 @@ impl Corpus {
             }
             let start = pos + n;
             let end = start + len as usize;
-            let body = data.get(start..end).ok_or_else(|| rec_err(pos, format!("record of {len} bytes runs past the frame's {} bytes", data.len())))?;
+            let body = data.get(start..end).ok_or_else(|| {
+                rec_err(pos, format!("record of {len} bytes runs past the frame's {} bytes", data.len()))
+            })?;
             f(r, meta, body)?;
             pos = end;
         }
         if pos != data.len() {
-            return Err(corrupt(&self.path, fe.offset, format!("frame {frame} has {} bytes after its last record", data.len() - pos)));
+            return Err(corrupt(
+                &self.path,
+                fe.offset,
+                format!("frame {frame} has {} bytes after its last record", data.len() - pos),
+            ));
         }
         Ok(())
     }
@@ -197,7 +222,11 @@ fn parse_footer(path: &Path, map: &[u8]) -> Result<u64, CorpusError> {
     let len = map.len() as u64;
     if map.len() < 4 || map[..4] != ZSTD_MAGIC {
         let got: Vec<String> = map.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        return Err(corrupt(path, 0, format!("not a traceblast corpus: starts with {}, not the zstd magic 28 b5 2f fd", got.join(" "))));
+        return Err(corrupt(
+            path,
+            0,
+            format!("not a traceblast corpus: starts with {}, not the zstd magic 28 b5 2f fd", got.join(" ")),
+        ));
     }
     if map.len() < 8 + FOOTER_LEN || &map[map.len() - 8..] != FOOTER_MAGIC {
         return Err(corrupt(
@@ -208,7 +237,9 @@ fn parse_footer(path: &Path, map: &[u8]) -> Result<u64, CorpusError> {
     }
     let f = &map[map.len() - FOOTER_LEN..];
     let payload_len = u64::from(u32::from_le_bytes(f[4..8].try_into().unwrap()));
-    let start = len.checked_sub(payload_len + 8).ok_or_else(|| corrupt(path, len - 12, format!("index length {payload_len} is larger than the file")))?;
+    let start = len
+        .checked_sub(payload_len + 8)
+        .ok_or_else(|| corrupt(path, len - 12, format!("index length {payload_len} is larger than the file")))?;
     let s = start as usize;
     let magic = u32::from_le_bytes(map[s..s + 4].try_into().unwrap());
     let size = u64::from(u32::from_le_bytes(map[s + 4..s + 8].try_into().unwrap()));
@@ -226,26 +257,44 @@ fn parse_index(path: &Path, map: &[u8], start: u64) -> Result<Index, CorpusError
     }
     let version = u32::from_le_bytes(p[4..8].try_into().unwrap());
     if version != FORMAT_VERSION {
-        let why = if version > FORMAT_VERSION { "written by a newer traceblast; upgrade to read it" } else { "an older format; regenerate it with `traceblast gen`" };
-        return Err(corrupt(path, at(4), format!("corpus format version {version} is not supported (this traceblast reads version {FORMAT_VERSION}): {why}")));
+        let why = if version > FORMAT_VERSION {
+            "written by a newer traceblast; upgrade to read it"
+        } else {
+            "an older format; regenerate it with `traceblast gen`"
+        };
+        return Err(corrupt(
+            path,
+            at(4),
+            format!(
+                "corpus format version {version} is not supported (this traceblast reads version {FORMAT_VERSION}): {why}"
+            ),
+        ));
     }
     let body_end = p.len() - FOOTER_LEN;
     let stored_crc = u32::from_le_bytes(p[body_end..body_end + 4].try_into().unwrap());
     let crc = crc32fast::hash(&p[..body_end]);
     if crc != stored_crc {
-        return Err(corrupt(path, at(body_end), format!("index checksum mismatch (stored {stored_crc:08x}, computed {crc:08x}): the index is corrupt")));
+        return Err(corrupt(
+            path,
+            at(body_end),
+            format!("index checksum mismatch (stored {stored_crc:08x}, computed {crc:08x}): the index is corrupt"),
+        ));
     }
     let meta_len = u32::from_le_bytes(p[8..12].try_into().unwrap()) as usize;
     let meta_end = 12 + meta_len;
     if meta_end + 16 > body_end {
         return Err(corrupt(path, at(8), format!("metadata length {meta_len} overruns the index")));
     }
-    let meta: Meta = serde_json::from_slice(&p[12..meta_end]).map_err(|e| corrupt(path, at(12), format!("metadata is not valid: {e}")))?;
+    let meta: Meta = serde_json::from_slice(&p[12..meta_end])
+        .map_err(|e| corrupt(path, at(12), format!("metadata is not valid: {e}")))?;
     let raw_len = u64::from_le_bytes(p[meta_end..meta_end + 8].try_into().unwrap()) as usize;
     let zlen = u64::from_le_bytes(p[meta_end + 8..meta_end + 16].try_into().unwrap()) as usize;
     let zstart = meta_end + 16;
-    let z = p.get(zstart..zstart + zlen).filter(|_| zstart + zlen == body_end).ok_or_else(|| corrupt(path, at(meta_end + 8), format!("index tables length {zlen} does not match the index frame")))?;
-    let tables = zstd::bulk::decompress(z, raw_len).map_err(|e| corrupt(path, at(zstart), format!("index tables do not decompress: {e}")))?;
+    let z = p.get(zstart..zstart + zlen).filter(|_| zstart + zlen == body_end).ok_or_else(|| {
+        corrupt(path, at(meta_end + 8), format!("index tables length {zlen} does not match the index frame"))
+    })?;
+    let tables = zstd::bulk::decompress(z, raw_len)
+        .map_err(|e| corrupt(path, at(zstart), format!("index tables do not decompress: {e}")))?;
     let (frames, records) = tables_from_bytes(&tables).map_err(|m| corrupt(path, at(zstart), m))?;
     Ok(Index { meta, frames, records })
 }

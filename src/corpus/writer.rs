@@ -106,7 +106,10 @@ impl CorpusWriter {
         self.out.write_all(&head).map_err(|e| self.err(e))?;
         self.out.write_all(&payload).map_err(|e| self.err(e))?;
         let size = self.offset + head.len() as u64 + payload.len() as u64;
-        let tmp = self.out.into_inner().map_err(|e| WriteError { path: self.path.display().to_string(), source: e.into_error() })?;
+        let tmp = self
+            .out
+            .into_inner()
+            .map_err(|e| WriteError { path: self.path.display().to_string(), source: e.into_error() })?;
         tmp.as_file().sync_all().map_err(|e| WriteError { path: self.path.display().to_string(), source: e })?;
         tmp.persist(&self.path).map_err(|e| WriteError { path: self.path.display().to_string(), source: e.error })?;
         Ok(size)
@@ -135,14 +138,30 @@ pub fn index_payload(meta: &Meta, frames: &[FrameEntry], records: &RecordTable) 
 }
 
 /// Compresses the records of `groups` into one zstd frame (content size and checksum set).
+///
+/// The records are first copied into one contiguous buffer: zstd's one-shot API on contiguous
+/// input runs its fast match finder, while streaming separate chunks forces the slower
+/// "external dictionary" path (measured: about a third more time per byte at level 3).
 pub fn compress_frame(groups: &[Group], level: i32) -> std::io::Result<(Vec<u8>, u64)> {
-    let raw: u64 = groups.iter().map(|g| g.bytes.len() as u64).sum();
-    let mut enc = zstd::stream::Encoder::new(Vec::with_capacity((raw / 4) as usize), level)?;
-    enc.include_checksum(true)?;
-    enc.include_contentsize(true)?;
-    enc.set_pledged_src_size(Some(raw))?;
-    for g in groups {
-        enc.write_all(&g.bytes)?;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<u8>, Option<zstd::bulk::Compressor<'static>>)> = const { std::cell::RefCell::new((Vec::new(), None)) };
     }
-    Ok((enc.finish()?, raw))
+    SCRATCH.with(|cell| {
+        let (raw, comp) = &mut *cell.borrow_mut();
+        raw.clear();
+        for g in groups {
+            raw.extend_from_slice(&g.bytes);
+        }
+        if comp.is_none() {
+            let mut c = zstd::bulk::Compressor::new(level)?;
+            c.include_checksum(true)?;
+            c.include_contentsize(true)?;
+            *comp = Some(c);
+        }
+        let c = comp.as_mut().expect("set above");
+        c.set_compression_level(level)?;
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
+        c.compress_to_buffer(raw.as_slice(), &mut out)?;
+        Ok((out, raw.len() as u64))
+    })
 }

@@ -191,7 +191,13 @@ pub fn trace_spans(w: &mut Writer, t: &Trace, pick: Option<&[u32]>) {
 
 /// Encodes the traces of one request group into `out` (cleared first). `first_index` is the
 /// corpus index of `traces[0]`, for error messages.
-pub fn encode_group(traces: &[Trace], first_index: u64, max: usize, out: &mut Group, scratch: &mut Vec<u8>) -> Result<(), TooSmall> {
+pub fn encode_group(
+    traces: &[Trace],
+    first_index: u64,
+    max: usize,
+    out: &mut Group,
+    scratch: &mut Vec<u8>,
+) -> Result<(), TooSmall> {
     out.clear();
     out.traces = traces.len() as u32;
     out.tokens = traces.iter().map(|t| t.tokens).sum();
@@ -256,7 +262,8 @@ fn split_trace(t: &Trace, index: u64, max: usize, out: &mut Group, scratch: &mut
         let mut w = Writer::new(&mut out.bytes);
         let o = w.begin_unframed();
         trace_spans(&mut w, t, Some(chunk));
-        let meta = RecordMeta { len: 0, spans: chunk.len() as u32, traces: u16::from(last), scenario: t.scenario as u8 };
+        let meta =
+            RecordMeta { len: 0, spans: chunk.len() as u32, traces: u16::from(last), scenario: t.scenario as u8 };
         close(&mut out.records, &mut w, o, meta);
         chunk.clear();
     };

@@ -16,7 +16,7 @@ const WT_FIXED32: u32 = 5;
 #[inline]
 pub fn varint_len(v: u64) -> usize {
     // 1 + floor(log2(v) / 7), with v = 0 taking one byte.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends `v` as a varint.

@@ -33,7 +33,12 @@ fn bodies(g: &Group) -> Vec<&[u8]> {
 
 fn span_ids(body: &[u8]) -> Vec<Vec<u8>> {
     let req = otlp::decode_request(body).unwrap();
-    req.resource_spans.iter().flat_map(|r| r.scope_spans.iter()).flat_map(|s| s.spans.iter()).map(|s| s.span_id.clone()).collect()
+    req.resource_spans
+        .iter()
+        .flat_map(|r| r.scope_spans.iter())
+        .flat_map(|s| s.spans.iter())
+        .map(|s| s.span_id.clone())
+        .collect()
 }
 
 #[test]

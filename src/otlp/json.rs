@@ -28,9 +28,7 @@ fn any(v: &AnyValue) -> Value {
 }
 
 fn kvs(list: &[KeyValue]) -> Vec<Value> {
-    list.iter()
-        .map(|kv| json!({ "key": kv.key, "value": kv.value.as_ref().map(any).unwrap_or(json!({})) }))
-        .collect()
+    list.iter().map(|kv| json!({ "key": kv.key, "value": kv.value.as_ref().map(any).unwrap_or(json!({})) })).collect()
 }
 
 fn span(s: &Span) -> Value {
@@ -63,7 +61,9 @@ fn span(s: &Span) -> Value {
         let links: Vec<Value> = s
             .links
             .iter()
-            .map(|l| json!({ "traceId": hex(&l.trace_id), "spanId": hex(&l.span_id), "attributes": kvs(&l.attributes) }))
+            .map(
+                |l| json!({ "traceId": hex(&l.trace_id), "spanId": hex(&l.span_id), "attributes": kvs(&l.attributes) }),
+            )
             .collect();
         m.insert("links".into(), links.into());
     }

@@ -14,24 +14,21 @@ pub struct Mix {
 }
 
 /// The default mix of the built-in scenarios.
-pub const DEFAULT_MIX: &str = "simple_query=0.4,single_service_search=0.3,delegated_booking=0.2,multi_service_complex=0.1";
+pub const DEFAULT_MIX: &str =
+    "simple_query=0.4,single_service_search=0.3,delegated_booking=0.2,multi_service_complex=0.1";
 
 impl Mix {
     /// Parses `name=weight,...` against `set`. Errors name the offending entry or the sum.
     pub fn parse(spec: &str, set: &ScenarioSet) -> Result<Mix, String> {
         let mut entries: Vec<(usize, f64)> = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, w) = part
-                .split_once('=')
-                .ok_or_else(|| format!("--mix entry '{part}' is not NAME=WEIGHT"))?;
+            let (name, w) = part.split_once('=').ok_or_else(|| format!("--mix entry '{part}' is not NAME=WEIGHT"))?;
             let name = name.trim();
-            let id = set.find(name).ok_or_else(|| {
-                format!("--mix: unknown scenario '{name}' (known: {})", set.names().join(", "))
-            })?;
-            let w: f64 = w
-                .trim()
-                .parse()
-                .map_err(|_| format!("--mix: weight '{}' of '{name}' is not a number", w.trim()))?;
+            let id = set
+                .find(name)
+                .ok_or_else(|| format!("--mix: unknown scenario '{name}' (known: {})", set.names().join(", ")))?;
+            let w: f64 =
+                w.trim().parse().map_err(|_| format!("--mix: weight '{}' of '{name}' is not a number", w.trim()))?;
             if !w.is_finite() || w < 0.0 {
                 return Err(format!("--mix: weight {w} of '{name}' must be >= 0"));
             }
@@ -71,10 +68,6 @@ impl Mix {
 
     /// `name=weight,...` with full names, as stored in corpus metadata.
     pub fn describe(&self, set: &ScenarioSet) -> String {
-        self.entries
-            .iter()
-            .map(|&(id, w)| format!("{}={}", set.scenarios[id].name(), w))
-            .collect::<Vec<_>>()
-            .join(",")
+        self.entries.iter().map(|&(id, w)| format!("{}={}", set.scenarios[id].name(), w)).collect::<Vec<_>>().join(",")
     }
 }

@@ -185,18 +185,14 @@ impl Compiled {
 
 /// Parses one scenario file's text.
 pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    toml::from_str::<Scenario>(text).map_err(|e| ScenarioError::Parse {
-        origin: origin.to_string(),
-        message: one_line(&e.to_string()),
-    })
+    toml::from_str::<Scenario>(text)
+        .map_err(|e| ScenarioError::Parse { origin: origin.to_string(), message: one_line(&e.to_string()) })
 }
 
 /// Reads and parses a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Io { path: path.display().to_string(), source })?;
     parse(&text, &path.display().to_string())
 }
 
@@ -233,11 +229,7 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn err(&self, message: String) -> ScenarioError {
-        ScenarioError::Invalid {
-            origin: self.origin.to_string(),
-            scenario: self.scenario.to_string(),
-            message,
-        }
+        ScenarioError::Invalid { origin: self.origin.to_string(), scenario: self.scenario.to_string(), message }
     }
 
     fn dist(&self, at: &str, field: &str, d: &Dist) -> Result<Dist, ScenarioError> {
@@ -281,10 +273,7 @@ impl Compiler<'_> {
         }
         if let Some(i) = self.services.iter().position(|x| x.name == s.name) {
             if &self.services[i] != s {
-                return Err(self.err(format!(
-                    "{at}: service '{}' is defined twice with different settings",
-                    s.name
-                )));
+                return Err(self.err(format!("{at}: service '{}' is defined twice with different settings", s.name)));
             }
             return Ok(i as u16);
         }
@@ -296,11 +285,7 @@ impl Compiler<'_> {
         if depth > 8 {
             return Err(self.err(format!("{at}: steps nest deeper than 8 levels")));
         }
-        steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| self.step(&format!("{at}[{i}]"), s, agent, depth))
-            .collect()
+        steps.iter().enumerate().map(|(i, s)| self.step(&format!("{at}[{i}]"), s, agent, depth)).collect()
     }
 
     fn step(&mut self, at: &str, s: &Step, agent: &CAgent, depth: usize) -> Result<Node, ScenarioError> {
@@ -342,11 +327,7 @@ impl Compiler<'_> {
             }
         }
         let need = |v: bool, field: &str| -> Result<(), ScenarioError> {
-            if v {
-                Ok(())
-            } else {
-                Err(self.err(format!("{at}: kind = \"{}\" needs `{field}`", kind.as_str())))
-            }
+            if v { Ok(()) } else { Err(self.err(format!("{at}: kind = \"{}\" needs `{field}`", kind.as_str()))) }
         };
         let repeat = self.dist(at, "repeat", s.repeat.as_ref().unwrap_or(&Dist::Const(1.0)))?;
         if repeat.mean() > 1000.0 {
@@ -365,7 +346,11 @@ impl Compiler<'_> {
                     model,
                     provider: agent.provider.clone(),
                     output_tokens: self.dist(at, "output_tokens", s.output_tokens.as_ref().unwrap())?,
-                    context_tokens: self.dist(at, "context_tokens", s.context_tokens.as_ref().unwrap_or(&Dist::Const(0.0)))?,
+                    context_tokens: self.dist(
+                        at,
+                        "context_tokens",
+                        s.context_tokens.as_ref().unwrap_or(&Dist::Const(0.0)),
+                    )?,
                     tool_calls: s.tool_calls.clone().unwrap_or_default(),
                 }
             }
@@ -420,11 +405,7 @@ impl Compiler<'_> {
             Kind::Parallel | Kind::Sequence => {
                 need(s.steps.as_ref().is_some_and(|v| !v.is_empty()), "steps")?;
                 let steps = self.steps(&format!("{at}.steps"), s.steps.as_ref().unwrap(), agent, depth + 1)?;
-                if kind == Kind::Parallel {
-                    Op::Parallel(steps)
-                } else {
-                    Op::Sequence(steps)
-                }
+                if kind == Kind::Parallel { Op::Parallel(steps) } else { Op::Sequence(steps) }
             }
         };
         Ok(Node { op, duration_ms, probability, repeat, error_rate })
@@ -457,20 +438,13 @@ fn min_failable(nodes: &[Node]) -> u32 {
 
 /// Checks a scenario and resolves it for synthesis.
 pub fn compile(s: &Scenario, origin: &str) -> Result<Compiled, ScenarioError> {
-    let mut c = Compiler {
-        origin,
-        scenario: &s.name,
-        services: Vec::new(),
-    };
+    let mut c = Compiler { origin, scenario: &s.name, services: Vec::new() };
     if s.name.is_empty() || !s.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-') {
         return Err(c.err("name must be non-empty ASCII letters, digits, '_' or '-'".into()));
     }
     c.probability("scenario", "error_rate", s.error_rate)?;
     if !(1024..=16 << 20).contains(&s.max_content_bytes) {
-        return Err(c.err(format!(
-            "max_content_bytes = {}: must be between 1024 and 16777216",
-            s.max_content_bytes
-        )));
+        return Err(c.err(format!("max_content_bytes = {}: must be between 1024 and 16777216", s.max_content_bytes)));
     }
     if s.steps.is_empty() {
         return Err(c.err("steps is empty: a scenario needs at least one step".into()));
@@ -478,13 +452,7 @@ pub fn compile(s: &Scenario, origin: &str) -> Result<Compiled, ScenarioError> {
     c.service("service", &s.service)?;
     let agent = c.agent("agent", &s.agent)?;
     let steps = c.steps("steps", &s.steps, &agent, 0)?;
-    Ok(Compiled {
-        source: s.clone(),
-        min_failable: min_failable(&steps),
-        services: c.services,
-        agent,
-        steps,
-    })
+    Ok(Compiled { source: s.clone(), min_failable: min_failable(&steps), services: c.services, agent, steps })
 }
 
 /// The scenarios available to a run: the built-ins, then user files in the order given.
@@ -516,7 +484,9 @@ impl ScenarioSet {
             let s = load_file(f)?;
             let compiled = compile(&s, &origin)?;
             if let Some(clash) = set.scenarios.iter().find(|x| {
-                x.name() == s.name || x.source.short.as_deref() == Some(s.name.as_str()) || (s.short.is_some() && x.source.short == s.short)
+                x.name() == s.name
+                    || x.source.short.as_deref() == Some(s.name.as_str())
+                    || (s.short.is_some() && x.source.short == s.short)
             }) {
                 return Err(ScenarioError::Invalid {
                     origin,
@@ -531,9 +501,7 @@ impl ScenarioSet {
 
     /// Index of the scenario called `name` (full or short name).
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.scenarios
-            .iter()
-            .position(|s| s.name() == name || s.source.short.as_deref() == Some(name))
+        self.scenarios.iter().position(|s| s.name() == name || s.source.short.as_deref() == Some(name))
     }
 
     /// The names, for error messages.

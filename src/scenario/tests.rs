@@ -8,7 +8,12 @@ fn set() -> ScenarioSet {
 fn builtins_compile_with_names_and_short_names() {
     let s = set();
     assert_eq!(s.names(), BUILTIN.to_vec());
-    for (short, full) in [("simple", "simple_query"), ("search", "single_service_search"), ("booking", "delegated_booking"), ("complex", "multi_service_complex")] {
+    for (short, full) in [
+        ("simple", "simple_query"),
+        ("search", "single_service_search"),
+        ("booking", "delegated_booking"),
+        ("complex", "multi_service_complex"),
+    ] {
         assert_eq!(s.find(short), s.find(full), "{short}");
         assert!(s.find(full).is_some());
     }

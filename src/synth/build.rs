@@ -58,7 +58,8 @@ struct Ctx<'s, 't> {
 pub fn run<'s>(sc: &'s Compiled, scenario: u16, seed: u64, rng: &mut TraceRng, t: &mut Trace<'s>) {
     rng.fill(&mut t.trace_id);
     t.scenario = scenario;
-    let fail_at = (sc.min_failable > 0 && rng.chance(sc.source.error_rate)).then(|| rng.below(sc.min_failable as usize) as u32);
+    let fail_at =
+        (sc.min_failable > 0 && rng.chance(sc.source.error_rate)).then(|| rng.below(sc.min_failable as usize) as u32);
     let conversation_id = {
         let at = c::mark(&t.text);
         ident(&mut t.text, rng, "conv_", 24);
@@ -90,7 +91,14 @@ fn resource_attrs<'s>(t: &mut Trace<'s>, seed: u64, svc: &'s crate::scenario::Se
     let b = h.to_le_bytes();
     // service.instance.id as a UUIDv4-shaped string, stable for (seed, service).
     let hex = |x: &[u8]| x.iter().map(|v| format!("{v:02x}")).collect::<String>();
-    let uuid = format!("{}-{}-4{}-a{}-{}", hex(&b[0..4]), hex(&b[4..6]), &hex(&b[6..8])[1..], &hex(&b[8..10])[1..], hex(&b[10..16]));
+    let uuid = format!(
+        "{}-{}-4{}-a{}-{}",
+        hex(&b[0..4]),
+        hex(&b[4..6]),
+        &hex(&b[6..8])[1..],
+        &hex(&b[8..10])[1..],
+        hex(&b[10..16])
+    );
     t.text.extend_from_slice(uuid.as_bytes());
     let instance = c::since(&t.text, at);
     let at = c::mark(&t.text);
@@ -168,13 +176,24 @@ impl<'s> Ctx<'s, '_> {
 
     fn attr_list(&mut self, key: &'s str, items: &[&'s str]) {
         let at = self.t.lists.len() as u32;
-        self.t.lists.extend(items.iter().map(|s| Str::Lit(*s)));
+        self.t.lists.extend(items.iter().map(|s| Str::Lit(s)));
         self.attr(key, Val::StrList { at, len: items.len() as u32 });
     }
 
     /// Records a span whose attributes were pushed from index `a0` on.
     #[allow(clippy::too_many_arguments)]
-    fn push_span(&mut self, resource: u16, id: [u8; 8], parent: [u8; 8], name: Str<'s>, kind: SpanKind, start: u64, end: u64, a0: u32, error: Option<(Str<'s>, u32)>) {
+    fn push_span(
+        &mut self,
+        resource: u16,
+        id: [u8; 8],
+        parent: [u8; 8],
+        name: Str<'s>,
+        kind: SpanKind,
+        start: u64,
+        end: u64,
+        a0: u32,
+        error: Option<(Str<'s>, u32)>,
+    ) {
         let (error, events) = match error {
             Some((msg, e0)) => (Some(msg), (e0, self.t.events.len() as u32)),
             None => (None, (0, 0)),
@@ -215,10 +234,20 @@ impl<'s> Ctx<'s, '_> {
         self.t.text.extend_from_slice(b"Traceback (most recent call last):\n");
         let frames = 3 + self.rng.below(5);
         for _ in 0..frames {
-            let file = *self.rng.pick(&["agents/runner.py", "agents/tools.py", "app/workflows.py", "clients/http.py", "clients/llm.py", "retrieval/index.py"]);
+            let file = *self.rng.pick(&[
+                "agents/runner.py",
+                "agents/tools.py",
+                "app/workflows.py",
+                "clients/http.py",
+                "clients/llm.py",
+                "retrieval/index.py",
+            ]);
             let func = *self.rng.pick(&["run", "invoke", "_call", "execute", "send", "request", "_retry", "search"]);
             let line = 20 + self.rng.below(600);
-            self.t.text.extend_from_slice(format!("  File \"/app/{file}\", line {line}, in {func}\n    result = await self.{func}(request)\n").as_bytes());
+            self.t.text.extend_from_slice(
+                format!("  File \"/app/{file}\", line {line}, in {func}\n    result = await self.{func}(request)\n")
+                    .as_bytes(),
+            );
         }
         self.t.text.extend_from_slice(prefix.as_bytes());
         self.t.text.extend_from_slice(format!("{ty}: {msg}").as_bytes());
@@ -332,7 +361,15 @@ impl<'s> Ctx<'s, '_> {
 
     /// An `invoke_agent` span running `steps` from `start`; returns its end. `overhead`
     /// overrides the default container overhead (root: none).
-    fn agent_span(&mut self, conv: &mut Conv<'s>, steps: &'s [Node], id: [u8; 8], parent: [u8; 8], start: u64, overhead: Option<Dist>) -> u64 {
+    fn agent_span(
+        &mut self,
+        conv: &mut Conv<'s>,
+        steps: &'s [Node],
+        id: [u8; 8],
+        parent: [u8; 8],
+        start: u64,
+        overhead: Option<Dist>,
+    ) -> u64 {
         let over = self.ms(&overhead.unwrap_or(Dist::LogNormal { median: 0.4, sigma: 0.4 }));
         let end = self.run_nodes(conv, steps, id, start + over / 2) + over / 2;
         if conv.last_answer.is_none() {
@@ -410,9 +447,18 @@ impl<'s> Ctx<'s, '_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn delegate(&mut self, conv: &mut Conv<'s>, node: &'s Node, agent: &'s CAgent, service: Option<u16>, steps: &'s [Node], parent: [u8; 8], start: u64) -> u64 {
+    fn delegate(
+        &mut self,
+        conv: &mut Conv<'s>,
+        node: &'s Node,
+        agent: &'s CAgent,
+        service: Option<u16>,
+        steps: &'s [Node],
+        parent: [u8; 8],
+        start: u64,
+    ) -> u64 {
         let over = Some(node.duration_ms);
-        let end = match service {
+        match service {
             None => {
                 let mut sub = self.new_conv(agent, conv.resource);
                 let id = self.span_id();
@@ -432,7 +478,11 @@ impl<'s> Ctx<'s, '_> {
                 let server_end = agent_end + net / 4;
                 let end = server_end + net;
                 let services = &self.sc.services;
-                let (method, route) = services[svc as usize].entry.as_deref().and_then(parse_entry).unwrap_or(("POST", "/v1/agents/invoke"));
+                let (method, route) = services[svc as usize]
+                    .entry
+                    .as_deref()
+                    .and_then(parse_entry)
+                    .unwrap_or(("POST", "/v1/agents/invoke"));
                 let host = &services[svc as usize].name;
                 let a0 = self.t.attrs.len() as u32;
                 self.http_server_attrs(method, route, host);
@@ -449,12 +499,21 @@ impl<'s> Ctx<'s, '_> {
                 self.attr_buf("gen_ai.conversation.id", cid);
                 self.attr_str("server.address", host);
                 self.attr("server.port", Val::Int(443));
-                self.push_span(conv.resource, client_id, parent, Str::Lit(agent.span_name.as_str()), SpanKind::Client, start, end, a0, None);
+                self.push_span(
+                    conv.resource,
+                    client_id,
+                    parent,
+                    Str::Lit(agent.span_name.as_str()),
+                    SpanKind::Client,
+                    start,
+                    end,
+                    a0,
+                    None,
+                );
                 self.answer_back(conv, &sub);
                 end
             }
-        };
-        end
+        }
     }
 
     /// Puts a delegated agent's answer into the caller's conversation: as the response to a
@@ -476,13 +535,16 @@ impl<'s> Ctx<'s, '_> {
     }
 
     fn llm(&mut self, conv: &mut Conv<'s>, node: &'s Node, parent: [u8; 8], start: u64) -> u64 {
-        let Op::Llm { model, provider, span_name, output_tokens, context_tokens, tool_calls } = &node.op else { unreachable!() };
+        let Op::Llm { model, provider, span_name, output_tokens, context_tokens, tool_calls } = &node.op else {
+            unreachable!()
+        };
         let id = self.span_id();
         let end = start + self.ms(&node.duration_ms);
         let fails = self.fails(node);
         let input = self.input_messages(conv);
         let system = c::system_instructions(&mut self.t.text, conv.system);
-        let input_tokens = (conv.history_bytes as u64 + conv.system.1 as u64) / CHARS_PER_TOKEN + self.rng.sample_count(context_tokens);
+        let input_tokens = (conv.history_bytes as u64 + conv.system.1 as u64) / CHARS_PER_TOKEN
+            + self.rng.sample_count(context_tokens);
         let max = self.sc.source.max_content_bytes;
         let mut output = None;
         let mut out_tokens = 0;
@@ -539,14 +601,35 @@ impl<'s> Ctx<'s, '_> {
         } else {
             Some(self.error(LLM_ERRORS, &format!("{provider}."), end))
         };
-        self.push_span_split(conv.resource, id, parent, Str::Lit(span_name.as_str()), SpanKind::Client, start, end, a0, error);
+        self.push_span_split(
+            conv.resource,
+            id,
+            parent,
+            Str::Lit(span_name.as_str()),
+            SpanKind::Client,
+            start,
+            end,
+            a0,
+            error,
+        );
         end
     }
 
     /// Pushes a span whose attribute range may have been interleaved with an error event's
     /// attributes: the event attributes are moved after the span's own.
     #[allow(clippy::too_many_arguments)]
-    fn push_span_split(&mut self, resource: u16, id: [u8; 8], parent: [u8; 8], name: Str<'s>, kind: SpanKind, start: u64, end: u64, a0: u32, error: Option<(Str<'s>, u32)>) {
+    fn push_span_split(
+        &mut self,
+        resource: u16,
+        id: [u8; 8],
+        parent: [u8; 8],
+        name: Str<'s>,
+        kind: SpanKind,
+        start: u64,
+        end: u64,
+        a0: u32,
+        error: Option<(Str<'s>, u32)>,
+    ) {
         if let Some((_, e0)) = error {
             // Attributes were pushed as: span attrs…, error.type, [event attrs], so split them.
             let ev = self.t.events[e0 as usize];
@@ -624,12 +707,24 @@ impl<'s> Ctx<'s, '_> {
                 Some(e)
             }
         };
-        self.push_span_split(conv.resource, id, parent, Str::Lit(span_name.as_str()), SpanKind::Internal, start, end, a0, error);
+        self.push_span_split(
+            conv.resource,
+            id,
+            parent,
+            Str::Lit(span_name.as_str()),
+            SpanKind::Internal,
+            start,
+            end,
+            a0,
+            error,
+        );
         end
     }
 
     fn retrieval(&mut self, conv: &mut Conv<'s>, node: &'s Node, parent: [u8; 8], start: u64) -> u64 {
-        let Op::Retrieval { data_source, span_name, documents, doc_chars, context_share } = &node.op else { unreachable!() };
+        let Op::Retrieval { data_source, span_name, documents, doc_chars, context_share } = &node.op else {
+            unreachable!()
+        };
         let id = self.span_id();
         let end = start + self.ms(&node.duration_ms);
         let fails = self.fails(node);
@@ -646,7 +741,13 @@ impl<'s> Ctx<'s, '_> {
             let dc = *doc_chars;
             let max = self.sc.source.max_content_bytes;
             let per_doc_cap = max / 2 / n.max(1);
-            let d = c::documents(&mut self.t.text, self.rng, n, &mut |r: &mut TraceRng| (r.sample(&dc) as usize).min(per_doc_cap), &mut contents);
+            let d = c::documents(
+                &mut self.t.text,
+                self.rng,
+                n,
+                &mut |r: &mut TraceRng| (r.sample(&dc) as usize).min(per_doc_cap),
+                &mut contents,
+            );
             docs = Some(d);
             // The retrieved passages become context for the next model call.
             let at = c::mark(&self.t.text);
@@ -672,7 +773,17 @@ impl<'s> Ctx<'s, '_> {
             }
             None => Some(self.error(RETRIEVAL_ERRORS, "", end)),
         };
-        self.push_span_split(conv.resource, id, parent, Str::Lit(span_name.as_str()), SpanKind::Client, start, end, a0, error);
+        self.push_span_split(
+            conv.resource,
+            id,
+            parent,
+            Str::Lit(span_name.as_str()),
+            SpanKind::Client,
+            start,
+            end,
+            a0,
+            error,
+        );
         end
     }
 
@@ -692,7 +803,17 @@ impl<'s> Ctx<'s, '_> {
         self.attr_str("server.address", server_of(provider));
         self.attr("server.port", Val::Int(443));
         let error = fails.then(|| self.error(LLM_ERRORS, &format!("{provider}."), end));
-        self.push_span_split(conv.resource, id, parent, Str::Lit(span_name.as_str()), SpanKind::Client, start, end, a0, error);
+        self.push_span_split(
+            conv.resource,
+            id,
+            parent,
+            Str::Lit(span_name.as_str()),
+            SpanKind::Client,
+            start,
+            end,
+            a0,
+            error,
+        );
         end
     }
 }

@@ -184,7 +184,13 @@ pub fn tool_message(buf: &mut Vec<u8>, id: Range, response: Range, quoted: bool)
 
 /// Retrieved documents `[{"id":…,"score":…,"content":…}…]`; also returns the range of each
 /// document's content so they can be quoted into the conversation.
-pub fn documents(buf: &mut Vec<u8>, rng: &mut TraceRng, n: usize, chars: &mut impl FnMut(&mut TraceRng) -> usize, contents: &mut Vec<Range>) -> Range {
+pub fn documents(
+    buf: &mut Vec<u8>,
+    rng: &mut TraceRng,
+    n: usize,
+    chars: &mut impl FnMut(&mut TraceRng) -> usize,
+    contents: &mut Vec<Range>,
+) -> Range {
     let at = mark(buf);
     buf.push(b'[');
     let mut score = 0.95 - rng.unit() * 0.1;

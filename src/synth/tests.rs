@@ -23,11 +23,15 @@ fn decoded(set: &ScenarioSet, scenario: usize, seed: u64, i: u64) -> (Trace<'_>,
 }
 
 fn all_spans(req: &otlp::ExportTraceServiceRequest) -> Vec<(&otlp::ResourceSpans, &otlp::Span)> {
-    req.resource_spans.iter().flat_map(|rs| rs.scope_spans.iter().flat_map(move |ss| ss.spans.iter().map(move |s| (rs, s)))).collect()
+    req.resource_spans
+        .iter()
+        .flat_map(|rs| rs.scope_spans.iter().flat_map(move |ss| ss.spans.iter().map(move |s| (rs, s))))
+        .collect()
 }
 
 fn json_attr(s: &otlp::Span, key: &str) -> Option<serde_json::Value> {
-    s.attr_str(key).map(|v| serde_json::from_str(v).unwrap_or_else(|e| panic!("{key} on '{}' is not JSON: {e}", s.name)))
+    s.attr_str(key)
+        .map(|v| serde_json::from_str(v).unwrap_or_else(|e| panic!("{key} on '{}' is not JSON: {e}", s.name)))
 }
 
 /// Checks every structural and semantic-convention rule on one decoded trace.
@@ -49,11 +53,23 @@ fn check_trace(scenario: &str, req: &otlp::ExportTraceServiceRequest) {
         assert!(s.start_time_unix_nano <= s.end_time_unix_nano, "{}", s.name);
         if !s.parent_span_id.is_empty() {
             let p = by_id.get(s.parent_span_id.as_slice()).unwrap_or_else(|| panic!("parent of {} missing", s.name));
-            assert!(p.start_time_unix_nano <= s.start_time_unix_nano && s.end_time_unix_nano <= p.end_time_unix_nano, "{} inside {}", s.name, p.name);
+            assert!(
+                p.start_time_unix_nano <= s.start_time_unix_nano && s.end_time_unix_nano <= p.end_time_unix_nano,
+                "{} inside {}",
+                s.name,
+                p.name
+            );
         }
         assert!(s.attributes.iter().all(|kv| kv.key != "gen_ai.system"), "deprecated gen_ai.system on {}", s.name);
         let res = rs.resource.as_ref().unwrap();
-        for key in ["service.name", "service.version", "deployment.environment.name", "telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version"] {
+        for key in [
+            "service.name",
+            "service.version",
+            "deployment.environment.name",
+            "telemetry.sdk.name",
+            "telemetry.sdk.language",
+            "telemetry.sdk.version",
+        ] {
             assert!(otlp::find_str(&res.attributes, key).is_some(), "resource lacks {key}");
         }
         let scope = rs.scope_spans[0].scope.as_ref().unwrap();
@@ -135,7 +151,15 @@ fn check_messages(s: &otlp::Span) {
             .iter()
             .find(|kv| kv.key == "gen_ai.response.finish_reasons")
             .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                V::ArrayValue(a) => Some(a.values.iter().filter_map(|v| match &v.value { Some(V::StringValue(s)) => Some(s.clone()), _ => None }).collect()),
+                V::ArrayValue(a) => Some(
+                    a.values
+                        .iter()
+                        .filter_map(|v| match &v.value {
+                            Some(V::StringValue(s)) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
                 _ => None,
             })
             .unwrap();
@@ -185,7 +209,11 @@ fn same_index_gives_same_trace_and_neighbours_differ() {
 fn complex_traces_span_several_services() {
     let set = ScenarioSet::builtin();
     let (_, req) = decoded(&set, 3, 42, 0);
-    let names: HashSet<&str> = req.resource_spans.iter().map(|rs| otlp::find_str(&rs.resource.as_ref().unwrap().attributes, "service.name").unwrap()).collect();
+    let names: HashSet<&str> = req
+        .resource_spans
+        .iter()
+        .map(|rs| otlp::find_str(&rs.resource.as_ref().unwrap().attributes, "service.name").unwrap())
+        .collect();
     assert!(names.len() >= 4, "{names:?}");
     assert_eq!(names.len(), req.resource_spans.len(), "one ResourceSpans per service");
     // Remote agents: a CLIENT invoke_agent whose child is a SERVER span flagged remote.

@@ -72,12 +72,12 @@ fn fill_template(out: &mut String, rng: &mut TraceRng) {
             "vs" => out.push_str(rng.pick(VERBS).1),
             "vd" => out.push_str(rng.pick(VERBS).2),
             "vg" => out.push_str(rng.pick(VERBS).3),
-            "a" => out.push_str(*rng.pick(ADJECTIVES)),
-            "r" => out.push_str(*rng.pick(ADVERBS)),
-            "c" => out.push_str(*rng.pick(PLACES)),
-            "p" => out.push_str(*rng.pick(PEOPLE)),
-            "o" => out.push_str(*rng.pick(ORGS)),
-            "day" => out.push_str(*rng.pick(DAYS)),
+            "a" => out.push_str(rng.pick::<&str>(ADJECTIVES)),
+            "r" => out.push_str(rng.pick::<&str>(ADVERBS)),
+            "c" => out.push_str(rng.pick::<&str>(PLACES)),
+            "p" => out.push_str(rng.pick::<&str>(PEOPLE)),
+            "o" => out.push_str(rng.pick::<&str>(ORGS)),
+            "day" => out.push_str(rng.pick::<&str>(DAYS)),
             "d" => {
                 let n = 2 + rng.below(23);
                 out.push_str(&n.to_string());
@@ -92,7 +92,7 @@ fn fill_template(out: &mut String, rng: &mut TraceRng) {
                 out.push_str(&format!("{h:02}:{m:02}"));
             }
             "k" => {
-                out.push_str(*rng.pick(&["BK-", "RES-", "TKT-", "INV-", "ORD-"]));
+                out.push_str(rng.pick::<&str>(&["BK-", "RES-", "TKT-", "INV-", "ORD-"]));
                 for _ in 0..6 {
                     out.push(ALNUM[rng.below(36)] as char);
                 }
@@ -153,16 +153,11 @@ pub fn prose(out: &mut Vec<u8>, rng: &mut TraceRng, chars: usize, json: bool) {
 /// Appends a short phrase of `words` words from one sentence of the bank (a title, a query).
 pub fn phrase(out: &mut Vec<u8>, rng: &mut TraceRng, words: usize) {
     let s = bank().sentence(rng.below(BANK_SIZE));
-    let mut taken = 0;
-    for w in s.split_ascii_whitespace() {
-        if taken == words {
-            break;
-        }
+    for (taken, w) in s.split_ascii_whitespace().take(words).enumerate() {
         if taken > 0 {
             out.push(b' ');
         }
         out.extend_from_slice(w.trim_end_matches(['.', '?', ',', ':']).as_bytes());
-        taken += 1;
     }
 }
 

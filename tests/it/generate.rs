@@ -58,7 +58,17 @@ fn summary_reports_seed_and_totals() {
     let o = run(&["gen", "--count", "40", "--seed", "9", "-o", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
-    for key in ["seed        9", "traces      40", "spans", "requests    40", "raw bytes", "file bytes", "ratio", "seconds", "raw MB/s"] {
+    for key in [
+        "seed        9",
+        "traces      40",
+        "spans",
+        "requests    40",
+        "raw bytes",
+        "file bytes",
+        "ratio",
+        "seconds",
+        "raw MB/s",
+    ] {
         assert!(s.contains(key), "summary lacks {key:?}:\n{s}");
     }
     assert!(stderr(&o).is_empty(), "no progress bar when stderr is not a terminal: {}", stderr(&o));
@@ -111,11 +121,23 @@ fn scenarios_show_prints_toml_that_loads_back() {
     let dir = tempfile::tempdir().unwrap();
     let shown = run(&["scenarios", "show", "booking"]);
     assert!(shown.status.success());
-    let text = stdout(&shown).replace("name = \"delegated_booking\"", "name = \"my_booking\"").replace("short = \"booking\"", "short = \"mine\"");
+    let text = stdout(&shown)
+        .replace("name = \"delegated_booking\"", "name = \"my_booking\"")
+        .replace("short = \"booking\"", "short = \"mine\"");
     let f = dir.path().join("mine.toml");
     std::fs::write(&f, text).unwrap();
     let out = dir.path().join("m.zst");
-    let o = run(&["gen", "--count", "5", "--scenarios", f.to_str().unwrap(), "--mix", "mine=1", "-o", out.to_str().unwrap()]);
+    let o = run(&[
+        "gen",
+        "--count",
+        "5",
+        "--scenarios",
+        f.to_str().unwrap(),
+        "--mix",
+        "mine=1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -123,9 +145,23 @@ fn scenarios_show_prints_toml_that_loads_back() {
 fn split_and_batched_requests_respect_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.zst");
-    let o = run(&["gen", "-q", "--count", "30", "--mix", "complex=1", "--max-request-bytes", "100KB", "--traces-per-request", "2", "-o", out.to_str().unwrap()]);
+    let o = run(&[
+        "gen",
+        "-q",
+        "--count",
+        "30",
+        "--mix",
+        "complex=1",
+        "--max-request-bytes",
+        "100KB",
+        "--traces-per-request",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&run(&["inspect", "--json", "--verify", out.to_str().unwrap()]).stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(&["inspect", "--json", "--verify", out.to_str().unwrap()]).stdout).unwrap();
     assert_eq!(v["meta"]["totals"]["traces"], 30);
     let records = v["meta"]["totals"]["records"].as_u64().unwrap();
     assert!(records > 30 * 4, "500 KB traces in 100 KB requests: {records} records");
@@ -148,7 +184,10 @@ fn bad_input_is_one_line_exit_2_and_leaves_no_file() {
         (vec!["--mix", "simple=0.4,search=0.3,booking=0.2"], vec!["--mix weights sum to 0.90, expected 1.0"]),
         (vec!["--scenarios", bad_toml.to_str().unwrap()], vec!["bad.toml", "line 2"]),
         (vec!["--scenarios", "/nonexistent/x.toml"], vec!["/nonexistent/x.toml"]),
-        (vec!["--max-request-bytes", "2KB", "--mix", "search=1"], vec!["--max-request-bytes 2000 is smaller than span"]),
+        (
+            vec!["--max-request-bytes", "2KB", "--mix", "search=1"],
+            vec!["--max-request-bytes 2000 is smaller than span"],
+        ),
         (vec!["--shard", "4/4"], vec!["--shard '4/4'"]),
         (vec!["--level", "40"], vec!["--level 40"]),
     ];
@@ -161,7 +200,12 @@ fn bad_input_is_one_line_exit_2_and_leaves_no_file() {
         let o = run(&args);
         assert_bad_input(&o, &needles);
         assert!(!out.exists(), "{extra:?} left {o_str}");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains("never")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().contains("never"))
+            .collect();
         assert!(leftovers.is_empty(), "{extra:?} left {leftovers:?}");
     }
 }

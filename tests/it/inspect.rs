@@ -111,7 +111,8 @@ fn zstd_cli_reads_the_records() {
         .output()
         .expect("the zstd CLI is installed (scripts/test.sh installs it)");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&run(&["inspect", "--json", c.to_str().unwrap()]).stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(&["inspect", "--json", c.to_str().unwrap()]).stdout).unwrap();
     // The output is exactly the varint-delimited records the index describes.
     let (mut pos, mut records, mut raw) = (0usize, 0u64, 0u64);
     while pos < o.stdout.len() {
