@@ -89,4 +89,14 @@ mod tests {
         let err = get_text(&format!("http://127.0.0.1:{port}/metrics"), Duration::from_secs(10)).unwrap_err();
         assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
     }
+
+    #[test]
+    fn silent_server_hits_the_deadline() {
+        // The kernel completes the handshake from the backlog; nobody ever answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        let err = get_text(&url, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, FetchError::Timeout(_)), "{err:?}");
+        assert_eq!(err.to_string(), "no answer within 100ms");
+    }
 }

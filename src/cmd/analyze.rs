@@ -54,12 +54,12 @@ pub fn report_text(r: &Report) -> String {
 
 fn logs_text(name: &str, l: &LogReport) -> String {
     let mut out = format!(
-        "\nlog {name}: {} lines, {} records, {} skipped\n  {} drop lines, {} spans dropped\n",
-        thousands(l.lines),
-        thousands(l.records),
+        "\nlog {name}: {}, {}, {} skipped\n  {}, {} dropped\n",
+        plural(l.lines, "line"),
+        plural(l.records, "record"),
         thousands(l.unparsed),
-        thousands(l.drop_events),
-        thousands(l.spans_dropped)
+        plural(l.drop_events, "drop line"),
+        plural(l.spans_dropped, "span")
     );
     if l.drop_events > 0 {
         let _ = writeln!(out, "  {:<8}{:<24}{:>12}{:>15}  exporters", "status", "", "occurrences", "spans dropped");
@@ -82,17 +82,17 @@ fn logs_text(name: &str, l: &LogReport) -> String {
     }
     let q = &l.queue_full;
     let m = &l.memory_limiter;
-    let _ = writeln!(out, "  queue full: {} lines ({} spans dropped)", thousands(q.occurrences), thousands(q.spans_dropped));
+    let _ = writeln!(out, "  queue full: {} ({} dropped)", plural(q.occurrences, "line"), plural(q.spans_dropped, "span"));
     let _ = writeln!(
         out,
-        "  memory limiter: {} soft-limit, {} hard-limit lines, {} refusals",
-        thousands(m.soft_limit),
-        thousands(m.hard_limit),
-        thousands(m.refusals)
+        "  memory limiter: {}, {}, {}",
+        plural(m.soft_limit, "soft-limit line"),
+        plural(m.hard_limit, "hard-limit line"),
+        plural(m.refusals, "refusal")
     );
     let mut note = |label: &str, occurrences: u64, items: u64, what: &str| {
         if occurrences > 0 {
-            let _ = writeln!(out, "  {label}: {} lines, {} {what}", thousands(occurrences), thousands(items));
+            let _ = writeln!(out, "  {label}: {}, {} {what}", plural(occurrences, "line"), thousands(items));
         }
     };
     note("rejected back to receivers", l.rejected.occurrences, l.rejected.items, "spans (the sender got an error and may retry)");
@@ -116,4 +116,9 @@ fn metrics_text(name: &str, m: &MetricsReport) -> String {
         let _ = writeln!(out, "  receivers: {} accepted, {} refused", opt(m.receiver_accepted_spans), opt(m.receiver_refused_spans));
     }
     out
+}
+
+/// `1 line`, `2 lines`, `1,024 spans`.
+fn plural(n: u64, word: &str) -> String {
+    format!("{} {word}{}", thousands(n), if n == 1 { "" } else { "s" })
 }

@@ -2,4 +2,5 @@
 //! `util`. Tests run the real `traceblast` binary where the user-facing behaviour (exit codes,
 //! one-line errors, files left behind) is what is being checked.
 
+mod analyze;
 mod util;
