@@ -17,7 +17,10 @@ pub struct Recommendation {
 
 /// Advice for every cause the inputs show: HTTP statuses first (most spans first), then the
 /// causes without a status.
-pub fn recommendations(logs: Option<&LogReport>, metrics: Option<&MetricsReport>) -> Vec<Recommendation> {
+pub fn recommendations(
+    logs: Option<&LogReport>,
+    metrics: Option<&MetricsReport>,
+) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let mut add = |cause: String, advice: String| out.push(Recommendation { cause, advice });
     if let Some(l) = logs {
@@ -33,7 +36,8 @@ pub fn recommendations(logs: Option<&LogReport>, metrics: Option<&MetricsReport>
             );
         }
     }
-    let queue_full = logs.is_some_and(|l| l.queue_full.occurrences > 0) || metrics.is_some_and(|m| m.enqueue_failed_spans > 0);
+    let queue_full = logs.is_some_and(|l| l.queue_full.occurrences > 0)
+        || metrics.is_some_and(|m| m.enqueue_failed_spans > 0);
     if queue_full {
         add(
             "queue_full".into(),
@@ -42,17 +46,23 @@ pub fn recommendations(logs: Option<&LogReport>, metrics: Option<&MetricsReport>
                 .into(),
         );
     }
-    if let Some(m) = logs.map(|l| &l.memory_limiter).filter(|m| m.soft_limit + m.hard_limit + m.refusals > 0) {
+    if let Some(m) = logs
+        .map(|l| &l.memory_limiter)
+        .filter(|m| m.soft_limit + m.hard_limit + m.refusals > 0)
+    {
         add(
             "memory_limiter".into(),
             format!(
-                "The memory_limiter was over its limit ({} soft, {} hard, {} refusals): give the Collector more memory \
+                "The memory_limiter was over its limit (soft limit ×{}, hard limit ×{}, refusals ×{}): give the Collector more memory \
                  (`limit_mib` and the container limit together) or less load. Refused data is lost unless the sender retries.",
                 m.soft_limit, m.hard_limit, m.refusals
             ),
         );
     }
-    if let Some(n) = metrics.and_then(|m| m.receiver_refused_spans).filter(|n| *n > 0) {
+    if let Some(n) = metrics
+        .and_then(|m| m.receiver_refused_spans)
+        .filter(|n| *n > 0)
+    {
         add(
             "receiver_refused".into(),
             format!(
@@ -103,21 +113,50 @@ mod tests {
 
     #[test]
     fn one_per_status_then_causes() {
-        let status = |status| StatusDrops { status, occurrences: 1, spans_dropped: 1, exporters: vec![] };
+        let status = |status| StatusDrops {
+            status,
+            occurrences: 1,
+            spans_dropped: 1,
+            exporters: vec![],
+        };
         let logs = LogReport {
             by_status: vec![status(413), status(503), status(418)],
-            no_status: NoStatus { occurrences: 1, ..Default::default() },
-            memory_limiter: MemoryLimiter { refusals: 2, ..Default::default() },
+            no_status: NoStatus {
+                occurrences: 1,
+                ..Default::default()
+            },
+            memory_limiter: MemoryLimiter {
+                refusals: 2,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        let metrics = MetricsReport { enqueue_failed_spans: 5, receiver_refused_spans: Some(3), ..Default::default() };
+        let metrics = MetricsReport {
+            enqueue_failed_spans: 5,
+            receiver_refused_spans: Some(3),
+            ..Default::default()
+        };
         let got = recommendations(Some(&logs), Some(&metrics));
         let causes: Vec<&str> = got.iter().map(|r| r.cause.as_str()).collect();
-        assert_eq!(causes, ["http_413", "http_503", "http_418", "no_status", "queue_full", "memory_limiter", "receiver_refused"]);
+        assert_eq!(
+            causes,
+            [
+                "http_413",
+                "http_503",
+                "http_418",
+                "no_status",
+                "queue_full",
+                "memory_limiter",
+                "receiver_refused"
+            ]
+        );
         assert!(got[0].advice.contains("send_batch_max_size"));
         assert!(got[2].advice.contains("HTTP 418"));
         assert!(got[6].advice.contains("refused 3 spans"));
-        assert!(recommendations(Some(&LogReport::default()), Some(&MetricsReport::default())).is_empty());
+        assert!(
+            recommendations(Some(&LogReport::default()), Some(&MetricsReport::default()))
+                .is_empty()
+        );
     }
 
     #[test]

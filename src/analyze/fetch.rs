@@ -42,12 +42,21 @@ pub enum FetchError {
 
 /// GETs `url` and returns the body as text (lossy UTF-8).
 pub fn get_text(url: &str, timeout: Duration) -> Result<String, FetchError> {
-    let uri: hyper::Uri = url.parse().map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|_| FetchError::BadUrl(url.to_owned()))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
         return Err(FetchError::BadUrl(url.to_owned()));
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(FetchError::Runtime)?;
-    let body = rt.block_on(async { tokio::time::timeout(timeout, get(uri)).await.unwrap_or(Err(FetchError::Timeout(timeout))) })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(FetchError::Runtime)?;
+    let body = rt.block_on(async {
+        tokio::time::timeout(timeout, get(uri))
+            .await
+            .unwrap_or(Err(FetchError::Timeout(timeout)))
+    })?;
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -60,7 +69,10 @@ async fn get(uri: hyper::Uri) -> Result<Bytes, FetchError> {
         .build();
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
     let req = hyper::Request::get(uri)
-        .header(hyper::header::USER_AGENT, concat!("traceblast/", env!("CARGO_PKG_VERSION")))
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("traceblast/", env!("CARGO_PKG_VERSION")),
+        )
         .header(hyper::header::ACCEPT, "text/plain")
         .body(Empty::new())
         .map_err(|e| FetchError::BadUrl(e.to_string()))?;
@@ -68,7 +80,10 @@ async fn get(uri: hyper::Uri) -> Result<Bytes, FetchError> {
     if !resp.status().is_success() {
         return Err(FetchError::Status(resp.status()));
     }
-    let body = Limited::new(resp.into_body(), MAX_BODY).collect().await.map_err(|e| FetchError::Body(e.to_string()))?;
+    let body = Limited::new(resp.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| FetchError::Body(e.to_string()))?;
     Ok(body.to_bytes())
 }
 
@@ -79,14 +94,28 @@ mod tests {
     #[test]
     fn bad_urls_fail_before_connecting() {
         for bad in ["ftp://x/metrics", "http://", "not a url"] {
-            assert!(matches!(get_text(bad, Duration::from_secs(1)), Err(FetchError::BadUrl(_))), "{bad}");
+            assert!(
+                matches!(
+                    get_text(bad, Duration::from_secs(1)),
+                    Err(FetchError::BadUrl(_))
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn closed_port_is_a_connect_error() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let err = get_text(&format!("http://127.0.0.1:{port}/metrics"), Duration::from_secs(10)).unwrap_err();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = get_text(
+            &format!("http://127.0.0.1:{port}/metrics"),
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
         assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
     }
 

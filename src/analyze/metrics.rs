@@ -62,7 +62,10 @@ impl Counter {
     const ALL: [(Counter, &'static str); 5] = [
         (Counter::Sent, "otelcol_exporter_sent_spans"),
         (Counter::SendFailed, "otelcol_exporter_send_failed_spans"),
-        (Counter::EnqueueFailed, "otelcol_exporter_enqueue_failed_spans"),
+        (
+            Counter::EnqueueFailed,
+            "otelcol_exporter_enqueue_failed_spans",
+        ),
         (Counter::Accepted, "otelcol_receiver_accepted_spans"),
         (Counter::Refused, "otelcol_receiver_refused_spans"),
     ];
@@ -73,7 +76,10 @@ impl Counter {
             Some(b) => (b, true),
             None => (name, false),
         };
-        Counter::ALL.iter().find(|(_, n)| *n == base).map(|(c, _)| (*c, total))
+        Counter::ALL
+            .iter()
+            .find(|(_, n)| *n == base)
+            .map(|(c, _)| (*c, total))
     }
 }
 
@@ -81,25 +87,37 @@ impl MetricsReport {
     /// Reads an exposition text. Comments, other metrics and malformed lines are skipped.
     pub fn parse(text: &str) -> MetricsReport {
         // (counter, has _total) → (samples, exporter label → sum)
-        let mut sums: BTreeMap<(Counter, bool), (u64, BTreeMap<Option<String>, f64>)> = BTreeMap::new();
+        let mut sums: BTreeMap<(Counter, bool), (u64, BTreeMap<Option<String>, f64>)> =
+            BTreeMap::new();
         for line in text.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let Some(s) = Sample::parse(line) else { continue };
-            let Some(key) = Counter::from_name(s.name) else { continue };
+            let Some(s) = Sample::parse(line) else {
+                continue;
+            };
+            let Some(key) = Counter::from_name(s.name) else {
+                continue;
+            };
             if !s.value.is_finite() || s.value < 0.0 {
                 continue;
             }
             let (samples, by_exporter) = sums.entry(key).or_default();
             *samples += 1;
-            *by_exporter.entry(s.label("exporter").map(Cow::into_owned)).or_default() += s.value;
+            *by_exporter
+                .entry(s.label("exporter").map(Cow::into_owned))
+                .or_default() += s.value;
         }
         let mut report = MetricsReport::default();
         let mut exporters: BTreeMap<Option<String>, ExporterSpans> = BTreeMap::new();
         for (counter, _) in Counter::ALL {
-            let Some((samples, series)) = sums.remove(&(counter, true)).or_else(|| sums.remove(&(counter, false))) else { continue };
+            let Some((samples, series)) = sums
+                .remove(&(counter, true))
+                .or_else(|| sums.remove(&(counter, false)))
+            else {
+                continue;
+            };
             report.series += samples;
             for (exporter, v) in series {
                 let v = v.round() as u64;
@@ -122,8 +140,15 @@ impl MetricsReport {
 }
 
 /// The row of one exporter, created empty on first use.
-fn row(rows: &mut BTreeMap<Option<String>, ExporterSpans>, exporter: Option<String>) -> &mut ExporterSpans {
-    rows.entry(exporter.clone()).or_insert_with(|| ExporterSpans { exporter, ..Default::default() })
+fn row(
+    rows: &mut BTreeMap<Option<String>, ExporterSpans>,
+    exporter: Option<String>,
+) -> &mut ExporterSpans {
+    rows.entry(exporter.clone())
+        .or_insert_with(|| ExporterSpans {
+            exporter,
+            ..Default::default()
+        })
 }
 
 /// One sample line: `name{label="value",…} value [timestamp]`.
@@ -136,9 +161,15 @@ struct Sample<'a> {
 
 impl<'a> Sample<'a> {
     fn parse(line: &'a str) -> Option<Sample<'a>> {
-        let end = line.find(|c: char| c == '{' || c.is_ascii_whitespace()).unwrap_or(line.len());
+        let end = line
+            .find(|c: char| c == '{' || c.is_ascii_whitespace())
+            .unwrap_or(line.len());
         let name = &line[..end];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
             return None;
         }
         let mut rest = &line[end..];
@@ -154,11 +185,18 @@ impl<'a> Sample<'a> {
             "-Inf" => f64::NEG_INFINITY,
             v => v.parse().ok()?,
         };
-        Some(Sample { name, labels, value })
+        Some(Sample {
+            name,
+            labels,
+            value,
+        })
     }
 
     fn label(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.labels.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        self.labels
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -224,13 +262,29 @@ mod tests {
     #[test]
     fn samples() {
         let s = Sample::parse(r#"otelcol_exporter_sent_spans_total{exporter="otlphttp/braintrust",service_name="otelcol-contrib"} 1.5e+03 1736936625000"#).unwrap();
-        assert_eq!((s.name, s.value), ("otelcol_exporter_sent_spans_total", 1500.0));
+        assert_eq!(
+            (s.name, s.value),
+            ("otelcol_exporter_sent_spans_total", 1500.0)
+        );
         assert_eq!(s.label("exporter").as_deref(), Some("otlphttp/braintrust"));
         let s = Sample::parse(r#"m{a="x\"y\\z\n,}", b = "é" ,} 2"#).unwrap();
-        assert_eq!(s.labels, vec![("a", Cow::Owned("x\"y\\z\n,}".to_string())), ("b", Cow::Borrowed("é"))]);
+        assert_eq!(
+            s.labels,
+            vec![
+                ("a", Cow::Owned("x\"y\\z\n,}".to_string())),
+                ("b", Cow::Borrowed("é"))
+            ]
+        );
         assert_eq!(Sample::parse("up 1").unwrap().labels, vec![]);
         assert_eq!(Sample::parse("m +Inf").unwrap().value, f64::INFINITY);
-        for bad in [r#"m{a="unterminated} 1"#, "m{a=1} 2", "m", "m abc", "bad-name 1", r#"m{a="x" 3"#] {
+        for bad in [
+            r#"m{a="unterminated} 1"#,
+            "m{a=1} 2",
+            "m",
+            "m abc",
+            "bad-name 1",
+            r#"m{a="x" 3"#,
+        ] {
             assert_eq!(Sample::parse(bad), None, "{bad}");
         }
     }
@@ -238,9 +292,13 @@ mod tests {
     #[test]
     fn total_suffix_and_plain_names_both_read() {
         let plain = MetricsReport::parse("otelcol_exporter_send_failed_spans{exporter=\"e\"} 7\n");
-        let total = MetricsReport::parse("otelcol_exporter_send_failed_spans_total{exporter=\"e\"} 7\n");
+        let total =
+            MetricsReport::parse("otelcol_exporter_send_failed_spans_total{exporter=\"e\"} 7\n");
         assert_eq!(plain, total);
-        assert_eq!((plain.send_failed_spans, plain.spans_dropped, plain.series), (7, 7, 1));
+        assert_eq!(
+            (plain.send_failed_spans, plain.spans_dropped, plain.series),
+            (7, 7, 1)
+        );
     }
 
     #[test]
@@ -270,10 +328,33 @@ mod tests {
             otelcol_exporter_sent_spans_total{exporter=\"a\"} NaN\n\
             garbage line\n";
         let r = MetricsReport::parse(text);
-        let e = |name: Option<&str>, sent, send_failed, enqueue_failed| ExporterSpans { exporter: name.map(str::to_owned), sent, send_failed, enqueue_failed };
-        assert_eq!(r.exporters, vec![e(None, 0, 4, 0), e(Some("a"), 15, 0, 3), e(Some("b"), 1, 0, 0)]);
-        assert_eq!((r.sent_spans, r.send_failed_spans, r.enqueue_failed_spans, r.spans_dropped), (16, 4, 3, 7));
-        assert_eq!((r.receiver_accepted_spans, r.receiver_refused_spans), (Some(22), None));
+        let e = |name: Option<&str>, sent, send_failed, enqueue_failed| ExporterSpans {
+            exporter: name.map(str::to_owned),
+            sent,
+            send_failed,
+            enqueue_failed,
+        };
+        assert_eq!(
+            r.exporters,
+            vec![
+                e(None, 0, 4, 0),
+                e(Some("a"), 15, 0, 3),
+                e(Some("b"), 1, 0, 0)
+            ]
+        );
+        assert_eq!(
+            (
+                r.sent_spans,
+                r.send_failed_spans,
+                r.enqueue_failed_spans,
+                r.spans_dropped
+            ),
+            (16, 4, 3, 7)
+        );
+        assert_eq!(
+            (r.receiver_accepted_spans, r.receiver_refused_spans),
+            (Some(22), None)
+        );
         assert_eq!(r.series, 7);
     }
 

@@ -12,6 +12,7 @@ pub mod advice;
 pub mod fetch;
 pub mod logs;
 pub mod metrics;
+mod record;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -59,11 +60,23 @@ impl Plan {
     /// Builds the plan from the arguments as typed (`LOGFILE|-`, `--metrics URL|FILE`).
     pub fn new(logs: Option<&str>, metrics: Option<&str>) -> Result<Plan> {
         if logs.is_none() && metrics.is_none() {
-            bail!("nothing to analyze: give a Collector log (LOGFILE, or - for stdin) and/or --metrics URL|FILE");
+            bail!(
+                "nothing to analyze: give a Collector log (LOGFILE, or - for stdin) and/or --metrics URL|FILE"
+            );
         }
-        let logs = logs.map(|l| if l == "-" { LogSource::Stdin } else { LogSource::File(l.into()) });
+        let logs = logs.map(|l| {
+            if l == "-" {
+                LogSource::Stdin
+            } else {
+                LogSource::File(l.into())
+            }
+        });
         let metrics = metrics.map(|m| {
-            if m.starts_with("http://") || m.starts_with("https://") { MetricsSource::Url(m.to_owned()) } else { MetricsSource::File(m.into()) }
+            if m.starts_with("http://") || m.starts_with("https://") {
+                MetricsSource::Url(m.to_owned())
+            } else {
+                MetricsSource::File(m.into())
+            }
         });
         Ok(Plan { logs, metrics })
     }
@@ -75,13 +88,23 @@ impl Plan {
             None => None,
             Some(LogSource::Stdin) => Some(Box::new(std::io::stdin().lock())),
             Some(LogSource::File(p)) => {
-                let f = File::open(p).with_context(|| format!("cannot open the log {}", p.display()))?;
+                let f = File::open(p)
+                    .with_context(|| format!("cannot open the log {}", p.display()))?;
                 Some(Box::new(BufReader::with_capacity(1 << 16, f)))
             }
         };
         let metrics = self.metrics.as_ref().map(read_metrics).transpose()?;
-        let logs = log_reader.map(|r| logs::scan(r).with_context(|| format!("reading the log {}", self.log_name().unwrap_or_default()))).transpose()?;
-        let sources = Sources { logs: self.log_name(), metrics: self.metrics.as_ref().map(metrics_name) };
+        let logs = log_reader
+            .map(|r| {
+                logs::scan(r).with_context(|| {
+                    format!("reading the log {}", self.log_name().unwrap_or_default())
+                })
+            })
+            .transpose()?;
+        let sources = Sources {
+            logs: self.log_name(),
+            metrics: self.metrics.as_ref().map(metrics_name),
+        };
         Ok(Report::new(sources, logs, metrics))
     }
 
@@ -129,10 +152,23 @@ pub struct SpansDropped {
 
 impl Report {
     /// Assembles a report from what was read.
-    pub fn new(sources: Sources, logs: Option<LogReport>, metrics: Option<MetricsReport>) -> Report {
+    pub fn new(
+        sources: Sources,
+        logs: Option<LogReport>,
+        metrics: Option<MetricsReport>,
+    ) -> Report {
         let recommendations = advice::recommendations(logs.as_ref(), metrics.as_ref());
-        let spans_dropped = SpansDropped { logs: logs.as_ref().map(|l| l.spans_dropped), metrics: metrics.as_ref().map(|m| m.spans_dropped) };
-        Report { sources, spans_dropped, logs, metrics, recommendations }
+        let spans_dropped = SpansDropped {
+            logs: logs.as_ref().map(|l| l.spans_dropped),
+            metrics: metrics.as_ref().map(|m| m.spans_dropped),
+        };
+        Report {
+            sources,
+            spans_dropped,
+            logs,
+            metrics,
+            recommendations,
+        }
     }
 }
 
@@ -146,12 +182,17 @@ fn metrics_name(m: &MetricsSource) -> String {
 fn read_metrics(source: &MetricsSource) -> Result<MetricsReport> {
     let name = metrics_name(source);
     let text = match source {
-        MetricsSource::Url(url) => fetch::get_text(url, FETCH_TIMEOUT).with_context(|| format!("--metrics {url}"))?,
-        MetricsSource::File(p) => std::fs::read_to_string(p).with_context(|| format!("--metrics: cannot read {}", p.display()))?,
+        MetricsSource::Url(url) => {
+            fetch::get_text(url, FETCH_TIMEOUT).with_context(|| format!("--metrics {url}"))?
+        }
+        MetricsSource::File(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("--metrics: cannot read {}", p.display()))?,
     };
     let report = MetricsReport::parse(&text);
     if report.series == 0 {
-        bail!("--metrics {name}: no otelcol_exporter_*_spans or otelcol_receiver_*_spans counters (is this the Collector's own metrics, usually :8888/metrics?)");
+        bail!(
+            "--metrics {name}: no otelcol_exporter_*_spans or otelcol_receiver_*_spans counters (is this the Collector's own metrics, usually :8888/metrics?)"
+        );
     }
     Ok(report)
 }
@@ -164,7 +205,10 @@ mod tests {
     fn plans() {
         let p = Plan::new(Some("-"), Some("http://localhost:8888/metrics")).unwrap();
         assert_eq!(p.logs, Some(LogSource::Stdin));
-        assert_eq!(p.metrics, Some(MetricsSource::Url("http://localhost:8888/metrics".into())));
+        assert_eq!(
+            p.metrics,
+            Some(MetricsSource::Url("http://localhost:8888/metrics".into()))
+        );
         let p = Plan::new(Some("c.log"), Some("saved.prom")).unwrap();
         assert_eq!(p.logs, Some(LogSource::File("c.log".into())));
         assert_eq!(p.metrics, Some(MetricsSource::File("saved.prom".into())));
@@ -174,8 +218,24 @@ mod tests {
 
     #[test]
     fn headline_per_source() {
-        let logs = LogReport { spans_dropped: 5, ..Default::default() };
-        let r = Report::new(Sources { logs: Some("-".into()), metrics: None }, Some(logs), None);
-        assert_eq!(r.spans_dropped, SpansDropped { logs: Some(5), metrics: None });
+        let logs = LogReport {
+            spans_dropped: 5,
+            ..Default::default()
+        };
+        let r = Report::new(
+            Sources {
+                logs: Some("-".into()),
+                metrics: None,
+            },
+            Some(logs),
+            None,
+        );
+        assert_eq!(
+            r.spans_dropped,
+            SpansDropped {
+                logs: Some(5),
+                metrics: None
+            }
+        );
     }
 }

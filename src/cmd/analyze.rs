@@ -45,7 +45,10 @@ pub fn report_text(r: &Report) -> String {
     if !r.recommendations.is_empty() {
         out += "\nrecommendations\n";
         for rec in &r.recommendations {
-            let cause = rec.cause.strip_prefix("http_").map_or_else(|| rec.cause.replace('_', " "), |s| format!("HTTP {s}"));
+            let cause = rec
+                .cause
+                .strip_prefix("http_")
+                .map_or_else(|| rec.cause.replace('_', " "), |s| format!("HTTP {s}"));
             let _ = writeln!(out, "  {cause}: {}", rec.advice);
         }
     }
@@ -62,27 +65,61 @@ fn logs_text(name: &str, l: &LogReport) -> String {
         plural(l.spans_dropped, "span")
     );
     if l.drop_events > 0 {
-        let _ = writeln!(out, "  {:<8}{:<24}{:>12}{:>15}  exporters", "status", "", "occurrences", "spans dropped");
+        let _ = writeln!(
+            out,
+            "  {:<8}{:<24}{:>12}{:>15}  exporters",
+            "status", "", "occurrences", "spans dropped"
+        );
         for s in &l.by_status {
-            let reason = hyper::StatusCode::from_u16(s.status).ok().and_then(|c| c.canonical_reason()).unwrap_or("");
-            let _ = writeln!(out, "  {:<8}{reason:<24}{:>12}{:>15}  {}", s.status, thousands(s.occurrences), thousands(s.spans_dropped), s.exporters.join(", "));
+            let reason = hyper::StatusCode::from_u16(s.status)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("");
+            let _ = writeln!(
+                out,
+                "  {:<8}{reason:<24}{:>12}{:>15}  {}",
+                s.status,
+                thousands(s.occurrences),
+                thousands(s.spans_dropped),
+                s.exporters.join(", ")
+            );
         }
         let mut row = |label: &str, occurrences: u64, spans: u64| {
             if occurrences > 0 {
-                let _ = writeln!(out, "  {label:<32}{:>12}{:>15}", thousands(occurrences), thousands(spans));
+                let _ = writeln!(
+                    out,
+                    "  {label:<32}{:>12}{:>15}",
+                    thousands(occurrences),
+                    thousands(spans)
+                );
             }
         };
-        row("no HTTP status", l.no_status.occurrences, l.no_status.spans_dropped);
+        row(
+            "no HTTP status",
+            l.no_status.occurrences,
+            l.no_status.spans_dropped,
+        );
         // Drop lines fall in exactly one of status / no status / queue full.
-        let queue_drops = l.drop_events - l.by_status.iter().map(|s| s.occurrences).sum::<u64>() - l.no_status.occurrences;
-        row("sending queue full", queue_drops, l.queue_full.spans_dropped);
+        let queue_drops = l.drop_events
+            - l.by_status.iter().map(|s| s.occurrences).sum::<u64>()
+            - l.no_status.occurrences;
+        row(
+            "sending queue full",
+            queue_drops,
+            l.queue_full.spans_dropped,
+        );
         if let Some(sample) = &l.no_status.sample {
             let _ = writeln!(out, "  no-status example: {sample}");
         }
     }
     let q = &l.queue_full;
     let m = &l.memory_limiter;
-    let _ = writeln!(out, "  queue full: {} ({} dropped)", plural(q.occurrences, "line"), plural(q.spans_dropped, "span"));
+    let _ = writeln!(
+        out,
+        "  queue full: {} ({} dropped)",
+        plural(q.occurrences, "line"),
+        plural(q.spans_dropped, "span")
+    );
     let _ = writeln!(
         out,
         "  memory limiter: {}, {}, {}",
@@ -92,28 +129,70 @@ fn logs_text(name: &str, l: &LogReport) -> String {
     );
     let mut note = |label: &str, occurrences: u64, items: u64, what: &str| {
         if occurrences > 0 {
-            let _ = writeln!(out, "  {label}: {}, {} {what}", plural(occurrences, "line"), thousands(items));
+            let _ = writeln!(
+                out,
+                "  {label}: {}, {} {what}",
+                plural(occurrences, "line"),
+                thousands(items)
+            );
         }
     };
-    note("rejected back to receivers", l.rejected.occurrences, l.rejected.items, "spans (the sender got an error and may retry)");
-    note("partial success from the backend", l.partial_success.occurrences, l.partial_success.items, "spans rejected");
-    note("drops of other signals", l.other_signals.occurrences, l.other_signals.items, "items (metrics/logs, not counted above)");
+    note(
+        "rejected back to receivers",
+        l.rejected.occurrences,
+        l.rejected.items,
+        "spans (the sender got an error and may retry)",
+    );
+    note(
+        "partial success from the backend",
+        l.partial_success.occurrences,
+        l.partial_success.items,
+        "spans rejected",
+    );
+    note(
+        "drops of other signals",
+        l.other_signals.occurrences,
+        l.other_signals.items,
+        "items (metrics/logs, not counted above)",
+    );
     out
 }
 
 fn metrics_text(name: &str, m: &MetricsReport) -> String {
     let mut out = format!("\nmetrics {name}: {} span counter series\n", m.series);
-    let _ = writeln!(out, "  {:<32}{:>14}{:>14}{:>16}", "exporter", "sent", "send-failed", "enqueue-failed");
+    let _ = writeln!(
+        out,
+        "  {:<32}{:>14}{:>14}{:>16}",
+        "exporter", "sent", "send-failed", "enqueue-failed"
+    );
     for e in &m.exporters {
         let name = e.exporter.as_deref().unwrap_or("(no exporter label)");
-        let _ = writeln!(out, "  {name:<32}{:>14}{:>14}{:>16}", thousands(e.sent), thousands(e.send_failed), thousands(e.enqueue_failed));
+        let _ = writeln!(
+            out,
+            "  {name:<32}{:>14}{:>14}{:>16}",
+            thousands(e.sent),
+            thousands(e.send_failed),
+            thousands(e.enqueue_failed)
+        );
     }
     if m.exporters.len() > 1 {
-        let _ = writeln!(out, "  {:<32}{:>14}{:>14}{:>16}", "total", thousands(m.sent_spans), thousands(m.send_failed_spans), thousands(m.enqueue_failed_spans));
+        let _ = writeln!(
+            out,
+            "  {:<32}{:>14}{:>14}{:>16}",
+            "total",
+            thousands(m.sent_spans),
+            thousands(m.send_failed_spans),
+            thousands(m.enqueue_failed_spans)
+        );
     }
     let opt = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), thousands);
     if m.receiver_accepted_spans.is_some() || m.receiver_refused_spans.is_some() {
-        let _ = writeln!(out, "  receivers: {} accepted, {} refused", opt(m.receiver_accepted_spans), opt(m.receiver_refused_spans));
+        let _ = writeln!(
+            out,
+            "  receivers: {} accepted, {} refused",
+            opt(m.receiver_accepted_spans),
+            opt(m.receiver_refused_spans)
+        );
     }
     out
 }
