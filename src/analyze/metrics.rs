@@ -86,9 +86,8 @@ impl Counter {
 impl MetricsReport {
     /// Reads an exposition text. Comments, other metrics and malformed lines are skipped.
     pub fn parse(text: &str) -> MetricsReport {
-        // (counter, has _total) → (samples, exporter label → sum)
-        let mut sums: BTreeMap<(Counter, bool), (u64, BTreeMap<Option<String>, f64>)> =
-            BTreeMap::new();
+        // (counter, has _total) → its samples
+        let mut sums: BTreeMap<(Counter, bool), Samples> = BTreeMap::new();
         for line in text.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -103,23 +102,24 @@ impl MetricsReport {
             if !s.value.is_finite() || s.value < 0.0 {
                 continue;
             }
-            let (samples, by_exporter) = sums.entry(key).or_default();
-            *samples += 1;
-            *by_exporter
+            let samples = sums.entry(key).or_default();
+            samples.count += 1;
+            *samples
+                .by_exporter
                 .entry(s.label("exporter").map(Cow::into_owned))
                 .or_default() += s.value;
         }
         let mut report = MetricsReport::default();
         let mut exporters: BTreeMap<Option<String>, ExporterSpans> = BTreeMap::new();
         for (counter, _) in Counter::ALL {
-            let Some((samples, series)) = sums
+            let Some(samples) = sums
                 .remove(&(counter, true))
                 .or_else(|| sums.remove(&(counter, false)))
             else {
                 continue;
             };
-            report.series += samples;
-            for (exporter, v) in series {
+            report.series += samples.count;
+            for (exporter, v) in samples.by_exporter {
                 let v = v.round() as u64;
                 match counter {
                     Counter::Sent => row(&mut exporters, exporter).sent += v,
@@ -139,6 +139,15 @@ impl MetricsReport {
     }
 }
 
+/// The samples of one counter name.
+#[derive(Default)]
+struct Samples {
+    /// Samples read.
+    count: u64,
+    /// Their sum per `exporter` label.
+    by_exporter: BTreeMap<Option<String>, f64>,
+}
+
 /// The row of one exporter, created empty on first use.
 fn row(
     rows: &mut BTreeMap<Option<String>, ExporterSpans>,
@@ -151,11 +160,14 @@ fn row(
         })
 }
 
+/// Label names and (unescaped) values, in order.
+type Labels<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
 /// One sample line: `name{label="value",…} value [timestamp]`.
 #[derive(Debug, PartialEq)]
 struct Sample<'a> {
     name: &'a str,
-    labels: Vec<(&'a str, Cow<'a, str>)>,
+    labels: Labels<'a>,
     value: f64,
 }
 
@@ -202,7 +214,7 @@ impl<'a> Sample<'a> {
 
 /// Parses `k="v",k2="v2"}` (after the `{`), unescaping `\\`, `\"` and `\n` in values.
 /// Returns the labels and the text after the closing brace.
-fn parse_labels(mut s: &str) -> Option<(Vec<(&str, Cow<'_, str>)>, &str)> {
+fn parse_labels(mut s: &str) -> Option<(Labels<'_>, &str)> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start();
