@@ -28,6 +28,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// List the available scenarios, or print one as TOML to copy and edit.
     Scenarios(ScenariosArgs),
+    /// Explain why a Collector dropped spans: read its logs and/or its own metrics.
+    Analyze(AnalyzeArgs),
 }
 
 /// `traceblast gen`.
@@ -119,4 +121,24 @@ pub enum ScenariosAction {
         /// Scenario name or short name.
         name: String,
     },
+}
+
+/// `traceblast analyze`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  docker compose logs otel-collector | traceblast analyze -
+  traceblast analyze collector.log
+  traceblast analyze --metrics http://localhost:8888/metrics
+  traceblast analyze collector.log --metrics metrics.prom --json | jq .spans_dropped")]
+pub struct AnalyzeArgs {
+    /// Collector log file (console or JSON encoding); `-` reads stdin.
+    #[arg(value_name = "LOGFILE|-")]
+    pub logs: Option<String>,
+    /// The Collector's own Prometheus metrics: an http(s):// URL (usually
+    /// http://localhost:8888/metrics) or a saved exposition file.
+    #[arg(long, value_name = "URL|FILE")]
+    pub metrics: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

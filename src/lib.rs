@@ -20,8 +20,10 @@
 //! - [`corpus`] — the corpus file: index format, atomic writer, memory-mapped reader.
 //! - [`generate`] — the parallel, ordered gen pipeline.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
+//! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
 //! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
 
+pub mod analyze;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Command handlers: each turns parsed arguments into a plan (via `config`), runs the
 //! pipeline, and prints the result. `main` only maps their outcome to an exit code.
 
+mod analyze;
 mod generate;
 mod inspect;
 mod scenarios;
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(a) => generate::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Scenarios(a) => scenarios::run(&a),
+        Command::Analyze(a) => analyze::run(&a),
     }
 }
 

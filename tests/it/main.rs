@@ -2,6 +2,7 @@
 //! `util`. Tests run the real `traceblast` binary where the user-facing behaviour (exit codes,
 //! one-line errors, files left behind) is what is being checked.
 
+mod analyze;
 mod fixtures;
 mod generate;
 mod inspect;

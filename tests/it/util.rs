@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// Path of the built `traceblast` binary.
 pub fn bin() -> PathBuf {
@@ -18,6 +19,22 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 /// Runs `traceblast args...` in the current directory.
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin()).args(args).output().expect("traceblast runs")
+}
+
+/// Runs `traceblast args...` with `input` on its stdin. The input is written whole before the
+/// output is read, so it suits commands that read all of stdin before printing.
+pub fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("traceblast runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input).expect("stdin accepts the input");
+    drop(stdin);
+    child.wait_with_output().expect("traceblast finishes")
 }
 
 /// stdout as text.

@@ -1,0 +1,217 @@
+//! `traceblast analyze` on the fixtures in `fixtures/analyze/` (their numbers are listed in its
+//! README): exact counts in text and JSON, stdin via `-`, and one-line errors for bad input.
+
+use serde_json::{Value, json};
+
+use crate::util::{assert_bad_input, run, run_stdin, stdout};
+
+fn fixture(name: &str) -> String {
+    format!("{}/fixtures/analyze/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `analyze args… --json` and returns the parsed report.
+fn json_report(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let o = run(&all);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::util::stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("--json prints JSON")
+}
+
+/// `[status, occurrences, spans_dropped]` rows of `logs.by_status`.
+fn statuses(r: &Value) -> Vec<[u64; 3]> {
+    let rows = r["logs"]["by_status"].as_array().expect("by_status array");
+    rows.iter()
+        .map(|s| {
+            [s["status"].as_u64().unwrap(), s["occurrences"].as_u64().unwrap(), s["spans_dropped"].as_u64().unwrap()]
+        })
+        .collect()
+}
+
+/// `[lines, records, unparsed, drop_events, spans_dropped]` of a `logs` object.
+fn log_counts(l: &Value) -> [u64; 5] {
+    ["lines", "records", "unparsed", "drop_events", "spans_dropped"]
+        .map(|k| l[k].as_u64().unwrap_or_else(|| panic!("logs.{k} is a count")))
+}
+
+/// The numbers of the text table row that starts with `label`, thousands separators removed.
+fn row_numbers(text: &str, label: &str) -> Vec<u64> {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label:?} in:\n{text}"));
+    line[line.find(label).unwrap() + label.len()..]
+        .split_whitespace()
+        .filter_map(|t| t.replace(',', "").parse().ok())
+        .collect()
+}
+
+#[test]
+fn console_log_with_compose_prefixes_text() {
+    let o = run(&["analyze", &fixture("collector-console.log")]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("spans dropped: 3,916 (logs)\n"), "{out}");
+    assert!(out.contains(": 74 lines, 22 records, 52 skipped\n  12 drop lines, 3,916 spans dropped\n"), "{out}");
+    for (status, occurrences, spans) in
+        [(429, 2, 1536), (413, 3, 1280), (503, 1, 512), (409, 2, 192), (401, 1, 64), (400, 1, 32)]
+    {
+        assert_eq!(row_numbers(&out, &format!("{status} ")), [occurrences, spans], "status {status}");
+    }
+    assert_eq!(row_numbers(&out, "no HTTP status"), [1, 100]);
+    assert_eq!(row_numbers(&out, "sending queue full"), [1, 200]);
+    assert!(out.contains("queue full: 1 line (200 spans dropped)"), "{out}");
+    assert!(out.contains("memory limiter: 2 soft-limit lines, 1 hard-limit line, 1 refusal"), "{out}");
+    assert!(out.contains("HTTP 413: Requests are larger"), "{out}");
+    assert!(out.contains("HTTP 409: The backend received the same spans twice"), "{out}");
+}
+
+#[test]
+fn console_log_json() {
+    let r = json_report(&["analyze", &fixture("collector-console.log")]);
+    assert_eq!(
+        statuses(&r),
+        [[429, 2, 1536], [413, 3, 1280], [503, 1, 512], [409, 2, 192], [401, 1, 64], [400, 1, 32]]
+    );
+    let l = &r["logs"];
+    assert_eq!(log_counts(l), [74, 22, 52, 12, 3916]);
+    assert_eq!(l["by_status"][0]["exporters"], json!(["otlphttp/braintrust"]));
+    assert_eq!(l["no_status"]["occurrences"], 1);
+    assert_eq!(l["no_status"]["spans_dropped"], 100);
+    assert_eq!(l["queue_full"], json!({"occurrences": 1, "spans_dropped": 200}));
+    assert_eq!(l["memory_limiter"], json!({"soft_limit": 2, "hard_limit": 1, "refusals": 1}));
+    assert_eq!(l["other_signals"], json!({"occurrences": 1, "items": 30}));
+    assert_eq!(l["rejected"], json!({"occurrences": 0, "items": 0}));
+    assert_eq!(r["spans_dropped"], json!({"logs": 3916, "metrics": null}));
+    assert_eq!(r["metrics"], Value::Null);
+    let causes: Vec<&str> =
+        r["recommendations"].as_array().unwrap().iter().map(|c| c["cause"].as_str().unwrap()).collect();
+    assert_eq!(
+        causes,
+        [
+            "http_429",
+            "http_413",
+            "http_503",
+            "http_409",
+            "http_401",
+            "http_400",
+            "no_status",
+            "queue_full",
+            "memory_limiter"
+        ]
+    );
+}
+
+#[test]
+fn json_log_from_stdin() {
+    let input = std::fs::read(fixture("collector-json.log")).unwrap();
+    let o = run_stdin(&["analyze", "-", "--json"], &input);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::util::stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["sources"], json!({"logs": "-", "metrics": null}));
+    assert_eq!(
+        statuses(&r),
+        [[413, 2, 1536], [429, 1, 256], [502, 1, 128], [504, 1, 64], [403, 1, 32], [404, 1, 16], [500, 1, 8]]
+    );
+    let l = &r["logs"];
+    assert_eq!(log_counts(l), [21, 18, 3, 9, 2090]);
+    assert_eq!(l["no_status"]["spans_dropped"], 50);
+    assert_eq!(l["queue_full"], json!({"occurrences": 1, "spans_dropped": 0}));
+    assert_eq!(l["rejected"], json!({"occurrences": 1, "items": 512}));
+    assert_eq!(l["partial_success"], json!({"occurrences": 1, "items": 2}));
+    assert_eq!(l["memory_limiter"], json!({"soft_limit": 1, "hard_limit": 1, "refusals": 1}));
+
+    let text = stdout(&run_stdin(&["analyze", "-"], &input));
+    assert!(text.contains("spans dropped: 2,090 (logs)"), "{text}");
+    assert_eq!(row_numbers(&text, "404 "), [1, 16]);
+}
+
+#[test]
+fn metrics_with_total_suffix() {
+    let r = json_report(&["analyze", "--metrics", &fixture("metrics-total.prom")]);
+    let m = &r["metrics"];
+    assert_eq!(
+        m["exporters"],
+        json!([
+            {"exporter": "debug", "sent": 100000, "send_failed": 0, "enqueue_failed": 0},
+            {"exporter": "otlphttp/braintrust", "sent": 97398, "send_failed": 2090, "enqueue_failed": 512},
+        ])
+    );
+    assert_eq!(
+        [&m["sent_spans"], &m["send_failed_spans"], &m["enqueue_failed_spans"], &m["spans_dropped"]],
+        [197398, 2090, 512, 2602]
+    );
+    assert_eq!([&m["receiver_accepted_spans"], &m["receiver_refused_spans"]], [100000, 300]);
+    assert_eq!(r["spans_dropped"], json!({"logs": null, "metrics": 2602}));
+    assert_eq!(r["logs"], Value::Null);
+
+    let text = stdout(&run(&["analyze", "--metrics", &fixture("metrics-total.prom")]));
+    assert!(text.contains("spans dropped: 2,602 (metrics: 2,090 send-failed + 512 enqueue-failed)"), "{text}");
+    assert_eq!(row_numbers(&text, "otlphttp/braintrust"), [97398, 2090, 512]);
+    assert_eq!(row_numbers(&text, "total"), [197398, 2090, 512]);
+    assert!(text.contains("receivers: 100,000 accepted, 300 refused"), "{text}");
+}
+
+#[test]
+fn legacy_metrics_agree_with_the_console_log() {
+    let r = json_report(&["analyze", &fixture("collector-console.log"), "--metrics", &fixture("metrics-legacy.prom")]);
+    let m = &r["metrics"];
+    assert_eq!(
+        m["exporters"],
+        json!([{"exporter": "otlphttp/braintrust", "sent": 1200000, "send_failed": 3716, "enqueue_failed": 200}])
+    );
+    assert_eq!([&m["receiver_accepted_spans"], &m["receiver_refused_spans"]], [1203916, 0]);
+    assert_eq!(r["spans_dropped"], json!({"logs": 3916, "metrics": 3916}));
+}
+
+#[test]
+fn json_shape_is_stable() {
+    let r = json_report(&["analyze", &fixture("collector-json.log"), "--metrics", &fixture("metrics-total.prom")]);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&r), ["sources", "spans_dropped", "logs", "metrics", "recommendations"]);
+    assert_eq!(
+        keys(&r["logs"]),
+        [
+            "lines",
+            "records",
+            "unparsed",
+            "drop_events",
+            "spans_dropped",
+            "by_status",
+            "no_status",
+            "queue_full",
+            "memory_limiter",
+            "rejected",
+            "partial_success",
+            "other_signals"
+        ]
+    );
+    assert_eq!(keys(&r["logs"]["by_status"][0]), ["status", "occurrences", "spans_dropped", "exporters"]);
+    assert_eq!(keys(&r["logs"]["no_status"]), ["occurrences", "spans_dropped", "sample"]);
+    assert_eq!(
+        keys(&r["metrics"]),
+        [
+            "exporters",
+            "sent_spans",
+            "send_failed_spans",
+            "enqueue_failed_spans",
+            "spans_dropped",
+            "receiver_accepted_spans",
+            "receiver_refused_spans",
+            "series"
+        ]
+    );
+    assert_eq!(keys(&r["recommendations"][0]), ["cause", "advice"]);
+}
+
+#[test]
+fn bad_input_is_one_line_exit_2() {
+    assert_bad_input(&run(&["analyze"]), &["LOGFILE", "--metrics"]);
+    assert_bad_input(&run(&["analyze", "missing-collector.log"]), &["missing-collector.log"]);
+    assert_bad_input(&run(&["analyze", "--metrics", "missing.prom"]), &["missing.prom"]);
+    let not_metrics = fixture("collector-json.log");
+    assert_bad_input(&run(&["analyze", "--metrics", &not_metrics]), &[&not_metrics, "otelcol_exporter"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    assert_bad_input(&run(&["analyze", &fixture("collector-json.log"), "--metrics", &url]), &[&url, "cannot connect"]);
+}
