@@ -59,7 +59,9 @@ fn stages(c: &mut Criterion) {
         let mut group = c.benchmark_group("compress");
         group.throughput(Throughput::Bytes(raw as u64));
         group.sample_size(20);
-        group.bench_function(BenchmarkId::from_parameter(&name), |b| b.iter(|| compress_frame(black_box(&frame), 3).unwrap()));
+        group.bench_function(BenchmarkId::from_parameter(&name), |b| {
+            b.iter(|| compress_frame(black_box(&frame), 3).unwrap())
+        });
         group.finish();
     }
 }

@@ -21,6 +21,7 @@
 //! - [`generate`] — the parallel, ordered gen pipeline.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
+//! - [`wire`] — zero-copy scan of encoded OTLP requests (replay patching, sink counting).
 //! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
 
 pub mod analyze;
@@ -35,3 +36,4 @@ pub mod progress;
 pub mod scenario;
 pub mod synth;
 pub mod units;
+pub mod wire;
