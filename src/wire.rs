@@ -285,9 +285,12 @@ mod tests {
         req.encode_to_vec()
     }
 
+    /// (span ID, parent ID, start, end) of a scanned span.
+    type Seen = (Vec<u8>, Option<Vec<u8>>, u64, u64);
+
     #[derive(Default)]
     struct Collect {
-        spans: Vec<(Vec<u8>, Option<Vec<u8>>, u64, u64)>,
+        spans: Vec<Seen>,
         events: Vec<u64>,
         links: usize,
     }
