@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Pre-render a reproducible corpus of GenAI agent traces as OTLP requests.
     Gen(GenArgs),
+    /// Send a corpus over OTLP/HTTP at a precise open-loop rate and report what happened.
+    Replay(Box<ReplayArgs>),
     /// Show a corpus's metadata and per-scenario totals; verify it; dump records as OTLP/JSON.
     Inspect(InspectArgs),
     /// List the available scenarios, or print one as TOML to copy and edit.
@@ -76,6 +78,106 @@ pub struct GenArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `traceblast replay`. Options without a flag fall back to `TRACEBLAST_*` variables (and the
+/// OTel SDK's `OTEL_EXPORTER_OTLP_*`), from the environment or a `.env` file.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  traceblast replay corpus.zst --rate 100
+  traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json
+  traceblast replay corpus.zst --rate max --connections 16 --max-in-flight 16
+  traceblast replay corpus.zst --platform braintrust --rate 20 --dry-run
+  traceblast replay corpus.zst --endpoint http://collector:4318/v1/traces --compression gzip --retries 3
+  traceblast replay corpus.zst --rate 1000 --shard 2/8          (this machine sends slice 2 of 8 at 125/s)
+
+Configuration: flags > environment > .env (never overrides a real variable).
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT (+/v1/traces),
+  OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS (k=v,k2=v2),
+  OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT (ms), OTEL_PLATFORM, LOG_LEVEL,
+  TRACEBLAST_ENDPOINT, TRACEBLAST_RATE, TRACEBLAST_DURATION, TRACEBLAST_REQUESTS, TRACEBLAST_LOOPS,
+  TRACEBLAST_RAMP_UP, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
+  TRACEBLAST_COMPRESSION, TRACEBLAST_RETRIES, TRACEBLAST_BATCH, TRACEBLAST_HTTP2, TRACEBLAST_REPORT,
+  TRACEBLAST_MIN_SUCCESS.
+Exit codes: 0 done; 1 done but --min-success missed; 2 bad input; 130 interrupted.")]
+pub struct ReplayArgs {
+    /// The corpus file (from `traceblast gen`).
+    pub corpus: std::path::PathBuf,
+    /// OTLP/HTTP traces endpoint [default: http://localhost:4318/v1/traces, or the platform's].
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Platform preset: otlp, braintrust, langsmith, langfuse, phoenix, honeycomb (or OTEL_PLATFORM).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Requests per second (a number, or `max` for as fast as --max-in-flight allows) [default: 10].
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Stop scheduling after this long (30s, 5m, 1h). Implies --loops inf unless --loops is given.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Stop after this many requests. Implies --loops inf unless --loops is given.
+    #[arg(long)]
+    pub requests: Option<String>,
+    /// Passes over the corpus: a number or `inf` [default: 1]. Passes after the first get fresh IDs.
+    #[arg(long)]
+    pub loops: Option<String>,
+    /// Grow the rate linearly from 0 to --rate over this long.
+    #[arg(long)]
+    pub ramp_up: Option<String>,
+    /// Most requests in flight; a request due when the cap is full is counted as missed [default: 256].
+    #[arg(long)]
+    pub max_in_flight: Option<String>,
+    /// Connections (HTTP/1.1: one request at a time each) [default: 64; with --http2: 2].
+    #[arg(long)]
+    pub connections: Option<String>,
+    /// Per-attempt timeout [default: 10s].
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Extra request header 'name: value' (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Content-Encoding of bodies: none, gzip, zstd [default: none].
+    #[arg(long)]
+    pub compression: Option<String>,
+    /// Retries of 429/502/503/504 and connection errors, honouring Retry-After [default: 0].
+    #[arg(long)]
+    pub retries: Option<String>,
+    /// Send N consecutive records as one request [default: 1].
+    #[arg(long)]
+    pub batch: Option<String>,
+    /// Write the JSON report here (counts, percentiles, series, histograms).
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
+    /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5).
+    #[arg(long)]
+    pub min_success: Option<String>,
+    /// Send only slice K of N (0-based); --rate is the total over all N.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Use HTTP/2 (h2 over TLS, h2c over plain TCP).
+    #[arg(long)]
+    pub http2: bool,
+    /// Send records exactly as stored: no timestamp shift, no ID remapping.
+    #[arg(long)]
+    pub no_rewrite: bool,
+    /// Remap IDs on the first pass too, with a fresh key, so a second run never resends an ID.
+    #[arg(long)]
+    pub fresh_ids: bool,
+    /// Do not verify TLS certificates (prints a warning).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Validate everything and print the plan; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress bar and no text report (errors and warnings still print).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// error, warning, info or debug (or LOG_LEVEL) [default: info].
+    #[arg(long)]
+    pub log_level: Option<String>,
+    /// Read this .env file instead of ./.env.
+    #[arg(long)]
+    pub env_file: Option<std::path::PathBuf>,
 }
 
 /// `traceblast inspect`.

@@ -10,7 +10,8 @@
 //! Data flows one way; no stage imports a later one.
 //!
 //! ```text
-//! gen:  scenario ─► synth ─► encode ─► corpus::writer            (gen.rs drives it)
+//! gen:     scenario ─► synth ─► encode ─► corpus::writer                       (generate.rs drives it)
+//! replay:  corpus::reader ─► replay::prepare ─► replay::pacer ─► replay::sender ─► stats ─► report
 //! ```
 //!
 //! - [`cli`] — clap definitions only; [`config`] — arguments → validated plans.
@@ -19,6 +20,9 @@
 //! - [`encode`] — spans → OTLP protobuf records (request groups, splitting).
 //! - [`corpus`] — the corpus file: index format, atomic writer, memory-mapped reader.
 //! - [`generate`] — the parallel, ordered gen pipeline.
+//! - [`replay`] — schedule, preparation pipeline, pacer thread, HTTP senders, retries.
+//! - [`stats`] — outcome counters and HdrHistograms; [`report`] — the report model and renderers.
+//! - [`platform`] — presets for Braintrust, LangSmith, Langfuse, Phoenix, Honeycomb, plain OTLP.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
 //! - [`wire`] — zero-copy scan of encoded OTLP requests (replay patching, sink counting).
@@ -31,9 +35,14 @@ pub mod config;
 pub mod corpus;
 pub mod encode;
 pub mod generate;
+pub mod logging;
 pub mod otlp;
+pub mod platform;
 pub mod progress;
+pub mod replay;
+pub mod report;
 pub mod scenario;
+pub mod stats;
 pub mod synth;
 pub mod units;
 pub mod wire;

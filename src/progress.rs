@@ -5,7 +5,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+/// The bar currently drawn, so log lines can be printed above it without tearing it.
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Registers `bar` as the one drawn (or clears it with `None`).
+pub fn set_active(bar: Option<&ProgressBar>) {
+    *ACTIVE.lock().expect("not poisoned") = bar.cloned();
+}
+
+/// Prints a line on stderr, above the active progress bar if there is one.
+pub fn println_above(line: &str) {
+    match ACTIVE.lock().expect("not poisoned").as_ref() {
+        Some(bar) if !bar.is_hidden() => bar.suspend(|| eprintln!("{line}")),
+        _ => eprintln!("{line}"),
+    }
+}
 
 /// Whether progress output should be drawn.
 pub fn enabled(quiet: bool) -> bool {
@@ -28,6 +46,22 @@ pub fn gen_bar(total: u64, bytes: Arc<AtomicU64>, show: bool) -> ProgressBar {
     });
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
     bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// A bar for replay: a spinner line whose message the caller updates (rates, ok %, p99, ETA).
+pub fn replay_bar(total: Option<u64>, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(4));
+    let template = if total.is_some() {
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}"
+    } else {
+        "{spinner} [{elapsed_precise}] {pos} requests {msg}"
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
 }

@@ -4,6 +4,7 @@
 mod analyze;
 mod generate;
 mod inspect;
+mod replay;
 mod scenarios;
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Gen(a) => generate::run(&a),
+        Command::Replay(a) => replay::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Scenarios(a) => scenarios::run(&a),
         Command::Analyze(a) => analyze::run(&a),

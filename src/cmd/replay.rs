@@ -1,0 +1,334 @@
+//! `traceblast replay`: plan → (dry run | run with progress and signals) → reports → exit code.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::ReplayArgs;
+use crate::config::env::Env;
+use crate::corpus::Corpus;
+use crate::replay::{End, Live, Rate, ReplayPlan, RunResult};
+use crate::report::model::{CorpusInfo, RunInfo};
+use crate::report::{self, Render};
+use crate::units::thousands;
+
+/// After this long without any HTTP response, print one hint.
+const NO_RESPONSE_HINT: Duration = Duration::from_secs(3);
+
+pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let env = Env::load(a.env_file.as_deref())?;
+    crate::logging::init(crate::config::replay::log_level(a, &env)?);
+    let plan = crate::config::replay::plan(a, &env)?;
+    let corpus = Arc::new(Corpus::open(&plan.corpus)?);
+    let records = crate::replay::record_range(&corpus, plan.shard).map_err(anyhow::Error::msg)?;
+    if plan.dry_run {
+        super::emit(describe(&plan, &corpus, &records))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if plan.target.insecure {
+        log::warn!(
+            "--insecure: TLS certificates are not verified; anyone on the path can read the traffic and the API key"
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(stop.clone());
+    let show = crate::progress::enabled(plan.quiet);
+    let total = expected_requests(&plan, records.end - records.start);
+    let bar = crate::progress::replay_bar(total, show);
+    crate::progress::set_active(Some(&bar));
+    let done = Arc::new(AtomicBool::new(false));
+    let mut monitor = None;
+    let result = crate::replay::run(&plan, corpus.clone(), stop.clone(), |live| {
+        monitor = Some(spawn_monitor(live, bar.clone(), plan.clone(), done.clone()));
+    });
+    done.store(true, Ordering::Relaxed);
+    if let Some(m) = monitor {
+        let _ = m.join();
+    }
+    bar.finish_and_clear();
+    crate::progress::set_active(None);
+    let result = result.map_err(anyhow::Error::msg)?;
+    let rep = build_report(&plan, &corpus, &result);
+    if let Some(path) = &plan.report {
+        write_atomic(path, &report::json::Json.render(&rep))
+            .with_context(|| format!("cannot write the report {}", path.display()))?;
+    }
+    if !plan.quiet {
+        super::emit(report::text::Text.render(&rep))?;
+    }
+    if result.end == End::Stopped {
+        return Ok(ExitCode::from(130));
+    }
+    if let Some(min) = plan.min_success
+        && rep.success_rate < min
+    {
+        log::error!("success rate {:.2} % is below --min-success {min} %", rep.success_rate);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it into place.
+pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Requests the run will schedule, when that is known in advance.
+fn expected_requests(plan: &ReplayPlan, records: u64) -> Option<u64> {
+    let per_pass = records.div_ceil(u64::from(plan.batch));
+    let by_loops = plan.stop.loops.map(|l| l * per_pass);
+    let by_duration = match (plan.stop.duration, plan.own_rate()) {
+        (Some(d), Rate::PerSec(r)) => {
+            Some(crate::replay::schedule::Schedule { rate: r, ramp: plan.ramp_up }.due_before(d))
+        }
+        _ => None,
+    };
+    [by_loops, plan.stop.requests, by_duration].into_iter().flatten().min()
+}
+
+/// First Ctrl-C / SIGTERM: stop scheduling, finish in-flight requests, report. Second: exit now.
+fn watch_signals(stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
+            rt.block_on(async move {
+                #[cfg(unix)]
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+                for n in 0.. {
+                    #[cfg(unix)]
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                    #[cfg(not(unix))]
+                    let _ = tokio::signal::ctrl_c().await;
+                    if n == 0 {
+                        crate::progress::println_above(
+                            "interrupted: stopping; waiting for requests in flight (again to quit now)",
+                        );
+                        stop.store(true, Ordering::Relaxed);
+                    } else {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        })
+        .expect("spawn signal thread");
+}
+
+/// Updates the progress bar and prints the no-response hint once.
+fn spawn_monitor(
+    live: Live,
+    bar: indicatif::ProgressBar,
+    plan: ReplayPlan,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("replay-progress".into())
+        .spawn(move || {
+            let mut hinted = false;
+            let target = match plan.own_rate() {
+                Rate::PerSec(r) => format!("{r:.0}/s target"),
+                Rate::Max => "max".into(),
+            };
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let (scheduled, ok, failed, missed, p99) = live
+                    .recorder
+                    .with(|s| (s.scheduled, s.ok, s.failed, s.missed, s.corrected.value_at_quantile(0.99)));
+                let elapsed = Instant::now().saturating_duration_since(live.start).as_secs_f64().max(1e-3);
+                if !hinted && elapsed > NO_RESPONSE_HINT.as_secs_f64() && scheduled > 0 && (live.responses)() == 0 {
+                    hinted = true;
+                    log::warn!(
+                        "no response from {} after {:.0} s — is the collector running?",
+                        plan.endpoint_display,
+                        elapsed
+                    );
+                }
+                let finished = ok + failed;
+                bar.set_position(scheduled);
+                bar.set_message(format!(
+                    "{:.0}/s ({target}) · ok {:.1} % · p99 {} · errors {} · missed {}",
+                    scheduled as f64 / elapsed,
+                    if finished == 0 { 100.0 } else { ok as f64 * 100.0 / finished as f64 },
+                    report::text::us(p99),
+                    thousands(failed),
+                    thousands(missed)
+                ));
+            }
+        })
+        .expect("spawn progress thread")
+}
+
+fn describe_stop(plan: &ReplayPlan) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = plan.stop.requests {
+        parts.push(format!("{} requests", thousands(r)));
+    }
+    if let Some(d) = plan.stop.duration {
+        parts.push(humantime::format_duration(d).to_string());
+    }
+    parts.push(match plan.stop.loops {
+        Some(1) => "one pass".to_string(),
+        Some(n) => format!("{n} passes"),
+        None => "passes: unlimited".to_string(),
+    });
+    parts.join(", whichever first: ")
+}
+
+/// The `--dry-run` plan.
+fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &std::ops::Range<u64>) -> String {
+    let m = &corpus.index.meta;
+    let mut o = String::from("traceblast replay — dry run (nothing is sent)\n");
+    let mut line = |k: &str, v: String| o.push_str(&format!("  {k:<16}{v}\n"));
+    line(
+        "corpus",
+        format!(
+            "{} (seed {}, {} traces, {} records, generator {})",
+            plan.corpus.display(),
+            m.seed,
+            thousands(m.count),
+            thousands(corpus.records()),
+            m.generator_version
+        ),
+    );
+    if let Some((k, n)) = plan.shard {
+        line(
+            "shard",
+            format!("{k}/{n}: records {}..{} ({})", records.start, records.end, thousands(records.end - records.start)),
+        );
+    }
+    line(
+        "endpoint",
+        format!(
+            "{} (platform {}{})",
+            plan.endpoint_display,
+            plan.platform,
+            if plan.target.http2 { ", HTTP/2" } else { ", HTTP/1.1" }
+        ),
+    );
+    for (k, v) in &plan.headers_display {
+        line("header", format!("{k}: {v}"));
+    }
+    let rate = match (plan.rate, plan.own_rate()) {
+        (Rate::Max, _) => "max (as fast as --max-in-flight allows)".to_string(),
+        (Rate::PerSec(t), Rate::PerSec(own)) if plan.shard.is_some() => {
+            format!("{t} req/s in total, {own:.3} req/s from this shard")
+        }
+        (Rate::PerSec(t), _) => format!("{t} req/s"),
+    };
+    line("rate", rate);
+    if !plan.ramp_up.is_zero() {
+        line("ramp-up", humantime::format_duration(plan.ramp_up).to_string());
+    }
+    line("stop after", describe_stop(plan));
+    if let Some(n) = expected_requests(plan, records.end - records.start) {
+        line("requests", format!("{} expected", thousands(n)));
+    }
+    line(
+        "in flight",
+        format!(
+            "at most {} over {} connection(s); timeout {}",
+            plan.max_in_flight,
+            plan.target.connections,
+            humantime::format_duration(plan.target.timeout)
+        ),
+    );
+    line(
+        "bodies",
+        format!(
+            "batch {} · compression {:?} · {}",
+            plan.batch,
+            plan.compression,
+            if plan.rewrite { "times shifted to send time, fresh IDs after pass 1" } else { "sent as stored" }
+        ),
+    );
+    line("retries", plan.target.retries.to_string());
+    if let Some(p) = &plan.report {
+        line("report", p.display().to_string());
+    }
+    o
+}
+
+fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        o.insert(k.to_string(), v);
+    };
+    put(
+        "rate",
+        match plan.rate {
+            Rate::PerSec(r) => r.to_string(),
+            Rate::Max => "max".into(),
+        },
+    );
+    put("ramp_up", humantime::format_duration(plan.ramp_up).to_string());
+    put("stop", describe_stop(plan));
+    put("max_in_flight", plan.max_in_flight.to_string());
+    put("connections", plan.target.connections.to_string());
+    put("timeout", humantime::format_duration(plan.target.timeout).to_string());
+    put("retries", plan.target.retries.to_string());
+    put("compression", format!("{:?}", plan.compression).to_lowercase());
+    put("batch", plan.batch.to_string());
+    put("http2", plan.target.http2.to_string());
+    put("rewrite", plan.rewrite.to_string());
+    put("fresh_ids", plan.fresh_ids.to_string());
+    if let Some((k, n)) = plan.shard {
+        put("shard", format!("{k}/{n}"));
+    }
+    o
+}
+
+/// The report model of a finished run.
+pub fn build_report(plan: &ReplayPlan, corpus: &Corpus, r: &RunResult) -> report::Report {
+    let m = &corpus.index.meta;
+    let ctx = report::Context {
+        run: RunInfo {
+            started_at: humantime::format_rfc3339_millis(r.started).to_string(),
+            duration_s: (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            ended_by: match r.end {
+                End::Exhausted => "corpus",
+                End::Requests => "requests",
+                End::Duration => "duration",
+                End::Stopped => "interrupted",
+            }
+            .into(),
+            endpoint: plan.endpoint_display.clone(),
+            platform: plan.platform.clone(),
+            headers: plan.headers_display.clone(),
+            options: options(plan),
+        },
+        corpus: CorpusInfo {
+            path: plan.corpus.display().to_string(),
+            seed: m.seed,
+            count: m.count,
+            records: corpus.records(),
+            scenario_set_hash: m.scenario_set_hash.clone(),
+            generator_version: m.generator_version,
+            mix: m.mix.clone(),
+        },
+        scenario_names: m.scenarios.clone(),
+        target_rate: match plan.own_rate() {
+            Rate::PerSec(x) => Some(x),
+            Rate::Max => None,
+        },
+        achieved_rate: r.achieved_rate,
+        interrupted: r.end == End::Stopped,
+        cancelled: r.cancelled,
+    };
+    report::build(&r.stats, ctx)
+}

@@ -1,0 +1,249 @@
+//! `replay` arguments + environment + `.env` → a validated [`ReplayPlan`].
+//!
+//! Every value remembers where it came from (`--rate` or `TRACEBLAST_RATE`), so an error names
+//! what the user has to fix. Nothing here touches the network or the corpus.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::env::{Env, parse_otel_headers};
+use crate::cli::ReplayArgs;
+use crate::platform::{self, is_secret_header, redact_url};
+use crate::replay::{Compression, Rate, ReplayPlan, Stop, Target};
+use crate::units::{parse_count, parse_duration};
+
+/// A value and where it came from.
+struct Val {
+    v: String,
+    from: String,
+}
+
+fn pick(flag: &Option<String>, name: &str, env: &Env, var: &str) -> Option<Val> {
+    match flag {
+        Some(v) => Some(Val { v: v.clone(), from: name.to_string() }),
+        None => env.get(var).map(|v| Val { v, from: var.to_string() }),
+    }
+}
+
+fn bool_env(env: &Env, var: &str) -> Result<bool> {
+    match env.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{var} '{v}': expected true or false"),
+    }
+}
+
+fn positive(val: Option<Val>, default: u64) -> Result<u64> {
+    match val {
+        None => Ok(default),
+        Some(Val { v, from }) => parse_count(&v).map_err(|e| anyhow!("{from} {e}")),
+    }
+}
+
+fn duration(val: Option<Val>) -> Result<Option<Duration>> {
+    val.map(|Val { v, from }| parse_duration(&v).map_err(|e| anyhow!("{from} {e}"))).transpose()
+}
+
+/// Parses `name: value`.
+pub fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue)> {
+    let (n, v) = s.split_once(':').ok_or_else(|| anyhow!("--header '{}': expected 'name: value'", shorten(s)))?;
+    let name = HeaderName::from_bytes(n.trim().as_bytes())
+        .map_err(|_| anyhow!("--header '{}': '{}' is not a valid header name", shorten(s), n.trim()))?;
+    let value = HeaderValue::from_str(v.trim())
+        .map_err(|_| anyhow!("--header '{}': the value has characters a header cannot carry", name))?;
+    Ok((name, value))
+}
+
+/// The start of a header argument, for messages (the value may be a secret).
+fn shorten(s: &str) -> String {
+    match s.split_once(':') {
+        Some((n, _)) => format!("{n}: …"),
+        None => s.chars().take(24).collect(),
+    }
+}
+
+/// Builds the plan.
+pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
+    let platform_name =
+        pick(&a.platform, "--platform", env, "OTEL_PLATFORM").map(|v| v.v).unwrap_or_else(|| "otlp".into());
+    let preset = platform::resolve(&platform_name, env).map_err(anyhow::Error::msg)?;
+
+    let endpoint = pick(&a.endpoint, "--endpoint", env, "TRACEBLAST_ENDPOINT")
+        .unwrap_or(Val { v: preset.endpoint.clone(), from: preset.endpoint_origin.clone() });
+    let uri: hyper::Uri = endpoint
+        .v
+        .parse()
+        .map_err(|_| anyhow!("{} '{}' is not a valid URL", endpoint.from, redact_url(&endpoint.v)))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        bail!("{} '{}' is not an http:// or https:// URL with a host", endpoint.from, redact_url(&endpoint.v));
+    }
+
+    // Headers: platform, then OTEL_* (traces-specific entries win), then --header (last wins).
+    let mut pairs: Vec<(String, String, String)> =
+        preset.headers.iter().map(|(k, v)| (k.clone(), v.clone(), format!("--platform {}", preset.name))).collect();
+    for var in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+        if let Some(v) = env.get(var) {
+            pairs.extend(parse_otel_headers(var, &v)?.into_iter().map(|(k, v)| (k, v, var.to_string())));
+        }
+    }
+    let mut headers = HeaderMap::new();
+    for (k, v, from) in pairs {
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|_| anyhow!("{from}: '{k}' is not a valid header name"))?;
+        let value = HeaderValue::from_str(&v)
+            .map_err(|_| anyhow!("{from}: the value of '{k}' has characters a header cannot carry"))?;
+        headers.insert(name, value);
+    }
+    for h in &a.headers {
+        let (n, v) = parse_header(h)?;
+        headers.insert(n, v);
+    }
+
+    let compression = match pick(&a.compression, "--compression", env, "TRACEBLAST_COMPRESSION")
+        .or_else(|| {
+            env.get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+                .map(|v| Val { v, from: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION".into() })
+        })
+        .or_else(|| {
+            env.get("OTEL_EXPORTER_OTLP_COMPRESSION").map(|v| Val { v, from: "OTEL_EXPORTER_OTLP_COMPRESSION".into() })
+        }) {
+        None => Compression::None,
+        Some(Val { v, from }) => match v.trim().to_ascii_lowercase().as_str() {
+            "none" | "identity" => Compression::None,
+            "gzip" => Compression::Gzip,
+            "zstd" => Compression::Zstd,
+            _ => bail!("{from} '{v}': expected none, gzip or zstd"),
+        },
+    };
+    headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+    if let Some(enc) = compression.header() {
+        headers.insert(hyper::header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    if !headers.contains_key(hyper::header::USER_AGENT) {
+        headers.insert(
+            hyper::header::USER_AGENT,
+            HeaderValue::from_static(concat!("traceblast/", env!("CARGO_PKG_VERSION"))),
+        );
+    }
+
+    let rate = match pick(&a.rate, "--rate", env, "TRACEBLAST_RATE") {
+        None => Rate::PerSec(10.0),
+        Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("max") => Rate::Max,
+        Some(Val { v, from }) => match v.trim().parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 => Rate::PerSec(r),
+            _ => bail!("{from} '{v}': must be a number > 0 or 'max'"),
+        },
+    };
+    let timeout = match pick(&a.timeout, "--timeout", env, "TRACEBLAST_TIMEOUT") {
+        Some(v) => duration(Some(v))?.expect("given"),
+        None => match env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| env.get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
+            // The OTel variables are in milliseconds.
+            Some(ms) => Duration::from_millis(
+                ms.trim().parse().map_err(|_| anyhow!("OTEL_EXPORTER_OTLP_TIMEOUT '{ms}': expected milliseconds"))?,
+            ),
+            None => Duration::from_secs(10),
+        },
+    };
+    if timeout.is_zero() {
+        bail!("--timeout must be more than 0");
+    }
+    let http2 = a.http2 || bool_env(env, "TRACEBLAST_HTTP2")?;
+    let connections =
+        positive(pick(&a.connections, "--connections", env, "TRACEBLAST_CONNECTIONS"), if http2 { 2 } else { 64 })?
+            as usize;
+    let max_in_flight =
+        positive(pick(&a.max_in_flight, "--max-in-flight", env, "TRACEBLAST_MAX_IN_FLIGHT"), 256)? as usize;
+    let retries = match pick(&a.retries, "--retries", env, "TRACEBLAST_RETRIES") {
+        None => 0,
+        Some(Val { v, from }) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|r| *r <= 100)
+            .ok_or_else(|| anyhow!("{from} '{v}': expected 0 to 100"))?,
+    };
+    let batch = positive(pick(&a.batch, "--batch", env, "TRACEBLAST_BATCH"), 1)?;
+    if batch > 65_535 {
+        bail!("--batch {batch}: at most 65535");
+    }
+    let requests =
+        pick(&a.requests, "--requests", env, "TRACEBLAST_REQUESTS").map(|v| positive(Some(v), 0)).transpose()?;
+    let dur = duration(pick(&a.duration, "--duration", env, "TRACEBLAST_DURATION"))?;
+    if dur.is_some_and(|d| d.is_zero()) {
+        bail!("--duration must be more than 0");
+    }
+    let loops = match pick(&a.loops, "--loops", env, "TRACEBLAST_LOOPS") {
+        None if requests.is_some() || dur.is_some() => None,
+        None => Some(1),
+        Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("inf") => None,
+        Some(v) => Some(positive(Some(v), 1)?),
+    };
+    let ramp_up = duration(pick(&a.ramp_up, "--ramp-up", env, "TRACEBLAST_RAMP_UP"))?.unwrap_or_default();
+    if !ramp_up.is_zero() && rate == Rate::Max {
+        bail!("--ramp-up needs a numeric --rate, not max");
+    }
+    let min_success = match pick(&a.min_success, "--min-success", env, "TRACEBLAST_MIN_SUCCESS") {
+        None => None,
+        Some(Val { v, from }) => Some(
+            v.trim()
+                .trim_end_matches('%')
+                .parse::<f64>()
+                .ok()
+                .filter(|p| (0.0..=100.0).contains(p))
+                .ok_or_else(|| anyhow!("{from} '{v}': expected a percentage between 0 and 100"))?,
+        ),
+    };
+    let shard = a.shard.as_deref().map(|s| super::parse_shard("--shard", s)).transpose()?;
+
+    let headers_display = headers
+        .iter()
+        .map(|(k, v)| {
+            let shown = if is_secret_header(k.as_str()) {
+                "<redacted>".to_string()
+            } else {
+                v.to_str().unwrap_or("<binary>").to_string()
+            };
+            (k.as_str().to_string(), shown)
+        })
+        .collect();
+    Ok(ReplayPlan {
+        corpus: a.corpus.clone(),
+        endpoint_display: redact_url(&endpoint.v),
+        target: Target { uri, headers, http2, insecure: a.insecure, timeout, retries, connections },
+        headers_display,
+        platform: preset.name.to_string(),
+        rate,
+        ramp_up,
+        max_in_flight,
+        stop: Stop { requests, duration: dur, loops },
+        compression,
+        batch: batch as u32,
+        rewrite: !a.no_rewrite,
+        fresh_ids: a.fresh_ids,
+        shard,
+        report: a.report.clone().or_else(|| env.get("TRACEBLAST_REPORT").map(Into::into)),
+        min_success,
+        quiet: a.quiet,
+        dry_run: a.dry_run,
+    })
+}
+
+/// The log level from `--log-level` or `LOG_LEVEL`.
+pub fn log_level(a: &ReplayArgs, env: &Env) -> Result<log::LevelFilter> {
+    match pick(&a.log_level, "--log-level", env, "LOG_LEVEL") {
+        None => Ok(log::LevelFilter::Info),
+        Some(Val { v, from }) => match v.trim().to_ascii_lowercase().as_str() {
+            "error" => Ok(log::LevelFilter::Error),
+            "warning" | "warn" => Ok(log::LevelFilter::Warn),
+            "info" => Ok(log::LevelFilter::Info),
+            "debug" => Ok(log::LevelFilter::Debug),
+            _ => bail!("{from} '{v}': expected error, warning, info or debug"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

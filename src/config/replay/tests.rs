@@ -1,0 +1,106 @@
+use super::*;
+use crate::cli::{Cli, Command};
+use clap::Parser;
+
+fn args(extra: &[&str]) -> ReplayArgs {
+    let mut argv = vec!["traceblast", "replay", "c.zst"];
+    argv.extend_from_slice(extra);
+    match Cli::try_parse_from(argv).unwrap().command {
+        Command::Replay(a) => *a,
+        _ => unreachable!(),
+    }
+}
+
+fn err(extra: &[&str], env: &[(&str, &str)]) -> String {
+    plan(&args(extra), &Env::from_pairs(env)).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_are_sane() {
+    let p = plan(&args(&[]), &Env::from_pairs(&[])).unwrap();
+    assert_eq!(p.target.uri.to_string(), "http://localhost:4318/v1/traces");
+    assert_eq!(p.rate, Rate::PerSec(10.0));
+    assert_eq!(p.stop, Stop { requests: None, duration: None, loops: Some(1) });
+    assert_eq!(p.target.timeout, Duration::from_secs(10));
+    assert_eq!(p.compression, Compression::None);
+    assert_eq!(p.target.headers["content-type"], "application/x-protobuf");
+    assert!(p.rewrite);
+}
+
+#[test]
+fn flags_beat_environment() {
+    let env = Env::from_pairs(&[
+        ("TRACEBLAST_RATE", "50"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+    ]);
+    let p = plan(&args(&[]), &env).unwrap();
+    assert_eq!(p.rate, Rate::PerSec(50.0));
+    assert_eq!(p.target.uri.to_string(), "http://collector:4318/v1/traces");
+    assert_eq!(p.target.timeout, Duration::from_millis(2500));
+    let p = plan(&args(&["--rate", "7", "--endpoint", "http://x:1/v1/traces", "--timeout", "3s"]), &env).unwrap();
+    assert_eq!(p.rate, Rate::PerSec(7.0));
+    assert_eq!(p.target.uri.to_string(), "http://x:1/v1/traces");
+    assert_eq!(p.target.timeout, Duration::from_secs(3));
+}
+
+#[test]
+fn otel_headers_then_flags_and_secrets_redacted() {
+    let env = Env::from_pairs(&[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-a=1,authorization=Bearer%20s3cret"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-a=2"),
+    ]);
+    let p = plan(&args(&["-H", "x-b: 3"]), &env).unwrap();
+    assert_eq!(p.target.headers["x-a"], "2", "traces-specific wins");
+    assert_eq!(p.target.headers["x-b"], "3");
+    assert_eq!(p.target.headers["authorization"], "Bearer s3cret");
+    let shown: Vec<_> = p.headers_display.iter().filter(|(k, _)| k == "authorization").collect();
+    assert_eq!(shown[0].1, "<redacted>");
+    assert!(!format!("{:?}", p.headers_display).contains("s3cret"));
+}
+
+#[test]
+fn duration_or_requests_loop_forever_unless_told() {
+    let p = plan(&args(&["--duration", "5m"]), &Env::default()).unwrap();
+    assert_eq!(p.stop, Stop { requests: None, duration: Some(Duration::from_secs(300)), loops: None });
+    let p = plan(&args(&["--requests", "10k", "--loops", "2"]), &Env::default()).unwrap();
+    assert_eq!(p.stop, Stop { requests: Some(10_000), duration: None, loops: Some(2) });
+    let p = plan(&args(&["--loops", "inf", "--rate", "max"]), &Env::default()).unwrap();
+    assert_eq!((p.stop.loops, p.rate), (None, Rate::Max));
+}
+
+#[test]
+fn bad_values_name_the_flag_or_variable() {
+    assert!(err(&["--rate", "0"], &[]).starts_with("--rate '0': must be a number > 0"));
+    assert!(err(&["--rate", "-3"], &[]).contains("'-3'"));
+    assert!(err(&[], &[("TRACEBLAST_RATE", "fast")]).starts_with("TRACEBLAST_RATE 'fast'"));
+    assert!(err(&["--endpoint", "localhost:4318"], &[]).contains("--endpoint 'localhost:4318'"));
+    assert!(err(&["--endpoint", "ht tp://x"], &[]).contains("not a valid URL"));
+    assert_eq!(err(&["-H", "nocolon"], &[]), "--header 'nocolon': expected 'name: value'");
+    assert!(err(&["--platform", "nope"], &[]).contains("--platform 'nope' is unknown"));
+    assert!(err(&["--platform", "braintrust"], &[("BRAINTRUST_PROJECT", "p")]).contains("BRAINTRUST_API_KEY"));
+    assert!(err(&[], &[("OTEL_PLATFORM", "langsmith")]).contains("LANGSMITH_API_KEY"));
+    assert!(err(&["--compression", "brotli"], &[]).contains("--compression 'brotli'"));
+    assert!(err(&["--min-success", "101"], &[]).contains("--min-success '101'"));
+    assert!(err(&["--ramp-up", "10s", "--rate", "max"], &[]).contains("--ramp-up"));
+}
+
+#[test]
+fn secrets_never_reach_error_messages() {
+    let e = err(&["-H", "authorization Bearer s3cret"], &[]);
+    assert!(!e.contains("s3cret"), "{e}");
+    let e = err(&[], &[("OTEL_EXPORTER_OTLP_HEADERS", "authorization-Bearer-s3cret-value")]);
+    assert!(!e.contains("s3cret-value"), "{e}");
+}
+
+#[test]
+fn log_level_from_flag_or_env() {
+    assert_eq!(log_level(&args(&[]), &Env::default()).unwrap(), log::LevelFilter::Info);
+    assert_eq!(log_level(&args(&[]), &Env::from_pairs(&[("LOG_LEVEL", "debug")])).unwrap(), log::LevelFilter::Debug);
+    assert!(
+        log_level(&args(&["--log-level", "loud"]), &Env::default())
+            .unwrap_err()
+            .to_string()
+            .contains("--log-level 'loud'")
+    );
+}

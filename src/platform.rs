@@ -1,0 +1,239 @@
+//! Platform presets: endpoint and auth headers of the usual AI-observability backends, from the
+//! variables their own SDKs read.
+//!
+//! | platform | endpoint (base overridable) | headers |
+//! |---|---|---|
+//! | `otlp` | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, or `http://localhost:4318/v1/traces` | `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` |
+//! | `braintrust` | `BRAINTRUST_API_URL` (https://api.braintrust.dev) + `/otel/v1/traces` | `Authorization: Bearer $BRAINTRUST_API_KEY`, `x-bt-parent: project_name:$BRAINTRUST_PROJECT` |
+//! | `langsmith` | `LANGSMITH_ENDPOINT` (https://api.smith.langchain.com) + `/otel/v1/traces` | `x-api-key: $LANGSMITH_API_KEY`, `Langsmith-Project: $LANGSMITH_PROJECT` |
+//! | `langfuse` | `LANGFUSE_HOST` (https://cloud.langfuse.com) + `/api/public/otel/v1/traces` | `Authorization: Basic base64($LANGFUSE_PUBLIC_KEY:$LANGFUSE_SECRET_KEY)` |
+//! | `phoenix` | `PHOENIX_COLLECTOR_ENDPOINT` (https://app.phoenix.arize.com) + `/v1/traces` | `Authorization: Bearer $PHOENIX_API_KEY` |
+//! | `honeycomb` | `HONEYCOMB_API_ENDPOINT` (https://api.honeycomb.io) + `/v1/traces` | `x-honeycomb-team: $HONEYCOMB_API_KEY` (+ `x-honeycomb-dataset: $HONEYCOMB_DATASET`) |
+
+use base64::Engine;
+
+use crate::config::env::Env;
+
+/// Known presets.
+pub const PLATFORMS: [&str; 6] = ["otlp", "braintrust", "langsmith", "langfuse", "phoenix", "honeycomb"];
+
+/// A resolved preset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    /// Platform name.
+    pub name: &'static str,
+    /// Full traces endpoint.
+    pub endpoint: String,
+    /// Where the endpoint came from (a variable name or "default"), for messages.
+    pub endpoint_origin: String,
+    /// Headers the platform needs.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Whether a header's value is a secret that must never be printed.
+pub fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["auth", "key", "token", "secret", "password", "cookie", "honeycomb-team", "signature"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+/// Removes credentials from a URL for display: user info and query values of secret-looking
+/// parameters.
+pub fn redact_url(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let head = match head.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('/') {
+            Some((auth, path)) => format!("{scheme}://{}/{path}", strip_userinfo(auth)),
+            None => format!("{scheme}://{}", strip_userinfo(rest)),
+        },
+        None => head.to_string(),
+    };
+    match query {
+        None => head,
+        Some(q) => {
+            let q: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if is_secret_header(k) => format!("{k}=<redacted>"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{head}?{}", q.join("&"))
+        }
+    }
+}
+
+fn strip_userinfo(authority: &str) -> &str {
+    authority.rsplit_once('@').map(|(_, host)| host).unwrap_or(authority)
+}
+
+fn need(env: &Env, platform: &str, var: &str) -> Result<String, String> {
+    env.get(var).ok_or_else(|| format!("--platform {platform} needs {var} (set it in the environment or in .env)"))
+}
+
+fn base(env: &Env, var: &str, default: &str) -> (String, String) {
+    match env.get(var) {
+        Some(v) => (v.trim_end_matches('/').to_string(), var.to_string()),
+        None => (default.to_string(), "default".to_string()),
+    }
+}
+
+/// The OTel SDK endpoint: the traces-specific variable as is, else the base + `/v1/traces`.
+pub fn otel_endpoint(env: &Env) -> (String, String) {
+    if let Some(e) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        return (e, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into());
+    }
+    if let Some(e) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        return (format!("{}/v1/traces", e.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT".into());
+    }
+    ("http://localhost:4318/v1/traces".into(), "default".into())
+}
+
+/// Resolves `platform` from the environment. Errors name the missing variable.
+pub fn resolve(platform: &str, env: &Env) -> Result<Preset, String> {
+    let p = platform.trim().to_ascii_lowercase();
+    let name = PLATFORMS
+        .iter()
+        .copied()
+        .find(|n| *n == p)
+        .ok_or_else(|| format!("--platform '{platform}' is unknown (known: {})", PLATFORMS.join(", ")))?;
+    let (endpoint, endpoint_origin, headers) = match name {
+        "otlp" => {
+            let (e, o) = otel_endpoint(env);
+            (e, o, vec![])
+        }
+        "braintrust" => {
+            let key = need(env, name, "BRAINTRUST_API_KEY")?;
+            let parent = match env.get("BRAINTRUST_PARENT") {
+                Some(p) => p,
+                None => format!("project_name:{}", need(env, name, "BRAINTRUST_PROJECT")?),
+            };
+            let (b, o) = base(env, "BRAINTRUST_API_URL", "https://api.braintrust.dev");
+            (
+                format!("{b}/otel/v1/traces"),
+                o,
+                vec![("Authorization".into(), format!("Bearer {key}")), ("x-bt-parent".into(), parent)],
+            )
+        }
+        "langsmith" => {
+            let key = need(env, name, "LANGSMITH_API_KEY")?;
+            let (b, o) = base(env, "LANGSMITH_ENDPOINT", "https://api.smith.langchain.com");
+            let mut h = vec![("x-api-key".to_string(), key)];
+            if let Some(project) = env.get("LANGSMITH_PROJECT") {
+                h.push(("Langsmith-Project".into(), project));
+            }
+            (format!("{b}/otel/v1/traces"), o, h)
+        }
+        "langfuse" => {
+            let pk = need(env, name, "LANGFUSE_PUBLIC_KEY")?;
+            let sk = need(env, name, "LANGFUSE_SECRET_KEY")?;
+            let (b, o) = match env.get("LANGFUSE_BASE_URL") {
+                Some(v) => (v.trim_end_matches('/').to_string(), "LANGFUSE_BASE_URL".to_string()),
+                None => base(env, "LANGFUSE_HOST", "https://cloud.langfuse.com"),
+            };
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{pk}:{sk}"));
+            (format!("{b}/api/public/otel/v1/traces"), o, vec![("Authorization".into(), format!("Basic {basic}"))])
+        }
+        "phoenix" => {
+            let key = need(env, name, "PHOENIX_API_KEY")?;
+            let (b, o) = base(env, "PHOENIX_COLLECTOR_ENDPOINT", "https://app.phoenix.arize.com");
+            (format!("{b}/v1/traces"), o, vec![("Authorization".into(), format!("Bearer {key}"))])
+        }
+        "honeycomb" => {
+            let key = need(env, name, "HONEYCOMB_API_KEY")?;
+            let (b, o) = base(env, "HONEYCOMB_API_ENDPOINT", "https://api.honeycomb.io");
+            let mut h = vec![("x-honeycomb-team".to_string(), key)];
+            if let Some(ds) = env.get("HONEYCOMB_DATASET") {
+                h.push(("x-honeycomb-dataset".into(), ds));
+            }
+            (format!("{b}/v1/traces"), o, h)
+        }
+        _ => unreachable!("listed in PLATFORMS"),
+    };
+    Ok(Preset { name, endpoint, endpoint_origin, headers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_build_endpoint_and_auth() {
+        let env = Env::from_pairs(&[("BRAINTRUST_API_KEY", "sk-1"), ("BRAINTRUST_PROJECT", "demo")]);
+        let p = resolve("braintrust", &env).unwrap();
+        assert_eq!(p.endpoint, "https://api.braintrust.dev/otel/v1/traces");
+        assert_eq!(
+            p.headers,
+            vec![("Authorization".into(), "Bearer sk-1".into()), ("x-bt-parent".into(), "project_name:demo".into())]
+        );
+
+        let env = Env::from_pairs(&[
+            ("LANGFUSE_PUBLIC_KEY", "pk"),
+            ("LANGFUSE_SECRET_KEY", "sk"),
+            ("LANGFUSE_HOST", "https://us.cloud.langfuse.com/"),
+        ]);
+        let p = resolve("langfuse", &env).unwrap();
+        assert_eq!(p.endpoint, "https://us.cloud.langfuse.com/api/public/otel/v1/traces");
+        assert_eq!(p.headers[0].1, "Basic cGs6c2s=");
+
+        let env = Env::from_pairs(&[
+            ("LANGSMITH_API_KEY", "k"),
+            ("LANGSMITH_PROJECT", "p"),
+            ("LANGSMITH_ENDPOINT", "https://eu.api.smith.langchain.com"),
+        ]);
+        let p = resolve("langsmith", &env).unwrap();
+        assert_eq!(p.endpoint, "https://eu.api.smith.langchain.com/otel/v1/traces");
+        assert_eq!(p.headers[1], ("Langsmith-Project".into(), "p".into()));
+
+        let p = resolve("honeycomb", &Env::from_pairs(&[("HONEYCOMB_API_KEY", "h")])).unwrap();
+        assert_eq!(p.headers, vec![("x-honeycomb-team".into(), "h".into())]);
+        let p = resolve(
+            "phoenix",
+            &Env::from_pairs(&[("PHOENIX_API_KEY", "x"), ("PHOENIX_COLLECTOR_ENDPOINT", "http://localhost:6006")]),
+        )
+        .unwrap();
+        assert_eq!(p.endpoint, "http://localhost:6006/v1/traces");
+    }
+
+    #[test]
+    fn missing_variables_and_unknown_platforms_are_named() {
+        let e = resolve("braintrust", &Env::from_pairs(&[("BRAINTRUST_PROJECT", "demo")])).unwrap_err();
+        assert!(e.contains("BRAINTRUST_API_KEY"), "{e}");
+        let e = resolve("langfuse", &Env::from_pairs(&[("LANGFUSE_PUBLIC_KEY", "pk")])).unwrap_err();
+        assert!(e.contains("LANGFUSE_SECRET_KEY"), "{e}");
+        let e = resolve("datadog", &Env::default()).unwrap_err();
+        assert!(e.contains("'datadog'") && e.contains("braintrust"), "{e}");
+    }
+
+    #[test]
+    fn otlp_endpoint_follows_the_sdk_rules() {
+        assert_eq!(otel_endpoint(&Env::from_pairs(&[])).0, "http://localhost:4318/v1/traces");
+        assert_eq!(
+            otel_endpoint(&Env::from_pairs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])).0,
+            "http://c:4318/v1/traces"
+        );
+        let both = Env::from_pairs(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:9/x"),
+        ]);
+        assert_eq!(otel_endpoint(&both).0, "http://t:9/x");
+    }
+
+    #[test]
+    fn secrets_are_recognised_and_urls_redacted() {
+        for h in ["Authorization", "x-api-key", "x-honeycomb-team", "X-Auth-Token", "api_key"] {
+            assert!(is_secret_header(h), "{h}");
+        }
+        for h in ["x-bt-parent", "Langsmith-Project", "content-type"] {
+            assert!(!is_secret_header(h), "{h}");
+        }
+        assert_eq!(
+            redact_url("https://user:pw@host:443/v1/traces?api_key=abc&x=1"),
+            "https://host:443/v1/traces?api_key=<redacted>&x=1"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The pacer: releases requests at their absolute due times, on its own thread.
+//!
+//! tokio's timers have millisecond granularity, so a tokio-paced sender runs 1–2 ms late at
+//! p99. The pacer instead sleeps on a plain thread until about 100 µs before a deadline and
+//! spins the rest, then hands the request to the async senders. Deadlines are absolute
+//! (`start + due(i)`), so lateness never accumulates. When `--max-in-flight` requests are
+//! already in flight, a due request is counted as *missed* and skipped — never queued without
+//! bound, never sent later in a burst.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::prepare::{Next, PreparedStream};
+use super::schedule::{Rate, Schedule};
+use super::sender::{InFlight, Job};
+use crate::stats::Recorder;
+
+/// The last stretch before a deadline that is spun rather than slept.
+const SPIN: Duration = Duration::from_micros(100);
+/// Longest single sleep, so a stop request is noticed quickly.
+const NAP: Duration = Duration::from_millis(20);
+
+/// How the pacer runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PacerConfig {
+    /// Target rate.
+    pub rate: Rate,
+    /// Ramp-up (with a fixed rate).
+    pub ramp: Duration,
+    /// Time zero of the schedule.
+    pub start: Instant,
+    /// In-flight cap.
+    pub max_in_flight: usize,
+    /// Stop after this many requests.
+    pub max_requests: Option<u64>,
+    /// Stop scheduling after this long.
+    pub duration: Option<Duration>,
+}
+
+/// Why the pacer stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Every pass of the corpus was sent.
+    Exhausted,
+    /// `--requests` reached.
+    Requests,
+    /// `--duration` reached.
+    Duration,
+    /// Interrupted.
+    Stopped,
+}
+
+/// Sleeps until `deadline` (sleep, then spin the last [`SPIN`]); false if `stop` was set.
+pub fn sleep_until(deadline: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        let left = deadline - now;
+        if left > SPIN {
+            std::thread::sleep((left - SPIN).min(NAP));
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+        } else {
+            while Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            return true;
+        }
+    }
+}
+
+/// What the pacer did.
+#[derive(Debug, Clone, Copy)]
+pub struct Paced {
+    /// Why it stopped.
+    pub end: End,
+    /// Requests handed to the senders (not missed).
+    pub released: u64,
+    /// First and last release.
+    pub window: Option<(Instant, Instant)>,
+}
+
+impl Paced {
+    /// Requests released per second over the release window.
+    pub fn achieved_rate(&self) -> f64 {
+        match self.window {
+            Some((a, b)) if self.released > 1 && b > a => (self.released - 1) as f64 / (b - a).as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+}
+
+/// Runs the schedule until an end condition.
+pub fn run(
+    cfg: PacerConfig,
+    stream: &mut PreparedStream,
+    jobs: &flume::Sender<Job>,
+    inflight: &InFlight,
+    recorder: &Recorder,
+    stop: &AtomicBool,
+) -> Result<Paced, String> {
+    let schedule = match cfg.rate {
+        Rate::PerSec(r) => Some(Schedule { rate: r, ramp: cfg.ramp }),
+        Rate::Max => None,
+    };
+    let mut seq = 0u64;
+    let mut last = Paced { end: End::Exhausted, released: 0, window: None };
+    let done = |mut p: Paced, end| {
+        p.end = end;
+        Ok(p)
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return done(last, End::Stopped);
+        }
+        if cfg.max_requests.is_some_and(|n| seq >= n) {
+            return done(last, End::Requests);
+        }
+        let due = schedule.map(|s| s.due(seq));
+        if let (Some(d), Some(limit)) = (due, cfg.duration)
+            && d >= limit
+        {
+            return done(last, End::Duration);
+        }
+        let item = loop {
+            match stream.next(NAP)? {
+                Next::Item(p) => break p,
+                Next::End => return done(last, End::Exhausted),
+                Next::Wait if stop.load(Ordering::Relaxed) => return done(last, End::Stopped),
+                Next::Wait => {}
+            }
+        };
+        let intended = match due {
+            Some(d) => {
+                let at = cfg.start + d;
+                if !sleep_until(at, stop) {
+                    return done(last, End::Stopped);
+                }
+                let now = Instant::now();
+                recorder.with(|s| {
+                    s.lateness(now - at);
+                    s.scheduled(item.scenario, at, item.raw_len);
+                });
+                if !inflight.try_acquire(cfg.max_in_flight) {
+                    recorder.with(|s| s.missed(at));
+                    seq += 1;
+                    continue;
+                }
+                at
+            }
+            None => {
+                // --rate max: wait for a free slot; the request is due when it gets one.
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return done(last, End::Stopped);
+                    }
+                    if cfg.duration.is_some_and(|d| cfg.start.elapsed() >= d) {
+                        return done(last, End::Duration);
+                    }
+                    if inflight.acquire_within(cfg.max_in_flight, NAP) {
+                        break;
+                    }
+                }
+                let now = Instant::now();
+                recorder.with(|s| s.scheduled(item.scenario, now, item.raw_len));
+                now
+            }
+        };
+        let now = Instant::now();
+        last.released += 1;
+        last.window = Some((last.window.map_or(now, |w| w.0), now));
+        if jobs.send(Job { prepared: item, intended }).is_err() {
+            return Err("the senders stopped unexpectedly".into());
+        }
+        seq += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_until_is_not_early_and_honours_stop() {
+        let stop = AtomicBool::new(false);
+        let t = Instant::now() + Duration::from_millis(3);
+        assert!(sleep_until(t, &stop));
+        assert!(Instant::now() >= t);
+        stop.store(true, Ordering::Relaxed);
+        let far = Instant::now() + Duration::from_secs(60);
+        let begun = Instant::now();
+        assert!(!sleep_until(far, &stop));
+        assert!(begun.elapsed() < Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,457 @@
+//! Preparation of request bodies, off the pacing path, in a bounded pipeline.
+//!
+//! A reader thread walks the corpus slice pass after pass: it decompresses one frame at a time
+//! from the memory map and cuts it into requests (`--batch` consecutive records each; a batch
+//! never spans two passes). Worker threads then turn each request into its body: copy, shift
+//! every timestamp so the trace ends at the request's send time, remap IDs on passes after the
+//! first, and compress for `Content-Encoding`. The pacer takes bodies back in order. Credits
+//! bound how many bytes and requests are prepared ahead, so memory stays flat however large the
+//! corpus is. Nothing here decodes protobuf into structs: [`crate::wire::scan`] finds the fixed
+//! offsets and the patch writes in place.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+
+use super::schedule::Schedule;
+use crate::corpus::Corpus;
+use crate::encode::MIXED_SCENARIO;
+use crate::wire::{self, SpanFields, Visitor};
+
+/// `Content-Encoding` of request bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Identity.
+    None,
+    /// gzip (flate2, default level), what OTel SDKs send.
+    Gzip,
+    /// zstd level 3.
+    Zstd,
+}
+
+impl Compression {
+    /// The header value, if any.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+            Compression::Zstd => Some("zstd"),
+        }
+    }
+}
+
+/// Which timestamps to aim at.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeBase {
+    /// Request *i* ends at `start + schedule.due(i)` (wall clock, Unix ns).
+    Scheduled {
+        /// Wall-clock start of the schedule, Unix ns.
+        start_ns: u64,
+        /// The schedule.
+        schedule: Schedule,
+    },
+    /// The time the body is prepared (for `--rate max`, where due times are unknown).
+    Now,
+}
+
+/// What the preparation stage needs to know.
+#[derive(Debug, Clone)]
+pub struct PrepareConfig {
+    /// Records `[start, end)` of the corpus to send.
+    pub records: std::ops::Range<u64>,
+    /// Passes over the records (`None`: until stopped).
+    pub passes: Option<u64>,
+    /// Records per request.
+    pub batch: u32,
+    /// Shift times and remap IDs.
+    pub rewrite: bool,
+    /// Remap IDs on the first pass too, with this salt (`--fresh-ids`).
+    pub first_pass_salt: Option<u64>,
+    /// Corpus seed (keys the ID remapping).
+    pub seed: u64,
+    /// Epoch every corpus trace ends at.
+    pub epoch_ns: u64,
+    /// Time target.
+    pub time: TimeBase,
+    /// Body compression.
+    pub compression: Compression,
+    /// Worker threads.
+    pub workers: usize,
+    /// Bytes prepared ahead at most.
+    pub max_ahead_bytes: usize,
+    /// Requests prepared ahead at most.
+    pub max_ahead: usize,
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Position in the schedule (0-based).
+    pub seq: u64,
+    /// Pass number (0-based).
+    pub pass: u64,
+    /// The body, compressed as configured.
+    pub body: Bytes,
+    /// Uncompressed size.
+    pub raw_len: u64,
+    /// Spans in it.
+    pub spans: u32,
+    /// Traces in it.
+    pub traces: u32,
+    /// Scenario id (255: mixed).
+    pub scenario: u8,
+}
+
+/// Bounds the work prepared ahead of the pacer.
+struct Credits {
+    max_bytes: usize,
+    max_items: usize,
+    state: Mutex<(usize, usize)>,
+    cv: Condvar,
+    closed: AtomicBool,
+}
+
+impl Credits {
+    /// Waits until `bytes` more fit; false once closed.
+    fn acquire(&self, bytes: usize) -> bool {
+        let mut s = self.state.lock().expect("not poisoned");
+        loop {
+            if self.closed.load(Ordering::Relaxed) {
+                return false;
+            }
+            let fits = s.1 == 0 || (s.0 + bytes <= self.max_bytes && s.1 < self.max_items);
+            if fits {
+                s.0 += bytes;
+                s.1 += 1;
+                return true;
+            }
+            s = self.cv.wait_timeout(s, Duration::from_millis(50)).expect("not poisoned").0;
+        }
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut s = self.state.lock().expect("not poisoned");
+        s.0 = s.0.saturating_sub(bytes);
+        s.1 = s.1.saturating_sub(1);
+        self.cv.notify_all();
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.cv.notify_all();
+    }
+}
+
+/// A request cut from the corpus, before preparation.
+struct Job {
+    seq: u64,
+    pass: u64,
+    parts: Vec<Bytes>,
+    spans: u32,
+    traces: u32,
+    scenario: u8,
+    raw_len: usize,
+}
+
+/// The ordered stream of prepared requests, for the pacer.
+pub struct PreparedStream {
+    rx: flume::Receiver<Result<Prepared, String>>,
+    pending: BTreeMap<u64, Prepared>,
+    next: u64,
+    credits: Arc<Credits>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    done: bool,
+}
+
+/// What [`PreparedStream::next`] returns.
+pub enum Next {
+    /// The next request in order.
+    Item(Prepared),
+    /// Nothing within the wait; ask again.
+    Wait,
+    /// All passes are done.
+    End,
+}
+
+impl PreparedStream {
+    /// The next request in schedule order, waiting at most `wait`.
+    pub fn next(&mut self, wait: Duration) -> Result<Next, String> {
+        loop {
+            if let Some(p) = self.pending.remove(&self.next) {
+                self.next += 1;
+                self.credits.release(p.raw_len as usize);
+                return Ok(Next::Item(p));
+            }
+            if self.done {
+                return Ok(Next::End);
+            }
+            match self.rx.recv_timeout(wait) {
+                Ok(Ok(p)) => {
+                    self.pending.insert(p.seq, p);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(flume::RecvTimeoutError::Timeout) => return Ok(Next::Wait),
+                Err(flume::RecvTimeoutError::Disconnected) => self.done = true,
+            }
+        }
+    }
+
+    /// Stops the reader and workers.
+    pub fn stop(&mut self) {
+        self.credits.close();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for PreparedStream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the reader and workers.
+pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
+    let credits = Arc::new(Credits {
+        max_bytes: cfg.max_ahead_bytes,
+        max_items: cfg.max_ahead,
+        state: Mutex::new((0, 0)),
+        cv: Condvar::new(),
+        closed: AtomicBool::new(false),
+    });
+    let (job_tx, job_rx) = flume::bounded::<Job>(cfg.workers * 4);
+    let (out_tx, out_rx) = flume::unbounded();
+    let cfg = Arc::new(cfg);
+    let mut threads = Vec::new();
+    {
+        let (corpus, cfg, credits, out_tx) = (corpus.clone(), cfg.clone(), credits.clone(), out_tx.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name("replay-read".into())
+                .spawn(move || {
+                    if let Err(e) = read(&corpus, &cfg, &credits, &job_tx) {
+                        let _ = out_tx.send(Err(e));
+                    }
+                })
+                .expect("spawn reader"),
+        );
+    }
+    for i in 0..cfg.workers.max(1) {
+        let (cfg, job_rx, out_tx) = (cfg.clone(), job_rx.clone(), out_tx.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("replay-prep-{i}"))
+                .spawn(move || {
+                    let mut patch = Patch::default();
+                    for job in job_rx {
+                        let r = build(&cfg, job, &mut patch);
+                        if out_tx.send(r).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .expect("spawn worker"),
+        );
+    }
+    drop(out_tx);
+    PreparedStream { rx: out_rx, pending: BTreeMap::new(), next: 0, credits, threads, done: false }
+}
+
+/// Reader: frames → requests, pass after pass.
+fn read(corpus: &Corpus, cfg: &PrepareConfig, credits: &Credits, jobs: &flume::Sender<Job>) -> Result<(), String> {
+    let mut dec = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
+    let index = &corpus.index;
+    let first_frame = index.frames.partition_point(|f| f.first_record + f.records <= cfg.records.start);
+    let mut seq = 0u64;
+    let mut pass = 0u64;
+    while cfg.passes.is_none_or(|p| pass < p) {
+        let mut batch: Vec<(Bytes, crate::encode::RecordMeta)> = Vec::with_capacity(cfg.batch as usize);
+        for f in first_frame..index.frames.len() {
+            let fe = index.frames[f];
+            if fe.first_record >= cfg.records.end {
+                break;
+            }
+            let mut data = Vec::new();
+            corpus.decompress_frame(f, &mut dec, &mut data).map_err(|e| e.to_string())?;
+            let data = Bytes::from(data);
+            let mut slices = Vec::new();
+            corpus
+                .for_each_record(f, &data, |r, meta, body| {
+                    if cfg.records.contains(&r) {
+                        slices.push((data.slice_ref(body), meta));
+                    }
+                    Ok(())
+                })
+                .map_err(|e| e.to_string())?;
+            for s in slices {
+                batch.push(s);
+                if batch.len() == cfg.batch as usize && !emit(&mut batch, &mut seq, pass, credits, jobs) {
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.is_empty() && !emit(&mut batch, &mut seq, pass, credits, jobs) {
+            return Ok(());
+        }
+        pass += 1;
+        if cfg.records.is_empty() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Sends one request to the workers; false when the pipeline is stopping.
+fn emit(
+    batch: &mut Vec<(Bytes, crate::encode::RecordMeta)>,
+    seq: &mut u64,
+    pass: u64,
+    credits: &Credits,
+    jobs: &flume::Sender<Job>,
+) -> bool {
+    let raw_len: usize = batch.iter().map(|(b, _)| b.len()).sum();
+    if !credits.acquire(raw_len) {
+        return false;
+    }
+    let first = batch[0].1.scenario;
+    let job = Job {
+        seq: *seq,
+        pass,
+        spans: batch.iter().map(|(_, m)| m.spans).sum(),
+        traces: batch.iter().map(|(_, m)| u32::from(m.traces)).sum(),
+        scenario: if batch.iter().all(|(_, m)| m.scenario == first) { first } else { MIXED_SCENARIO },
+        raw_len,
+        parts: batch.drain(..).map(|(b, _)| b).collect(),
+    };
+    *seq += 1;
+    jobs.send(job).is_ok()
+}
+
+/// SplitMix64: a good 64-bit mix, used to derive ID keys.
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// XOR keys for trace IDs (16 bytes) and span IDs (8 bytes) on `pass`, or `None` to keep IDs.
+/// XOR with a constant is a bijection, so distinct IDs stay distinct and a parent keeps
+/// pointing at its (remapped) parent; a different key per pass makes every pass's IDs new.
+pub fn id_keys(seed: u64, pass: u64, first_pass_salt: Option<u64>) -> Option<([u8; 16], [u8; 8])> {
+    let salt = match (pass, first_pass_salt) {
+        (0, None) => return None,
+        (_, s) => s.unwrap_or(0),
+    };
+    let base = mix64(seed ^ mix64(pass ^ mix64(salt)));
+    let mut t = [0u8; 16];
+    t[..8].copy_from_slice(&mix64(base).to_le_bytes());
+    t[8..].copy_from_slice(&mix64(base ^ 1).to_le_bytes());
+    Some((t, mix64(base ^ 2).to_le_bytes()))
+}
+
+/// Offsets collected by a scan, reused across requests.
+#[derive(Default)]
+pub struct Patch {
+    times: Vec<usize>,
+    trace_ids: Vec<usize>,
+    span_ids: Vec<usize>,
+}
+
+impl Visitor for Patch {
+    fn span(&mut self, _: &[u8], s: &SpanFields) {
+        self.times.extend(s.start);
+        self.times.extend(s.end);
+        self.trace_ids.extend(s.trace_id);
+        self.span_ids.extend(s.span_id);
+        self.span_ids.extend(s.parent_span_id);
+    }
+    fn event_time(&mut self, at: usize) {
+        self.times.push(at);
+    }
+    fn link(&mut self, t: Option<usize>, s: Option<usize>) {
+        self.trace_ids.extend(t);
+        self.span_ids.extend(s);
+    }
+}
+
+impl Patch {
+    /// Shifts every timestamp by `delta_ns` and XORs IDs with `keys`, in place.
+    pub fn apply(
+        &mut self,
+        buf: &mut [u8],
+        delta_ns: u64,
+        keys: Option<([u8; 16], [u8; 8])>,
+    ) -> Result<(), wire::WireError> {
+        self.times.clear();
+        self.trace_ids.clear();
+        self.span_ids.clear();
+        wire::scan(buf, self)?;
+        for &at in &self.times {
+            let v = wire::read_u64(buf, at).wrapping_add(delta_ns);
+            buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        if let Some((tk, sk)) = keys {
+            for &at in &self.trace_ids {
+                buf[at..at + 16].iter_mut().zip(tk).for_each(|(b, k)| *b ^= k);
+            }
+            for &at in &self.span_ids {
+                buf[at..at + 8].iter_mut().zip(sk).for_each(|(b, k)| *b ^= k);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// Worker: job → body.
+fn build(cfg: &PrepareConfig, job: Job, patch: &mut Patch) -> Result<Prepared, String> {
+    let raw: Bytes = if !cfg.rewrite && job.parts.len() == 1 {
+        job.parts[0].clone()
+    } else {
+        let mut buf = BytesMut::with_capacity(job.raw_len);
+        for p in &job.parts {
+            buf.extend_from_slice(p);
+        }
+        if cfg.rewrite {
+            let target = match cfg.time {
+                TimeBase::Scheduled { start_ns, schedule } => start_ns + schedule.due(job.seq).as_nanos() as u64,
+                TimeBase::Now => now_ns(),
+            };
+            let delta = target.wrapping_sub(cfg.epoch_ns);
+            let keys = id_keys(cfg.seed, job.pass, cfg.first_pass_salt);
+            patch.apply(&mut buf, delta, keys).map_err(|e| format!("request {} (pass {}): {e}", job.seq, job.pass))?;
+        }
+        buf.freeze()
+    };
+    let body = match cfg.compression {
+        Compression::None => raw,
+        Compression::Gzip => {
+            let mut enc =
+                flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::default());
+            enc.write_all(&raw).map_err(|e| e.to_string())?;
+            Bytes::from(enc.finish().map_err(|e| e.to_string())?)
+        }
+        Compression::Zstd => Bytes::from(zstd::bulk::compress(&raw, 3).map_err(|e| e.to_string())?),
+    };
+    Ok(Prepared {
+        seq: job.seq,
+        pass: job.pass,
+        body,
+        raw_len: job.raw_len as u64,
+        spans: job.spans,
+        traces: job.traces,
+        scenario: job.scenario,
+    })
+}
+
+#[cfg(test)]
+mod tests;

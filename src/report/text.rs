@@ -1,0 +1,133 @@
+//! The text report printed at the end of a run (and by `traceblast report run.json`).
+
+use std::fmt::Write;
+
+use super::model::Percentiles;
+use super::{Render, Report};
+use crate::units::{human_bytes, thousands};
+
+/// Plain text for a terminal.
+pub struct Text;
+
+/// Microseconds as a short human duration.
+pub fn us(v: u64) -> String {
+    if v >= 10_000_000 {
+        format!("{:.1} s", v as f64 / 1e6)
+    } else if v >= 1_000_000 {
+        format!("{:.2} s", v as f64 / 1e6)
+    } else if v >= 1_000 {
+        format!("{:.2} ms", v as f64 / 1e3)
+    } else {
+        format!("{v} µs")
+    }
+}
+
+fn row(p: &Percentiles) -> String {
+    [p.p50, p.p90, p.p95, p.p99, p.p999, p.max].iter().map(|v| format!("{:>10}", us(*v))).collect()
+}
+
+/// "200 ×19,998 · 503 ×2".
+pub fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    m.iter().map(|(k, v)| format!("{k} ×{}", thousands(*v))).collect::<Vec<_>>().join(" · ")
+}
+
+impl Render for Text {
+    fn render(&self, r: &Report) -> String {
+        let mut o = String::new();
+        let q = &r.requests;
+        let run = &r.run;
+        let _ = writeln!(
+            o,
+            "traceblast replay{}: {} → {} ({})",
+            if r.interrupted { " (INTERRUPTED)" } else { "" },
+            r.corpus.path,
+            run.endpoint,
+            run.platform
+        );
+        let _ = writeln!(
+            o,
+            "  duration        {:.2} s (ended by {}), started {}",
+            run.duration_s, run.ended_by, run.started_at
+        );
+        let _ = writeln!(
+            o,
+            "  requests        {} scheduled · {} ok · {} failed · {} missed · {} retries{}",
+            thousands(q.scheduled),
+            thousands(q.ok),
+            thousands(q.failed),
+            thousands(q.missed),
+            thousands(q.retries),
+            if q.cancelled > 0 { format!(" · {} cancelled", thousands(q.cancelled)) } else { String::new() }
+        );
+        let _ = writeln!(o, "  success rate    {:.2} %", r.success_rate);
+        let target = r.rate.target.map(|t| format!("{t:.1} req/s target")).unwrap_or_else(|| "max rate".into());
+        let _ = writeln!(
+            o,
+            "  throughput      {target} · {:.1} req/s achieved · {:.1} ok/s",
+            r.rate.achieved, r.rate.ok_per_s
+        );
+        let _ = writeln!(
+            o,
+            "  latency         {:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+            "p50", "p90", "p95", "p99", "p99.9", "max"
+        );
+        let _ = writeln!(o, "    corrected     {}", row(&r.latency_us.corrected));
+        let _ = writeln!(o, "    uncorrected   {}", row(&r.latency_us.uncorrected));
+        let l = &r.pacer_lateness_us;
+        let _ = writeln!(o, "  pacer lateness  p50 {} · p99 {} · max {}", us(l.p50), us(l.p99), us(l.max));
+        let b = &r.bytes;
+        let _ = writeln!(
+            o,
+            "  data            {} sent ({} per request) · {} raw · {} spans ok · {} traces ok{}",
+            human_bytes(b.sent),
+            human_bytes(b.per_request as u64),
+            human_bytes(b.raw),
+            thousands(r.spans.ok),
+            thousands(r.traces.ok),
+            if r.spans.rejected > 0 {
+                format!(" · {} spans rejected (partial success)", thousands(r.spans.rejected))
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(o, "  status          {}", counts(&r.status));
+        if !r.errors.is_empty() {
+            let _ = writeln!(o, "  errors          {}", counts(&r.errors));
+        }
+        if !r.scenarios.is_empty() {
+            let _ = writeln!(
+                o,
+                "  {:<26}{:>10}{:>10}{:>12}{:>12}{:>10}",
+                "scenario", "requests", "ok", "p50", "p99", "avg KB"
+            );
+            for (name, s) in &r.scenarios {
+                let _ = writeln!(
+                    o,
+                    "    {name:<24}{:>10}{:>10}{:>12}{:>12}{:>10.1}",
+                    thousands(s.requests),
+                    thousands(s.ok),
+                    us(s.p50_us),
+                    us(s.p99_us),
+                    s.avg_bytes / 1e3
+                );
+            }
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(us(850), "850 µs");
+        assert_eq!(us(1_250), "1.25 ms");
+        assert_eq!(us(2_500_000), "2.50 s");
+        assert_eq!(us(12_000_000), "12.0 s");
+    }
+}

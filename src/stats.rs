@@ -1,0 +1,380 @@
+//! Measurement: every scheduled request ends in exactly one bucket (ok, failed, missed), and
+//! latencies go into HdrHistograms.
+//!
+//! Latency is recorded twice: from the request's *intended* send time (corrected for
+//! coordinated omission: a stalled server makes every request queued behind it late, and that
+//! lateness is the users' experience) and from the actual first send (uncorrected, what most
+//! load tools report). Pacer lateness — how late the pacer released a request against its
+//! schedule — gets its own histogram. A per-second series keyed by wall-clock second makes
+//! reports from several machines mergeable.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+
+/// Largest latency recorded exactly, in µs (one hour); larger values are clamped.
+pub const MAX_US: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds with 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("valid bounds")
+}
+
+/// A coarse histogram for per-second percentiles (2 significant digits, small).
+fn second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 2).expect("valid bounds")
+}
+
+/// Records `d` in µs, clamped to the histogram's range.
+pub fn record(h: &mut Histogram<u64>, d: Duration) {
+    let us = (d.as_micros() as u64).clamp(1, MAX_US);
+    h.record(us).expect("value within bounds");
+}
+
+/// Why a request failed without an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// No response within `--timeout`.
+    Timeout,
+    /// The connection could not be made (refused, DNS, TLS).
+    Connect,
+    /// The connection broke during the exchange.
+    Io,
+}
+
+impl ErrorKind {
+    /// Stable name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connection",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+/// How a sent request ended (after retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP status (2xx is ok, anything else failed).
+    Status(u16),
+    /// No status.
+    Error(ErrorKind),
+}
+
+impl Outcome {
+    /// Whether this counts as ok.
+    pub fn ok(self) -> bool {
+        matches!(self, Outcome::Status(s) if (200..300).contains(&s))
+    }
+}
+
+/// One finished request.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    /// Scenario id of the request (255: mixed).
+    pub scenario: u8,
+    /// When it was due.
+    pub intended: Instant,
+    /// When the first attempt started.
+    pub sent: Instant,
+    /// When the last attempt finished.
+    pub done: Instant,
+    /// The final outcome.
+    pub outcome: Outcome,
+    /// Attempts made (1 + retries).
+    pub attempts: u32,
+    /// Body bytes put on the wire over all attempts.
+    pub bytes_wire: u64,
+    /// Uncompressed body bytes (once).
+    pub bytes_raw: u64,
+    /// Spans in the request.
+    pub spans: u32,
+    /// Traces in the request.
+    pub traces: u32,
+    /// `partial_success.rejected_spans` of a 2xx answer.
+    pub rejected_spans: u64,
+}
+
+/// Counters of one wall-clock second.
+#[derive(Debug, Clone)]
+pub struct Second {
+    /// Requests due in this second.
+    pub scheduled: u64,
+    /// Requests that completed ok in this second.
+    pub ok: u64,
+    /// Requests that completed failed in this second.
+    pub failed: u64,
+    /// Requests due in this second that were missed.
+    pub missed: u64,
+    /// Final statuses of requests completed in this second (0 = no status).
+    pub status: BTreeMap<u16, u64>,
+    /// Body bytes sent by requests completed in this second.
+    pub bytes: u64,
+    /// Corrected latency of requests completed in this second.
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Second {
+    fn default() -> Self {
+        Second {
+            scheduled: 0,
+            ok: 0,
+            failed: 0,
+            missed: 0,
+            status: BTreeMap::new(),
+            bytes: 0,
+            latency: second_histogram(),
+        }
+    }
+}
+
+/// Per-scenario accumulators.
+#[derive(Debug, Clone)]
+pub struct ScenarioStats {
+    /// Requests scheduled.
+    pub requests: u64,
+    /// Requests ok.
+    pub ok: u64,
+    /// Uncompressed bytes of its requests.
+    pub raw_bytes: u64,
+    /// Corrected latency.
+    pub latency: Histogram<u64>,
+}
+
+impl Default for ScenarioStats {
+    fn default() -> Self {
+        ScenarioStats { requests: 0, ok: 0, raw_bytes: 0, latency: histogram() }
+    }
+}
+
+/// Everything measured in a run.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Monotonic origin of the run.
+    pub start: Instant,
+    /// Wall-clock time of `start`.
+    pub start_wall: SystemTime,
+    /// Requests the schedule produced.
+    pub scheduled: u64,
+    /// 2xx.
+    pub ok: u64,
+    /// Non-2xx or no response.
+    pub failed: u64,
+    /// Skipped because the in-flight cap was full.
+    pub missed: u64,
+    /// Attempts beyond the first.
+    pub retries: u64,
+    /// Final status per request (failed and ok).
+    pub status: BTreeMap<u16, u64>,
+    /// Failures without a status, by kind.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Spans in ok requests minus rejected ones.
+    pub spans_ok: u64,
+    /// Traces in ok requests.
+    pub traces_ok: u64,
+    /// `partial_success.rejected_spans`, summed.
+    pub rejected_spans: u64,
+    /// Body bytes on the wire (all attempts).
+    pub bytes_wire: u64,
+    /// Uncompressed body bytes of sent requests.
+    pub bytes_raw: u64,
+    /// Latency from the intended send time.
+    pub corrected: Histogram<u64>,
+    /// Latency from the first attempt.
+    pub uncorrected: Histogram<u64>,
+    /// How late the pacer released requests.
+    pub lateness: Histogram<u64>,
+    /// By scenario id.
+    pub scenarios: BTreeMap<u8, ScenarioStats>,
+    /// By Unix second.
+    pub series: BTreeMap<u64, Second>,
+}
+
+impl Stats {
+    /// Empty stats starting now.
+    pub fn new(start: Instant, start_wall: SystemTime) -> Self {
+        Stats {
+            start,
+            start_wall,
+            scheduled: 0,
+            ok: 0,
+            failed: 0,
+            missed: 0,
+            retries: 0,
+            status: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            spans_ok: 0,
+            traces_ok: 0,
+            rejected_spans: 0,
+            bytes_wire: 0,
+            bytes_raw: 0,
+            corrected: histogram(),
+            uncorrected: histogram(),
+            lateness: histogram(),
+            scenarios: BTreeMap::new(),
+            series: BTreeMap::new(),
+        }
+    }
+
+    /// The Unix second an instant falls in.
+    pub fn second_of(&self, t: Instant) -> u64 {
+        let wall =
+            if t >= self.start { self.start_wall + (t - self.start) } else { self.start_wall - (self.start - t) };
+        wall.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+
+    fn sec(&mut self, t: Instant) -> &mut Second {
+        let s = self.second_of(t);
+        self.series.entry(s).or_default()
+    }
+
+    /// A request was scheduled (due at `intended`) with `lateness` against its schedule.
+    pub fn scheduled(&mut self, scenario: u8, intended: Instant, raw_bytes: u64) {
+        self.scheduled += 1;
+        let sc = self.scenarios.entry(scenario).or_default();
+        sc.requests += 1;
+        sc.raw_bytes += raw_bytes;
+        self.sec(intended).scheduled += 1;
+    }
+
+    /// The pacer released a request `late` after its due time.
+    pub fn lateness(&mut self, late: Duration) {
+        record(&mut self.lateness, late);
+    }
+
+    /// A scheduled request was skipped because the in-flight cap was full.
+    pub fn missed(&mut self, intended: Instant) {
+        self.missed += 1;
+        self.sec(intended).missed += 1;
+    }
+
+    /// A sent request finished.
+    pub fn complete(&mut self, c: &Completion) {
+        let corrected = c.done.saturating_duration_since(c.intended);
+        let uncorrected = c.done.saturating_duration_since(c.sent);
+        record(&mut self.corrected, corrected);
+        record(&mut self.uncorrected, uncorrected);
+        self.retries += u64::from(c.attempts.saturating_sub(1));
+        self.bytes_wire += c.bytes_wire;
+        self.bytes_raw += c.bytes_raw;
+        let ok = c.outcome.ok();
+        let code = match c.outcome {
+            Outcome::Status(s) => s,
+            Outcome::Error(k) => {
+                *self.errors.entry(k.as_str()).or_default() += 1;
+                0
+            }
+        };
+        if code != 0 {
+            *self.status.entry(code).or_default() += 1;
+        }
+        if ok {
+            self.ok += 1;
+            self.spans_ok += u64::from(c.spans).saturating_sub(c.rejected_spans);
+            self.traces_ok += u64::from(c.traces);
+            self.rejected_spans += c.rejected_spans;
+        } else {
+            self.failed += 1;
+        }
+        let sc = self.scenarios.entry(c.scenario).or_default();
+        record(&mut sc.latency, corrected);
+        if ok {
+            sc.ok += 1;
+        }
+        let s = self.sec(c.done);
+        if ok {
+            s.ok += 1;
+        } else {
+            s.failed += 1;
+        }
+        *s.status.entry(code).or_default() += 1;
+        s.bytes += c.bytes_wire;
+        record(&mut s.latency, corrected);
+    }
+
+    /// Requests accounted for: always equal to `scheduled` once in-flight requests finish.
+    pub fn accounted(&self) -> u64 {
+        self.ok + self.failed + self.missed
+    }
+}
+
+/// Thread-safe recorder shared by the pacer and the senders.
+#[derive(Debug)]
+pub struct Recorder {
+    inner: Mutex<Stats>,
+}
+
+impl Recorder {
+    /// A recorder whose clock starts at `start`.
+    pub fn new(start: Instant, start_wall: SystemTime) -> Self {
+        Recorder { inner: Mutex::new(Stats::new(start, start_wall)) }
+    }
+
+    /// Runs `f` on the stats under the lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
+        f(&mut self.inner.lock().expect("stats lock not poisoned"))
+    }
+
+    /// A copy of the stats so far.
+    pub fn snapshot(&self) -> Stats {
+        self.with(|s| s.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn completion(start: Instant, intended_ms: u64, sent_ms: u64, done_ms: u64, outcome: Outcome) -> Completion {
+        Completion {
+            scenario: 0,
+            intended: start + Duration::from_millis(intended_ms),
+            sent: start + Duration::from_millis(sent_ms),
+            done: start + Duration::from_millis(done_ms),
+            outcome,
+            attempts: 1,
+            bytes_wire: 100,
+            bytes_raw: 300,
+            spans: 5,
+            traces: 1,
+            rejected_spans: 0,
+        }
+    }
+
+    #[test]
+    fn every_request_lands_in_one_bucket() {
+        let start = Instant::now();
+        let mut s = Stats::new(start, SystemTime::now());
+        for i in 0..10 {
+            s.scheduled(0, start + Duration::from_millis(i * 10), 300);
+        }
+        for i in 0..6 {
+            s.complete(&completion(start, i * 10, i * 10, i * 10 + 5, Outcome::Status(200)));
+        }
+        s.complete(&completion(start, 60, 60, 70, Outcome::Status(503)));
+        s.complete(&completion(start, 70, 70, 80, Outcome::Error(ErrorKind::Timeout)));
+        s.missed(start + Duration::from_millis(80));
+        s.missed(start + Duration::from_millis(90));
+        assert_eq!((s.scheduled, s.ok, s.failed, s.missed), (10, 6, 2, 2));
+        assert_eq!(s.accounted(), s.scheduled);
+        assert_eq!(s.status.get(&503), Some(&1));
+        assert_eq!(s.errors.get("timeout"), Some(&1));
+        assert_eq!(s.spans_ok, 30);
+        let per_second: u64 = s.series.values().map(|x| x.ok + x.failed + x.missed).sum();
+        assert_eq!(per_second, 10);
+    }
+
+    #[test]
+    fn corrected_latency_includes_the_wait_before_sending() {
+        let start = Instant::now();
+        let mut s = Stats::new(start, SystemTime::now());
+        // Due at 0, sent at 900 ms (stuck behind a stall), answered at 1000 ms.
+        s.complete(&completion(start, 0, 900, 1000, Outcome::Status(200)));
+        assert!(s.corrected.value_at_quantile(0.5) >= 999_000);
+        let u = s.uncorrected.value_at_quantile(0.5);
+        assert!((99_000..=101_000).contains(&u), "{u}");
+    }
+}
