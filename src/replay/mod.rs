@@ -148,8 +148,11 @@ pub fn run(
 ) -> Result<RunResult, String> {
     let records = record_range(&corpus, plan.shard)?;
     let rate = plan.own_rate();
-    let start = Instant::now() + LEAD;
-    let start_wall = SystemTime::now() + LEAD;
+    // With a fixed rate the schedule starts a little ahead so the first bodies are prepared with
+    // their final timestamps; at --rate max there is no schedule to prepare for.
+    let lead = if rate == Rate::Max { Duration::ZERO } else { LEAD };
+    let start = Instant::now() + lead;
+    let start_wall = SystemTime::now() + lead;
     let start_ns = start_wall.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let id_salt = plan.fresh_ids.then(|| start_ns ^ u64::from(std::process::id()));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);

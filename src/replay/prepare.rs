@@ -262,23 +262,37 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
     PreparedStream { rx: out_rx, pending: BTreeMap::new(), next: 0, credits, threads, done: false }
 }
 
+/// Largest slice (decompressed) kept in memory across passes. A slice that fits is
+/// decompressed once and looped from memory; a larger one is streamed from the map on every
+/// pass, so memory stays bounded whatever the corpus size.
+pub const CACHE_BUDGET: u64 = 128 << 20;
+
 /// Reader: frames → requests, pass after pass.
 fn read(corpus: &Corpus, cfg: &PrepareConfig, credits: &Credits, jobs: &flume::Sender<Job>) -> Result<(), String> {
     let mut dec = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
     let index = &corpus.index;
     let first_frame = index.frames.partition_point(|f| f.first_record + f.records <= cfg.records.start);
+    let frames: Vec<usize> = (first_frame..index.frames.len()).take_while(|&f| index.frames[f].first_record < cfg.records.end).collect();
+    let slice_raw: u64 = frames.iter().map(|&f| index.frames[f].raw_len).sum();
+    let cache_all = cfg.passes != Some(1) && slice_raw <= CACHE_BUDGET;
+    let mut cache: Vec<Option<Bytes>> = vec![None; frames.len()];
     let mut seq = 0u64;
     let mut pass = 0u64;
     while cfg.passes.is_none_or(|p| pass < p) {
         let mut batch: Vec<(Bytes, crate::encode::RecordMeta)> = Vec::with_capacity(cfg.batch as usize);
-        for f in first_frame..index.frames.len() {
-            let fe = index.frames[f];
-            if fe.first_record >= cfg.records.end {
-                break;
-            }
-            let mut data = Vec::new();
-            corpus.decompress_frame(f, &mut dec, &mut data).map_err(|e| e.to_string())?;
-            let data = Bytes::from(data);
+        for (k, &f) in frames.iter().enumerate() {
+            let data = match &cache[k] {
+                Some(d) => d.clone(),
+                None => {
+                    let mut data = Vec::new();
+                    corpus.decompress_frame(f, &mut dec, &mut data).map_err(|e| e.to_string())?;
+                    let data = Bytes::from(data);
+                    if cache_all {
+                        cache[k] = Some(data.clone());
+                    }
+                    data
+                }
+            };
             let mut slices = Vec::new();
             corpus
                 .for_each_record(f, &data, |r, meta, body| {

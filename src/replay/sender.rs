@@ -197,6 +197,8 @@ struct Attempt {
     outcome: Outcome,
     rejected_spans: u64,
     retry_after: Option<Duration>,
+    /// Whether the body went out (false when no connection could be made).
+    body_sent: bool,
 }
 
 impl Senders {
@@ -243,14 +245,14 @@ impl Senders {
     }
 
     async fn attempt(&self, conn: &mut Option<Conn>, body: &Bytes) -> Attempt {
-        let fail = |k| Attempt { outcome: Outcome::Error(k), rejected_spans: 0, retry_after: None };
+        let fail = |k, body_sent| Attempt { outcome: Outcome::Error(k), rejected_spans: 0, retry_after: None, body_sent };
         // A kept-alive connection the server closed meanwhile fails before the request is
         // sent; that is not the server's answer, so reconnect once and send again.
         for fresh_try in 0..2 {
             if conn.as_ref().is_none_or(|c| !c.is_usable()) {
                 match self.connect().await {
                     Ok(c) => *conn = Some(c),
-                    Err(k) => return fail(k),
+                    Err(k) => return fail(k, false),
                 }
             }
             let req = self.request(body.clone());
@@ -282,14 +284,14 @@ impl Senders {
             match tokio::time::timeout(self.target.timeout, fut).await {
                 Err(_) => {
                     *conn = None;
-                    return fail(ErrorKind::Timeout);
+                    return fail(ErrorKind::Timeout, true);
                 }
                 Ok(Err(e)) => {
                     *conn = None;
                     if fresh_try == 0 && (e.is_canceled() || e.is_closed()) {
                         continue;
                     }
-                    return fail(classify(&e));
+                    return fail(classify(&e), true);
                 }
                 Ok(Ok((status, retry_after, json, body))) => {
                     self.responses.fetch_add(1, Ordering::Relaxed);
@@ -302,11 +304,11 @@ impl Senders {
                         }
                     };
                     let rejected_spans = if (200..300).contains(&status) { rejected_spans(&body, json) } else { 0 };
-                    return Attempt { outcome: Outcome::Status(status), rejected_spans, retry_after };
+                    return Attempt { outcome: Outcome::Status(status), rejected_spans, retry_after, body_sent: true };
                 }
             }
         }
-        fail(ErrorKind::Io)
+        fail(ErrorKind::Io, true)
     }
 
     /// Sends one request with retries and records its completion.
@@ -318,8 +320,10 @@ impl Senders {
         let mut jitter = p.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let result = loop {
             attempts += 1;
-            wire += p.body.len() as u64;
             let a = self.attempt(conn, &p.body).await;
+            if a.body_sent {
+                wire += p.body.len() as u64;
+            }
             if attempts > self.target.retries || !retryable(a.outcome) {
                 break a;
             }
@@ -337,7 +341,7 @@ impl Senders {
             outcome: result.outcome,
             attempts,
             bytes_wire: wire,
-            bytes_raw: p.raw_len,
+            bytes_raw: if wire > 0 { p.raw_len } else { 0 },
             spans: p.spans,
             traces: p.traces,
             rejected_spans: result.rejected_spans,

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# replay against its references, on this machine, in one run:
+#
+# 1. Throughput: `replay --rate max` against rotel's blackhole exporter, for a corpus of only
+#    simple_query (~35 KB bodies) and one of only multi_service_complex (~500 KB), beside wrk
+#    POSTing one body of the same corpus with the same connection count to the same receiver.
+#    Target: replay requests/s >= 0.9 x wrk's.
+# 2. Precision: `--rate 1000` and `--rate 5000` for DURATION (20s): achieved rate within
+#    +-0.5 % of the target, pacer lateness p99 <= 100 us.
+# 3. Memory: anonymous RSS (RssAnon, sampled) while replaying a corpus of >= 2 GB at --rate max.
+#    Target: < 256 MiB.
+#
+# Usage: scripts/bench-replay.sh [all|throughput|precision|memory]   (DURATION=20s CONNS=4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+duration=${DURATION:-20s}
+conns=${CONNS:-4}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v wrk >/dev/null || { as_root apt-get install -y -qq wrk zstd >/dev/null; }
+command -v zstd >/dev/null || { as_root apt-get install -y -qq zstd >/dev/null; }
+python3 -c 'import rotel' 2>/dev/null || pip install -q rotel
+rotel=$(python3 -c 'import rotel,os;print(os.path.join(os.path.dirname(rotel.__file__),"rotel-agent"))')
+cargo build --release --quiet
+bin=$PWD/target/release/traceblast
+work=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+cleanup() { [ -f "$work/rotel.pid" ] && kill "$(cat "$work/rotel.pid")" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$rotel" start --exporter blackhole --otlp-http-endpoint "127.0.0.1:$port" --otlp-grpc-endpoint "127.0.0.1:$((port + 1))" \
+  --pid-file "$work/rotel.pid.agent" --log-file "$work/rotel.log" >"$work/rotel.out" 2>&1 &
+echo $! > "$work/rotel.pid"
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+url=http://127.0.0.1:$port/v1/traces
+
+# The record of a corpus whose size is closest to the corpus's mean, as raw protobuf: wrk
+# sends that one body, replay the whole corpus, so both move the same bytes per request.
+typical_body() {
+  zstd -q -d -c "$1" | python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+recs, i = [], 0
+while i < len(d):
+    v = s = 0
+    while True:
+        b = d[i]; v |= (b & 0x7f) << s; i += 1; s += 7
+        if b < 0x80: break
+    recs.append((i, v)); i += v
+mean = sum(v for _, v in recs) / len(recs)
+at, n = min(recs, key=lambda r: abs(r[1] - mean))
+sys.stdout.buffer.write(d[at:at + n])' > "$2"
+}
+
+if [ "$what" = all ] || [ "$what" = throughput ]; then
+  echo "== throughput: --rate max vs wrk, $conns connections, ${duration}, rotel blackhole"
+  for scenario in simple_query multi_service_complex; do
+    # Small enough (< 128 MiB raw) that replay loops it from memory, as a long test on a
+    # small corpus does.
+    count=$([ "$scenario" = simple_query ] && echo 2000 || echo 200)
+    "$bin" gen --quiet --count "$count" --mix "$scenario=1" -o "$work/$scenario.zst"
+    typical_body "$work/$scenario.zst" "$work/body.bin"
+    cat > "$work/post.lua" <<LUA
+local f = io.open("$work/body.bin", "rb"); wrk.body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.headers["Content-Type"] = "application/x-protobuf"
+LUA
+    wrk_rps=$(wrk -t1 -c"$conns" -d"$duration" -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2}')
+    "$bin" replay "$work/$scenario.zst" --endpoint "$url" --rate max --connections "$conns" --max-in-flight "$conns" \
+      --duration "$duration" --quiet --report "$work/r.json"
+    python3 - "$work/r.json" "$wrk_rps" "$scenario" "$(stat -c %s "$work/body.bin")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); wrk = float(sys.argv[2])
+ours = r["rate"]["achieved"]
+print(f"{sys.argv[3]:<24} body {int(sys.argv[4])/1e3:7.1f} KB  wrk {wrk:9.1f} req/s  replay {ours:9.1f} req/s  ratio {ours/wrk:.2f} (target >= 0.90)  ok {r['requests']['ok']}/{r['requests']['scheduled']}")
+PY
+  done
+fi
+
+if [ "$what" = all ] || [ "$what" = precision ]; then
+  echo "== precision: achieved rate and pacer lateness, ${duration} each, rotel blackhole"
+  "$bin" gen --quiet --count 5000 --mix simple_query=1 -o "$work/p.zst"
+  for rate in 1000 5000; do
+    "$bin" replay "$work/p.zst" --endpoint "$url" --rate "$rate" --duration "$duration" --quiet --report "$work/p.json"
+    python3 - "$work/p.json" "$rate" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); t = float(sys.argv[2])
+a = r["rate"]["achieved"]; l = r["pacer_lateness_us"]; q = r["requests"]
+print(f"--rate {t:6.0f}  achieved {a:9.2f} ({(a - t) / t * 100:+.3f} %, target +-0.5 %)  lateness p50 {l['p50']} us p99 {l['p99']} us (target <= 100) max {l['max']} us  ok {q['ok']} missed {q['missed']}")
+PY
+  done
+fi
+
+if [ "$what" = all ] || [ "$what" = memory ]; then
+  echo "== memory: RssAnon while replaying a corpus of >= 2 GB"
+  "$bin" gen --quiet --count "${BIG_COUNT:-60k}" -o "$work/big.zst"
+  size=$(stat -c %s "$work/big.zst")
+  echo "corpus $(python3 -c "print(f'{$size/1e9:.2f} GB')")"
+  "$bin" replay "$work/big.zst" --endpoint "$url" --rate max --connections "$conns" --max-in-flight 64 --quiet --report "$work/m.json" &
+  pid=$!
+  peak=0
+  while kill -0 "$pid" 2>/dev/null; do
+    kb=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${kb:-0}" -gt "$peak" ] && peak=$kb
+    sleep 0.2
+  done
+  wait "$pid"
+  python3 -c "import json; r=json.load(open('$work/m.json')); print(f\"sent {r['requests']['ok']} requests, {r['bytes']['sent']/1e9:.2f} GB; peak RssAnon {$peak/1024:.1f} MiB (target < 256)\")"
+fi
