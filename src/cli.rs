@@ -110,28 +110,28 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub platform: Option<String>,
     /// Requests per second (a number, or `max` for as fast as --max-in-flight allows) [default: 10].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub rate: Option<String>,
     /// Stop scheduling after this long (30s, 5m, 1h). Implies --loops inf unless --loops is given.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Stop after this many requests. Implies --loops inf unless --loops is given.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub requests: Option<String>,
     /// Passes over the corpus: a number or `inf` [default: 1]. Passes after the first get fresh IDs.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub loops: Option<String>,
     /// Grow the rate linearly from 0 to --rate over this long.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub ramp_up: Option<String>,
     /// Most requests in flight; a request due when the cap is full is counted as missed [default: 256].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub max_in_flight: Option<String>,
     /// Connections (HTTP/1.1: one request at a time each) [default: 64; with --http2: 2].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub connections: Option<String>,
     /// Per-attempt timeout [default: 10s].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub timeout: Option<String>,
     /// Extra request header 'name: value' (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
@@ -140,16 +140,16 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub compression: Option<String>,
     /// Retries of 429/502/503/504 and connection errors, honouring Retry-After [default: 0].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub retries: Option<String>,
     /// Send N consecutive records as one request [default: 1].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub batch: Option<String>,
     /// Write the JSON report here (counts, percentiles, series, histograms).
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
     /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub min_success: Option<String>,
     /// Send only slice K of N (0-based); --rate is the total over all N.
     #[arg(long, value_name = "K/N")]

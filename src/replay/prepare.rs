@@ -272,7 +272,8 @@ fn read(corpus: &Corpus, cfg: &PrepareConfig, credits: &Credits, jobs: &flume::S
     let mut dec = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
     let index = &corpus.index;
     let first_frame = index.frames.partition_point(|f| f.first_record + f.records <= cfg.records.start);
-    let frames: Vec<usize> = (first_frame..index.frames.len()).take_while(|&f| index.frames[f].first_record < cfg.records.end).collect();
+    let frames: Vec<usize> =
+        (first_frame..index.frames.len()).take_while(|&f| index.frames[f].first_record < cfg.records.end).collect();
     let slice_raw: u64 = frames.iter().map(|&f| index.frames[f].raw_len).sum();
     let cache_all = cfg.passes != Some(1) && slice_raw <= CACHE_BUDGET;
     let mut cache: Vec<Option<Bytes>> = vec![None; frames.len()];

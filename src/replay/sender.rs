@@ -245,7 +245,8 @@ impl Senders {
     }
 
     async fn attempt(&self, conn: &mut Option<Conn>, body: &Bytes) -> Attempt {
-        let fail = |k, body_sent| Attempt { outcome: Outcome::Error(k), rejected_spans: 0, retry_after: None, body_sent };
+        let fail =
+            |k, body_sent| Attempt { outcome: Outcome::Error(k), rejected_spans: 0, retry_after: None, body_sent };
         // A kept-alive connection the server closed meanwhile fails before the request is
         // sent; that is not the server's answer, so reconnect once and send again.
         for fresh_try in 0..2 {
