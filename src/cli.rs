@@ -32,6 +32,11 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Explain why a Collector dropped spans: read its logs and/or its own metrics.
     Analyze(AnalyzeArgs),
+    /// Print a shell completion script: traceblast completions bash > /etc/bash_completion.d/traceblast
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `traceblast gen`.

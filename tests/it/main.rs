@@ -3,6 +3,8 @@
 //! one-line errors, files left behind) is what is being checked.
 
 mod analyze;
+mod completions;
+mod deploy;
 mod fixtures;
 mod generate;
 mod inspect;
