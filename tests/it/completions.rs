@@ -10,7 +10,7 @@ fn completion_scripts_name_the_commands_and_flags() {
         assert!(o.status.success(), "{shell}: {}", stderr(&o));
         let s = stdout(&o);
         assert!(s.contains(marker), "{shell} script lacks {marker:?}");
-        for word in ["replay", "gen", "--max-in-flight", "--traces-per-request"] {
+        for word in ["replay", "gen", "max-in-flight", "traces-per-request"] {
             assert!(s.contains(word), "{shell} script lacks {word}");
         }
     }
