@@ -32,6 +32,8 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Explain why a Collector dropped spans: read its logs and/or its own metrics.
     Analyze(AnalyzeArgs),
+    /// Reprint a replay report, render it as HTML, compare two runs, or merge shards' reports.
+    Report(ReportArgs),
 }
 
 /// `traceblast gen`.
@@ -85,7 +87,7 @@ pub struct GenArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   traceblast replay corpus.zst --rate 100
-  traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json
+  traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json --html run.html
   traceblast replay corpus.zst --rate max --connections 16 --max-in-flight 16
   traceblast replay corpus.zst --platform braintrust --rate 20 --dry-run
   traceblast replay corpus.zst --endpoint http://collector:4318/v1/traces --compression gzip --retries 3
@@ -98,7 +100,7 @@ Configuration: flags > environment > .env (never overrides a real variable).
   TRACEBLAST_ENDPOINT, TRACEBLAST_RATE, TRACEBLAST_DURATION, TRACEBLAST_REQUESTS, TRACEBLAST_LOOPS,
   TRACEBLAST_RAMP_UP, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
   TRACEBLAST_COMPRESSION, TRACEBLAST_RETRIES, TRACEBLAST_BATCH, TRACEBLAST_HTTP2, TRACEBLAST_REPORT,
-  TRACEBLAST_MIN_SUCCESS.
+  TRACEBLAST_HTML, TRACEBLAST_MIN_SUCCESS.
 Exit codes: 0 done; 1 done but --min-success missed; 2 bad input; 130 interrupted.")]
 pub struct ReplayArgs {
     /// The corpus file (from `traceblast gen`).
@@ -148,6 +150,9 @@ pub struct ReplayArgs {
     /// Write the JSON report here (counts, percentiles, series, histograms).
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
+    /// Write the report as one self-contained HTML page (charts and tables; works offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5).
     #[arg(long)]
     pub min_success: Option<String>,
@@ -243,4 +248,46 @@ pub struct AnalyzeArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `traceblast report`. A report file is reprinted by `traceblast report FILE` (or
+/// `traceblast report show FILE`); `compare` and `merge` are subcommands. The two forms do not
+/// mix: options of the first form are rejected after a subcommand, and a report file named
+/// `show`, `compare` or `merge` is given with a directory (`./compare`).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(after_help = "Examples:
+  traceblast report run.json                                 reprint the text report
+  traceblast report run.json --html run.html                 and write it as an HTML page
+  traceblast report compare main.json branch.json --max-p99-regression 10% --min-success 99.5%
+  traceblast report compare langfuse.json phoenix.json --json
+  traceblast report merge shard0.json shard1.json shard2.json -o all.json --html all.html
+
+Exit codes: 0 done; 1 `compare` crossed a threshold; 2 bad input (a missing file, a file that is
+not a report, an unsupported report_version, a bad threshold).")]
+pub struct ReportArgs {
+    /// `show`, `compare` or `merge`; without one, the arguments are those of `show`.
+    #[command(subcommand)]
+    pub action: Option<ReportAction>,
+    /// `traceblast report FILE [--html OUT]`.
+    #[command(flatten)]
+    pub show: ShowArgs,
+}
+
+/// `traceblast report [show] FILE`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A report written by `replay --report` or `report merge`.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub report: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (charts and tables; works offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `traceblast report` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Reprint a report (the same as `traceblast report FILE`).
+    Show(ShowArgs),
 }

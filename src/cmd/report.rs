@@ -1,0 +1,40 @@
+//! `traceblast report`: reprint a saved report (text, and optionally HTML), compare two runs,
+//! merge shards' reports. Files are read and checked here; the work is in `report`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::replay::write_atomic;
+use crate::cli::{ReportAction, ReportArgs, ShowArgs};
+use crate::report::{self, Render, Report};
+
+pub fn run(a: &ReportArgs) -> Result<ExitCode> {
+    match &a.action {
+        None => show(&a.show),
+        Some(ReportAction::Show(s)) => show(s),
+    }
+}
+
+/// Reads and parses a report; errors name the file.
+pub fn load(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    report::json::parse(&text, &path.display().to_string()).map_err(anyhow::Error::msg)
+}
+
+/// Writes the HTML page of `r` to `path`, atomically.
+fn write_html(path: &Path, r: &Report) -> Result<()> {
+    write_atomic(path, &report::html::Html.render(r))
+        .with_context(|| format!("cannot write the HTML report {}", path.display()))
+}
+
+fn show(a: &ShowArgs) -> Result<ExitCode> {
+    let path = a.report.as_deref().context("a report file is needed: traceblast report FILE")?;
+    let r = load(path)?;
+    if let Some(out) = &a.html {
+        write_html(out, &r)?;
+    }
+    super::emit(report::text::Text.render(&r))?;
+    Ok(ExitCode::SUCCESS)
+}
