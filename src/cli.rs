@@ -290,4 +290,36 @@ pub struct ShowArgs {
 pub enum ReportAction {
     /// Reprint a report (the same as `traceblast report FILE`).
     Show(ShowArgs),
+    /// Print two runs side by side with deltas; exit 1 when a threshold is crossed.
+    Compare(CompareArgs),
+}
+
+/// `traceblast report compare`. Thresholds judge NEW (against BASE for the relative ones);
+/// all are optional.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference run (the main branch, or the first platform).
+    #[arg(value_name = "BASE.json")]
+    pub base: PathBuf,
+    /// The run judged against it.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// Fail when NEW's corrected p50 is more than PCT percent above BASE's (e.g. 10%).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub max_p50_regression: Option<String>,
+    /// Fail when NEW's corrected p99 is more than PCT percent above BASE's (e.g. 10%).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub max_p99_regression: Option<String>,
+    /// Fail when NEW's success rate (ok / scheduled) is below PCT percent (e.g. 99.5%).
+    #[arg(long, value_name = "PCT")]
+    pub min_success: Option<String>,
+    /// Fail when more than PCT percent of NEW's sent requests failed (non-2xx or no answer).
+    #[arg(long, value_name = "PCT")]
+    pub max_error_rate: Option<String>,
+    /// Fail when NEW's achieved rate is below RATIO times BASE's (0.95 or 95%).
+    #[arg(long, value_name = "RATIO", allow_hyphen_values = true)]
+    pub min_rate_ratio: Option<String>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

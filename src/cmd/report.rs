@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::replay::write_atomic;
-use crate::cli::{ReportAction, ReportArgs, ShowArgs};
+use crate::cli::{CompareArgs, ReportAction, ReportArgs, ShowArgs};
 use crate::report::{self, Render, Report};
 
 pub fn run(a: &ReportArgs) -> Result<ExitCode> {
     match &a.action {
         None => show(&a.show),
         Some(ReportAction::Show(s)) => show(s),
+        Some(ReportAction::Compare(c)) => compare(c),
     }
 }
 
@@ -37,4 +38,18 @@ fn show(a: &ShowArgs) -> Result<ExitCode> {
     }
     super::emit(report::text::Text.render(&r))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit 1 when a threshold is crossed: the comparison is printed either way.
+fn compare(a: &CompareArgs) -> Result<ExitCode> {
+    let thresholds = crate::config::report::thresholds(a)?;
+    let (base, new) = (load(&a.base)?, load(&a.new)?);
+    let (bf, nf) = (a.base.display().to_string(), a.new.display().to_string());
+    let c = report::compare::compare(&bf, &base, &nf, &new, &thresholds);
+    if a.json {
+        super::emit(report::json::Json.render(&c))?;
+    } else {
+        super::emit(report::text::Text.render(&c))?;
+    }
+    Ok(if c.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -2,6 +2,7 @@
 //! test checks the shape. Reading one back checks `report_version` before anything else, so a
 //! report from an incompatible traceblast is named as such rather than as a missing key.
 
+use super::compare::Comparison;
 use super::model::REPORT_VERSION;
 use super::{Render, Report};
 
@@ -11,6 +12,12 @@ pub struct Json;
 impl Render for Json {
     fn render(&self, r: &Report) -> String {
         serde_json::to_string_pretty(r).expect("reports serialize") + "\n"
+    }
+}
+
+impl Render<Comparison> for Json {
+    fn render(&self, c: &Comparison) -> String {
+        serde_json::to_string_pretty(c).expect("comparisons serialize") + "\n"
     }
 }
 

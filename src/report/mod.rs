@@ -2,6 +2,7 @@
 //! output format behind [`Render`]. `report` knows nothing of HTTP or corpora: callers hand it
 //! the run description already redacted.
 
+pub mod compare;
 pub mod html;
 pub mod json;
 pub mod model;
