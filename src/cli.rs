@@ -292,6 +292,8 @@ pub enum ReportAction {
     Show(ShowArgs),
     /// Print two runs side by side with deltas; exit 1 when a threshold is crossed.
     Compare(CompareArgs),
+    /// Merge reports of shards of one run into one report (counts summed, histograms added).
+    Merge(MergeArgs),
 }
 
 /// `traceblast report compare`. Thresholds judge NEW (against BASE for the relative ones);
@@ -322,4 +324,18 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `traceblast report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports to merge: two or more, usually one per `--shard` of the same run.
+    #[arg(value_name = "REPORT.json", num_args = 2.., required = true)]
+    pub reports: Vec<PathBuf>,
+    /// The merged JSON report (written atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the merged report as an HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::replay::write_atomic;
-use crate::cli::{CompareArgs, ReportAction, ReportArgs, ShowArgs};
+use crate::cli::{CompareArgs, MergeArgs, ReportAction, ReportArgs, ShowArgs};
 use crate::report::{self, Render, Report};
 
 pub fn run(a: &ReportArgs) -> Result<ExitCode> {
@@ -15,6 +15,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
         None => show(&a.show),
         Some(ReportAction::Show(s)) => show(s),
         Some(ReportAction::Compare(c)) => compare(c),
+        Some(ReportAction::Merge(m)) => merge(m),
     }
 }
 
@@ -52,4 +53,19 @@ fn compare(a: &CompareArgs) -> Result<ExitCode> {
         super::emit(report::text::Text.render(&c))?;
     }
     Ok(if c.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn merge(a: &MergeArgs) -> Result<ExitCode> {
+    let inputs = a.reports.iter().map(|p| Ok((p.display().to_string(), load(p)?))).collect::<Result<Vec<_>>>()?;
+    let merged = report::merge::merge(&inputs).map_err(anyhow::Error::msg)?;
+    for w in &merged.warnings {
+        eprintln!("warning: {w}");
+    }
+    write_atomic(&a.output, &report::json::Json.render(&merged.report))
+        .with_context(|| format!("cannot write the merged report {}", a.output.display()))?;
+    if let Some(out) = &a.html {
+        write_html(out, &merged.report)?;
+    }
+    super::emit(report::text::Text.render(&merged.report))?;
+    Ok(ExitCode::SUCCESS)
 }

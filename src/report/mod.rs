@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod html;
 pub mod json;
+pub mod merge;
 pub mod model;
 pub mod svg;
 pub mod text;
