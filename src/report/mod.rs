@@ -1,6 +1,8 @@
 //! Reports: one model ([`model::Report`]), built from a run's [`Stats`], and one renderer per
-//! output format behind [`Render`]. `report` knows nothing of HTTP or corpora: callers hand it
-//! the run description already redacted.
+//! output format behind [`Render`] ([`text`], [`json`], [`html`], whose charts are drawn by
+//! [`svg`]). Saved reports can be compared ([`compare`]: deltas and thresholds for a CI gate)
+//! and merged ([`merge`]: shards of one run, exactly). `report` knows nothing of HTTP or
+//! corpora: callers hand it the run description already redacted.
 
 pub mod compare;
 pub mod html;

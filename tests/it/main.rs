@@ -5,5 +5,8 @@
 mod analyze;
 mod fixtures;
 mod generate;
+mod html;
 mod inspect;
+mod png;
+mod report;
 mod util;
