@@ -196,7 +196,7 @@ impl Render<Comparison> for Text {
         if !c.scenarios.is_empty() {
             let _ = writeln!(o, "  {:<28}{:>10}{:>10}{:>12}{:>12}", "scenario", "requests", "ok", "p50", "p99");
             for (name, s) in &c.scenarios {
-                let _ = writeln!(o, "    {name:<26}");
+                let _ = writeln!(o, "    {name}");
                 let rows = [
                     ("base", thousands(s.requests.base), thousands(s.ok.base), us(s.p50_us.base), us(s.p99_us.base)),
                     ("new", thousands(s.requests.new), thousands(s.ok.new), us(s.p50_us.new), us(s.p99_us.new)),
