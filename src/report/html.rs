@@ -535,12 +535,12 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_report_still_renders_every_section() {
-        let html = Html.render(&Report::default());
+    fn an_empty_interrupted_report_still_renders_every_section() {
+        let html = Html.render(&Report { interrupted: true, ..Default::default() });
         for id in ["throughput", "latency", "status", "distribution"] {
             assert!(html.contains(&format!(r#"id="{id}" data-points="0""#)), "{id}");
         }
-        assert!(html.contains("No request was scheduled"));
+        assert!(html.contains("No request was scheduled") && html.contains("<b>interrupted</b>"));
         assert!(!html.contains("http://") && !html.contains("https://"), "nothing is fetched");
     }
 

@@ -20,23 +20,25 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// The charts of the page, by element id.
 const CHARTS: [&str; 4] = ["throughput", "latency", "status", "distribution"];
 
-/// The value of attribute `attr` of the chart `<svg id="{id}" …>` in `html`.
-pub fn chart_attr(html: &str, id: &str, attr: &str) -> String {
-    let at = html.find(&format!(r#" id="{id}""#)).unwrap_or_else(|| panic!("no chart {id}"));
-    let start = html[..at].rfind("<svg").expect("chart is an <svg>");
-    let tag = &html[start..start + html[start..].find('>').unwrap()];
-    let key = format!(r#" {attr}=""#);
-    let from = tag.find(&key).unwrap_or_else(|| panic!("chart {id} has no {attr}: {tag}")) + key.len();
-    tag[from..from + tag[from..].find('"').unwrap()].to_string()
-}
-
-/// The value of attribute `attr` of `<body>`.
-fn body_attr(html: &str, attr: &str) -> Option<String> {
-    let start = html.find("<body")?;
-    let tag = &html[start..start + html[start..].find('>')?];
+/// The value of attribute `attr` in the start tag `tag` (`<svg id="x" data-points="3"`).
+fn attr(tag: &str, attr: &str) -> Option<String> {
     let key = format!(r#" {attr}=""#);
     let from = tag.find(&key)? + key.len();
     Some(tag[from..from + tag[from..].find('"')?].to_string())
+}
+
+/// The value of attribute `name` of the chart `<svg id="{id}" …>` in `html`.
+pub fn chart_attr(html: &str, id: &str, name: &str) -> String {
+    let at = html.find(&format!(r#" id="{id}""#)).unwrap_or_else(|| panic!("no chart {id}"));
+    let start = html[..at].rfind("<svg").expect("chart is an <svg>");
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    attr(tag, name).unwrap_or_else(|| panic!("chart {id} has no {name}: {tag}"))
+}
+
+/// The value of attribute `name` of `<body>`.
+fn body_attr(html: &str, name: &str) -> Option<String> {
+    let start = html.find("<body")?;
+    attr(&html[start..start + html[start..].find('>')?], name)
 }
 
 /// Runs Chromium headless with `extra` flags on `page`; a fresh profile in `profile`.
