@@ -19,6 +19,6 @@ apt_install() {
   fi
 }
 
-apt_install zstd
+apt_install zstd chromium
 
 cargo test --all-targets "$@"

@@ -32,6 +32,8 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Explain why a Collector dropped spans: read its logs and/or its own metrics.
     Analyze(AnalyzeArgs),
+    /// Reprint a replay report, render it as HTML, compare two runs, or merge shards' reports.
+    Report(ReportArgs),
     /// Print a shell completion script: traceblast completions bash > /etc/bash_completion.d/traceblast
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -90,7 +92,7 @@ pub struct GenArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   traceblast replay corpus.zst --rate 100
-  traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json
+  traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json --html run.html
   traceblast replay corpus.zst --rate max --connections 16 --max-in-flight 16
   traceblast replay corpus.zst --platform braintrust --rate 20 --dry-run
   traceblast replay corpus.zst --endpoint http://collector:4318/v1/traces --compression gzip --retries 3
@@ -103,7 +105,7 @@ Configuration: flags > environment > .env (never overrides a real variable).
   TRACEBLAST_ENDPOINT, TRACEBLAST_RATE, TRACEBLAST_DURATION, TRACEBLAST_REQUESTS, TRACEBLAST_LOOPS,
   TRACEBLAST_RAMP_UP, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
   TRACEBLAST_COMPRESSION, TRACEBLAST_RETRIES, TRACEBLAST_BATCH, TRACEBLAST_HTTP2, TRACEBLAST_REPORT,
-  TRACEBLAST_MIN_SUCCESS.
+  TRACEBLAST_HTML, TRACEBLAST_MIN_SUCCESS.
 Exit codes: 0 done; 1 done but --min-success missed; 2 bad input; 130 interrupted.")]
 pub struct ReplayArgs {
     /// The corpus file (from `traceblast gen`).
@@ -153,6 +155,9 @@ pub struct ReplayArgs {
     /// Write the JSON report here (counts, percentiles, series, histograms).
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
+    /// Write the report as one self-contained HTML page (charts and tables; works offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5).
     #[arg(long, allow_hyphen_values = true)]
     pub min_success: Option<String>,
@@ -248,4 +253,94 @@ pub struct AnalyzeArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `traceblast report`. A report file is reprinted by `traceblast report FILE` (or
+/// `traceblast report show FILE`); `compare` and `merge` are subcommands. The two forms do not
+/// mix: options of the first form are rejected after a subcommand, and a report file named
+/// `show`, `compare` or `merge` is given with a directory (`./compare`).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(after_help = "Examples:
+  traceblast report run.json                                 reprint the text report
+  traceblast report run.json --html run.html                 and write it as an HTML page
+  traceblast report compare main.json branch.json --max-p99-regression 10% --min-success 99.5%
+  traceblast report compare langfuse.json phoenix.json --json
+  traceblast report merge shard0.json shard1.json shard2.json -o all.json --html all.html
+
+Exit codes: 0 done; 1 `compare` crossed a threshold; 2 bad input (a missing file, a file that is
+not a report, an unsupported report_version, a bad threshold).")]
+pub struct ReportArgs {
+    /// `show`, `compare` or `merge`; without one, the arguments are those of `show`.
+    #[command(subcommand)]
+    pub action: Option<ReportAction>,
+    /// `traceblast report FILE [--html OUT]`.
+    #[command(flatten)]
+    pub show: ShowArgs,
+}
+
+/// `traceblast report [show] FILE`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A report written by `replay --report` or `report merge`.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub report: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (charts and tables; works offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `traceblast report` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Reprint a report (the same as `traceblast report FILE`).
+    Show(ShowArgs),
+    /// Print two runs side by side with deltas; exit 1 when a threshold is crossed.
+    Compare(CompareArgs),
+    /// Merge reports of shards of one run into one report (counts summed, histograms added).
+    Merge(MergeArgs),
+}
+
+/// `traceblast report compare`. Thresholds judge NEW (against BASE for the relative ones);
+/// all are optional.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference run (the main branch, or the first platform).
+    #[arg(value_name = "BASE.json")]
+    pub base: PathBuf,
+    /// The run judged against it.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// Fail when NEW's corrected p50 is more than PCT percent above BASE's (e.g. 10%).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub max_p50_regression: Option<String>,
+    /// Fail when NEW's corrected p99 is more than PCT percent above BASE's (e.g. 10%).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub max_p99_regression: Option<String>,
+    /// Fail when NEW's success rate (ok / scheduled) is below PCT percent (e.g. 99.5%).
+    #[arg(long, value_name = "PCT")]
+    pub min_success: Option<String>,
+    /// Fail when more than PCT percent of NEW's sent requests failed (non-2xx or no answer).
+    #[arg(long, value_name = "PCT")]
+    pub max_error_rate: Option<String>,
+    /// Fail when NEW's achieved rate is below RATIO times BASE's (0.95 or 95%).
+    #[arg(long, value_name = "RATIO", allow_hyphen_values = true)]
+    pub min_rate_ratio: Option<String>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `traceblast report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports to merge: two or more, usually one per `--shard` of the same run.
+    #[arg(value_name = "REPORT.json", num_args = 2.., required = true)]
+    pub reports: Vec<PathBuf>,
+    /// The merged JSON report (written atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the merged report as an HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }

@@ -21,7 +21,8 @@
 //! - [`corpus`] — the corpus file: index format, atomic writer, memory-mapped reader.
 //! - [`generate`] — the parallel, ordered gen pipeline.
 //! - [`replay`] — schedule, preparation pipeline, pacer thread, HTTP senders, retries.
-//! - [`stats`] — outcome counters and HdrHistograms; [`report`] — the report model and renderers.
+//! - [`stats`] — outcome counters and HdrHistograms; [`report`] — the report model, its
+//!   renderers (text, JSON, HTML), and `report compare` / `report merge` on saved reports.
 //! - [`platform`] — presets for Braintrust, LangSmith, Langfuse, Phoenix, Honeycomb, plain OTLP.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.

@@ -5,6 +5,7 @@ mod analyze;
 mod generate;
 mod inspect;
 mod replay;
+mod report;
 mod scenarios;
 
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&a),
         Command::Scenarios(a) => scenarios::run(&a),
         Command::Analyze(a) => analyze::run(&a),
+        Command::Report(a) => report::run(&a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

@@ -57,6 +57,10 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         write_atomic(path, &report::json::Json.render(&rep))
             .with_context(|| format!("cannot write the report {}", path.display()))?;
     }
+    if let Some(path) = &plan.html {
+        write_atomic(path, &report::html::Html.render(&rep))
+            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
+    }
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
@@ -260,6 +264,9 @@ fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &std::ops::Range<u64>) 
     line("retries", plan.target.retries.to_string());
     if let Some(p) = &plan.report {
         line("report", p.display().to_string());
+    }
+    if let Some(p) = &plan.html {
+        line("html report", p.display().to_string());
     }
     o
 }

@@ -6,6 +6,7 @@
 
 pub mod env;
 pub mod replay;
+pub mod report;
 
 use anyhow::{Context, Result, bail};
 

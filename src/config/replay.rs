@@ -225,6 +225,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         fresh_ids: a.fresh_ids,
         shard,
         report: a.report.clone().or_else(|| env.get("TRACEBLAST_REPORT").map(Into::into)),
+        html: a.html.clone().or_else(|| env.get("TRACEBLAST_HTML").map(Into::into)),
         min_success,
         quiet: a.quiet,
         dry_run: a.dry_run,

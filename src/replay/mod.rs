@@ -76,6 +76,8 @@ pub struct ReplayPlan {
     pub shard: Option<(u64, u64)>,
     /// JSON report path.
     pub report: Option<PathBuf>,
+    /// HTML report path.
+    pub html: Option<PathBuf>,
     /// Exit 1 when the success rate is below this (percent).
     pub min_success: Option<f64>,
     /// No progress bar, no text report.

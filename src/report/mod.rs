@@ -1,9 +1,15 @@
 //! Reports: one model ([`model::Report`]), built from a run's [`Stats`], and one renderer per
-//! output format behind [`Render`]. `report` knows nothing of HTTP or corpora: callers hand it
-//! the run description already redacted.
+//! output format behind [`Render`] ([`text`], [`json`], [`html`], whose charts are drawn by
+//! [`svg`]). Saved reports can be compared ([`compare`]: deltas and thresholds for a CI gate)
+//! and merged ([`merge`]: shards of one run, exactly). `report` knows nothing of HTTP or
+//! corpora: callers hand it the run description already redacted.
 
+pub mod compare;
+pub mod html;
 pub mod json;
+pub mod merge;
 pub mod model;
+pub mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -12,10 +18,11 @@ use crate::stats::Stats;
 pub use model::Report;
 use model::*;
 
-/// An output format.
-pub trait Render {
-    /// The report in this format.
-    fn render(&self, r: &Report) -> String;
+/// An output format. `T` is what is rendered: a [`Report`] by default, or a
+/// [`compare::Comparison`] of two.
+pub trait Render<T = Report> {
+    /// `r` in this format.
+    fn render(&self, r: &T) -> String;
 }
 
 /// What the caller knows that the stats do not.
@@ -129,6 +136,7 @@ pub fn build(stats: &Stats, ctx: Context) -> Report {
         histograms,
         run: ctx.run,
         corpus: ctx.corpus,
+        merged_from: Vec::new(),
     }
 }
 
@@ -137,6 +145,7 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 { 100.0 } else { round2(part as f64 * 100.0 / whole as f64) }
 }
 
-fn round2(v: f64) -> f64 {
+/// `v` rounded to two decimals (reports keep rates and ratios readable).
+pub(crate) fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }

@@ -252,6 +252,10 @@ pub struct Report {
     pub series: Vec<SeriesPoint>,
     /// Histograms for exact merging.
     pub histograms: Histograms,
+    /// The reports `report merge` combined into this one (empty for a single run). Absent from
+    /// the JSON of a single run, so older readers see the same keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 /// Serializes a histogram as HdrHistogram V2, base64.

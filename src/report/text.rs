@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::compare::{Comparison, Count, Value};
 use super::model::Percentiles;
 use super::{Render, Report};
 use crate::units::{human_bytes, thousands};
@@ -52,6 +53,9 @@ impl Render for Text {
             "  duration        {:.2} s (ended by {}), started {}",
             run.duration_s, run.ended_by, run.started_at
         );
+        if !r.merged_from.is_empty() {
+            let _ = writeln!(o, "  merged from     {} reports: {}", r.merged_from.len(), r.merged_from.join(", "));
+        }
         let _ = writeln!(
             o,
             "  requests        {} scheduled · {} ok · {} failed · {} missed · {} retries{}",
@@ -114,6 +118,127 @@ impl Render for Text {
                     s.avg_bytes / 1e3
                 );
             }
+        }
+        o
+    }
+}
+
+/// `+12` / `-3` / `0`.
+fn signed(v: i64) -> String {
+    if v > 0 {
+        format!("+{}", thousands(v as u64))
+    } else if v < 0 {
+        format!("-{}", thousands(v.unsigned_abs()))
+    } else {
+        "0".into()
+    }
+}
+
+/// `+12.50 %`, or `n/a` when BASE is 0.
+fn pct(p: Option<f64>) -> String {
+    p.map(|p| format!("{p:+.2} %")).unwrap_or_else(|| "n/a".into())
+}
+
+fn side_line(label: &str, s: &super::compare::Side) -> String {
+    let target = s.target_rate.map(|t| format!("{t} req/s")).unwrap_or_else(|| "max rate".into());
+    format!(
+        "  {label:<6}{}\n        {} → {} · started {} · {:.2} s · {target} · {} scheduled{}\n",
+        s.file,
+        s.platform,
+        s.endpoint,
+        s.started_at,
+        s.duration_s,
+        thousands(s.scheduled),
+        if s.interrupted { " · INTERRUPTED" } else { "" }
+    )
+}
+
+impl Render<Comparison> for Text {
+    fn render(&self, c: &Comparison) -> String {
+        let mut o = String::from("traceblast report compare\n");
+        o.push_str(&side_line("base", &c.base));
+        o.push_str(&side_line("new", &c.new));
+        let _ = writeln!(o, "  {:<22}{:>14}{:>14}{:>14}", "", "base", "new", "delta");
+        let mut real = |name: &str, v: &Value, unit: &str, relative: bool| {
+            let delta = if relative { pct(v.change_pct) } else { format!("{:+.2} pt", v.delta) };
+            let _ = writeln!(
+                o,
+                "  {name:<22}{:>14}{:>14}{delta:>14}",
+                format!("{:.2}{unit}", v.base),
+                format!("{:.2}{unit}", v.new)
+            );
+        };
+        real("success rate", &c.success_rate, " %", false);
+        real("error rate (of sent)", &c.error_rate, " %", false);
+        real("achieved rate", &c.achieved_rate, "/s", true);
+        real("ok per second", &c.ok_per_s, "/s", true);
+        let mut lat = |name: &str, v: &Count| {
+            let _ = writeln!(o, "  {name:<22}{:>14}{:>14}{:>14}", us(v.base), us(v.new), pct(v.change_pct));
+        };
+        lat("p50 (corrected)", &c.p50_us);
+        lat("p99 (corrected)", &c.p99_us);
+        lat("p99.9 (corrected)", &c.p999_us);
+        if c.errors.is_empty() {
+            o.push_str("  errors by status      none\n");
+        } else {
+            o.push_str("  errors by status\n");
+            for (k, v) in &c.errors {
+                let label = if k == "0" { "no status".to_string() } else { k.clone() };
+                let _ = writeln!(
+                    o,
+                    "    {label:<20}{:>14}{:>14}{:>14}",
+                    thousands(v.base),
+                    thousands(v.new),
+                    signed(v.delta)
+                );
+            }
+        }
+        if !c.scenarios.is_empty() {
+            let _ = writeln!(o, "  {:<28}{:>10}{:>10}{:>12}{:>12}", "scenario", "requests", "ok", "p50", "p99");
+            for (name, s) in &c.scenarios {
+                let _ = writeln!(o, "    {name}");
+                let rows = [
+                    ("base", thousands(s.requests.base), thousands(s.ok.base), us(s.p50_us.base), us(s.p99_us.base)),
+                    ("new", thousands(s.requests.new), thousands(s.ok.new), us(s.p50_us.new), us(s.p99_us.new)),
+                    (
+                        "delta",
+                        signed(s.requests.delta),
+                        signed(s.ok.delta),
+                        pct(s.p50_us.change_pct),
+                        pct(s.p99_us.change_pct),
+                    ),
+                ];
+                for (label, a, b, p50, p99) in rows {
+                    let _ = writeln!(o, "      {label:<24}{a:>10}{b:>10}{p50:>12}{p99:>12}");
+                }
+            }
+        }
+        if c.checks.is_empty() {
+            o.push_str("thresholds: none given\n");
+            return o;
+        }
+        o.push_str("thresholds\n");
+        for k in &c.checks {
+            let _ = writeln!(
+                o,
+                "  {}  {} {}{}: {}",
+                if k.crossed { "FAIL" } else { "ok  " },
+                k.flag,
+                k.limit,
+                k.unit,
+                k.detail
+            );
+        }
+        let crossed = c.crossed();
+        if crossed.is_empty() {
+            let _ = writeln!(
+                o,
+                "result: pass ({} threshold{} checked)",
+                c.checks.len(),
+                if c.checks.len() == 1 { "" } else { "s" }
+            );
+        } else {
+            let _ = writeln!(o, "result: FAIL, {} crossed: {}", crossed.len(), crossed.join(", "));
         }
         o
     }

@@ -7,5 +7,8 @@ mod completions;
 mod deploy;
 mod fixtures;
 mod generate;
+mod html;
 mod inspect;
+mod png;
+mod report;
 mod util;

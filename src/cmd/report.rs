@@ -1,0 +1,71 @@
+//! `traceblast report`: reprint a saved report (text, and optionally HTML), compare two runs,
+//! merge shards' reports. Files are read and checked here; the work is in `report`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::replay::write_atomic;
+use crate::cli::{CompareArgs, MergeArgs, ReportAction, ReportArgs, ShowArgs};
+use crate::report::{self, Render, Report};
+
+pub fn run(a: &ReportArgs) -> Result<ExitCode> {
+    match &a.action {
+        None => show(&a.show),
+        Some(ReportAction::Show(s)) => show(s),
+        Some(ReportAction::Compare(c)) => compare(c),
+        Some(ReportAction::Merge(m)) => merge(m),
+    }
+}
+
+/// Reads and parses a report; errors name the file.
+pub fn load(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    report::json::parse(&text, &path.display().to_string()).map_err(anyhow::Error::msg)
+}
+
+/// Writes the HTML page of `r` to `path`, atomically.
+fn write_html(path: &Path, r: &Report) -> Result<()> {
+    write_atomic(path, &report::html::Html.render(r))
+        .with_context(|| format!("cannot write the HTML report {}", path.display()))
+}
+
+fn show(a: &ShowArgs) -> Result<ExitCode> {
+    let path = a.report.as_deref().context("a report file is needed: traceblast report FILE")?;
+    let r = load(path)?;
+    if let Some(out) = &a.html {
+        write_html(out, &r)?;
+    }
+    super::emit(report::text::Text.render(&r))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exit 1 when a threshold is crossed: the comparison is printed either way.
+fn compare(a: &CompareArgs) -> Result<ExitCode> {
+    let thresholds = crate::config::report::thresholds(a)?;
+    let (base, new) = (load(&a.base)?, load(&a.new)?);
+    let (bf, nf) = (a.base.display().to_string(), a.new.display().to_string());
+    let c = report::compare::compare(&bf, &base, &nf, &new, &thresholds);
+    if a.json {
+        super::emit(report::json::Json.render(&c))?;
+    } else {
+        super::emit(report::text::Text.render(&c))?;
+    }
+    Ok(if c.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn merge(a: &MergeArgs) -> Result<ExitCode> {
+    let inputs = a.reports.iter().map(|p| Ok((p.display().to_string(), load(p)?))).collect::<Result<Vec<_>>>()?;
+    let merged = report::merge::merge(&inputs).map_err(anyhow::Error::msg)?;
+    for w in &merged.warnings {
+        eprintln!("warning: {w}");
+    }
+    write_atomic(&a.output, &report::json::Json.render(&merged.report))
+        .with_context(|| format!("cannot write the merged report {}", a.output.display()))?;
+    if let Some(out) = &a.html {
+        write_html(out, &merged.report)?;
+    }
+    super::emit(report::text::Text.render(&merged.report))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,367 @@
+//! `report compare`: two runs side by side with deltas, judged against optional thresholds.
+//!
+//! One command serves two uses: a regression gate in CI (BASE is the main branch's run, NEW
+//! the branch's; a crossed threshold exits 1) and "how do two platforms compare" (BASE and NEW
+//! are the same corpus and rate sent to two endpoints). Latency is always the corrected one:
+//! it is what users wait, and it does not hide a stalled server behind fewer requests.
+//!
+//! The [`Comparison`] is plain data; the text and JSON renderers print it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::Report;
+use super::round2;
+use super::text::us;
+
+/// Limits NEW is judged by. All are optional; none given means nothing can fail.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Thresholds {
+    /// Largest allowed rise of the corrected p50, in percent of BASE's.
+    pub max_p50_regression: Option<f64>,
+    /// Largest allowed rise of the corrected p99, in percent of BASE's.
+    pub max_p99_regression: Option<f64>,
+    /// Smallest allowed success rate of NEW (ok / scheduled), percent.
+    pub min_success: Option<f64>,
+    /// Largest allowed error rate of NEW (failed / sent), percent.
+    pub max_error_rate: Option<f64>,
+    /// Smallest allowed ratio of NEW's achieved rate to BASE's.
+    pub min_rate_ratio: Option<f64>,
+}
+
+/// What identifies one side of the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Side {
+    /// The report file as given.
+    pub file: String,
+    /// When the run started.
+    pub started_at: String,
+    /// Seconds it lasted.
+    pub duration_s: f64,
+    /// Endpoint (redacted in the report).
+    pub endpoint: String,
+    /// Platform preset.
+    pub platform: String,
+    /// Target rate (`null`: max).
+    pub target_rate: Option<f64>,
+    /// Requests scheduled.
+    pub scheduled: u64,
+    /// Stopped by Ctrl-C or SIGTERM.
+    pub interrupted: bool,
+}
+
+/// An integer quantity (count or µs) in both runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Count {
+    /// In BASE.
+    pub base: u64,
+    /// In NEW.
+    pub new: u64,
+    /// `new - base`.
+    pub delta: i64,
+    /// `delta / base` in percent (`null` when BASE is 0 and NEW is not).
+    pub change_pct: Option<f64>,
+}
+
+/// A real quantity (rate or percentage) in both runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Value {
+    /// In BASE.
+    pub base: f64,
+    /// In NEW.
+    pub new: f64,
+    /// `new - base` (percentage points for rates given in percent).
+    pub delta: f64,
+    /// `delta / base` in percent (`null` when BASE is 0 and NEW is not).
+    pub change_pct: Option<f64>,
+}
+
+/// One scenario in both runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScenarioDelta {
+    /// Requests scheduled.
+    pub requests: Count,
+    /// 2xx.
+    pub ok: Count,
+    /// Median corrected latency, µs.
+    pub p50_us: Count,
+    /// 99th percentile corrected latency, µs.
+    pub p99_us: Count,
+}
+
+/// One threshold and how NEW fared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// The flag that set it, e.g. `--max-p99-regression`.
+    pub flag: &'static str,
+    /// Its value (percent, or a ratio for `--min-rate-ratio`).
+    pub limit: f64,
+    /// The unit of `limit` and `value` for people: `" %"` or `""`.
+    #[serde(skip)]
+    pub unit: &'static str,
+    /// The measured value in the same unit (`null` when it cannot be computed).
+    pub value: Option<f64>,
+    /// Whether the limit was crossed (a value that cannot be computed crosses it).
+    pub crossed: bool,
+    /// The numbers behind the verdict, for people.
+    pub detail: String,
+}
+
+/// Two runs compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The reference run.
+    pub base: Side,
+    /// The run judged.
+    pub new: Side,
+    /// `ok / scheduled`, percent.
+    pub success_rate: Value,
+    /// `failed / (ok + failed)`, percent.
+    pub error_rate: Value,
+    /// Requests released per second.
+    pub achieved_rate: Value,
+    /// 2xx answers per second.
+    pub ok_per_s: Value,
+    /// Corrected median, µs.
+    pub p50_us: Count,
+    /// Corrected 99th percentile, µs.
+    pub p99_us: Count,
+    /// Corrected 99.9th percentile, µs.
+    pub p999_us: Count,
+    /// Failures by non-2xx HTTP status (`"503"`) or error kind without a status (`"timeout"`).
+    pub errors: BTreeMap<String, Count>,
+    /// Per scenario, by name (a scenario missing from one run counts as zeros there).
+    pub scenarios: BTreeMap<String, ScenarioDelta>,
+    /// The thresholds given, in a fixed order.
+    pub checks: Vec<Check>,
+    /// No threshold crossed.
+    pub passed: bool,
+}
+
+impl Comparison {
+    /// The flags of the crossed thresholds.
+    pub fn crossed(&self) -> Vec<&'static str> {
+        self.checks.iter().filter(|c| c.crossed).map(|c| c.flag).collect()
+    }
+}
+
+fn change_pct(base: f64, new: f64) -> Option<f64> {
+    if base == 0.0 { (new == 0.0).then_some(0.0) } else { Some(round2((new - base) / base * 100.0)) }
+}
+
+fn count(base: u64, new: u64) -> Count {
+    Count { base, new, delta: new as i64 - base as i64, change_pct: change_pct(base as f64, new as f64) }
+}
+
+fn value(base: f64, new: f64) -> Value {
+    Value { base, new, delta: round2(new - base), change_pct: change_pct(base, new) }
+}
+
+/// `failed / (ok + failed)` in percent; 0 when nothing was sent.
+pub fn error_rate(r: &Report) -> f64 {
+    let sent = r.requests.ok + r.requests.failed;
+    if sent == 0 { 0.0 } else { round2(r.requests.failed as f64 * 100.0 / sent as f64) }
+}
+
+fn side(file: &str, r: &Report) -> Side {
+    Side {
+        file: file.to_string(),
+        started_at: r.run.started_at.clone(),
+        duration_s: r.run.duration_s,
+        endpoint: r.run.endpoint.clone(),
+        platform: r.run.platform.clone(),
+        target_rate: r.rate.target,
+        scheduled: r.requests.scheduled,
+        interrupted: r.interrupted,
+    }
+}
+
+/// Failures by key: non-2xx statuses, then error kinds.
+fn failures(r: &Report) -> BTreeMap<String, u64> {
+    let statuses = r.status.iter().filter(|(k, _)| !k.starts_with('2'));
+    statuses.chain(&r.errors).map(|(k, v)| (k.clone(), *v)).collect()
+}
+
+/// Compares NEW (`new`, read from `new_file`) with BASE and applies the thresholds.
+pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report, t: &Thresholds) -> Comparison {
+    let (bl, nl) = (&base.latency_us.corrected, &new.latency_us.corrected);
+    let (bf, nf) = (failures(base), failures(new));
+    let errors = bf
+        .keys()
+        .chain(nf.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|k| (k.clone(), count(bf.get(k).copied().unwrap_or(0), nf.get(k).copied().unwrap_or(0))))
+        .collect();
+    let names: BTreeSet<&String> = base.scenarios.keys().chain(new.scenarios.keys()).collect();
+    let scenarios = names
+        .into_iter()
+        .map(|name| {
+            let (b, n) = (
+                base.scenarios.get(name).copied().unwrap_or_default(),
+                new.scenarios.get(name).copied().unwrap_or_default(),
+            );
+            let d = ScenarioDelta {
+                requests: count(b.requests, n.requests),
+                ok: count(b.ok, n.ok),
+                p50_us: count(b.p50_us, n.p50_us),
+                p99_us: count(b.p99_us, n.p99_us),
+            };
+            (name.clone(), d)
+        })
+        .collect();
+    let mut c = Comparison {
+        base: side(base_file, base),
+        new: side(new_file, new),
+        success_rate: value(base.success_rate, new.success_rate),
+        error_rate: value(error_rate(base), error_rate(new)),
+        achieved_rate: value(base.rate.achieved, new.rate.achieved),
+        ok_per_s: value(base.rate.ok_per_s, new.rate.ok_per_s),
+        p50_us: count(bl.p50, nl.p50),
+        p99_us: count(bl.p99, nl.p99),
+        p999_us: count(bl.p999, nl.p999),
+        errors,
+        scenarios,
+        checks: Vec::new(),
+        passed: true,
+    };
+    c.checks = checks(&c, t);
+    c.passed = c.checks.iter().all(|k| !k.crossed);
+    c
+}
+
+fn regression(flag: &'static str, name: &str, limit: f64, d: &Count) -> Check {
+    let detail = match d.change_pct {
+        Some(pct) => format!("{name} {} → {} ({pct:+.2} %), limit +{limit} %", us(d.base), us(d.new)),
+        None => format!("{name} {} → {}: BASE has no latency samples to compare with", us(d.base), us(d.new)),
+    };
+    Check { flag, limit, unit: " %", value: d.change_pct, crossed: d.change_pct.is_none_or(|p| p > limit), detail }
+}
+
+fn checks(c: &Comparison, t: &Thresholds) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(limit) = t.max_p50_regression {
+        out.push(regression("--max-p50-regression", "p50", limit, &c.p50_us));
+    }
+    if let Some(limit) = t.max_p99_regression {
+        out.push(regression("--max-p99-regression", "p99", limit, &c.p99_us));
+    }
+    if let Some(limit) = t.min_success {
+        let v = c.success_rate.new;
+        out.push(Check {
+            flag: "--min-success",
+            limit,
+            unit: " %",
+            value: Some(v),
+            crossed: v < limit,
+            detail: format!("success rate {v:.2} %, limit {limit} %"),
+        });
+    }
+    if let Some(limit) = t.max_error_rate {
+        let v = c.error_rate.new;
+        out.push(Check {
+            flag: "--max-error-rate",
+            limit,
+            unit: " %",
+            value: Some(v),
+            crossed: v > limit,
+            detail: format!("error rate {v:.2} % of sent requests, limit {limit} %"),
+        });
+    }
+    if let Some(limit) = t.min_rate_ratio {
+        let a = &c.achieved_rate;
+        let ratio = (a.base > 0.0).then(|| (a.new / a.base * 10_000.0).round() / 10_000.0);
+        let detail = match ratio {
+            Some(r) => format!("achieved {} → {} req/s (ratio {r}), limit {limit}", a.base, a.new),
+            None => format!("BASE achieved {} req/s: no ratio to judge", a.base),
+        };
+        out.push(Check {
+            flag: "--min-rate-ratio",
+            limit,
+            unit: "",
+            value: ratio,
+            crossed: ratio.is_none_or(|r| r < limit),
+            detail,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::{Percentiles, ScenarioReport};
+
+    fn run(ok: u64, failed: u64, p50: u64, p99: u64, achieved: f64) -> Report {
+        let mut r = Report::default();
+        r.requests.scheduled = ok + failed;
+        r.requests.ok = ok;
+        r.requests.failed = failed;
+        r.success_rate = crate::report::percent(ok, ok + failed);
+        r.rate.achieved = achieved;
+        r.latency_us.corrected = Percentiles { count: ok + failed, p50, p99, p999: p99 * 2, ..Default::default() };
+        r.status.insert("200".into(), ok);
+        if failed > 0 {
+            r.status.insert("503".into(), failed);
+        }
+        r.scenarios.insert(
+            "simple_query".into(),
+            ScenarioReport { requests: ok + failed, ok, p50_us: p50, p99_us: p99, avg_bytes: 1.0 },
+        );
+        r
+    }
+
+    #[test]
+    fn deltas_and_failures_by_status() {
+        let c =
+            compare("a", &run(1000, 0, 500, 1000, 100.0), "b", &run(990, 10, 550, 1500, 95.0), &Thresholds::default());
+        assert_eq!(c.p50_us, Count { base: 500, new: 550, delta: 50, change_pct: Some(10.0) });
+        assert_eq!(c.p99_us.change_pct, Some(50.0));
+        assert_eq!(c.success_rate.delta, -1.0);
+        assert_eq!(c.error_rate.new, 1.0);
+        assert_eq!(c.achieved_rate.change_pct, Some(-5.0));
+        assert_eq!(c.errors.keys().collect::<Vec<_>>(), ["503"], "2xx is not an error");
+        assert_eq!(c.errors["503"].delta, 10);
+        assert_eq!(c.scenarios["simple_query"].ok.delta, -10);
+        assert!(c.passed && c.checks.is_empty());
+    }
+
+    #[test]
+    fn thresholds_cross_exactly_past_their_limit() {
+        let base = run(1000, 0, 500, 1000, 100.0);
+        let new = run(995, 5, 550, 1100, 95.0);
+        let at_limit = Thresholds {
+            max_p50_regression: Some(10.0),
+            max_p99_regression: Some(10.0),
+            min_success: Some(99.5),
+            max_error_rate: Some(0.5),
+            min_rate_ratio: Some(0.95),
+        };
+        let c = compare("a", &base, "b", &new, &at_limit);
+        assert!(c.passed, "{:#?}", c.checks);
+        let past = Thresholds {
+            max_p50_regression: Some(9.99),
+            max_p99_regression: Some(9.99),
+            min_success: Some(99.51),
+            max_error_rate: Some(0.49),
+            min_rate_ratio: Some(0.951),
+        };
+        let c = compare("a", &base, "b", &new, &past);
+        assert_eq!(
+            c.crossed(),
+            ["--max-p50-regression", "--max-p99-regression", "--min-success", "--max-error-rate", "--min-rate-ratio"]
+        );
+        assert_eq!(c.checks[0].detail, "p50 500 µs → 550 µs (+10.00 %), limit +9.99 %");
+    }
+
+    #[test]
+    fn a_base_without_samples_cannot_vouch_for_new() {
+        let empty = Report::default();
+        let t = Thresholds { max_p99_regression: Some(10.0), min_rate_ratio: Some(0.9), ..Default::default() };
+        let c = compare("a", &empty, "b", &run(10, 0, 500, 900, 10.0), &t);
+        assert_eq!(c.checks.iter().map(|k| (k.value, k.crossed)).collect::<Vec<_>>(), [(None, true), (None, true)]);
+        let c = compare("a", &empty, "b", &empty, &Thresholds { max_p99_regression: Some(10.0), ..t });
+        assert!(!c.checks[0].crossed, "0 → 0 is no regression");
+    }
+}

@@ -1,0 +1,559 @@
+//! The HTML report: one self-contained page with the run's charts and tables.
+//!
+//! Everything is inline — styles, SVG charts drawn in Rust ([`super::svg`]), and a few lines of
+//! script — and a Content-Security-Policy forbids any fetch, so the page opens the same from
+//! a laptop, a CI artifact or a mail attachment, offline. The script only records errors and
+//! checks that each chart was laid out (`data-drawn` next to the `data-points` written here),
+//! which the Chromium test in `tests/it/html.rs` reads back.
+//!
+//! Charts: throughput (target vs achieved per second), latency p50/p99 per second, status codes
+//! per second (stacked), and the HDR percentile distribution (corrected vs uncorrected) on a
+//! log "nines" axis, from the report's serialized histograms.
+
+use std::fmt::Write;
+use std::time::{Duration, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+
+use super::model::{Percentiles, SeriesPoint, decode_histogram};
+use super::svg::{Axis, Chart, Layer, Line, Marks, esc, number};
+use super::text::us;
+use super::{Render, Report};
+use crate::units::{human_bytes, thousands};
+
+/// A self-contained HTML page.
+pub struct Html;
+
+/// Nines shown on the distribution's x axis: up to 99.999 % (x = 5).
+const NINES: f64 = 5.0;
+/// Points per nine on the distribution curve.
+const STEPS_PER_NINE: usize = 20;
+/// Longest series (seconds) drawn with its empty seconds filled with zeros.
+const MAX_DENSE_SECONDS: u64 = 7 * 24 * 3600;
+
+const STYLE: &str = "
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2530;background:#f4f6f9;margin:0}
+main{max-width:1200px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 4px}
+.sub,.note{color:#5b6675}.note{margin:0 0 8px;font-size:13px}
+.banner{background:#fff4e5;border:1px solid #f0b45a;border-radius:6px;padding:8px 12px;margin:12px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin:16px 0}
+.card,section{background:#fff;border:1px solid #dde2ea;border-radius:8px;padding:12px 16px}
+section{margin:16px 0}.card b{display:block;font-size:20px}.card span{color:#5b6675;font-size:12px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:4px 10px;border-bottom:1px solid #e8ecf1;text-align:right}
+th:first-child,td:first-child{text-align:left}th{color:#5b6675;font-weight:600}
+.kv td{text-align:left}.kv td:first-child{color:#5b6675;width:200px}
+svg.chart{width:100%;height:auto;display:block}
+svg text{font-size:12px;fill:#3b4552}svg text.title{font-size:13px;fill:#1d2530}
+svg text.empty{font-size:16px;fill:#8a94a3}
+.grid{stroke:#e3e7ee}.axis,.tick{stroke:#8a94a3}
+.series{fill:none;stroke-width:2;stroke-linejoin:round}.dashed{stroke-dasharray:6 4}
+.pt{fill-opacity:0}.pt:hover{fill-opacity:1}.dot{fill-opacity:.9}
+code{font-size:12px}
+";
+
+/// Records errors and checks the charts were laid out; the page works without it.
+const SCRIPT: &str = "
+window.__tbErrors=[];
+window.addEventListener('error',function(e){window.__tbErrors.push(String(e.message))});
+(function(){var ce=console.error;console.error=function(){
+window.__tbErrors.push(Array.prototype.join.call(arguments,' '));return ce.apply(console,arguments)}})();
+window.addEventListener('load',function(){
+document.querySelectorAll('svg.chart').forEach(function(svg){var n=0;
+svg.querySelectorAll('polyline.series').forEach(function(p){var b=p.getBBox(),k=p.points.numberOfItems;
+if(b.width>0||b.height>0||k===1)n+=k});
+svg.querySelectorAll('rect.bar').forEach(function(r){var b=r.getBBox();if(b.width>0&&b.height>0)n++});
+svg.setAttribute('data-drawn',String(n))});
+document.body.setAttribute('data-errors',String(window.__tbErrors.length));
+document.body.setAttribute('data-error-text',window.__tbErrors.join(' | '));
+document.body.setAttribute('data-ready','1')});
+";
+
+impl Render for Html {
+    fn render(&self, r: &Report) -> String {
+        let mut o = String::with_capacity(64 * 1024);
+        let title = format!("traceblast report — {} → {}", r.corpus.path, r.run.endpoint);
+        let _ = write!(
+            o,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>\n<body><main>\n",
+            esc(&title)
+        );
+        header(&mut o, r);
+        cards(&mut o, r);
+        let t = Timeline::of(r);
+        section(
+            &mut o,
+            "Throughput",
+            "Requests per second: due by the schedule (target) and completed (ok + failed), by wall-clock second.",
+            &throughput(r, &t),
+        );
+        section(
+            &mut o,
+            "Latency over time",
+            "Corrected latency (from the intended send time) of the requests completed in each second.",
+            &latency(&t),
+        );
+        section(
+            &mut o,
+            "Status codes over time",
+            "Final outcome of the requests completed in each second; \"no status\" is a timeout or a connection error.",
+            &statuses(&t),
+        );
+        section(
+            &mut o,
+            "Latency distribution",
+            "Latency at each percentile, from the full HdrHistograms. Corrected counts from the intended send time \
+             (what users wait when the server stalls); uncorrected from the actual send (what most load tools report).",
+            &distribution(r),
+        );
+        tables(&mut o, r);
+        metadata(&mut o, r);
+        o.push_str("</main></body></html>\n");
+        o
+    }
+}
+
+fn header(o: &mut String, r: &Report) {
+    let _ = writeln!(
+        o,
+        "<h1>traceblast replay report</h1><div class=\"sub\"><code>{}</code> → <code>{}</code> ({}) · started {} · {:.2} s · ended by {}</div>",
+        esc(&r.corpus.path),
+        esc(&r.run.endpoint),
+        esc(&r.run.platform),
+        esc(&r.run.started_at),
+        r.run.duration_s,
+        esc(&r.run.ended_by)
+    );
+    if r.interrupted {
+        o.push_str("<div class=\"banner\">This run was <b>interrupted</b> (Ctrl-C or SIGTERM): the numbers cover the part that ran.</div>\n");
+    }
+    if !r.merged_from.is_empty() {
+        let files: Vec<String> = r.merged_from.iter().map(|f| format!("<code>{}</code>", esc(f))).collect();
+        let _ = writeln!(
+            o,
+            "<div class=\"banner\">Merged from {} reports: {}.</div>",
+            r.merged_from.len(),
+            files.join(", ")
+        );
+    }
+    if r.requests.scheduled == 0 {
+        o.push_str("<div class=\"banner\">No request was scheduled: there is nothing to chart.</div>\n");
+    }
+}
+
+fn cards(o: &mut String, r: &Report) {
+    let q = &r.requests;
+    let c = &r.latency_us.corrected;
+    let target = r.rate.target.map(|t| format!("target {t:.1}/s")).unwrap_or_else(|| "target: max".into());
+    let items = [
+        (thousands(q.scheduled), "requests scheduled".to_string()),
+        (format!("{:.2} %", r.success_rate), format!("success ({} ok)", thousands(q.ok))),
+        (format!("{:.1}/s", r.rate.achieved), format!("achieved · {target}")),
+        (us(c.p50), "p50 latency (corrected)".into()),
+        (us(c.p99), "p99 latency (corrected)".into()),
+        (thousands(q.failed), format!("failed · {} missed", thousands(q.missed))),
+    ];
+    o.push_str("<div class=\"cards\">");
+    for (value, label) in items {
+        let _ = write!(o, "<div class=\"card\"><b>{}</b><span>{}</span></div>", esc(&value), esc(&label));
+    }
+    o.push_str("</div>\n");
+}
+
+fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
+    let _ =
+        writeln!(o, "<section><h2>{}</h2><p class=\"note\">{}</p>{}</section>", esc(title), esc(note), chart.render());
+}
+
+/// The series by second since the first one, empty seconds filled in (up to a bound).
+struct Timeline<'a> {
+    /// Unix second of offset 0.
+    t0: u64,
+    /// `(offset, the second's counts if any)`.
+    seconds: Vec<(u64, Option<&'a SeriesPoint>)>,
+}
+
+impl<'a> Timeline<'a> {
+    fn of(r: &'a Report) -> Self {
+        let mut points: Vec<&SeriesPoint> = r.series.iter().collect();
+        points.sort_by_key(|p| p.t);
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            return Timeline { t0: 0, seconds: Vec::new() };
+        };
+        let t0 = first.t;
+        let span = last.t - t0;
+        let seconds = if span <= MAX_DENSE_SECONDS {
+            let mut it = points.iter().peekable();
+            (0..=span)
+                .map(|off| {
+                    let mut here = None;
+                    while let Some(p) = it.next_if(|p| p.t <= t0 + off) {
+                        here = Some(*p);
+                    }
+                    (off, here)
+                })
+                .collect()
+        } else {
+            points.iter().map(|p| (p.t - t0, Some(*p))).collect()
+        };
+        Timeline { t0, seconds }
+    }
+
+    fn x_axis(&self) -> Axis {
+        let span = self.seconds.last().map(|s| s.0).unwrap_or(0) as f64;
+        let start = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.t0));
+        let title = if self.seconds.is_empty() { "seconds".to_string() } else { format!("seconds since {start}") };
+        Axis::linear(0.0, span.max(1.0), &title).tight(span.max(1.0))
+    }
+
+    /// `(offset, value)` for every second (0 where the second has no counts).
+    fn values(&self, f: impl Fn(&SeriesPoint) -> f64) -> Vec<(f64, f64)> {
+        self.seconds.iter().map(|(off, p)| (*off as f64, p.map(&f).unwrap_or(0.0))).collect()
+    }
+}
+
+fn tips(points: &[(f64, f64)], what: &str, fmt: impl Fn(f64) -> String) -> Vec<String> {
+    points.iter().map(|(x, y)| format!("t+{} s: {} {what}", number(*x), fmt(*y))).collect()
+}
+
+fn throughput(r: &Report, t: &Timeline) -> Chart {
+    let scheduled = t.values(|p| p.scheduled as f64);
+    let done = t.values(|p| (p.ok + p.failed) as f64);
+    let missed = t.values(|p| p.missed as f64);
+    let per_s = |v: f64| format!("{}/s", number(v));
+    let mut lines = vec![
+        Line {
+            name: "target (scheduled)".into(),
+            color: "#7f8c9a",
+            dashed: true,
+            tips: tips(&scheduled, "scheduled", per_s),
+            points: scheduled,
+        },
+        Line {
+            name: "achieved (ok + failed)".into(),
+            color: "#1f6fd1",
+            dashed: false,
+            tips: tips(&done, "completed", per_s),
+            points: done,
+        },
+    ];
+    if r.requests.missed > 0 {
+        lines.push(Line {
+            name: "missed".into(),
+            color: "#d62728",
+            dashed: false,
+            tips: tips(&missed, "missed", per_s),
+            points: missed,
+        });
+    }
+    let top = lines.iter().flat_map(|l| &l.points).map(|p| p.1).fold(0.0, f64::max);
+    Chart {
+        id: "throughput",
+        title: "Throughput per second".into(),
+        x: t.x_axis(),
+        y: Axis::linear(0.0, top, "requests / s"),
+        marks: Marks::Lines(lines),
+        empty: "no per-second data",
+    }
+}
+
+/// The unit latencies up to `max_us` read best in: (divisor, name).
+fn latency_unit(max_us: f64) -> (f64, &'static str) {
+    if max_us < 2_000.0 {
+        (1.0, "µs")
+    } else if max_us < 2_000_000.0 {
+        (1e3, "ms")
+    } else {
+        (1e6, "s")
+    }
+}
+
+fn latency(t: &Timeline) -> Chart {
+    let done: Vec<(f64, &SeriesPoint)> =
+        t.seconds.iter().filter_map(|(off, p)| p.filter(|p| p.ok + p.failed > 0).map(|p| (*off as f64, p))).collect();
+    let max_us = done.iter().map(|(_, p)| p.p99_us.max(p.p50_us)).max().unwrap_or(0) as f64;
+    let (div, unit) = latency_unit(max_us);
+    let line = |name: &str, color: &'static str, f: fn(&SeriesPoint) -> u64| {
+        let points: Vec<(f64, f64)> = done.iter().map(|(x, p)| (*x, f(p) as f64 / div)).collect();
+        let tips = done.iter().map(|(x, p)| format!("t+{} s: {name} {}", number(*x), us(f(p)))).collect();
+        Line { name: name.into(), color, dashed: false, points, tips }
+    };
+    Chart {
+        id: "latency",
+        title: "Latency p50 and p99 per second".into(),
+        x: t.x_axis(),
+        y: Axis::linear(0.0, max_us / div, &format!("latency ({unit})")),
+        marks: Marks::Lines(vec![line("p50", "#1f6fd1", |p| p.p50_us), line("p99", "#e8710a", |p| p.p99_us)]),
+        empty: "no request completed",
+    }
+}
+
+/// A colour per status code: greens for 2xx, oranges for 4xx, reds for 5xx, grey for none.
+fn status_color(code: &str, nth_in_class: usize) -> &'static str {
+    const OK: [&str; 3] = ["#2ca02c", "#78c679", "#1b7837"];
+    const CLIENT: [&str; 4] = ["#ff7f0e", "#f2b447", "#c7a000", "#b35806"];
+    const SERVER: [&str; 4] = ["#d62728", "#f08080", "#8c2d04", "#e7298a"];
+    const OTHER: [&str; 2] = ["#9467bd", "#17becf"];
+    match code.as_bytes().first() {
+        _ if code == "0" => "#8a8f98",
+        Some(b'2') => OK[nth_in_class % OK.len()],
+        Some(b'4') => CLIENT[nth_in_class % CLIENT.len()],
+        Some(b'5') => SERVER[nth_in_class % SERVER.len()],
+        _ => OTHER[nth_in_class % OTHER.len()],
+    }
+}
+
+fn statuses(t: &Timeline) -> Chart {
+    let mut codes: Vec<&str> =
+        t.seconds.iter().filter_map(|s| s.1).flat_map(|p| p.status.keys().map(String::as_str)).collect();
+    codes.sort_by_key(|c| (*c == "0", c.to_string()));
+    codes.dedup();
+    let mut per_class = std::collections::HashMap::new();
+    let layers: Vec<Layer> = codes
+        .iter()
+        .map(|code| {
+            let nth = per_class.entry(code.as_bytes()[0]).or_insert(0usize);
+            let color = status_color(code, *nth);
+            *nth += 1;
+            Layer {
+                name: if *code == "0" { "no status".into() } else { code.to_string() },
+                color,
+                values: t
+                    .seconds
+                    .iter()
+                    .map(|(_, p)| p.and_then(|p| p.status.get(*code)).copied().unwrap_or(0) as f64)
+                    .collect(),
+            }
+        })
+        .collect();
+    let top = t.seconds.iter().filter_map(|s| s.1).map(|p| p.status.values().sum::<u64>()).max().unwrap_or(0);
+    let mut x = t.x_axis();
+    x.min = -0.5;
+    x.max += 0.5;
+    Chart {
+        id: "status",
+        title: "Status codes per second".into(),
+        x,
+        y: Axis::linear(0.0, top as f64, "responses / s"),
+        marks: Marks::Stacked {
+            x: t.seconds.iter().map(|s| s.0 as f64).collect(),
+            labels: t.seconds.iter().map(|s| format!("t+{} s", s.0)).collect(),
+            layers,
+        },
+        empty: "no request completed",
+    }
+}
+
+/// `(nines, latency µs)` along the curve: x = -log10(1 - q), from q = 0 to 99.999 %.
+fn percentile_curve(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let n = (NINES as usize) * STEPS_PER_NINE;
+    (0..=n)
+        .map(|i| {
+            let x = i as f64 / STEPS_PER_NINE as f64;
+            (x, h.value_at_quantile(1.0 - 10f64.powf(-x)))
+        })
+        .collect()
+}
+
+/// "99.9 %" for x = 3 nines.
+fn percentile_label(x: f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-x));
+    let decimals = (x.ceil() as usize).saturating_sub(2);
+    format!("{p:.decimals$} %")
+}
+
+fn distribution(r: &Report) -> Chart {
+    let curve = |s: &str| decode_histogram(s).map(|h| percentile_curve(&h)).unwrap_or_default();
+    let corrected = curve(&r.histograms.corrected);
+    let uncorrected = curve(&r.histograms.uncorrected);
+    let max_us = corrected.iter().chain(&uncorrected).map(|p| p.1).max().unwrap_or(0) as f64;
+    let (div, unit) = latency_unit(max_us);
+    let line = |name: &str, color: &'static str, dashed: bool, pts: &[(f64, u64)]| Line {
+        name: name.into(),
+        color,
+        dashed,
+        points: pts.iter().map(|(x, v)| (*x, *v as f64 / div)).collect(),
+        tips: pts.iter().map(|(x, v)| format!("{}: {name} {}", percentile_label(*x), us(*v))).collect(),
+    };
+    let ticks = (0..=NINES as usize)
+        .map(|i| (i as f64, if i == 0 { "0 %".to_string() } else { percentile_label(i as f64) }))
+        .collect();
+    Chart {
+        id: "distribution",
+        title: "Latency by percentile".into(),
+        x: Axis { min: 0.0, max: NINES, ticks, title: "percentile (log scale of nines)".into() },
+        y: Axis::linear(0.0, max_us / div, &format!("latency ({unit})")),
+        marks: Marks::Lines(vec![
+            line("corrected", "#1f6fd1", false, &corrected),
+            line("uncorrected", "#e8710a", true, &uncorrected),
+        ]),
+        empty: "no latency samples",
+    }
+}
+
+fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
+    let _ = write!(o, "<section><h2>{}</h2><table><tr>", esc(title));
+    for h in head {
+        let _ = write!(o, "<th>{}</th>", esc(h));
+    }
+    o.push_str("</tr>");
+    for row in rows {
+        o.push_str("<tr>");
+        for cell in row {
+            let _ = write!(o, "<td>{}</td>", esc(cell));
+        }
+        o.push_str("</tr>");
+    }
+    if rows.is_empty() {
+        let _ = write!(o, "<tr><td colspan=\"{}\">none</td></tr>", head.len());
+    }
+    o.push_str("</table></section>\n");
+}
+
+fn percentile_row(name: &str, p: &Percentiles) -> Vec<String> {
+    let mut row = vec![name.to_string(), thousands(p.count)];
+    row.extend([p.p50, p.p90, p.p95, p.p99, p.p999, p.max].map(us));
+    row
+}
+
+fn tables(o: &mut String, r: &Report) {
+    let l = &r.latency_us;
+    table(
+        o,
+        "Latency",
+        &["", "samples", "p50", "p90", "p95", "p99", "p99.9", "max"],
+        &[
+            percentile_row("corrected", &l.corrected),
+            percentile_row("uncorrected", &l.uncorrected),
+            percentile_row("pacer lateness", &r.pacer_lateness_us),
+        ],
+    );
+    let scenarios: Vec<Vec<String>> = r
+        .scenarios
+        .iter()
+        .map(|(name, s)| {
+            vec![
+                name.clone(),
+                thousands(s.requests),
+                thousands(s.ok),
+                us(s.p50_us),
+                us(s.p99_us),
+                human_bytes(s.avg_bytes.round() as u64),
+            ]
+        })
+        .collect();
+    table(o, "Scenarios", &["scenario", "requests", "ok", "p50", "p99", "avg request"], &scenarios);
+    let q = &r.requests;
+    let mut outcomes: Vec<Vec<String>> = vec![
+        vec!["ok".into(), thousands(q.ok)],
+        vec!["failed".into(), thousands(q.failed)],
+        vec!["missed (in-flight cap full)".into(), thousands(q.missed)],
+        vec!["retries".into(), thousands(q.retries)],
+    ];
+    outcomes.extend(r.status.iter().map(|(k, v)| vec![format!("HTTP {k}"), thousands(*v)]));
+    outcomes.extend(r.errors.iter().map(|(k, v)| vec![format!("error: {k}"), thousands(*v)]));
+    outcomes.extend([
+        vec!["bytes sent".into(), human_bytes(r.bytes.sent)],
+        vec!["spans ok".into(), thousands(r.spans.ok)],
+        vec!["spans rejected (partial success)".into(), thousands(r.spans.rejected)],
+        vec!["traces ok".into(), thousands(r.traces.ok)],
+    ]);
+    table(o, "Outcomes", &["", "count"], &outcomes);
+}
+
+fn kv(o: &mut String, title: &str, rows: &[(String, String)]) {
+    let _ = write!(o, "<section><h2>{}</h2><table class=\"kv\">", esc(title));
+    for (k, v) in rows {
+        let _ = write!(o, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(k), esc(v));
+    }
+    if rows.is_empty() {
+        o.push_str("<tr><td>none</td><td></td></tr>");
+    }
+    o.push_str("</table></section>\n");
+}
+
+fn metadata(o: &mut String, r: &Report) {
+    let run = &r.run;
+    let c = &r.corpus;
+    let target = r.rate.target.map(|t| format!("{t} req/s")).unwrap_or_else(|| "max".into());
+    let mut rows = vec![
+        ("started at".to_string(), run.started_at.clone()),
+        ("duration".into(), format!("{:.3} s", run.duration_s)),
+        ("ended by".into(), run.ended_by.clone()),
+        ("endpoint".into(), run.endpoint.clone()),
+        ("platform".into(), run.platform.clone()),
+        ("rate".into(), format!("{target} target · {} achieved · {} ok/s", r.rate.achieved, r.rate.ok_per_s)),
+        ("tool".into(), format!("{} (report_version {})", r.tool, r.report_version)),
+    ];
+    if !r.merged_from.is_empty() {
+        rows.push(("merged from".into(), r.merged_from.join(", ")));
+    }
+    kv(o, "Run", &rows);
+    kv(
+        o,
+        "Corpus",
+        &[
+            ("path".into(), c.path.clone()),
+            ("seed".into(), c.seed.to_string()),
+            ("traces".into(), thousands(c.count)),
+            ("records".into(), thousands(c.records)),
+            ("scenario-set hash".into(), c.scenario_set_hash.clone()),
+            ("generator version".into(), c.generator_version.to_string()),
+            ("mix".into(), c.mix.clone()),
+        ],
+    );
+    let options: Vec<(String, String)> = run.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    kv(o, "Options", &options);
+    kv(o, "Headers (secrets redacted)", &run.headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_axis_reads_in_nines() {
+        assert_eq!(percentile_label(1.0), "90 %");
+        assert_eq!(percentile_label(3.0), "99.9 %");
+        assert_eq!(percentile_label(5.0), "99.999 %");
+        let mut h = crate::stats::histogram();
+        for v in 1..=100_000u64 {
+            h.record(v).unwrap();
+        }
+        let curve = percentile_curve(&h);
+        assert_eq!(curve.len(), 101);
+        assert!(curve.windows(2).all(|w| w[0].1 <= w[1].1), "a percentile curve never goes down");
+        assert_eq!(curve[20].1, h.value_at_quantile(0.9));
+        assert!(percentile_curve(&crate::stats::histogram()).is_empty());
+    }
+
+    #[test]
+    fn an_empty_interrupted_report_still_renders_every_section() {
+        let html = Html.render(&Report { interrupted: true, ..Default::default() });
+        for id in ["throughput", "latency", "status", "distribution"] {
+            assert!(html.contains(&format!(r#"id="{id}" data-points="0""#)), "{id}");
+        }
+        assert!(html.contains("No request was scheduled") && html.contains("<b>interrupted</b>"));
+        assert!(!html.contains("http://") && !html.contains("https://"), "nothing is fetched");
+    }
+
+    #[test]
+    fn gaps_in_the_series_are_zero_seconds() {
+        let r = Report {
+            series: vec![
+                SeriesPoint { t: 100, scheduled: 5, ..Default::default() },
+                SeriesPoint { t: 103, scheduled: 7, ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        let t = Timeline::of(&r);
+        assert_eq!(t.values(|p| p.scheduled as f64), [(0.0, 5.0), (1.0, 0.0), (2.0, 0.0), (3.0, 7.0)]);
+    }
+}

@@ -1,0 +1,347 @@
+//! `report merge`: one report from the reports of several shards of one run.
+//!
+//! A large test sends from several machines (`replay --shard K/N`), each writing its own
+//! report. Merging must give the report one machine would have written had it measured
+//! everything, so nothing here averages percentiles: the serialized HdrHistograms are decoded,
+//! added and re-encoded, and every percentile is recomputed from the sums — equal to those of
+//! one histogram of all samples. The per-second series is aligned on wall-clock seconds
+//! (`t`), which is why `stats` keys it by Unix second rather than by offset from the start.
+//!
+//! Shards run at the same time, so rates add up: the targets (each shard sends rate/N) and
+//! the achieved rates are summed; `ok_per_s` is recomputed over the merged time window.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+
+use super::model::*;
+use super::{Report, percent, round2};
+
+/// A merged report and what the caller should hear about it.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The merged report.
+    pub report: Report,
+    /// Inputs that look like they were not shards of one run (merged anyway).
+    pub warnings: Vec<String>,
+}
+
+/// A sum of histograms; `None` until one with samples is added.
+#[derive(Debug, Clone, Default)]
+struct Sum(Option<Histogram<u64>>);
+
+impl Sum {
+    /// Adds the histogram `encoded` (empty: nothing); errors are prefixed with `origin()`.
+    fn add(&mut self, encoded: &str, origin: impl Fn() -> String) -> Result<(), String> {
+        if encoded.is_empty() {
+            return Ok(());
+        }
+        let h = decode_histogram(encoded).map_err(|e| format!("{}: {e}", origin()))?;
+        match &mut self.0 {
+            None => {
+                let mut h = h;
+                h.auto(true);
+                self.0 = Some(h);
+            }
+            // Histograms of one traceblast share their layout, so this adds counts bucket by
+            // bucket (exact); a different layout is re-recorded value by value.
+            Some(sum) => sum.add(&h).map_err(|e| format!("{}: cannot add this histogram: {e:?}", origin()))?,
+        }
+        Ok(())
+    }
+
+    fn percentiles(&self) -> Percentiles {
+        self.0.as_ref().map(Percentiles::of).unwrap_or_default()
+    }
+
+    /// The sum encoded; `empty` when nothing was added.
+    fn encode(&self, empty: &str) -> String {
+        self.0.as_ref().map(encode_histogram).unwrap_or_else(|| empty.to_string())
+    }
+}
+
+/// One second being summed.
+#[derive(Debug, Default)]
+struct SecondSum {
+    point: SeriesPoint,
+    hist: Sum,
+}
+
+/// Distinct values in order of first appearance, joined with `, `.
+fn unify<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for v in values {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    seen.join(", ")
+}
+
+fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
+
+/// `(start, end)` of a run, when its start time parses.
+fn window(r: &Report) -> Option<(SystemTime, SystemTime)> {
+    let start = humantime::parse_rfc3339_weak(&r.run.started_at).ok()?;
+    Some((start, start + Duration::from_secs_f64(r.run.duration_s.max(0.0))))
+}
+
+/// Merges `inputs` (file name, report); errors name the file and the histogram.
+pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
+    let Some((first_file, first)) = inputs.first() else {
+        return Err("nothing to merge".into());
+    };
+    let mut m = Report {
+        report_version: REPORT_VERSION,
+        tool: format!("traceblast {}", env!("CARGO_PKG_VERSION")),
+        merged_from: inputs.iter().map(|(f, _)| f.clone()).collect(),
+        ..Default::default()
+    };
+    let (mut corrected, mut uncorrected, mut lateness) = (Sum::default(), Sum::default(), Sum::default());
+    let mut scenario_hists: BTreeMap<String, Sum> = BTreeMap::new();
+    let mut raw_bytes: BTreeMap<String, f64> = BTreeMap::new();
+    let mut seconds: BTreeMap<u64, SecondSum> = BTreeMap::new();
+    let mut target = Some(0.0);
+    let mut achieved = 0.0;
+    for (file, r) in inputs {
+        let q = &r.requests;
+        let s = &mut m.requests;
+        s.scheduled += q.scheduled;
+        s.ok += q.ok;
+        s.failed += q.failed;
+        s.missed += q.missed;
+        s.retries += q.retries;
+        s.cancelled += q.cancelled;
+        target = target.zip(r.rate.target).map(|(a, b)| a + b);
+        achieved += r.rate.achieved;
+        m.bytes.sent += r.bytes.sent;
+        m.bytes.raw += r.bytes.raw;
+        m.spans.ok += r.spans.ok;
+        m.spans.rejected += r.spans.rejected;
+        m.traces.ok += r.traces.ok;
+        m.interrupted |= r.interrupted;
+        add_counts(&mut m.status, &r.status);
+        add_counts(&mut m.errors, &r.errors);
+        let h = &r.histograms;
+        corrected.add(&h.corrected, || format!("{file}: histograms.corrected"))?;
+        uncorrected.add(&h.uncorrected, || format!("{file}: histograms.uncorrected"))?;
+        lateness.add(&h.lateness, || format!("{file}: histograms.lateness"))?;
+        for (name, sc) in &r.scenarios {
+            let into = m.scenarios.entry(name.clone()).or_default();
+            into.requests += sc.requests;
+            into.ok += sc.ok;
+            *raw_bytes.entry(name.clone()).or_default() += sc.avg_bytes * sc.requests as f64;
+        }
+        for (name, enc) in &h.scenarios {
+            scenario_hists
+                .entry(name.clone())
+                .or_default()
+                .add(enc, || format!("{file}: histograms.scenarios.{name}"))?;
+        }
+        for p in &r.series {
+            let sum = seconds.entry(p.t).or_default();
+            let into = &mut sum.point;
+            into.t = p.t;
+            into.scheduled += p.scheduled;
+            into.ok += p.ok;
+            into.failed += p.failed;
+            into.missed += p.missed;
+            into.bytes += p.bytes;
+            add_counts(&mut into.status, &p.status);
+            sum.hist.add(&p.hist, || format!("{file}: series (t = {}).hist", p.t))?;
+        }
+    }
+    let q = m.requests;
+    m.success_rate = percent(q.ok, q.scheduled);
+    m.latency_us = Latency { corrected: corrected.percentiles(), uncorrected: uncorrected.percentiles() };
+    m.pacer_lateness_us = lateness.percentiles();
+    let sent = (q.ok + q.failed).saturating_sub(q.cancelled);
+    m.bytes.per_request = round2(m.bytes.sent as f64 / sent.max(1) as f64);
+    for (name, sc) in m.scenarios.iter_mut() {
+        let p = scenario_hists.get(name).map(Sum::percentiles).unwrap_or_default();
+        (sc.p50_us, sc.p99_us) = (p.p50, p.p99);
+        sc.avg_bytes = raw_bytes[name].round() / sc.requests.max(1) as f64;
+    }
+    m.series = seconds
+        .into_values()
+        .map(|s| {
+            let p = s.hist.percentiles();
+            SeriesPoint { p50_us: p.p50, p99_us: p.p99, hist: s.hist.encode(""), ..s.point }
+        })
+        .collect();
+    let empty = encode_histogram(&crate::stats::histogram());
+    m.histograms = Histograms {
+        corrected: corrected.encode(&empty),
+        uncorrected: uncorrected.encode(&empty),
+        lateness: lateness.encode(&empty),
+        scenarios: scenario_hists.iter().map(|(k, s)| (k.clone(), s.encode(&empty))).collect(),
+    };
+    m.run = run_info(inputs);
+    m.rate =
+        RateReport { target, achieved: round2(achieved), ok_per_s: round2(q.ok as f64 / m.run.duration_s.max(1e-9)) };
+    m.corpus = CorpusInfo { path: unify(inputs.iter().map(|(_, r)| r.corpus.path.as_str())), ..first.corpus.clone() };
+    let mut warnings = Vec::new();
+    for (file, r) in &inputs[1..] {
+        let (a, b) = (&first.corpus, &r.corpus);
+        if (a.seed, a.count, &a.scenario_set_hash) != (b.seed, b.count, &b.scenario_set_hash) {
+            warnings.push(format!(
+                "{first_file} and {file} replayed different corpora (seed {} vs {}, {} vs {} traces, scenario set {} vs {}); \
+                 the merged corpus section shows {first_file}'s",
+                a.seed, b.seed, a.count, b.count, a.scenario_set_hash, b.scenario_set_hash
+            ));
+        }
+    }
+    let windows: Option<Vec<_>> = inputs.iter().map(|(_, r)| window(r)).collect();
+    if let Some(w) = windows {
+        let latest_start = w.iter().map(|w| w.0).max();
+        let earliest_end = w.iter().map(|w| w.1).min();
+        if latest_start > earliest_end {
+            warnings
+                .push("the runs do not all overlap in time: their rates are summed as if they had run at once".into());
+        }
+    }
+    Ok(Merged { report: m, warnings })
+}
+
+/// The merged run description: the earliest start to the latest end; values that differ
+/// between inputs are listed, separated by commas.
+fn run_info(inputs: &[(String, Report)]) -> RunInfo {
+    let runs: Vec<&RunInfo> = inputs.iter().map(|(_, r)| &r.run).collect();
+    let windows: Option<Vec<_>> = inputs.iter().map(|(_, r)| window(r)).collect();
+    let (started_at, duration_s) = match windows {
+        Some(w) => {
+            let start = w.iter().map(|w| w.0).min().expect("at least one input");
+            let end = w.iter().map(|w| w.1).max().expect("at least one input");
+            let secs = end.duration_since(start).unwrap_or_default().as_secs_f64();
+            (humantime::format_rfc3339_millis(start).to_string(), (secs * 1000.0).round() / 1000.0)
+        }
+        None => (runs[0].started_at.clone(), runs.iter().map(|r| r.duration_s).fold(0.0, f64::max)),
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for h in runs.iter().flat_map(|r| &r.headers) {
+        if !headers.contains(h) {
+            headers.push(h.clone());
+        }
+    }
+    let keys: std::collections::BTreeSet<&String> = runs.iter().flat_map(|r| r.options.keys()).collect();
+    let options = keys
+        .into_iter()
+        .map(|k| (k.clone(), unify(runs.iter().filter_map(|r| r.options.get(k)).map(String::as_str))))
+        .collect();
+    RunInfo {
+        started_at,
+        duration_s,
+        ended_by: unify(runs.iter().map(|r| r.ended_by.as_str())),
+        endpoint: unify(runs.iter().map(|r| r.endpoint.as_str())),
+        platform: unify(runs.iter().map(|r| r.platform.as_str())),
+        headers,
+        options,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::report::{Context, build};
+    use crate::stats::{Completion, Outcome, Stats};
+
+    fn context(rate: f64) -> Context {
+        Context {
+            run: RunInfo { started_at: "2026-01-01T00:00:00.000Z".into(), duration_s: 10.0, ..Default::default() },
+            corpus: CorpusInfo::default(),
+            scenario_names: vec!["a".into(), "b".into()],
+            target_rate: Some(rate),
+            achieved_rate: rate,
+            interrupted: false,
+            cancelled: 0,
+        }
+    }
+
+    /// Request `i` of a made-up run: due at i × 7 ms, answered after a latency that varies
+    /// widely (so percentiles land in many buckets), one in 50 failing.
+    fn request(s: &mut Stats, start: Instant, i: u64) {
+        let due = start + Duration::from_millis(i * 7);
+        s.scheduled((i % 2) as u8, due, 1000 + i);
+        let latency =
+            Duration::from_micros(200 + (i * 7919) % 90_000 + if i.is_multiple_of(97) { 2_000_000 } else { 0 });
+        let outcome = if i.is_multiple_of(50) { Outcome::Status(503) } else { Outcome::Status(200) };
+        s.complete(&Completion {
+            scenario: (i % 2) as u8,
+            intended: due,
+            sent: due + Duration::from_micros(i % 300),
+            done: due + latency,
+            outcome,
+            attempts: 1,
+            bytes_wire: 500,
+            bytes_raw: 1000 + i,
+            spans: 5,
+            traces: 1,
+            rejected_spans: 0,
+        });
+        s.lateness(Duration::from_micros(i % 300));
+    }
+
+    #[test]
+    fn merged_percentiles_equal_those_of_all_samples() {
+        let start = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (mut all, mut even, mut odd) = (Stats::new(start, wall), Stats::new(start, wall), Stats::new(start, wall));
+        for i in 0..3000 {
+            request(&mut all, start, i);
+            request(if i % 2 == 0 { &mut even } else { &mut odd }, start, i);
+        }
+        let one = build(&all, context(100.0));
+        let shards =
+            [("even.json".to_string(), build(&even, context(50.0))), ("odd.json".into(), build(&odd, context(50.0)))];
+        let m = merge(&shards).unwrap().report;
+        assert_eq!(m.requests, one.requests);
+        assert_eq!(m.latency_us, one.latency_us);
+        assert_eq!(m.pacer_lateness_us, one.pacer_lateness_us);
+        assert_eq!(m.status, one.status);
+        assert_eq!(m.scenarios, one.scenarios);
+        assert_eq!(m.series, one.series, "per-second counts, percentiles and histograms");
+        assert_eq!(
+            decode_histogram(&m.histograms.corrected).unwrap(),
+            decode_histogram(&one.histograms.corrected).unwrap()
+        );
+        assert_eq!((m.rate.target, m.rate.achieved), (Some(100.0), 100.0));
+        assert_eq!((m.bytes, m.spans, m.traces, m.success_rate), (one.bytes, one.spans, one.traces, one.success_rate));
+        assert_eq!(m.merged_from, ["even.json", "odd.json"]);
+    }
+
+    #[test]
+    fn series_align_on_wall_clock_seconds_and_metadata_lists_differences() {
+        let point = |t, ok| SeriesPoint { t, ok, scheduled: ok, ..Default::default() };
+        let mut a = Report { series: vec![point(10, 1), point(11, 2)], ..Default::default() };
+        a.run.started_at = "2026-01-01T00:00:00.000Z".into();
+        a.run.duration_s = 2.0;
+        a.run.options.insert("shard".into(), "0/2".into());
+        a.run.endpoint = "http://x".into();
+        let mut b = Report { series: vec![point(11, 3), point(12, 4)], ..a.clone() };
+        b.run.started_at = "2026-01-01T00:00:01.000Z".into();
+        b.run.options.insert("shard".into(), "1/2".into());
+        b.rate.target = None;
+        let m = merge(&[("a".into(), a), ("b".into(), b)]).unwrap();
+        assert_eq!(m.report.series.iter().map(|p| (p.t, p.ok)).collect::<Vec<_>>(), [(10, 1), (11, 5), (12, 4)]);
+        assert_eq!(m.report.run.options["shard"], "0/2, 1/2");
+        assert_eq!(m.report.run.endpoint, "http://x");
+        assert_eq!((m.report.run.started_at.as_str(), m.report.run.duration_s), ("2026-01-01T00:00:00.000Z", 3.0));
+        assert_eq!(m.report.rate.target, None, "a shard at --rate max makes the total max");
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn a_damaged_histogram_is_named() {
+        let mut r = Report::default();
+        r.histograms.uncorrected = "!!".into();
+        let e = merge(&[("a.json".into(), Report::default()), ("b.json".into(), r)]).unwrap_err();
+        assert!(e.starts_with("b.json: histograms.uncorrected: histogram is not base64"), "{e}");
+    }
+}

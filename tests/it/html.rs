@@ -1,0 +1,128 @@
+//! The HTML report in a real browser: headless Chromium (Debian's `chromium`, installed by
+//! `scripts/test.sh`) loads a page written by `traceblast report --html` and the test checks
+//! that every chart was laid out with its data, that the page logged nothing (no script error,
+//! no blocked fetch), and that a screenshot shows the charts' colours.
+//!
+//! The test fails, rather than skips, when Chromium is missing: a skipped browser test would
+//! pass CI while proving nothing.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::png;
+use crate::report::{synthetic_report, write_report};
+use crate::util::{run, stderr};
+
+/// Longest a Chromium run may take before the test fails (a hung browser, not a slow one).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// The charts of the page, by element id.
+const CHARTS: [&str; 4] = ["throughput", "latency", "status", "distribution"];
+
+/// The value of attribute `attr` in the start tag `tag` (`<svg id="x" data-points="3"`).
+fn attr(tag: &str, attr: &str) -> Option<String> {
+    let key = format!(r#" {attr}=""#);
+    let from = tag.find(&key)? + key.len();
+    Some(tag[from..from + tag[from..].find('"')?].to_string())
+}
+
+/// The value of attribute `name` of the chart `<svg id="{id}" …>` in `html`.
+pub fn chart_attr(html: &str, id: &str, name: &str) -> String {
+    let at = html.find(&format!(r#" id="{id}""#)).unwrap_or_else(|| panic!("no chart {id}"));
+    let start = html[..at].rfind("<svg").expect("chart is an <svg>");
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    attr(tag, name).unwrap_or_else(|| panic!("chart {id} has no {name}: {tag}"))
+}
+
+/// The value of attribute `name` of `<body>`.
+fn body_attr(html: &str, name: &str) -> Option<String> {
+    let start = html.find("<body")?;
+    attr(&html[start..start + html[start..].find('>')?], name)
+}
+
+/// Runs Chromium headless with `extra` flags on `page`; a fresh profile in `profile`.
+fn chromium(profile: &Path, page: &Path, extra: &[&str]) -> Output {
+    let mut cmd = Command::new("chromium");
+    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0"])
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot run chromium ({e}): install it (apt-get install -y chromium; scripts/test.sh does)")
+    });
+    let pid = child.id();
+    let started = Instant::now();
+    // The output is read on this thread; a watchdog ends a hung browser so the test fails.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished.recv_timeout(DEADLINE).is_err() {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().expect("chromium finishes");
+    let _ = done.send(());
+    assert!(started.elapsed() < DEADLINE, "chromium did not finish within {DEADLINE:?}");
+    out
+}
+
+/// Console lines the page produced (Chromium logs them as `…:CONSOLE…] "message", source: …`).
+fn console_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught")).collect()
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = synthetic_report(&|_| true, 1.0);
+    let json = write_report(dir.path(), "run.json", &r);
+    let page = dir.path().join("run.html");
+    let o = run(&["report", json.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let source = std::fs::read_to_string(&page).unwrap();
+    assert!(!source.contains("src=") && !source.contains("href="), "the page loads nothing");
+
+    let o = chromium(&dir.path().join("profile-dom"), &page, &["--dump-dom"]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "chromium --dump-dom failed: {log}");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(body_attr(&dom, "data-ready").as_deref(), Some("1"), "the page's load handler ran");
+    assert_eq!(
+        body_attr(&dom, "data-errors").as_deref(),
+        Some("0"),
+        "errors in the page: {:?}",
+        body_attr(&dom, "data-error-text")
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new(), "the page logged to the console");
+    for id in CHARTS {
+        let points: usize = chart_attr(&dom, id, "data-points").parse().unwrap();
+        let drawn: usize = chart_attr(&dom, id, "data-drawn").parse().unwrap();
+        assert!(points >= 60, "chart {id}: only {points} data points");
+        assert_eq!(drawn, points, "chart {id}: the browser laid out {drawn} of {points} points");
+    }
+    // One point per second and line: target and achieved, and missed (the run missed some).
+    assert_eq!(chart_attr(&dom, "throughput", "data-points"), (3 * r.series.len()).to_string());
+    assert_eq!(chart_attr(&dom, "distribution", "data-points"), "202", "101 percentiles, two curves");
+
+    let shot = dir.path().join("shot.png");
+    let arg = format!("--screenshot={}", shot.display());
+    let o = chromium(&dir.path().join("profile-shot"), &page, &[&arg, "--window-size=1280,2000"]);
+    assert!(o.status.success(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&o.stderr));
+    let img = png::decode(&std::fs::read(&shot).expect("screenshot written"));
+    assert_eq!((img.width, img.height), (1280, 2000));
+    let background = img.pixels[0];
+    let ink = img.pixels.iter().filter(|p| **p != background).count();
+    assert!(ink * 20 > img.pixels.len(), "the screenshot is nearly blank: {ink} pixels differ from the background");
+    let mut colours = img.pixels.clone();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(colours.len() >= 50, "only {} distinct colours: nothing was drawn", colours.len());
+    // Chart colours (status 200 bars, the achieved-rate line) are on screen, not only in the file.
+    let count = |rgb: [u8; 3]| img.pixels.iter().filter(|p| **p == rgb).count();
+    assert!(count([0x2c, 0xa0, 0x2c]) > 2000, "the status chart's 200 bars are not visible");
+    assert!(count([0x1f, 0x6f, 0xd1]) > 200, "the blue chart lines are not visible");
+}

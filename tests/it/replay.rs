@@ -1,0 +1,325 @@
+//! `traceblast replay` end to end against the in-process sink on 127.0.0.1:0: exact counts,
+//! headers, bodies (shifted times, fresh IDs), retries, stalls, signals, bad input.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use traceblast::corpus::Corpus;
+use traceblast::otlp;
+use traceblast::sink::{self, Faults, SinkPlan, Stall};
+
+use crate::util::*;
+
+/// A corpus of `count` traces (default mix) in `dir`.
+pub fn corpus(dir: &Path, count: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(format!("c{count}.zst"));
+    let mut args = vec!["gen", "-q", "--count", count, "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+/// Runs replay against `addr` with `args`; returns the output and the parsed JSON report.
+pub fn replay(dir: &Path, corpus: &Path, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> (Output, serde_json::Value) {
+    let report = dir.join("run.json");
+    let _ = std::fs::remove_file(&report);
+    let mut cmd = Command::new(bin());
+    cmd.args(["replay", corpus.to_str().unwrap(), "--endpoint", endpoint, "--report", report.to_str().unwrap()]).args(args).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    let r = std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(serde_json::Value::Null);
+    (o, r)
+}
+
+fn url(s: &sink::Running) -> String {
+    format!("http://{}/v1/traces", s.addr)
+}
+
+fn totals(corpus: &Path) -> (u64, u64, u64) {
+    let c = Corpus::open(corpus).unwrap();
+    let t = c.index.meta.totals;
+    (t.records, t.spans, t.traces)
+}
+
+fn spans_of(body: &[u8]) -> Vec<otlp::Span> {
+    otlp::decode_request(body).unwrap().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans).collect()
+}
+
+fn assert_accounted(r: &serde_json::Value) {
+    let q = &r["requests"];
+    let (s, ok, failed, missed) = (q["scheduled"].as_u64().unwrap(), q["ok"].as_u64().unwrap(), q["failed"].as_u64().unwrap(), q["missed"].as_u64().unwrap());
+    assert_eq!(s, ok + failed + missed, "scheduled == ok + failed + missed: {q}");
+}
+
+#[test]
+fn one_pass_delivers_every_span_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "60", &[]);
+    let (records, spans, traces) = totals(&c);
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "300", "-q"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sum = s.shutdown();
+    assert_accounted(&r);
+    assert_eq!(r["requests"]["scheduled"], records);
+    assert_eq!(r["requests"]["ok"], records);
+    assert_eq!(r["status"]["200"], records);
+    assert_eq!(r["spans"]["ok"], spans);
+    assert_eq!(r["traces"]["ok"], traces);
+    assert_eq!(sum.requests, records);
+    assert_eq!(sum.spans, spans);
+    assert_eq!(sum.unique_spans, spans);
+    assert_eq!(sum.unique_traces, traces);
+    assert_eq!(sum.duplicate_span_ids, 0);
+    assert_eq!(r["bytes"]["raw"].as_u64().unwrap(), Corpus::open(&c).unwrap().index.meta.totals.raw_bytes);
+    let scen: u64 = r["scenarios"].as_object().unwrap().values().map(|v| v["requests"].as_u64().unwrap()).sum();
+    assert_eq!(scen, records);
+}
+
+#[test]
+fn bodies_carry_shifted_times_and_fresh_ids_on_the_second_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "8", &[]);
+    let corpus = Corpus::open(&c).unwrap();
+    let n = corpus.records() as usize;
+    let s = sink::spawn(SinkPlan { capture: 100, ..SinkPlan::default() }).unwrap();
+    let before = std::time::SystemTime::now();
+    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "100", "--loops", "2", "-q"], &[]);
+    let after = std::time::SystemTime::now();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(r["requests"]["ok"], 2 * n as u64);
+    let got = s.captured();
+    assert_eq!(got.len(), 2 * n);
+    let ns = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    for (i, cap) in got.iter().enumerate() {
+        assert_eq!(cap.content_type, "application/x-protobuf");
+        let stored = traceblast_record(&corpus, (i % n) as u64);
+        let (a, b) = (spans_of(&stored), spans_of(&cap.body));
+        assert_eq!(a.len(), b.len());
+        // Relative timing kept: every span moved by the same delta.
+        let delta = b[0].start_time_unix_nano - a[0].start_time_unix_nano;
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(y.start_time_unix_nano - x.start_time_unix_nano, delta);
+            assert_eq!(y.end_time_unix_nano - y.start_time_unix_nano, x.end_time_unix_nano - x.start_time_unix_nano);
+            assert_eq!(y.attributes, x.attributes);
+        }
+        // The trace ends at its send time, which lies within the run.
+        let end = b.iter().map(|s| s.end_time_unix_nano).max().unwrap();
+        assert!(end >= ns(before) && end <= ns(after), "trace end {end} outside the run");
+        let ids = |v: &[otlp::Span]| v.iter().map(|s| s.span_id.clone()).collect::<HashSet<_>>();
+        if i < n {
+            assert_eq!(ids(&a), ids(&b), "pass 1 sends the stored IDs");
+        } else {
+            assert!(ids(&a).is_disjoint(&ids(&b)), "pass 2 never resends an ID");
+            let by_id: HashMap<Vec<u8>, &otlp::Span> = b.iter().map(|s| (s.span_id.clone(), s)).collect();
+            for sp in &b {
+                assert!(sp.parent_span_id.is_empty() || by_id.contains_key(&sp.parent_span_id), "parent resolves after remapping");
+                assert_eq!(sp.trace_id, b[0].trace_id);
+            }
+        }
+    }
+    assert_eq!(s.shutdown().duplicate_span_ids, 0);
+}
+
+/// Record `i` of a corpus, as stored.
+fn traceblast_record(c: &Corpus, i: u64) -> Vec<u8> {
+    let frame = c.index.frames.partition_point(|f| f.first_record + f.records <= i);
+    let mut dec = zstd::bulk::Decompressor::new().unwrap();
+    let mut data = Vec::new();
+    c.decompress_frame(frame, &mut dec, &mut data).unwrap();
+    let mut out = None;
+    c.for_each_record(frame, &data, |r, _, b| {
+        if r == i {
+            out = Some(b.to_vec());
+        }
+        Ok(())
+    })
+    .unwrap();
+    out.unwrap()
+}
+
+#[test]
+fn headers_and_platform_auth_arrive_and_secrets_stay_out_of_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "5", &[]);
+    let s = sink::spawn(SinkPlan { capture: 10, profile: Some(sink::Profile::Braintrust), ..SinkPlan::default() }).unwrap();
+    let base = format!("http://{}", s.addr);
+    let env = [("BRAINTRUST_API_KEY", "sk-SECRET-123"), ("BRAINTRUST_PROJECT", "demo"), ("BRAINTRUST_API_URL", base.as_str())];
+    let report = dir.path().join("run.json");
+    let o = Command::new(bin())
+        .args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--rate", "50", "-H", "x-extra: yes", "--report", report.to_str().unwrap()])
+        .envs(env)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["requests"]["ok"], r["requests"]["scheduled"], "the braintrust profile accepted every request");
+    for cap in s.captured() {
+        let h: HashMap<&str, &str> = cap.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(h["authorization"], "Bearer sk-SECRET-123");
+        assert_eq!(h["x-bt-parent"], "project_name:demo");
+        assert_eq!(h["x-extra"], "yes");
+        assert!(h["user-agent"].starts_with("traceblast/"));
+    }
+    let everything = format!("{}{}{}", stdout(&o), stderr(&o), std::fs::read_to_string(&report).unwrap());
+    assert!(!everything.contains("sk-SECRET-123"), "the key leaked into output or the report");
+    assert!(everything.contains("<redacted>"));
+    let dry = Command::new(bin()).args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--dry-run"]).envs(env).output().unwrap();
+    assert!(dry.status.success());
+    assert!(!stdout(&dry).contains("sk-SECRET-123"));
+    assert!(stdout(&dry).contains("x-bt-parent: project_name:demo"), "{}", stdout(&dry));
+}
+
+#[test]
+fn retries_honour_retry_after_and_every_request_ends_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
+    let (records, spans, _) = totals(&c);
+    let faults = Faults { fail: vec![(503, 0.3)], retry_after: Some(Duration::from_secs(1)), rate_limit: Some(60.0), ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "80", "--loops", "2", "--retries", "10", "-q"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sum = s.shutdown();
+    assert_accounted(&r);
+    assert_eq!(r["requests"]["ok"], 2 * records, "{}", r["requests"]);
+    assert!(r["requests"]["retries"].as_u64().unwrap() > 0);
+    assert_eq!(r["status"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["200"], "final statuses only");
+    // A request answered 503 waited the full Retry-After before its next attempt.
+    assert!(r["latency_us"]["corrected"]["max"].as_u64().unwrap() >= 1_000_000);
+    assert!(sum.requests_by_status.get(&503).copied().unwrap_or(0) > 0);
+    assert!(sum.requests_by_status.get(&429).copied().unwrap_or(0) > 0, "the rate limit answered 429");
+    // Spans acknowledged by replay == unique spans the sink counted; pass 2 added no duplicates.
+    assert_eq!(r["spans"]["ok"], 2 * spans);
+    assert_eq!(sum.unique_spans, 2 * spans);
+    assert_eq!(sum.duplicate_span_ids, 0);
+}
+
+#[test]
+fn a_stalled_server_shows_missed_requests_and_coordinated_omission() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "50", &["--mix", "simple=1"]);
+    let faults = Faults { stall: Some(Stall { duration: Duration::from_secs(2), after: Duration::from_millis(500) }), ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "100", "--duration", "4s", "--connections", "10", "--max-in-flight", "60", "-q"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_accounted(&r);
+    let missed = r["requests"]["missed"].as_u64().unwrap();
+    assert!(missed > 50, "a 2 s stall at 100/s with 60 in flight misses requests: {missed}");
+    let corr = r["latency_us"]["corrected"]["p90"].as_u64().unwrap();
+    let unc = r["latency_us"]["uncorrected"]["p90"].as_u64().unwrap();
+    assert!(corr > 500_000, "corrected p90 {corr} µs shows the stall");
+    assert!(corr > 5 * unc, "corrected p90 {corr} µs far above uncorrected {unc} µs");
+}
+
+#[test]
+fn sigint_stops_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "20", &["--mix", "simple=1"]);
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let report = dir.path().join("run.json");
+    let mut child = Command::new(bin())
+        .args(["replay", c.to_str().unwrap(), "--endpoint", &url(&s), "--rate", "50", "--duration", "60s", "-q", "--report", report.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    assert!(s.wait_until(Duration::from_secs(20), |x| x.requests >= 20), "traffic started");
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(r["run"]["ended_by"], "interrupted");
+    assert_accounted(&r);
+    assert!(r["requests"]["ok"].as_u64().unwrap() >= 20);
+    assert!(r["requests"]["scheduled"].as_u64().unwrap() < 3000, "stopped long before 60 s");
+}
+
+#[test]
+fn batch_and_compression_keep_every_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "30", &[]);
+    let (records, spans, _) = totals(&c);
+    for extra in [vec!["--batch", "4"], vec!["--compression", "gzip"], vec!["--compression", "zstd", "--http2"]] {
+        let s = sink::spawn(SinkPlan::default()).unwrap();
+        let mut args = vec!["--rate", "200", "-q"];
+        args.extend(extra.iter());
+        let (o, r) = replay(dir.path(), &c, &url(&s), &args, &[]);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let sum = s.shutdown();
+        let expect = if extra[0] == "--batch" { records.div_ceil(4) } else { records };
+        assert_eq!(r["requests"]["ok"], expect, "{extra:?}");
+        assert_eq!(sum.requests, expect, "{extra:?}");
+        assert_eq!(sum.unique_spans, spans, "{extra:?}");
+        assert_eq!(r["spans"]["ok"], spans, "{extra:?}");
+        if extra[0] == "--compression" {
+            assert!(r["bytes"]["sent"].as_u64().unwrap() * 2 < r["bytes"]["raw"].as_u64().unwrap(), "{extra:?} compresses");
+        }
+    }
+}
+
+#[test]
+fn bad_input_exits_2_before_any_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "5", &[]);
+    let bad = dir.path().join("bad.zst");
+    std::fs::write(&bad, b"not a corpus").unwrap();
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let u = url(&s);
+    let cs = c.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec![cs, "--endpoint", "ftp://x/v1/traces"], vec!["--endpoint 'ftp://x/v1/traces'"]),
+        (vec![cs, "--endpoint", &u, "-H", "nocolon"], vec!["--header 'nocolon'"]),
+        (vec![cs, "--endpoint", &u, "--rate", "0"], vec!["--rate '0'"]),
+        (vec![cs, "--endpoint", &u, "--rate", "-1"], vec!["--rate '-1'"]),
+        (vec![cs, "--platform", "nope"], vec!["--platform 'nope'"]),
+        (vec![cs, "--platform", "langsmith"], vec!["LANGSMITH_API_KEY"]),
+        (vec![bad.to_str().unwrap(), "--endpoint", &u], vec!["bad.zst", "not a traceblast corpus"]),
+        (vec!["/nonexistent.zst", "--endpoint", &u], vec!["/nonexistent.zst"]),
+    ];
+    for (args, needles) in cases {
+        let mut full = vec!["replay"];
+        full.extend(args.iter());
+        let o = Command::new(bin()).args(&full).env_remove("LANGSMITH_API_KEY").current_dir(dir.path()).output().unwrap();
+        assert_bad_input(&o, &needles);
+    }
+    assert_eq!(s.shutdown().requests, 0, "no traffic on bad input");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_counted_and_hinted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "5", &["--mix", "simple=1"]);
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
+    let (o, r) = replay(dir.path(), &c, &endpoint, &["--rate", "50", "--requests", "200", "--timeout", "1s", "-q"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_accounted(&r);
+    assert_eq!(r["requests"]["failed"], 200);
+    assert_eq!(r["errors"]["connection"], 200);
+    assert_eq!(r["bytes"]["sent"], 0, "nothing went out");
+    let err = stderr(&o);
+    assert!(err.contains(&format!("no response from {endpoint}")) && err.contains("is the collector running?"), "{err}");
+    assert_eq!(err.matches("no response from").count(), 1, "the hint prints once");
+    let min = Command::new(bin()).args(["replay", c.to_str().unwrap(), "--endpoint", &endpoint, "--rate", "100", "--requests", "5", "--timeout", "1s", "-q", "--min-success", "99"]).output().unwrap();
+    assert_eq!(min.status.code(), Some(1), "--min-success missed exits 1");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "12", &[]);
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let o = run(&["replay", c.to_str().unwrap(), "--endpoint", &url(&s), "--rate", "1000", "--shard", "1/4", "--duration", "10s", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = stdout(&o);
+    for key in ["dry run", "shard           1/4", "1000 req/s in total, 250.000 req/s from this shard", "stop after", "content-type: application/x-protobuf"] {
+        assert!(plan.contains(key), "{key:?} missing:\n{plan}");
+    }
+    assert_eq!(s.shutdown().requests, 0);
+}
