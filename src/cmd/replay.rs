@@ -83,7 +83,7 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = crate::corpus::writer::output_file_builder(".traceblast-").tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -46,7 +46,7 @@ impl CorpusWriter {
             _ => Path::new("."),
         };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(err)?;
+        let tmp = output_file_builder(&format!(".{name}.")).tempfile_in(dir).map_err(err)?;
         Ok(CorpusWriter {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 20, tmp),
@@ -114,6 +114,19 @@ impl CorpusWriter {
         tmp.persist(&self.path).map_err(|e| WriteError { path: self.path.display().to_string(), source: e.error })?;
         Ok(size)
     }
+}
+
+/// A temporary-file builder for outputs that will be renamed into place: readable like any
+/// file the user creates (tempfile's default is owner-only, 0600).
+pub fn output_file_builder(prefix: &str) -> tempfile::Builder<'_, '_> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b
 }
 
 /// Builds the index payload (see [`super::format`]).
