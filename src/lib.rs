@@ -11,6 +11,7 @@
 //!
 //! ```text
 //! gen:  scenario ─► synth ─► encode ─► corpus::writer            (gen.rs drives it)
+//! sink: server ─► decode ─► faults ─► state ─► summary          (sink/server.rs drives it)
 //! ```
 //!
 //! - [`cli`] — clap definitions only; [`config`] — arguments → validated plans.
@@ -21,6 +22,8 @@
 //! - [`generate`] — the parallel, ordered gen pipeline.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
+//! - [`sink`] — OTLP/HTTP receiver: counts spans, traces and duplicate IDs; injects faults;
+//!   emulates platforms' header and size checks.
 //! - [`wire`] — zero-copy scan of encoded OTLP requests (replay patching, sink counting).
 //! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
 
@@ -34,6 +37,7 @@ pub mod generate;
 pub mod otlp;
 pub mod progress;
 pub mod scenario;
+pub mod sink;
 pub mod synth;
 pub mod units;
 pub mod wire;
