@@ -5,8 +5,11 @@ mod analyze;
 mod generate;
 mod inspect;
 mod scenarios;
+mod sink;
 
 use std::process::ExitCode;
+
+pub use inspect::record_body;
 
 use crate::cli::{Cli, Command};
 
@@ -17,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&a),
         Command::Scenarios(a) => scenarios::run(&a),
         Command::Analyze(a) => analyze::run(&a),
+        Command::Sink(a) => sink::run(&a),
     }
 }
 

@@ -4,6 +4,8 @@
 //! error names the flag and the value (`--count '0' must be at least 1`). The plans are plain
 //! data the pipeline stages run from.
 
+pub mod sink;
+
 use anyhow::{Context, Result, bail};
 
 use crate::cli::GenArgs;
