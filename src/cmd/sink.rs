@@ -16,26 +16,26 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
     let state = Arc::new(SinkState::new(&plan));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async {
+        // Handlers are installed before the address is printed, so a signal sent by whoever
+        // read it is never missed.
+        let signal = signal()?;
         let listener = tokio::net::TcpListener::bind(plan.listen)
             .await
             .with_context(|| format!("--listen {}: cannot listen", plan.listen))?;
         let addr = listener.local_addr()?;
-        if !plan.quiet {
-            let mut line = format!("sink: listening on http://{addr}{TRACES_PATH}");
-            if let Some(p) = plan.profile {
-                line += &format!(" · profile {}", p.name());
-            }
-            if let Some(idle) = plan.until_idle {
-                line += &format!(
-                    " · stops {} after the last request (waiting for the first)",
-                    humantime::format_duration(idle)
-                );
-            }
-            eprintln!("{line}");
+        // Printed even with --quiet: with port 0 it is the only way to learn the port.
+        let mut line = format!("sink: listening on http://{addr}{TRACES_PATH}");
+        if let Some(p) = plan.profile {
+            line += &format!(" · profile {}", p.name());
         }
+        if let Some(idle) = plan.until_idle {
+            let idle = humantime::format_duration(idle);
+            line += &format!(" · stops {idle} after the last request (waiting for the first)");
+        }
+        eprintln!("{line}");
         let st = state.clone();
         let signal = async move {
-            signal().await;
+            signal.await;
             st.set_stopped_by("signal");
         };
         serve(listener, plan.clone(), state.clone(), signal).await.context("serving")
@@ -48,21 +48,24 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn signal() {
+/// Installs SIGINT and SIGTERM handlers; the future resolves on either.
+fn signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

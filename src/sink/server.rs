@@ -129,7 +129,8 @@ async fn progress(state: Arc<SinkState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
-    let (mut prev, mut at) = (state.summary(), Instant::now());
+    // From zero, so requests that came before this task first ran are reported too.
+    let (mut prev, mut at) = (super::Summary::default(), Instant::now());
     loop {
         tick.tick().await;
         let now = state.summary();

@@ -6,4 +6,5 @@ mod analyze;
 mod fixtures;
 mod generate;
 mod inspect;
+mod sink;
 mod util;
