@@ -215,20 +215,23 @@ fn grpc_code(status: u16) -> i32 {
     }
 }
 
-/// Decrements the in-flight count however the request ends (a client that hangs up drops
-/// the handler's future mid-wait).
-struct InFlight<'a>(&'a SinkState);
+/// Decrements the in-flight count however the request ends: a client that hangs up drops
+/// the handler's future mid-wait, and that request is counted as abandoned.
+struct InFlight<'a> {
+    state: &'a SinkState,
+    answered: bool,
+}
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.leave();
+        self.state.leave(self.answered);
     }
 }
 
 async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let state = &ctx.state;
     let (seq, first) = state.arrive();
-    let _guard = InFlight(state);
+    let mut guard = InFlight { state, answered: false };
     let mut captured = state.wants_capture(seq).then(|| Captured {
         headers: req
             .headers()
@@ -241,6 +244,7 @@ async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     });
     let a = answer(req, ctx, seq, first, captured.as_mut().map(|c| &mut c.body)).await;
     state.answer(a.status, a.refused_spans);
+    guard.answered = true;
     if let Some(mut c) = captured {
         c.status = a.status;
         state.capture(seq, c);

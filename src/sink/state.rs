@@ -78,6 +78,7 @@ pub struct SinkState {
     /// Nanoseconds since `started` of the last arrival or answer, for `--until-idle`.
     last_activity_ns: AtomicU64,
     in_flight: AtomicU64,
+    abandoned: AtomicU64,
     seq: AtomicU64,
     ids: Mutex<Ids>,
     fail: Box<[AtomicU64]>,
@@ -121,6 +122,7 @@ impl SinkState {
             first: std::sync::OnceLock::new(),
             last_activity_ns: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             ids: Mutex::new(Ids::default()),
             fail: counters(fail_statuses.len()),
@@ -165,8 +167,11 @@ impl SinkState {
         self.answered.notify_waiters();
     }
 
-    /// A request left (answered or abandoned by its client); pairs with [`Self::arrive`].
-    pub(crate) fn leave(&self) {
+    /// A request left, answered or abandoned by its client; pairs with [`Self::arrive`].
+    pub(crate) fn leave(&self, answered: bool) {
+        if !answered {
+            self.abandoned.fetch_add(1, Relaxed);
+        }
         self.touch();
         self.in_flight.fetch_sub(1, Relaxed);
     }
@@ -281,6 +286,7 @@ impl SinkState {
         Summary {
             requests: self.requests.load(Relaxed),
             requests_by_status: by_status(&self.by_status),
+            abandoned: self.abandoned.load(Relaxed),
             spans: self.spans.load(Relaxed),
             unique_traces,
             unique_spans,
@@ -353,10 +359,13 @@ mod tests {
         assert_eq!(st.idle_for(), Some(Duration::ZERO), "in flight");
         st.count_fail(1);
         st.answer(503, 7);
-        st.leave();
+        st.leave(true);
+        let _ = st.arrive();
+        st.leave(false);
         assert!(st.idle_for().is_some());
         let s = st.summary();
         assert_eq!(s.requests_by_status, BTreeMap::from([(503, 1)]));
+        assert_eq!((s.requests, s.abandoned), (1, 1));
         assert_eq!(s.refused_spans_by_status, BTreeMap::from([(503, 7)]));
         assert_eq!(s.refused_spans, 7);
         assert_eq!(s.faults.fail, BTreeMap::from([(429, 0), (503, 1)]));

@@ -33,6 +33,8 @@ pub struct Summary {
     pub requests: u64,
     /// Requests by HTTP status.
     pub requests_by_status: BTreeMap<u16, u64>,
+    /// Requests whose client hung up before the answer (not in `requests`).
+    pub abandoned: u64,
     /// Spans received: in requests answered 200, less the rejected ones.
     pub spans: u64,
     /// Distinct trace IDs among the received spans.
@@ -80,7 +82,11 @@ impl Summary {
         if self.requests == 0 {
             out += "  no request arrived\n";
         }
-        let _ = writeln!(out, "  requests    {}  ({})", thousands(self.requests), statuses(&self.requests_by_status));
+        let _ = write!(out, "  requests    {}  ({})", thousands(self.requests), statuses(&self.requests_by_status));
+        if self.abandoned > 0 {
+            let _ = write!(out, " · {} abandoned by the client before the answer", thousands(self.abandoned));
+        }
+        out.push('\n');
         let _ = writeln!(
             out,
             "  spans       {} received · {} rejected (partial success) · {} in refused requests",
@@ -147,9 +153,9 @@ impl Summary {
     pub fn progress_line(&self, prev: &Summary, dt: f64) -> String {
         let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / dt.max(1e-9);
         format!(
-            "sink  {:.0} req/s · {:.0} spans/s · {:.2} MB/s  |  total {} req · {} spans · {} dup · {}",
-            rate(self.requests, prev.requests),
-            rate(self.spans, prev.spans),
+            "sink  {} req/s · {} spans/s · {:.2} MB/s  |  total {} req · {} spans · {} dup · {}",
+            thousands(rate(self.requests, prev.requests).round() as u64),
+            thousands(rate(self.spans, prev.spans).round() as u64),
             rate(self.bytes_wire, prev.bytes_wire) / 1e6,
             thousands(self.requests),
             thousands(self.spans),
@@ -189,6 +195,7 @@ mod tests {
             [
                 "requests",
                 "requests_by_status",
+                "abandoned",
                 "spans",
                 "unique_traces",
                 "unique_spans",

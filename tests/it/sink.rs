@@ -422,6 +422,23 @@ fn stall_holds_requests_and_latency_delays_them() {
     assert_eq!((sum.faults.stall, sum.faults.latency, sum.spans), (1, 2, 2));
 }
 
+#[test]
+fn a_client_that_hangs_up_is_counted_as_abandoned() {
+    let faults = Faults { latency: Some((Duration::from_secs(30), Duration::from_secs(30))), ..Default::default() };
+    let s = start(SinkPlan { faults, ..Default::default() });
+    let body = pb(1, &[1, 2]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    let head =
+        format!("POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: {PB}\r\nContent-Length: {}\r\n\r\n", body.len());
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&body).unwrap();
+    assert!(s.wait_until(DEADLINE, |s| s.faults.latency == 1), "the request arrived");
+    drop(c);
+    assert!(s.wait_until(DEADLINE, |s| s.abandoned == 1), "{:?}", s.summary());
+    let sum = s.shutdown();
+    assert_eq!((sum.requests, sum.spans), (0, 0), "never answered, never received");
+}
+
 /// The real binary, listening on a free port; its stderr is collected as it comes.
 struct Proc {
     child: Child,
