@@ -261,53 +261,76 @@ fn header_str(req: &Request<Incoming>, name: hyper::header::HeaderName) -> Optio
 }
 
 async fn answer(req: Request<Incoming>, ctx: &Ctx, seq: u64, first: Instant, capture: Option<&mut Vec<u8>>) -> Answer {
-    let plan = &ctx.plan;
+    let (format, encoding) = match admit(&req, &ctx.plan) {
+        Ok(fe) => fe,
+        Err(a) => return a,
+    };
+    match span_keys(req, ctx, format, encoding, capture).await {
+        Ok(keys) => faults(ctx, format, &keys, seq, first).await,
+        Err(a) => a,
+    }
+}
+
+/// The checks made on the request head: route, method, profile, content type and encoding,
+/// declared length.
+fn admit(req: &Request<Incoming>, plan: &SinkPlan) -> Result<(Format, Encoding), Answer> {
     if req.uri().path() != TRACES_PATH {
-        return Answer::plain(404, &format!("not found: this sink answers POST {TRACES_PATH}"));
+        return Err(Answer::plain(404, &format!("not found: this sink answers POST {TRACES_PATH}")));
     }
     if req.method() != Method::POST {
-        return Answer::plain(405, &format!("method {} not allowed: use POST", req.method()));
+        return Err(Answer::plain(405, &format!("method {} not allowed: use POST", req.method())));
     }
-    let ctype = header_str(&req, CONTENT_TYPE).unwrap_or("");
+    let ctype = header_str(req, CONTENT_TYPE).unwrap_or("");
     let format = Format::from_content_type(ctype);
     if let Some(p) = plan.profile
         && let Err(r) = p.check(req.headers(), format == Some(Format::Json))
     {
-        return Answer::error(r.status, format.unwrap_or(Format::Protobuf), r.message);
+        return Err(Answer::error(r.status, format.unwrap_or(Format::Protobuf), r.message));
     }
     let Some(format) = format else {
         let shown = if ctype.is_empty() { "none" } else { ctype };
-        return Answer::error(
-            415,
-            Format::Protobuf,
-            format!("unsupported Content-Type {shown}: use application/x-protobuf or application/json"),
-        );
+        let m = format!("unsupported Content-Type {shown}: use application/x-protobuf or application/json");
+        return Err(Answer::error(415, Format::Protobuf, m));
     };
-    let Some(encoding) = Encoding::from_header(header_str(&req, CONTENT_ENCODING)) else {
-        let enc = header_str(&req, CONTENT_ENCODING).unwrap_or("?");
-        return Answer::error(415, format, format!("unsupported Content-Encoding {enc}: use gzip, zstd or none"));
+    let Some(encoding) = Encoding::from_header(header_str(req, CONTENT_ENCODING)) else {
+        let enc = header_str(req, CONTENT_ENCODING).unwrap_or("?");
+        return Err(Answer::error(415, format, format!("unsupported Content-Encoding {enc}: use gzip, zstd or none")));
     };
-    let too_large = |what: &str| Answer::error(413, format, format!("{what} exceeds the {}-byte limit", plan.max_body));
-    if header_str(&req, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > plan.max_body as u64) {
-        return too_large("Content-Length");
+    if header_str(req, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > plan.max_body as u64) {
+        return Err(too_large(plan, format, "Content-Length"));
     }
+    Ok((format, encoding))
+}
+
+fn too_large(plan: &SinkPlan, format: Format, what: &str) -> Answer {
+    Answer::error(413, format, format!("{what} exceeds the {}-byte limit", plan.max_body))
+}
+
+/// Reads the body through the size cap, decompresses it through the cap, and lists its spans.
+async fn span_keys(
+    req: Request<Incoming>,
+    ctx: &Ctx,
+    format: Format,
+    encoding: Encoding,
+    capture: Option<&mut Vec<u8>>,
+) -> Result<Vec<SpanKey>, Answer> {
+    let plan = &ctx.plan;
     let wire = match Limited::new(req.into_body(), plan.max_body).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large("body"),
-        Err(e) => return Answer::error(400, format, format!("reading the body: {e}")),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(plan, format, "body")),
+        Err(e) => return Err(Answer::error(400, format, format!("reading the body: {e}"))),
     };
     let mut inflated = Vec::new();
     let raw: &[u8] = match encoding {
         Encoding::Identity => &wire,
         enc => match decode::decompress(&wire, enc, plan.max_body, &mut inflated) {
             Ok(()) => &inflated,
-            Err(DecodeError::TooLarge { .. }) => {
+            Err(e) => {
                 ctx.state.add_bytes(wire.len() as u64, 0);
-                return too_large("decompressed body");
-            }
-            Err(DecodeError::Invalid(m)) => {
-                ctx.state.add_bytes(wire.len() as u64, 0);
-                return Answer::error(400, format, m);
+                return Err(match e {
+                    DecodeError::TooLarge { .. } => too_large(plan, format, "decompressed body"),
+                    DecodeError::Invalid(m) => Answer::error(400, format, m),
+                });
             }
         },
     };
@@ -316,11 +339,8 @@ async fn answer(req: Request<Incoming>, ctx: &Ctx, seq: u64, first: Instant, cap
         c.extend_from_slice(raw);
     }
     let mut keys = Vec::new();
-    if let Err(e) = decode::span_keys(raw, format, &mut keys) {
-        return Answer::error(400, format, e.to_string());
-    }
-    drop(inflated);
-    faults(ctx, format, &keys, seq, first).await
+    decode::span_keys(raw, format, &mut keys).map_err(|e| Answer::error(400, format, e.to_string()))?;
+    Ok(keys)
 }
 
 /// The fault stage, for a decoded request.
