@@ -379,12 +379,30 @@ async fn faults(ctx: &Ctx, format: Format, keys: &[SpanKey], seq: u64, first: In
         }
         return refuse(a);
     }
-    let rejected: Vec<bool> = keys.iter().map(|_| f.reject_span(&mut rng)).collect();
-    match state.record(keys, &rejected, f.conflict_on_duplicate) {
+    match state.record(keys, f.conflict_on_duplicate, || f.reject_span(&mut rng)) {
         Some(r) => Answer::success(format, spans - r.accepted),
         None => {
             state.count_conflict();
             refuse(Answer::error(409, format, "a trace ID of this request was already received"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serve` can be `tokio::spawn`ed (given a `Send` shutdown future).
+    #[allow(dead_code)]
+    fn serve_is_send(l: TcpListener, p: Arc<SinkPlan>, s: Arc<SinkState>) -> impl Send {
+        serve(l, p, s, async {})
+    }
+
+    #[test]
+    fn grpc_codes_follow_the_http_status() {
+        assert_eq!(grpc_code(400), 3);
+        assert_eq!(grpc_code(429), 8);
+        assert_eq!(grpc_code(503), 14);
+        assert_eq!(grpc_code(418), 2);
     }
 }

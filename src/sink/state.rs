@@ -44,10 +44,44 @@ impl Hasher for IdHasher {
 
 type IdSet<T> = HashSet<T, BuildHasherDefault<IdHasher>>;
 
-#[derive(Default)]
+/// The ID sets are split in shards by hash so that growing one rehashes 1/64 of the IDs:
+/// at tens of millions of IDs a single set's resize would hold the lock (and every request)
+/// for about a second, a pause the sink itself would add to the latencies being measured.
+const SHARDS: usize = 64;
+
+fn shard(h: u64) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize
+}
+
 struct Ids {
-    traces: IdSet<u128>,
-    spans: IdSet<u64>,
+    traces: Vec<IdSet<u128>>,
+    spans: Vec<IdSet<u64>>,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids {
+            traces: (0..SHARDS).map(|_| IdSet::default()).collect(),
+            spans: (0..SHARDS).map(|_| IdSet::default()).collect(),
+        }
+    }
+}
+
+impl Ids {
+    fn has_trace(&self, t: u128) -> bool {
+        self.traces[shard(t as u64 ^ (t >> 64) as u64)].contains(&t)
+    }
+    fn insert_trace(&mut self, t: u128) {
+        self.traces[shard(t as u64 ^ (t >> 64) as u64)].insert(t);
+    }
+    /// False if the span ID was already there.
+    fn insert_span(&mut self, s: u64) -> bool {
+        self.spans[shard(s)].insert(s)
+    }
+    fn lens(&self) -> (u64, u64) {
+        let n = |v: usize| v as u64;
+        (n(self.traces.iter().map(HashSet::len).sum()), n(self.spans.iter().map(HashSet::len).sum()))
+    }
 }
 
 /// What happened to the spans of an accepted request when they were recorded.
@@ -181,19 +215,27 @@ impl SinkState {
         self.bytes_raw.fetch_add(raw, Relaxed);
     }
 
-    /// Records the spans of a request that is being accepted, skipping those `rejected` says
-    /// no to. With `conflict` set, a request carrying a trace ID already recorded is refused
-    /// (`None`) and nothing of it is recorded.
-    pub(crate) fn record(&self, keys: &[SpanKey], rejected: &[bool], conflict: bool) -> Option<Recorded> {
+    /// Records the spans of a request that is being accepted, skipping those for which
+    /// `reject` (called once per span, in order) says yes. With `conflict` set, a request
+    /// carrying a trace ID already recorded is refused (`None`) and nothing of it is recorded.
+    pub(crate) fn record(
+        &self,
+        keys: &[SpanKey],
+        conflict: bool,
+        mut reject: impl FnMut() -> bool,
+    ) -> Option<Recorded> {
         let mut ids = self.ids.lock().expect("ID sets lock");
-        if conflict && keys.iter().any(|k| ids.traces.contains(&k.trace)) {
+        if conflict && keys.iter().any(|k| ids.has_trace(k.trace)) {
             return None;
         }
         let mut r = Recorded::default();
-        for (k, _) in keys.iter().zip(rejected).filter(|(_, rej)| !**rej) {
-            ids.traces.insert(k.trace);
+        for k in keys {
+            if reject() {
+                continue;
+            }
+            ids.insert_trace(k.trace);
             r.accepted += 1;
-            if !ids.spans.insert(k.span) {
+            if !ids.insert_span(k.span) {
                 r.duplicates += 1;
             }
         }
@@ -270,10 +312,7 @@ impl SinkState {
                 .filter_map(|(code, n)| Some((code as u16, n.load(Relaxed))).filter(|(_, n)| *n > 0))
                 .collect()
         };
-        let (unique_traces, unique_spans) = {
-            let ids = self.ids.lock().expect("ID sets lock");
-            (ids.traces.len() as u64, ids.spans.len() as u64)
-        };
+        let (unique_traces, unique_spans) = { self.ids.lock().expect("ID sets lock").lens() };
         let time = |ns: u64| {
             (ns > 0).then(|| humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_nanos(ns)).to_string())
         };
@@ -331,9 +370,10 @@ mod tests {
     #[test]
     fn counts_unique_and_duplicate_ids() {
         let st = state(&[]);
-        let r = st.record(&[key(1, 1), key(1, 2), key(1, 2)], &[false; 3], false).unwrap();
+        let r = st.record(&[key(1, 1), key(1, 2), key(1, 2)], false, || false).unwrap();
         assert_eq!(r, Recorded { accepted: 3, duplicates: 1 });
-        let r = st.record(&[key(2, 1), key(2, 3)], &[false, true], false).unwrap();
+        let mut second = [false, true].into_iter();
+        let r = st.record(&[key(2, 1), key(2, 3)], false, || second.next().unwrap()).unwrap();
         assert_eq!(r, Recorded { accepted: 1, duplicates: 1 });
         let s = st.summary();
         assert_eq!((s.spans, s.unique_traces, s.unique_spans, s.duplicate_span_ids), (4, 2, 2, 2));
@@ -341,12 +381,23 @@ mod tests {
     }
 
     #[test]
+    fn sharded_sets_count_like_one_set() {
+        let st = state(&[]);
+        let keys: Vec<SpanKey> =
+            (0..10_000u64).map(|i| SpanKey { trace: u128::from(i / 10) << 64 | 1, span: i % 7000 }).collect();
+        let r = st.record(&keys, false, || false).unwrap();
+        assert_eq!(r, Recorded { accepted: 10_000, duplicates: 3000 });
+        let s = st.summary();
+        assert_eq!((s.unique_traces, s.unique_spans), (1000, 7000));
+    }
+
+    #[test]
     fn conflict_refuses_a_known_trace_and_records_nothing() {
         let st = state(&[]);
-        st.record(&[key(1, 1)], &[false], true).unwrap();
-        assert_eq!(st.record(&[key(2, 2), key(1, 3)], &[false; 2], true), None);
+        st.record(&[key(1, 1)], true, || false).unwrap();
+        assert_eq!(st.record(&[key(2, 2), key(1, 3)], true, || false), None);
         // Trace 2 was not recorded by the refused request.
-        assert!(st.record(&[key(2, 4)], &[false], true).is_some());
+        assert!(st.record(&[key(2, 4)], true, || false).is_some());
         assert_eq!(st.summary().spans, 2);
     }
 
