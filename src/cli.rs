@@ -152,11 +152,11 @@ pub struct AnalyzeArgs {
   traceblast sink --until-idle 5s --summary sink.json     stop 5 s after the last request
   traceblast sink --expect-spans 100k --quiet             stop once 100,000 spans arrived
   traceblast sink --fail 429:0.1,503:0.05 --retry-after 2s --latency 5ms..50ms
-  traceblast sink --rate-limit 500/s --stall 2s@10s       throttle, then freeze 10 s in
+  traceblast sink --rate-limit 500/s --stall 2s@10s       throttle; stop answering for 2 s, 10 s in
   traceblast sink --profile braintrust                    demand Braintrust's headers and limits")]
 pub struct SinkArgs {
     /// Address to listen on (HOST:PORT; port 0 picks a free one, printed at start).
-    #[arg(long, default_value = "127.0.0.1:4318")]
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "HOST:PORT")]
     pub listen: String,
     /// Largest request body, checked compressed and again while decompressing (413 above).
     #[arg(long, default_value = "16MiB", value_name = "SIZE")]
