@@ -96,6 +96,7 @@ for scenario in simple search booking complex; do
   read -r rotel_rps _ rotel_bad < <(drive "http://127.0.0.1:$hport/v1/traces" "$work/$scenario.pb")
   kill "$rotel_pid"
   wait "$rotel_pid" 2>/dev/null || true
+  pids=()
 
   python3 - "$scenario" "$bytes" "$spans" "$sink_rps" "$rotel_rps" <<'PY'
 import sys
