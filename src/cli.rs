@@ -39,6 +39,8 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Receive OTLP/HTTP traces, count spans, traces and duplicates; inject faults.
+    Sink(SinkArgs),
 }
 
 /// `traceblast gen`.
@@ -343,4 +345,61 @@ pub struct MergeArgs {
     /// Also write the merged report as an HTML page.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+/// `traceblast sink`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  traceblast sink                                         count what arrives at :4318 until Ctrl-C
+  traceblast sink --until-idle 5s --summary sink.json     stop 5 s after the last request
+  traceblast sink --expect-spans 100k --quiet             stop once 100,000 spans arrived
+  traceblast sink --fail 429:0.1,503:0.05 --retry-after 2s --latency 5ms..50ms
+  traceblast sink --rate-limit 500/s --stall 2s@10s       throttle; stop answering for 2 s, 10 s in
+  traceblast sink --profile braintrust                    demand Braintrust's headers and limits")]
+pub struct SinkArgs {
+    /// Address to listen on (HOST:PORT; port 0 picks a free one, printed at start).
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "HOST:PORT")]
+    pub listen: String,
+    /// Largest request body, checked compressed and again while decompressing (413 above).
+    #[arg(long, default_value = "16MiB", value_name = "SIZE")]
+    pub max_body: String,
+    /// Answer these statuses with these probabilities, STATUS:P,... (e.g. 429:0.1,503:0.05).
+    #[arg(long, value_name = "STATUS:P,...")]
+    pub fail: Option<String>,
+    /// Retry-After on 429 and 503 answers (whole seconds, rounded up).
+    #[arg(long, value_name = "DURATION")]
+    pub retry_after: Option<String>,
+    /// Delay every answer: a duration (20ms) or a uniform range (5ms..50ms).
+    #[arg(long, value_name = "D|MIN..MAX")]
+    pub latency: Option<String>,
+    /// Accept at most N requests per second (N/s or N/m; token bucket), 429 beyond.
+    #[arg(long, value_name = "N/s")]
+    pub rate_limit: Option<String>,
+    /// Accept requests but report this share of their spans as rejected (partial_success).
+    #[arg(long, value_name = "SHARE")]
+    pub reject_spans: Option<String>,
+    /// Stop answering for DURATION, starting AFTER the first request (requests wait).
+    #[arg(long, value_name = "DURATION@AFTER")]
+    pub stall: Option<String>,
+    /// Answer 409 to a request with a trace ID received in an earlier accepted request.
+    #[arg(long)]
+    pub conflict_on_duplicate: bool,
+    /// Require what a platform requires: braintrust, langsmith, langfuse, phoenix, honeycomb.
+    #[arg(long, value_name = "PLATFORM")]
+    pub profile: Option<String>,
+    /// Seed of the fault draws; the same seed and request order give the same faults.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Stop after this long without a request (counted once the first request arrived).
+    #[arg(long, value_name = "DURATION")]
+    pub until_idle: Option<String>,
+    /// Stop once this many spans were received (10k, 1M).
+    #[arg(long, value_name = "N")]
+    pub expect_spans: Option<String>,
+    /// Also write the summary as JSON to this file (atomically).
+    #[arg(long, value_name = "FILE.json")]
+    pub summary: Option<PathBuf>,
+    /// No per-second progress lines on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }

@@ -12,6 +12,7 @@
 //! ```text
 //! gen:     scenario ─► synth ─► encode ─► corpus::writer                       (generate.rs drives it)
 //! replay:  corpus::reader ─► replay::prepare ─► replay::pacer ─► replay::sender ─► stats ─► report
+//! sink:    server ─► decode ─► faults ─► state ─► summary                      (sink/server.rs drives it)
 //! ```
 //!
 //! - [`cli`] — clap definitions only; [`config`] — arguments → validated plans.
@@ -26,6 +27,8 @@
 //! - [`platform`] — presets for Braintrust, LangSmith, Langfuse, Phoenix, Honeycomb, plain OTLP.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
+//! - [`sink`] — OTLP/HTTP receiver: counts spans, traces and duplicate IDs; injects faults;
+//!   emulates platforms' header and size checks.
 //! - [`wire`] — zero-copy scan of encoded OTLP requests (replay patching, sink counting).
 //! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
 
@@ -43,6 +46,7 @@ pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod scenario;
+pub mod sink;
 pub mod stats;
 pub mod synth;
 pub mod units;

@@ -7,8 +7,11 @@ mod inspect;
 mod replay;
 mod report;
 mod scenarios;
+mod sink;
 
 use std::process::ExitCode;
+
+pub use inspect::record_body;
 
 use crate::cli::{Cli, Command};
 
@@ -28,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit(String::from_utf8_lossy(&out))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sink(a) => sink::run(&a),
     }
 }
 

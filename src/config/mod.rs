@@ -7,6 +7,7 @@
 pub mod env;
 pub mod replay;
 pub mod report;
+pub mod sink;
 
 use anyhow::{Context, Result, bail};
 

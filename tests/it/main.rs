@@ -10,5 +10,7 @@ mod generate;
 mod html;
 mod inspect;
 mod png;
+mod replay;
 mod report;
+mod sink;
 mod util;

@@ -23,16 +23,25 @@ pub fn corpus(dir: &Path, count: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// Runs replay against `addr` with `args`; returns the output and the parsed JSON report.
-pub fn replay(dir: &Path, corpus: &Path, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> (Output, serde_json::Value) {
+pub fn replay(
+    dir: &Path,
+    corpus: &Path,
+    endpoint: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, serde_json::Value) {
     let report = dir.join("run.json");
     let _ = std::fs::remove_file(&report);
     let mut cmd = Command::new(bin());
-    cmd.args(["replay", corpus.to_str().unwrap(), "--endpoint", endpoint, "--report", report.to_str().unwrap()]).args(args).current_dir(dir);
+    cmd.args(["replay", corpus.to_str().unwrap(), "--endpoint", endpoint, "--report", report.to_str().unwrap()])
+        .args(args)
+        .current_dir(dir);
     for (k, v) in env {
         cmd.env(k, v);
     }
     let o = cmd.output().unwrap();
-    let r = std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(serde_json::Value::Null);
+    let r =
+        std::fs::read_to_string(&report).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or(serde_json::Value::Null);
     (o, r)
 }
 
@@ -47,12 +56,23 @@ fn totals(corpus: &Path) -> (u64, u64, u64) {
 }
 
 fn spans_of(body: &[u8]) -> Vec<otlp::Span> {
-    otlp::decode_request(body).unwrap().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans).collect()
+    otlp::decode_request(body)
+        .unwrap()
+        .resource_spans
+        .into_iter()
+        .flat_map(|r| r.scope_spans)
+        .flat_map(|s| s.spans)
+        .collect()
 }
 
 fn assert_accounted(r: &serde_json::Value) {
     let q = &r["requests"];
-    let (s, ok, failed, missed) = (q["scheduled"].as_u64().unwrap(), q["ok"].as_u64().unwrap(), q["failed"].as_u64().unwrap(), q["missed"].as_u64().unwrap());
+    let (s, ok, failed, missed) = (
+        q["scheduled"].as_u64().unwrap(),
+        q["ok"].as_u64().unwrap(),
+        q["failed"].as_u64().unwrap(),
+        q["missed"].as_u64().unwrap(),
+    );
     assert_eq!(s, ok + failed + missed, "scheduled == ok + failed + missed: {q}");
 }
 
@@ -118,7 +138,10 @@ fn bodies_carry_shifted_times_and_fresh_ids_on_the_second_pass() {
             assert!(ids(&a).is_disjoint(&ids(&b)), "pass 2 never resends an ID");
             let by_id: HashMap<Vec<u8>, &otlp::Span> = b.iter().map(|s| (s.span_id.clone(), s)).collect();
             for sp in &b {
-                assert!(sp.parent_span_id.is_empty() || by_id.contains_key(&sp.parent_span_id), "parent resolves after remapping");
+                assert!(
+                    sp.parent_span_id.is_empty() || by_id.contains_key(&sp.parent_span_id),
+                    "parent resolves after remapping"
+                );
                 assert_eq!(sp.trace_id, b[0].trace_id);
             }
         }
@@ -147,12 +170,28 @@ fn traceblast_record(c: &Corpus, i: u64) -> Vec<u8> {
 fn headers_and_platform_auth_arrive_and_secrets_stay_out_of_output() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "5", &[]);
-    let s = sink::spawn(SinkPlan { capture: 10, profile: Some(sink::Profile::Braintrust), ..SinkPlan::default() }).unwrap();
+    let s =
+        sink::spawn(SinkPlan { capture: 10, profile: Some(sink::Profile::Braintrust), ..SinkPlan::default() }).unwrap();
     let base = format!("http://{}", s.addr);
-    let env = [("BRAINTRUST_API_KEY", "sk-SECRET-123"), ("BRAINTRUST_PROJECT", "demo"), ("BRAINTRUST_API_URL", base.as_str())];
+    let env = [
+        ("BRAINTRUST_API_KEY", "sk-SECRET-123"),
+        ("BRAINTRUST_PROJECT", "demo"),
+        ("BRAINTRUST_API_URL", base.as_str()),
+    ];
     let report = dir.path().join("run.json");
     let o = Command::new(bin())
-        .args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--rate", "50", "-H", "x-extra: yes", "--report", report.to_str().unwrap()])
+        .args([
+            "replay",
+            c.to_str().unwrap(),
+            "--platform",
+            "braintrust",
+            "--rate",
+            "50",
+            "-H",
+            "x-extra: yes",
+            "--report",
+            report.to_str().unwrap(),
+        ])
         .envs(env)
         .current_dir(dir.path())
         .output()
@@ -170,7 +209,11 @@ fn headers_and_platform_auth_arrive_and_secrets_stay_out_of_output() {
     let everything = format!("{}{}{}", stdout(&o), stderr(&o), std::fs::read_to_string(&report).unwrap());
     assert!(!everything.contains("sk-SECRET-123"), "the key leaked into output or the report");
     assert!(everything.contains("<redacted>"));
-    let dry = Command::new(bin()).args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--dry-run"]).envs(env).output().unwrap();
+    let dry = Command::new(bin())
+        .args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--dry-run"])
+        .envs(env)
+        .output()
+        .unwrap();
     assert!(dry.status.success());
     assert!(!stdout(&dry).contains("sk-SECRET-123"));
     assert!(stdout(&dry).contains("x-bt-parent: project_name:demo"), "{}", stdout(&dry));
@@ -181,7 +224,12 @@ fn retries_honour_retry_after_and_every_request_ends_ok() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
     let (records, spans, _) = totals(&c);
-    let faults = Faults { fail: vec![(503, 0.3)], retry_after: Some(Duration::from_secs(1)), rate_limit: Some(60.0), ..Faults::default() };
+    let faults = Faults {
+        fail: vec![(503, 0.3)],
+        retry_after: Some(Duration::from_secs(1)),
+        rate_limit: Some(20.0),
+        ..Faults::default()
+    };
     let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
     let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "80", "--loops", "2", "--retries", "10", "-q"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -193,7 +241,7 @@ fn retries_honour_retry_after_and_every_request_ends_ok() {
     // A request answered 503 waited the full Retry-After before its next attempt.
     assert!(r["latency_us"]["corrected"]["max"].as_u64().unwrap() >= 1_000_000);
     assert!(sum.requests_by_status.get(&503).copied().unwrap_or(0) > 0);
-    assert!(sum.requests_by_status.get(&429).copied().unwrap_or(0) > 0, "the rate limit answered 429");
+    assert!(sum.requests_by_status.get(&429).copied().unwrap_or(0) > 0, "the rate limit answered 429: {sum:?}");
     // Spans acknowledged by replay == unique spans the sink counted; pass 2 added no duplicates.
     assert_eq!(r["spans"]["ok"], 2 * spans);
     assert_eq!(sum.unique_spans, 2 * spans);
@@ -204,9 +252,18 @@ fn retries_honour_retry_after_and_every_request_ends_ok() {
 fn a_stalled_server_shows_missed_requests_and_coordinated_omission() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "50", &["--mix", "simple=1"]);
-    let faults = Faults { stall: Some(Stall { duration: Duration::from_secs(2), after: Duration::from_millis(500) }), ..Faults::default() };
+    let faults = Faults {
+        stall: Some(Stall { duration: Duration::from_secs(2), after: Duration::from_millis(500) }),
+        ..Faults::default()
+    };
     let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
-    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "100", "--duration", "4s", "--connections", "10", "--max-in-flight", "60", "-q"], &[]);
+    let (o, r) = replay(
+        dir.path(),
+        &c,
+        &url(&s),
+        &["--rate", "100", "--duration", "4s", "--connections", "10", "--max-in-flight", "60", "-q"],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_accounted(&r);
     let missed = r["requests"]["missed"].as_u64().unwrap();
@@ -224,7 +281,19 @@ fn sigint_stops_and_writes_the_report() {
     let s = sink::spawn(SinkPlan::default()).unwrap();
     let report = dir.path().join("run.json");
     let mut child = Command::new(bin())
-        .args(["replay", c.to_str().unwrap(), "--endpoint", &url(&s), "--rate", "50", "--duration", "60s", "-q", "--report", report.to_str().unwrap()])
+        .args([
+            "replay",
+            c.to_str().unwrap(),
+            "--endpoint",
+            &url(&s),
+            "--rate",
+            "50",
+            "--duration",
+            "60s",
+            "-q",
+            "--report",
+            report.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     assert!(s.wait_until(Duration::from_secs(20), |x| x.requests >= 20), "traffic started");
@@ -257,7 +326,10 @@ fn batch_and_compression_keep_every_span() {
         assert_eq!(sum.unique_spans, spans, "{extra:?}");
         assert_eq!(r["spans"]["ok"], spans, "{extra:?}");
         if extra[0] == "--compression" {
-            assert!(r["bytes"]["sent"].as_u64().unwrap() * 2 < r["bytes"]["raw"].as_u64().unwrap(), "{extra:?} compresses");
+            assert!(
+                r["bytes"]["sent"].as_u64().unwrap() * 2 < r["bytes"]["raw"].as_u64().unwrap(),
+                "{extra:?} compresses"
+            );
         }
     }
 }
@@ -284,7 +356,8 @@ fn bad_input_exits_2_before_any_traffic() {
     for (args, needles) in cases {
         let mut full = vec!["replay"];
         full.extend(args.iter());
-        let o = Command::new(bin()).args(&full).env_remove("LANGSMITH_API_KEY").current_dir(dir.path()).output().unwrap();
+        let o =
+            Command::new(bin()).args(&full).env_remove("LANGSMITH_API_KEY").current_dir(dir.path()).output().unwrap();
         assert_bad_input(&o, &needles);
     }
     assert_eq!(s.shutdown().requests, 0, "no traffic on bad input");
@@ -297,16 +370,37 @@ fn an_unreachable_endpoint_is_counted_and_hinted_not_fatal() {
     // A port nobody listens on: bind, note it, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
-    let (o, r) = replay(dir.path(), &c, &endpoint, &["--rate", "50", "--requests", "200", "--timeout", "1s", "-q"], &[]);
+    let (o, r) =
+        replay(dir.path(), &c, &endpoint, &["--rate", "50", "--requests", "200", "--timeout", "1s", "-q"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_accounted(&r);
     assert_eq!(r["requests"]["failed"], 200);
     assert_eq!(r["errors"]["connection"], 200);
     assert_eq!(r["bytes"]["sent"], 0, "nothing went out");
     let err = stderr(&o);
-    assert!(err.contains(&format!("no response from {endpoint}")) && err.contains("is the collector running?"), "{err}");
+    assert!(
+        err.contains(&format!("no response from {endpoint}")) && err.contains("is the collector running?"),
+        "{err}"
+    );
     assert_eq!(err.matches("no response from").count(), 1, "the hint prints once");
-    let min = Command::new(bin()).args(["replay", c.to_str().unwrap(), "--endpoint", &endpoint, "--rate", "100", "--requests", "5", "--timeout", "1s", "-q", "--min-success", "99"]).output().unwrap();
+    let min = Command::new(bin())
+        .args([
+            "replay",
+            c.to_str().unwrap(),
+            "--endpoint",
+            &endpoint,
+            "--rate",
+            "100",
+            "--requests",
+            "5",
+            "--timeout",
+            "1s",
+            "-q",
+            "--min-success",
+            "99",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(min.status.code(), Some(1), "--min-success missed exits 1");
 }
 
@@ -315,10 +409,28 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "12", &[]);
     let s = sink::spawn(SinkPlan::default()).unwrap();
-    let o = run(&["replay", c.to_str().unwrap(), "--endpoint", &url(&s), "--rate", "1000", "--shard", "1/4", "--duration", "10s", "--dry-run"]);
+    let o = run(&[
+        "replay",
+        c.to_str().unwrap(),
+        "--endpoint",
+        &url(&s),
+        "--rate",
+        "1000",
+        "--shard",
+        "1/4",
+        "--duration",
+        "10s",
+        "--dry-run",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let plan = stdout(&o);
-    for key in ["dry run", "shard           1/4", "1000 req/s in total, 250.000 req/s from this shard", "stop after", "content-type: application/x-protobuf"] {
+    for key in [
+        "dry run",
+        "shard           1/4",
+        "1000 req/s in total, 250.000 req/s from this shard",
+        "stop after",
+        "content-type: application/x-protobuf",
+    ] {
         assert!(plan.contains(key), "{key:?} missing:\n{plan}");
     }
     assert_eq!(s.shutdown().requests, 0);

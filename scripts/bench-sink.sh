@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Sink capacity: how fast `traceblast sink` decodes and counts, beside rotel's blackhole
+# exporter (an OTLP receiver that decodes and drops) on the same traffic.
+#
+# For each built-in scenario, one request body (record 0 of a one-trace corpus, raw protobuf,
+# uncompressed) is POSTed by wrk at the same connection count for SECONDS to each receiver in
+# turn; requests/s and spans/s are printed for both, with the ratio sink/rotel. The sink is
+# stopped with SIGINT afterwards and its own count is checked against wrk's.
+#
+# Both receivers and wrk share this machine's cores, so the figures are relative, not the
+# receivers' ceilings. The sink is a release build.
+#
+# Usage: scripts/bench-sink.sh [SECONDS=10] [CONNECTIONS=16] [WRK_THREADS=1]
+# Needs: wrk (apt), rotel (pip; the rotel-agent binary ships inside the Python package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+conns=${2:-16}
+wrk_threads=${3:-1}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk"
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null
+fi
+if ! python3 -c 'import rotel' 2>/dev/null; then
+  echo "installing rotel"
+  python3 -m pip install -q rotel
+fi
+rotel=$(python3 -c 'import rotel,os;print(os.path.dirname(rotel.__file__))')/rotel-agent
+[ -x "$rotel" ] || { echo "no rotel-agent in the rotel package ($rotel)" >&2; exit 2; }
+
+cargo build --release --quiet --bin traceblast --example record_body
+bin=$PWD/target/release/traceblast
+extract=$PWD/target/release/examples/record_body
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 200); do
+    (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2
+  exit 2
+}
+# Prints "requests_per_second total_requests non_2xx" for a wrk run against URL with BODY.
+drive() {
+  local url=$1 body=$2
+  cat >"$work/post.lua" <<EOF
+wrk.method = "POST"
+local f = assert(io.open("$body", "rb"))
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/x-protobuf"
+EOF
+  wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url" >"$work/wrk.txt"
+  local rps total bad
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")
+  total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+  bad=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt")
+  echo "$rps $total ${bad:-0}"
+}
+
+echo "== receivers: traceblast sink (release) vs rotel $("$rotel" --version | awk '{print $2}') blackhole"
+echo "== wrk -t$wrk_threads -c$conns -d${secs}s, one uncompressed protobuf body per scenario, $(nproc) cores shared"
+printf '%-24s %9s %6s  %12s %12s  %12s %12s  %6s\n' scenario body_KB spans sink_req/s sink_spans/s rotel_req/s rotel_spans/s ratio
+for scenario in simple search booking complex; do
+  "$bin" gen -q --count 1 --mix "$scenario=1" -o "$work/$scenario.zst"
+  read -r bytes spans < <("$extract" "$work/$scenario.zst" 0 "$work/$scenario.pb")
+
+  port=$(free_port)
+  "$bin" sink --quiet --listen "127.0.0.1:$port" >"$work/sink.out" 2>"$work/sink.err" &
+  sink_pid=$!
+  pids+=("$sink_pid")
+  wait_port "$port"
+  read -r sink_rps sink_total sink_bad < <(drive "http://127.0.0.1:$port/v1/traces" "$work/$scenario.pb")
+  kill -INT "$sink_pid"
+  wait "$sink_pid" || true
+  counted=$(awk '/ received /{gsub(",","",$2); print $2}' "$work/sink.out")
+
+  hport=$(free_port)
+  gport=$(free_port)
+  "$rotel" start --exporter blackhole --otlp-http-endpoint "127.0.0.1:$hport" --otlp-grpc-endpoint "127.0.0.1:$gport" \
+    --pid-file "$work/rotel.pid" --log-file "$work/rotel.log" >"$work/rotel.out" 2>&1 &
+  rotel_pid=$!
+  pids+=("$rotel_pid")
+  wait_port "$hport"
+  read -r rotel_rps _ rotel_bad < <(drive "http://127.0.0.1:$hport/v1/traces" "$work/$scenario.pb")
+  kill "$rotel_pid"
+  wait "$rotel_pid" 2>/dev/null || true
+  pids=()
+
+  python3 - "$scenario" "$bytes" "$spans" "$sink_rps" "$rotel_rps" <<'PY'
+import sys
+name, size, spans, s, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+print(f"{name:<24} {size/1e3:9.1f} {spans:6d}  {s:12,.0f} {s*spans:12,.0f}  {r:12,.0f} {r*spans:12,.0f}  {s/r:6.2f}")
+PY
+  if [ "$sink_bad" != 0 ] || [ "$rotel_bad" != 0 ]; then
+    echo "  non-2xx answers: sink $sink_bad, rotel $rotel_bad" >&2
+  fi
+  # wrk does not count requests still in flight when it stops, so the sink may have more.
+  echo "  sink counted $counted spans for wrk's $sink_total completed requests ($((sink_total * spans)) spans)"
+done

@@ -1,0 +1,354 @@
+//! From a received body to the list of span IDs it carries.
+//!
+//! Three steps, each with its own way to fail and its own HTTP status: the content type and
+//! encoding must be known (415), the decompressed body must fit under the size limit (413),
+//! and it must be a well-formed `ExportTraceServiceRequest` in protobuf or OTLP/JSON (400).
+//! Decompression reads through a cap, so a small gzip or zstd bomb stops at the limit instead
+//! of inflating into memory; zstd's window is capped too, since a frame header may ask for
+//! gigabytes of window before any data is produced.
+
+use std::io::Read;
+
+use serde::Deserialize;
+
+use crate::wire::{self, SpanFields, Visitor};
+
+/// The body's format, from `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/x-protobuf`.
+    Protobuf,
+    /// `application/json` (OTLP/JSON).
+    Json,
+}
+
+impl Format {
+    /// Reads a `Content-Type` value (parameters such as `; charset=utf-8` are ignored).
+    pub fn from_content_type(v: &str) -> Option<Format> {
+        let mime = v.split(';').next().unwrap_or("").trim();
+        if mime.eq_ignore_ascii_case("application/x-protobuf") || mime.eq_ignore_ascii_case("application/protobuf") {
+            Some(Format::Protobuf)
+        } else if mime.eq_ignore_ascii_case("application/json") {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+
+    /// The `Content-Type` of answers in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => "application/x-protobuf",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// The body's compression, from `Content-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// No compression (header absent or `identity`).
+    Identity,
+    /// `gzip` (several members are read as one stream).
+    Gzip,
+    /// `zstd`.
+    Zstd,
+}
+
+impl Encoding {
+    /// Reads a `Content-Encoding` value; `None` for an encoding the sink does not speak.
+    pub fn from_header(v: Option<&str>) -> Option<Encoding> {
+        match v.map(str::trim) {
+            None | Some("") => Some(Encoding::Identity),
+            Some(s) if s.eq_ignore_ascii_case("identity") => Some(Encoding::Identity),
+            Some(s) if s.eq_ignore_ascii_case("gzip") || s.eq_ignore_ascii_case("x-gzip") => Some(Encoding::Gzip),
+            Some(s) if s.eq_ignore_ascii_case("zstd") => Some(Encoding::Zstd),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Why a body could not be turned into spans.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Decompressed, the body is larger than the limit (HTTP 413).
+    #[error("decompressed body exceeds the {limit}-byte limit")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Corrupt compression, bad protobuf or bad JSON (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Decompresses `body` into `out` (cleared first), producing at most `limit` bytes.
+pub fn decompress(body: &[u8], enc: Encoding, limit: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    out.clear();
+    let res = match enc {
+        Encoding::Identity => {
+            if body.len() > limit {
+                return Err(DecodeError::TooLarge { limit });
+            }
+            out.extend_from_slice(body);
+            return Ok(());
+        }
+        Encoding::Gzip => read_capped(flate2::read::MultiGzDecoder::new(body), limit, out),
+        Encoding::Zstd => {
+            let mut d = zstd::stream::read::Decoder::with_buffer(body)
+                .map_err(|e| DecodeError::Invalid(format!("zstd: {e}")))?;
+            // A body within the limit needs no window larger than the limit; 8 MiB (what
+            // streaming encoders up to level 19 declare) is always allowed.
+            let log = (limit.max(2) - 1).ilog2() + 1;
+            d.window_log_max(log.clamp(23, 31)).map_err(|e| DecodeError::Invalid(format!("zstd: {e}")))?;
+            read_capped(d, limit, out).map_err(|e| match e {
+                DecodeError::Invalid(m) if m.contains("Frame requires too much memory") => {
+                    DecodeError::TooLarge { limit }
+                }
+                DecodeError::Invalid(m) => DecodeError::Invalid(format!("zstd: {m}")),
+                other => other,
+            })
+        }
+    };
+    if enc == Encoding::Gzip {
+        return res.map_err(|e| match e {
+            DecodeError::Invalid(m) => DecodeError::Invalid(format!("gzip: {m}")),
+            other => other,
+        });
+    }
+    res
+}
+
+fn read_capped(r: impl Read, limit: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let mut capped = r.take(limit as u64 + 1);
+    capped.read_to_end(out).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    if out.len() > limit {
+        out.clear();
+        return Err(DecodeError::TooLarge { limit });
+    }
+    Ok(())
+}
+
+/// One span's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanKey {
+    /// The 16-byte trace ID, big-endian.
+    pub trace: u128,
+    /// The 8-byte span ID, big-endian.
+    pub span: u64,
+}
+
+struct Keys<'a>(&'a mut Vec<SpanKey>);
+
+impl Visitor for Keys<'_> {
+    fn span(&mut self, buf: &[u8], s: &SpanFields) {
+        // `wire::scan` only calls this with both IDs present and of the right size.
+        let (t, sp) = (s.trace_id.unwrap_or_default(), s.span_id.unwrap_or_default());
+        let trace = u128::from_be_bytes(buf[t..t + 16].try_into().expect("16-byte trace ID"));
+        let span = u64::from_be_bytes(buf[sp..sp + 8].try_into().expect("8-byte span ID"));
+        self.0.push(SpanKey { trace, span });
+    }
+}
+
+/// Lists the spans of a decompressed body in order (`out` is cleared first).
+pub fn span_keys(body: &[u8], format: Format, out: &mut Vec<SpanKey>) -> Result<(), DecodeError> {
+    out.clear();
+    match format {
+        Format::Protobuf => wire::scan(body, &mut Keys(out)).map_err(|e| {
+            out.clear();
+            DecodeError::Invalid(e.to_string())
+        }),
+        Format::Json => json_keys(body, out),
+    }
+}
+
+// OTLP/JSON, only as deep as the IDs. Unknown keys are ignored, as the spec asks of receivers;
+// snake_case keys are accepted too, as the Collector does.
+#[derive(Deserialize)]
+struct JsonRequest<'a> {
+    #[serde(default, rename = "resourceSpans", alias = "resource_spans", borrow)]
+    resource_spans: Vec<JsonResourceSpans<'a>>,
+}
+
+#[derive(Deserialize)]
+struct JsonResourceSpans<'a> {
+    #[serde(default, rename = "scopeSpans", alias = "scope_spans", borrow)]
+    scope_spans: Vec<JsonScopeSpans<'a>>,
+}
+
+#[derive(Deserialize)]
+struct JsonScopeSpans<'a> {
+    #[serde(default, borrow)]
+    spans: Vec<JsonSpan<'a>>,
+}
+
+#[derive(Deserialize)]
+struct JsonSpan<'a> {
+    #[serde(default, rename = "traceId", alias = "trace_id", borrow)]
+    trace_id: std::borrow::Cow<'a, str>,
+    #[serde(default, rename = "spanId", alias = "span_id", borrow)]
+    span_id: std::borrow::Cow<'a, str>,
+}
+
+fn json_keys(body: &[u8], out: &mut Vec<SpanKey>) -> Result<(), DecodeError> {
+    let req: JsonRequest =
+        serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(format!("invalid OTLP/JSON: {e}")))?;
+    let spans = req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans);
+    for (i, s) in spans.enumerate() {
+        let bad = |what: &str, v: &str| DecodeError::Invalid(format!("span {i}: {what} '{v}' is not {}", hexlen(what)));
+        let trace = hex_u128(&s.trace_id).ok_or_else(|| bad("traceId", &s.trace_id))?;
+        let span = hex_u64(&s.span_id).ok_or_else(|| bad("spanId", &s.span_id))?;
+        out.push(SpanKey { trace, span });
+    }
+    Ok(())
+}
+
+fn hexlen(what: &str) -> &'static str {
+    if what == "traceId" { "32 hex characters" } else { "16 hex characters" }
+}
+
+fn hex_u128(s: &str) -> Option<u128> {
+    (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| u128::from_str_radix(s, 16).ok())?
+}
+
+fn hex_u64(s: &str) -> Option<u64> {
+    (s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| u64::from_str_radix(s, 16).ok())?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use prost::Message;
+
+    use super::*;
+    use crate::otlp;
+
+    pub(crate) fn request(trace: u8, spans: &[u8]) -> otlp::ExportTraceServiceRequest {
+        otlp::ExportTraceServiceRequest {
+            resource_spans: vec![otlp::ResourceSpans {
+                scope_spans: vec![otlp::ScopeSpans {
+                    spans: spans
+                        .iter()
+                        .map(|&s| otlp::Span {
+                            trace_id: vec![trace; 16],
+                            span_id: vec![s; 8],
+                            name: format!("s{s}"),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn content_types_and_encodings() {
+        assert_eq!(Format::from_content_type("application/x-protobuf"), Some(Format::Protobuf));
+        assert_eq!(Format::from_content_type("Application/JSON; charset=utf-8"), Some(Format::Json));
+        assert_eq!(Format::from_content_type("text/plain"), None);
+        assert_eq!(Encoding::from_header(None), Some(Encoding::Identity));
+        assert_eq!(Encoding::from_header(Some("GZIP")), Some(Encoding::Gzip));
+        assert_eq!(Encoding::from_header(Some("zstd")), Some(Encoding::Zstd));
+        assert_eq!(Encoding::from_header(Some("br")), None);
+    }
+
+    #[test]
+    fn protobuf_and_json_give_the_same_keys() {
+        let req = request(7, &[1, 2, 3]);
+        let mut pb = Vec::new();
+        span_keys(&req.encode_to_vec(), Format::Protobuf, &mut pb).unwrap();
+        let json = serde_json::to_vec(&otlp::json::request_to_json(&req)).unwrap();
+        let mut js = Vec::new();
+        span_keys(&json, Format::Json, &mut js).unwrap();
+        assert_eq!(pb, js);
+        assert_eq!(pb.len(), 3);
+        assert_eq!(pb[1], SpanKey { trace: u128::from_be_bytes([7; 16]), span: u64::from_be_bytes([2; 8]) });
+    }
+
+    #[test]
+    fn json_ids_must_be_hex_of_the_right_length() {
+        let mut out = Vec::new();
+        let body =
+            br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102","spanId":"0102030405060708"}]}]}]}"#;
+        let e = span_keys(body, Format::Json, &mut out).unwrap_err();
+        assert_eq!(e, DecodeError::Invalid("span 0: traceId '0102' is not 32 hex characters".into()));
+        let e = span_keys(b"{not json", Format::Json, &mut out).unwrap_err();
+        assert!(e.to_string().starts_with("invalid OTLP/JSON"), "{e}");
+        // snake_case keys and unknown fields are fine; an empty request has no spans.
+        let ok = br#"{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"000102030405060708090a0b0c0d0e0f","span_id":"0001020304050607","name":"x","kind":1}]}]}],"extra":1}"#;
+        span_keys(ok, Format::Json, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        span_keys(b"{}", Format::Json, &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn decompression_round_trips_and_stops_at_the_limit() {
+        let raw = request(1, &[1, 2]).encode_to_vec();
+        let mut out = Vec::new();
+        decompress(&gzip(&raw), Encoding::Gzip, 1 << 20, &mut out).unwrap();
+        assert_eq!(out, raw);
+        decompress(&zstd::encode_all(&raw[..], 3).unwrap(), Encoding::Zstd, 1 << 20, &mut out).unwrap();
+        assert_eq!(out, raw);
+        let limit = raw.len() - 1;
+        let e = decompress(&gzip(&raw), Encoding::Gzip, limit, &mut out).unwrap_err();
+        assert_eq!(e, DecodeError::TooLarge { limit });
+        assert_eq!(decompress(&raw, Encoding::Identity, limit, &mut out).unwrap_err(), DecodeError::TooLarge { limit });
+        // Exactly at the limit is fine.
+        decompress(&gzip(&raw), Encoding::Gzip, raw.len(), &mut out).unwrap();
+    }
+
+    #[test]
+    fn bombs_stop_at_the_limit_without_inflating() {
+        // 128 MiB of zeros compresses to about 128 KB (gzip) / 4 KB (zstd); only limit + 1
+        // bytes are ever produced.
+        let limit = 1 << 20;
+        let zeros = vec![0u8; 8 << 20];
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for _ in 0..16 {
+            e.write_all(&zeros).unwrap();
+        }
+        let gz = e.finish().unwrap();
+        let mut out = Vec::new();
+        assert_eq!(decompress(&gz, Encoding::Gzip, limit, &mut out), Err(DecodeError::TooLarge { limit }));
+        assert!(out.capacity() <= 4 * limit, "{}", out.capacity());
+        let mut z = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        for _ in 0..16 {
+            z.write_all(&zeros).unwrap();
+        }
+        let zs = z.finish().unwrap();
+        assert_eq!(decompress(&zs, Encoding::Zstd, limit, &mut out), Err(DecodeError::TooLarge { limit }));
+        assert!(out.capacity() <= 4 * limit, "{}", out.capacity());
+        // A frame that asks for a 1 GiB window is refused before the window is allocated.
+        let mut z = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        z.window_log(30).unwrap();
+        z.long_distance_matching(true).unwrap();
+        z.write_all(&zeros).unwrap();
+        let big_window = z.finish().unwrap();
+        // (The 8 MiB it holds would fit under this limit; the window would not.)
+        let limit = 16 << 20;
+        assert_eq!(decompress(&big_window, Encoding::Zstd, limit, &mut out), Err(DecodeError::TooLarge { limit }));
+    }
+
+    #[test]
+    fn corrupt_compression_is_invalid_not_a_panic() {
+        let raw = request(1, &[1]).encode_to_vec();
+        let gz = gzip(&raw);
+        let mut out = Vec::new();
+        let e = decompress(&gz[..gz.len() / 2], Encoding::Gzip, 1 << 20, &mut out).unwrap_err();
+        assert!(matches!(&e, DecodeError::Invalid(m) if m.starts_with("gzip: ")), "{e:?}");
+        let e = decompress(b"definitely not zstd", Encoding::Zstd, 1 << 20, &mut out).unwrap_err();
+        assert!(matches!(&e, DecodeError::Invalid(m) if m.starts_with("zstd: ")), "{e:?}");
+        let e = span_keys(&raw[..raw.len() - 2], Format::Protobuf, &mut Vec::new()).unwrap_err();
+        assert!(matches!(&e, DecodeError::Invalid(m) if m.starts_with("malformed OTLP protobuf")), "{e:?}");
+    }
+}
