@@ -4,7 +4,9 @@
 #   scripts/test.sh            all tests (unit + integration)
 #   scripts/test.sh -- NAME    pass a filter to cargo test
 #
-# Needs: the zstd CLI (tests check the corpus is a standard zstd stream).
+# Needs: the zstd CLI (tests check the corpus is a standard zstd stream), Chromium (the HTML
+# report renders headless), and rotel, a Rust OTLP collector from PyPI (end-to-end delivery
+# through a real collector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +22,9 @@ apt_install() {
 }
 
 apt_install zstd chromium
+if ! python3 -c 'import rotel' 2>/dev/null; then
+  echo "installing rotel (pip)"
+  python3 -m pip install --quiet rotel
+fi
 
 cargo test --all-targets "$@"

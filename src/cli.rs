@@ -26,6 +26,8 @@ pub enum Command {
     Gen(GenArgs),
     /// Send a corpus over OTLP/HTTP at a precise open-loop rate and report what happened.
     Replay(Box<ReplayArgs>),
+    /// The whole job on one machine: gen a small corpus, start a sink, replay into it, report.
+    Demo(DemoArgs),
     /// Show a corpus's metadata and per-scenario totals; verify it; dump records as OTLP/JSON.
     Inspect(InspectArgs),
     /// List the available scenarios, or print one as TOML to copy and edit.
@@ -190,6 +192,29 @@ pub struct ReplayArgs {
     /// Read this .env file instead of ./.env.
     #[arg(long)]
     pub env_file: Option<std::path::PathBuf>,
+}
+
+/// `traceblast demo`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  traceblast demo
+  traceblast demo --count 2k --rate 200 --html demo.html")]
+pub struct DemoArgs {
+    /// Traces to generate.
+    #[arg(long, default_value = "300")]
+    pub count: String,
+    /// Requests per second.
+    #[arg(long, default_value = "100")]
+    pub rate: String,
+    /// Random seed of the corpus.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Also write the JSON report here.
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
+    /// Also write the HTML report here.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// `traceblast inspect`.

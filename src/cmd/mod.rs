@@ -2,6 +2,7 @@
 //! pipeline, and prints the result. `main` only maps their outcome to an exit code.
 
 mod analyze;
+mod demo;
 mod generate;
 mod inspect;
 mod replay;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Gen(a) => generate::run(&a),
         Command::Replay(a) => replay::run(&a),
+        Command::Demo(a) => demo::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Scenarios(a) => scenarios::run(&a),
         Command::Analyze(a) => analyze::run(&a),

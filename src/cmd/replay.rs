@@ -29,6 +29,14 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         super::emit(describe(&plan, &corpus, &records))?;
         return Ok(ExitCode::SUCCESS);
     }
+    let (_, code) = execute(&plan, corpus)?;
+    Ok(code)
+}
+
+/// Runs a validated plan with progress and signal handling, writes and prints the reports;
+/// returns the report and the exit code (`demo` reuses this).
+pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report::Report, ExitCode)> {
+    let records = crate::replay::record_range(&corpus, plan.shard).map_err(anyhow::Error::msg)?;
     if plan.target.insecure {
         log::warn!(
             "--insecure: TLS certificates are not verified; anyone on the path can read the traffic and the API key"
@@ -37,12 +45,12 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone());
     let show = crate::progress::enabled(plan.quiet);
-    let total = expected_requests(&plan, records.end - records.start);
+    let total = expected_requests(plan, records.end - records.start);
     let bar = crate::progress::replay_bar(total, show);
     crate::progress::set_active(Some(&bar));
     let done = Arc::new(AtomicBool::new(false));
     let mut monitor = None;
-    let result = crate::replay::run(&plan, corpus.clone(), stop.clone(), |live| {
+    let result = crate::replay::run(plan, corpus.clone(), stop.clone(), |live| {
         monitor = Some(spawn_monitor(live, bar.clone(), plan.clone(), done.clone()));
     });
     done.store(true, Ordering::Relaxed);
@@ -52,7 +60,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     crate::progress::set_active(None);
     let result = result.map_err(anyhow::Error::msg)?;
-    let rep = build_report(&plan, &corpus, &result);
+    let rep = build_report(plan, &corpus, &result);
     if let Some(path) = &plan.report {
         write_atomic(path, &report::json::Json.render(&rep))
             .with_context(|| format!("cannot write the report {}", path.display()))?;
@@ -65,15 +73,15 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
         super::emit(report::text::Text.render(&rep))?;
     }
     if result.end == End::Stopped {
-        return Ok(ExitCode::from(130));
+        return Ok((rep, ExitCode::from(130)));
     }
     if let Some(min) = plan.min_success
         && rep.success_rate < min
     {
         log::error!("success rate {:.2} % is below --min-success {min} %", rep.success_rate);
-        return Ok(ExitCode::from(1));
+        return Ok((rep, ExitCode::from(1)));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((rep, ExitCode::SUCCESS))
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it into place.

@@ -3,7 +3,9 @@
 //! one-line errors, files left behind) is what is being checked.
 
 mod analyze;
+mod collector;
 mod completions;
+mod demo;
 mod deploy;
 mod fixtures;
 mod generate;
@@ -12,5 +14,6 @@ mod inspect;
 mod png;
 mod replay;
 mod report;
+mod shards;
 mod sink;
 mod util;

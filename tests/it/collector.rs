@@ -1,0 +1,99 @@
+//! replay → rotel (a real OTLP collector, from PyPI) → sink: every span that got a 2xx from the
+//! collector reaches the sink. scripts/test.sh installs rotel; this test does not skip.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use traceblast::sink::{self, SinkPlan};
+
+use crate::replay::{corpus, replay};
+
+/// The rotel-agent binary inside the installed `rotel` Python package.
+fn rotel_agent() -> String {
+    let o = Command::new("python3")
+        .args(["-c", "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"])
+        .output()
+        .expect("python3 runs");
+    let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(
+        o.status.success() && std::path::Path::new(&path).exists(),
+        "rotel is not installed (pip install rotel; scripts/test.sh does it): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Kills the collector when the test ends, however it ends.
+struct Rotel(Child);
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn every_span_the_collector_accepted_reaches_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "120", &[]);
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let (http, grpc) = (free_port(), free_port());
+    let _rotel = Rotel(
+        Command::new(rotel_agent())
+            .args([
+                "start",
+                "--otlp-http-endpoint",
+                &format!("127.0.0.1:{http}"),
+                "--otlp-grpc-endpoint",
+                &format!("127.0.0.1:{grpc}"),
+            ])
+            .args([
+                "--exporter",
+                "otlp",
+                "--otlp-exporter-protocol",
+                "http",
+                "--otlp-exporter-endpoint",
+                &format!("http://{}", s.addr),
+            ])
+            .args([
+                "--pid-file",
+                dir.path().join("rotel.pid").to_str().unwrap(),
+                "--log-file",
+                dir.path().join("rotel.log").to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rotel-agent starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", http)).is_err() {
+        assert!(Instant::now() < deadline, "rotel did not open port {http}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (o, r) = replay(
+        dir.path(),
+        &c,
+        &format!("http://127.0.0.1:{http}/v1/traces"),
+        &["--rate", "100", "--retries", "3", "-q"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    let acked = r["spans"]["ok"].as_u64().unwrap();
+    assert_eq!(r["requests"]["ok"], r["requests"]["scheduled"], "{}", r["requests"]);
+    assert!(acked > 0);
+    // The collector batches and exports asynchronously: wait for it, with a deadline.
+    let arrived = s.wait_until(Duration::from_secs(30), |x| x.unique_spans >= acked);
+    let sum = s.shutdown();
+    assert!(arrived, "only {} of {acked} acknowledged spans reached the sink", sum.unique_spans);
+    assert_eq!(sum.unique_spans, acked, "every acknowledged span, and nothing else");
+    assert_eq!(sum.duplicate_span_ids, 0);
+    assert_eq!(sum.unique_traces, r["traces"]["ok"].as_u64().unwrap());
+    assert!(sum.requests < r["requests"]["ok"].as_u64().unwrap(), "the collector batched requests together");
+}
