@@ -325,7 +325,13 @@ pub fn build_report(plan: &ReplayPlan, corpus: &Corpus, r: &RunResult) -> report
             endpoint: plan.endpoint_display.clone(),
             platform: plan.platform.clone(),
             headers: plan.headers_display.clone(),
-            options: options(plan),
+            options: {
+                let mut o = options(plan);
+                if let Rate::PerSec(_) = plan.rate {
+                    o.insert("pacer_priority".into(), if r.pacer_realtime { "realtime" } else { "normal" }.into());
+                }
+                o
+            },
         },
         corpus: CorpusInfo {
             path: plan.corpus.display().to_string(),

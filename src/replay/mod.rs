@@ -124,6 +124,8 @@ pub struct RunResult {
     pub achieved_rate: f64,
     /// Requests released (scheduled and not missed).
     pub released: u64,
+    /// Whether the pacer ran with real-time priority.
+    pub pacer_realtime: bool,
     /// Requests still unfinished at the end, counted as failed ("cancelled").
     pub cancelled: u64,
     /// ID salt used with `--fresh-ids`.
@@ -138,6 +140,18 @@ pub struct Live {
     pub start: Instant,
     /// Responses received so far (any status).
     pub responses: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+/// Waits for the senders: without a deadline normally (each request has its own timeout and
+/// bounded retries), up to `timeout` after an interrupt.
+fn finish(runtime: &tokio::runtime::Runtime, task: tokio::task::JoinHandle<()>, interrupted: bool, timeout: Duration) {
+    runtime.block_on(async {
+        if interrupted {
+            let _ = tokio::time::timeout(timeout, task).await;
+        } else {
+            let _ = task.await;
+        }
+    });
 }
 
 /// Runs the plan. `stop` interrupts it (first Ctrl-C); `live` receives the recorder once
@@ -173,7 +187,7 @@ pub fn run(
             Rate::Max => prepare::TimeBase::Now,
         },
         compression: plan.compression,
-        workers: if plan.compression == Compression::None { 1 } else { cores.clamp(1, 4) },
+        workers: if plan.compression == Compression::None { 0 } else { cores.clamp(1, 4) },
         max_ahead_bytes: 64 << 20,
         max_ahead: 4096,
     };
@@ -187,47 +201,80 @@ pub fn run(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let senders = sender::Senders::new(Arc::new(plan.target.clone()), recorder.clone(), inflight.clone());
-    let (job_tx, job_rx) = flume::unbounded();
-    let send_task = runtime.spawn(senders.clone().run(job_rx));
     let s2 = senders.clone();
     live(Live { recorder: recorder.clone(), start, responses: Arc::new(move || s2.responses.load(Ordering::Relaxed)) });
 
-    let pacer_cfg = pacer::PacerConfig {
-        rate,
-        ramp: plan.ramp_up,
-        start,
-        max_in_flight: plan.max_in_flight,
-        max_requests: plan.stop.requests,
-        duration: plan.stop.duration,
-    };
-    let paced = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("replay-pacer".into())
-            .spawn_scoped(scope, || {
-                let r = pacer::run(pacer_cfg, &mut stream, &job_tx, &inflight, &recorder, &stop);
-                stream.stop();
-                r
-            })
-            .expect("spawn pacer")
-            .join()
-            .expect("pacer does not panic")
-    })?;
-    let end = paced.end;
-    drop(job_tx);
-    // Wait for requests in flight: without a deadline normally (each has its own timeout and
-    // bounded retries), up to --timeout after an interrupt.
-    let interrupted = end == End::Stopped;
-    let deadline = interrupted.then(|| Instant::now() + plan.target.timeout);
-    runtime.block_on(async {
-        match deadline {
-            None => {
-                let _ = send_task.await;
-            }
-            Some(d) => {
-                let _ = tokio::time::timeout_at(d.into(), send_task).await;
-            }
+    let pacer_realtime = AtomicBool::new(false);
+    let paced = match rate {
+        Rate::PerSec(_) => {
+            let (job_tx, job_rx) = flume::unbounded();
+            let send_task = runtime.spawn(senders.clone().run(job_rx));
+            let pacer_cfg = pacer::PacerConfig {
+                rate,
+                ramp: plan.ramp_up,
+                start,
+                max_in_flight: plan.max_in_flight,
+                max_requests: plan.stop.requests,
+                duration: plan.stop.duration,
+            };
+            let paced = std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("replay-pacer".into())
+                    .spawn_scoped(scope, || {
+                        let realtime = pacer::try_realtime();
+                        if !realtime {
+                            log::debug!("the pacer runs at normal priority (no permission for real-time scheduling): lateness can rise when the machine is loaded");
+                        }
+                        pacer_realtime.store(realtime, Ordering::Relaxed);
+                        let r = pacer::run(pacer_cfg, &mut stream, &job_tx, &inflight, &recorder, &stop);
+                        stream.stop();
+                        r
+                    })
+                    .expect("spawn pacer")
+                    .join()
+                    .expect("pacer does not panic")
+            })?;
+            drop(job_tx);
+            finish(&runtime, send_task, paced.end == End::Stopped, plan.target.timeout);
+            paced
         }
-    });
+        Rate::Max => {
+            let limits = Arc::new(sender::ClosedLoop {
+                start,
+                max_requests: plan.stop.requests,
+                duration: plan.stop.duration,
+                stop: stop.clone(),
+                max_in_flight: plan.max_in_flight,
+                taken: Default::default(),
+                outcome: Default::default(),
+                error: Default::default(),
+            });
+            let send_task = runtime.spawn(senders.clone().run_closed(stream.take_async(), limits.clone()));
+            // Wait for the senders; once interrupted, give requests in flight --timeout.
+            let interrupted = runtime.block_on(async {
+                tokio::pin!(send_task);
+                loop {
+                    tokio::select! {
+                        _ = &mut send_task => return false,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                            if stop.load(Ordering::Relaxed) {
+                                let _ = tokio::time::timeout(plan.target.timeout, &mut send_task).await;
+                                return true;
+                            }
+                        }
+                    }
+                }
+            });
+            stream.stop();
+            if let Some(e) = limits.error.lock().expect("not poisoned").take() {
+                return Err(e);
+            }
+            let (window, end) = *limits.outcome.lock().expect("not poisoned");
+            let end = if interrupted { End::Stopped } else { end.unwrap_or(End::Exhausted) };
+            pacer::Paced { end, released: recorder.with(|s| s.scheduled), window }
+        }
+    };
+    let end = paced.end;
     runtime.shutdown_timeout(Duration::from_millis(100));
     let mut stats = recorder.snapshot();
     let cancelled = stats.scheduled.saturating_sub(stats.accounted());
@@ -241,6 +288,7 @@ pub fn run(
         started: start_wall,
         elapsed: Instant::now().saturating_duration_since(start),
         achieved_rate: paced.achieved_rate(),
+        pacer_realtime: pacer_realtime.load(Ordering::Relaxed),
         released: paced.released,
         cancelled,
         id_salt,

@@ -50,6 +50,27 @@ pub enum End {
     Stopped,
 }
 
+/// Asks for real-time (SCHED_FIFO) scheduling for the calling thread, at a low real-time
+/// priority. On a loaded machine — the receiver under test often runs on the same cores — a
+/// normal thread waking from its sleep can wait a scheduler time slice (milliseconds) for a
+/// core; a real-time one preempts at once. The pacer sleeps most of the time and spins at most
+/// [`SPIN`] per request, so it cannot monopolise a core (and Linux reserves 5 % for others).
+/// Returns false (and the pacer runs at normal priority) without the permission (root,
+/// CAP_SYS_NICE or an RLIMIT_RTPRIO).
+pub fn try_realtime() -> bool {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    let Ok(prio) = 10u8.try_into() else { return false };
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Crossplatform(prio),
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+    )
+    .is_ok()
+}
+
 /// Sleeps until `deadline` (sleep, then spin the last [`SPIN`]); false if `stop` was set.
 pub fn sleep_until(deadline: Instant, stop: &AtomicBool) -> bool {
     loop {

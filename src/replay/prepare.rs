@@ -79,7 +79,7 @@ pub struct PrepareConfig {
     pub time: TimeBase,
     /// Body compression.
     pub compression: Compression,
-    /// Worker threads.
+    /// Worker threads (0: the reader prepares bodies itself).
     pub workers: usize,
     /// Bytes prepared ahead at most.
     pub max_ahead_bytes: usize,
@@ -113,6 +113,8 @@ struct Credits {
     state: Mutex<(usize, usize)>,
     cv: Condvar,
     closed: AtomicBool,
+    /// Whether the reader is blocked waiting for credits (only then does a release wake it).
+    waiting: AtomicBool,
 }
 
 impl Credits {
@@ -129,7 +131,9 @@ impl Credits {
                 s.1 += 1;
                 return true;
             }
+            self.waiting.store(true, Ordering::Relaxed);
             s = self.cv.wait_timeout(s, Duration::from_millis(50)).expect("not poisoned").0;
+            self.waiting.store(false, Ordering::Relaxed);
         }
     }
 
@@ -137,7 +141,9 @@ impl Credits {
         let mut s = self.state.lock().expect("not poisoned");
         s.0 = s.0.saturating_sub(bytes);
         s.1 = s.1.saturating_sub(1);
-        self.cv.notify_all();
+        if self.waiting.load(Ordering::Relaxed) {
+            self.cv.notify_all();
+        }
     }
 
     fn close(&self) {
@@ -209,6 +215,32 @@ impl PreparedStream {
     }
 }
 
+impl PreparedStream {
+    /// An unordered, async view for `--rate max`: senders take bodies as they become ready,
+    /// without a pacer thread in between (no schedule means order carries no meaning).
+    pub fn take_async(&mut self) -> AsyncPrepared {
+        AsyncPrepared { rx: self.rx.clone(), credits: self.credits.clone() }
+    }
+}
+
+/// Prepared requests for async consumers, in whatever order they are ready.
+#[derive(Clone)]
+pub struct AsyncPrepared {
+    rx: flume::Receiver<Result<Prepared, String>>,
+    credits: Arc<Credits>,
+}
+
+impl AsyncPrepared {
+    /// The next ready request; `None` when every pass is done.
+    pub async fn next(&self) -> Option<Result<Prepared, String>> {
+        let item = self.rx.recv_async().await.ok()?;
+        if let Ok(p) = &item {
+            self.credits.release(p.raw_len as usize);
+        }
+        Some(item)
+    }
+}
+
 impl Drop for PreparedStream {
     fn drop(&mut self) {
         self.stop();
@@ -223,8 +255,9 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
         state: Mutex::new((0, 0)),
         cv: Condvar::new(),
         closed: AtomicBool::new(false),
+        waiting: AtomicBool::new(false),
     });
-    let (job_tx, job_rx) = flume::bounded::<Job>(cfg.workers * 4);
+    let (job_tx, job_rx) = flume::bounded::<Job>(cfg.workers.max(1) * 4);
     let (out_tx, out_rx) = flume::unbounded();
     let cfg = Arc::new(cfg);
     let mut threads = Vec::new();
@@ -234,14 +267,27 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
             std::thread::Builder::new()
                 .name("replay-read".into())
                 .spawn(move || {
-                    if let Err(e) = read(&corpus, &cfg, &credits, &job_tx) {
+                    // Without workers (no compression: a copy and a patch are cheap), the reader
+                    // builds bodies itself and saves a thread hand-off per request.
+                    let mut patch = Patch::default();
+                    let inline = cfg.workers == 0;
+                    let mut deliver = |job: Job| {
+                        if inline {
+                            let r = build(&cfg, job, &mut patch);
+                            let failed = r.is_err();
+                            out_tx.send(r).is_ok() && !failed
+                        } else {
+                            job_tx.send(job).is_ok()
+                        }
+                    };
+                    if let Err(e) = read(&corpus, &cfg, &credits, &mut deliver) {
                         let _ = out_tx.send(Err(e));
                     }
                 })
                 .expect("spawn reader"),
         );
     }
-    for i in 0..cfg.workers.max(1) {
+    for i in 0..cfg.workers {
         let (cfg, job_rx, out_tx) = (cfg.clone(), job_rx.clone(), out_tx.clone());
         threads.push(
             std::thread::Builder::new()
@@ -268,7 +314,12 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
 pub const CACHE_BUDGET: u64 = 128 << 20;
 
 /// Reader: frames → requests, pass after pass.
-fn read(corpus: &Corpus, cfg: &PrepareConfig, credits: &Credits, jobs: &flume::Sender<Job>) -> Result<(), String> {
+fn read(
+    corpus: &Corpus,
+    cfg: &PrepareConfig,
+    credits: &Credits,
+    jobs: &mut dyn FnMut(Job) -> bool,
+) -> Result<(), String> {
     let mut dec = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
     let index = &corpus.index;
     let first_frame = index.frames.partition_point(|f| f.first_record + f.records <= cfg.records.start);
@@ -327,7 +378,7 @@ fn emit(
     seq: &mut u64,
     pass: u64,
     credits: &Credits,
-    jobs: &flume::Sender<Job>,
+    jobs: &mut dyn FnMut(Job) -> bool,
 ) -> bool {
     let raw_len: usize = batch.iter().map(|(b, _)| b.len()).sum();
     if !credits.acquire(raw_len) {
@@ -344,7 +395,7 @@ fn emit(
         parts: batch.drain(..).map(|(b, _)| b).collect(),
     };
     *seq += 1;
-    jobs.send(job).is_ok()
+    jobs(job)
 }
 
 /// SplitMix64: a good 64-bit mix, used to derive ID keys.

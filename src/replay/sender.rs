@@ -50,6 +50,8 @@ pub struct Target {
 #[derive(Debug, Default)]
 pub struct InFlight {
     count: AtomicUsize,
+    /// Threads blocked in `acquire_within` (only `--rate max`'s pacer ever waits).
+    waiters: AtomicUsize,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -75,18 +77,23 @@ impl InFlight {
             return true;
         }
         let guard = self.lock.lock().expect("not poisoned");
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         let _unused = self
             .cv
-            .wait_timeout_while(guard, wait, |_| self.count.load(Ordering::Acquire) >= cap)
+            .wait_timeout_while(guard, wait, |_| self.count.load(Ordering::SeqCst) >= cap)
             .expect("not poisoned");
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
         self.try_acquire(cap)
     }
 
-    /// Frees a slot.
+    /// Frees a slot. Wakes a waiter only when there is one: at a fixed rate nobody waits, and
+    /// a lock plus a wake-up per request would be pure overhead.
     pub fn release(&self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
-        let _g = self.lock.lock().expect("not poisoned");
-        self.cv.notify_all();
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _g = self.lock.lock().expect("not poisoned");
+            self.cv.notify_all();
+        }
     }
 
     /// Slots in use.
@@ -106,16 +113,55 @@ pub struct Job {
 
 type Body = Full<Bytes>;
 
+/// The future that does the I/O of an HTTP/1.1 connection, and whether it has finished (a
+/// finished future must not be polled again).
+struct Driver {
+    io: std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<()>> + Send>>,
+    done: bool,
+}
+
+impl Driver {
+    /// Polls the I/O until it finishes; pending forever once it has.
+    async fn run(&mut self) {
+        if self.done {
+            return std::future::pending().await;
+        }
+        let _ = self.io.as_mut().await;
+        self.done = true;
+    }
+}
+
 enum Conn {
-    H1(http1::SendRequest<Body>),
+    /// HTTP/1.1: the request handle and the connection's I/O future, driven by the same task
+    /// that sends (one request at a time per connection, as wrk does) — no wake-ups between
+    /// tasks or threads per request.
+    H1(http1::SendRequest<Body>, Driver),
+    /// HTTP/2: multiplexed; its I/O runs in a spawned task shared by many requests.
     H2(http2::SendRequest<Body>),
 }
 
 impl Conn {
     fn is_usable(&self) -> bool {
         match self {
-            Conn::H1(s) => !s.is_closed(),
+            Conn::H1(s, d) => !d.done && !s.is_closed(),
             Conn::H2(s) => s.is_ready() || !s.is_closed(),
+        }
+    }
+}
+
+/// Runs `f` while also driving `driver`; an error if the connection ends first.
+async fn with_driver<T>(
+    driver: &mut Driver,
+    f: impl std::future::Future<Output = hyper::Result<T>>,
+) -> hyper::Result<T> {
+    tokio::pin!(f);
+    tokio::select! {
+        biased;
+        r = &mut f => r,
+        () = driver.run() => {
+            // The connection closed or failed before the exchange finished; the request's own
+            // future now fails too (canceled or closed), which classifies the error.
+            f.await
         }
     }
 }
@@ -220,8 +266,7 @@ impl Senders {
             Ok(Conn::H2(send))
         } else {
             let (send, conn) = http1::handshake(io).await.map_err(|_| ErrorKind::Connect)?;
-            tokio::spawn(conn);
-            Ok(Conn::H1(send))
+            Ok(Conn::H1(send, Driver { io: Box::pin(conn), done: false }))
         }
     }
 
@@ -258,14 +303,18 @@ impl Senders {
             }
             let req = self.request(body.clone());
             let fut = async {
-                let resp = match conn.as_mut().expect("connected") {
-                    Conn::H1(s) => {
-                        s.ready().await?;
-                        s.send_request(req).await?
+                let (resp, driver) = match conn.as_mut().expect("connected") {
+                    Conn::H1(s, driver) => {
+                        let resp = with_driver(driver, async {
+                            s.ready().await?;
+                            s.send_request(req).await
+                        })
+                        .await?;
+                        (resp, Some(driver))
                     }
                     Conn::H2(s) => {
                         s.ready().await?;
-                        s.send_request(req).await?
+                        (s.send_request(req).await?, None)
                     }
                 };
                 let status = resp.status().as_u16();
@@ -279,7 +328,19 @@ impl Senders {
                     .get(hyper::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.contains("json"));
-                let body = Limited::new(resp.into_body(), MAX_RESPONSE).collect().await.map(|b| b.to_bytes());
+                let collect = Limited::new(resp.into_body(), MAX_RESPONSE).collect();
+                let body = match driver {
+                    Some(d) => {
+                        tokio::pin!(collect);
+                        tokio::select! {
+                            biased;
+                            b = &mut collect => b,
+                            () = d.run() => collect.await,
+                        }
+                    }
+                    None => collect.await,
+                }
+                .map(|b| b.to_bytes());
                 Ok::<_, hyper::Error>((status, retry_after, json, body))
             };
             match tokio::time::timeout(self.target.timeout, fut).await {
@@ -379,6 +440,113 @@ impl Senders {
                         me.handle(&mut conn, job).await;
                     }
                 }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The first and last take of a closed-loop run, and why taking stopped.
+pub type TakeOutcome = (Option<(Instant, Instant)>, Option<super::pacer::End>);
+
+/// Limits of a closed-loop (`--rate max`) run.
+pub struct ClosedLoop {
+    /// Schedule start (for `--duration`).
+    pub start: Instant,
+    /// `--requests`.
+    pub max_requests: Option<u64>,
+    /// `--duration`.
+    pub duration: Option<Duration>,
+    /// Interrupt flag.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    /// `--max-in-flight`.
+    pub max_in_flight: usize,
+    /// Requests taken so far.
+    pub taken: std::sync::atomic::AtomicU64,
+    /// First and last take, and why taking stopped.
+    pub outcome: Mutex<TakeOutcome>,
+    /// An error from preparation.
+    pub error: Mutex<Option<String>>,
+}
+
+impl ClosedLoop {
+    /// Takes the next request, or says why not.
+    async fn take(&self, source: &super::prepare::AsyncPrepared) -> Option<Prepared> {
+        use super::pacer::End;
+        let end = |e: End| {
+            self.outcome.lock().expect("not poisoned").1.get_or_insert(e);
+            None
+        };
+        if self.stop.load(Ordering::Relaxed) {
+            return end(End::Stopped);
+        }
+        if self.duration.is_some_and(|d| self.start.elapsed() >= d) {
+            return end(End::Duration);
+        }
+        let n = self.taken.fetch_add(1, Ordering::Relaxed);
+        if self.max_requests.is_some_and(|m| n >= m) {
+            return end(End::Requests);
+        }
+        match source.next().await {
+            Some(Ok(p)) => {
+                let now = Instant::now();
+                let mut o = self.outcome.lock().expect("not poisoned");
+                o.0 = Some((o.0.map_or(now, |w| w.0), now));
+                Some(p)
+            }
+            Some(Err(e)) => {
+                *self.error.lock().expect("not poisoned") = Some(e);
+                self.stop.store(true, Ordering::Relaxed);
+                end(End::Stopped)
+            }
+            None => end(End::Exhausted),
+        }
+    }
+}
+
+impl Senders {
+    /// `--rate max`: each connection takes the next ready request as soon as it is free (with
+    /// HTTP/2, up to `--max-in-flight` at once), with no pacer thread in between — closed loop,
+    /// as wrk does. A request is due when it is taken.
+    pub async fn run_closed(self: Arc<Self>, source: super::prepare::AsyncPrepared, limits: Arc<ClosedLoop>) {
+        let workers =
+            if self.target.http2 { self.target.connections } else { self.target.connections.min(limits.max_in_flight) };
+        let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
+        let mut tasks = Vec::new();
+        for _ in 0..workers.max(1) {
+            let (me, source, limits, permits) = (self.clone(), source.clone(), limits.clone(), permits.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut conn: Option<Conn> = None;
+                let mut spawned = tokio::task::JoinSet::new();
+                loop {
+                    let permit = permits.clone().acquire_owned().await.expect("semaphore open");
+                    let Some(prepared) = limits.take(&source).await else { break };
+                    let intended = Instant::now();
+                    me.recorder.with(|s| s.scheduled(prepared.scenario, intended, prepared.raw_len));
+                    me.inflight.count.fetch_add(1, Ordering::SeqCst);
+                    let job = Job { prepared, intended };
+                    if me.target.http2 {
+                        if conn.as_ref().is_none_or(|c| !c.is_usable()) {
+                            conn = me.connect().await.ok();
+                        }
+                        let mut own = match &conn {
+                            Some(Conn::H2(s)) => Some(Conn::H2(s.clone())),
+                            _ => None,
+                        };
+                        let me2 = me.clone();
+                        spawned.spawn(async move {
+                            me2.handle(&mut own, job).await;
+                            drop(permit);
+                        });
+                        while spawned.try_join_next().is_some() {}
+                    } else {
+                        me.handle(&mut conn, job).await;
+                        drop(permit);
+                    }
+                }
+                while spawned.join_next().await.is_some() {}
             }));
         }
         for t in tasks {
