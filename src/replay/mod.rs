@@ -11,6 +11,7 @@
 //! interrupt — and accounts any still unfinished as cancelled, so that
 //! `scheduled == ok + failed + missed` always holds.
 
+pub mod closed;
 pub mod pacer;
 pub mod prepare;
 pub mod retry;
@@ -239,7 +240,7 @@ pub fn run(
             paced
         }
         Rate::Max => {
-            let limits = Arc::new(sender::ClosedLoop {
+            let limits = Arc::new(closed::ClosedLoop {
                 start,
                 max_requests: plan.stop.requests,
                 duration: plan.stop.duration,

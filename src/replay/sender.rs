@@ -49,7 +49,7 @@ pub struct Target {
 /// Requests in flight: sent or waiting for a connection, not yet finished.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    count: AtomicUsize,
+    pub(super) count: AtomicUsize,
     /// Threads blocked in `acquire_within` (only `--rate max`'s pacer ever waits).
     waiters: AtomicUsize,
     lock: Mutex<()>,
@@ -115,7 +115,7 @@ type Body = Full<Bytes>;
 
 /// The future that does the I/O of an HTTP/1.1 connection, and whether it has finished (a
 /// finished future must not be polled again).
-struct Driver {
+pub(super) struct Driver {
     io: std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<()>> + Send>>,
     done: bool,
 }
@@ -131,7 +131,7 @@ impl Driver {
     }
 }
 
-enum Conn {
+pub(super) enum Conn {
     /// HTTP/1.1: the request handle and the connection's I/O future, driven by the same task
     /// that sends (one request at a time per connection, as wrk does) — no wake-ups between
     /// tasks or threads per request.
@@ -141,7 +141,7 @@ enum Conn {
 }
 
 impl Conn {
-    fn is_usable(&self) -> bool {
+    pub(super) fn is_usable(&self) -> bool {
         match self {
             Conn::H1(s, d) => !d.done && !s.is_closed(),
             Conn::H2(s) => s.is_ready() || !s.is_closed(),
@@ -170,10 +170,10 @@ type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connec
 
 /// Shared sending state.
 pub struct Senders {
-    target: Arc<Target>,
+    pub(super) target: Arc<Target>,
     connector: Connector,
-    recorder: Arc<Recorder>,
-    inflight: Arc<InFlight>,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) inflight: Arc<InFlight>,
     /// Requests that got any HTTP response (for the "is it running?" hint).
     pub responses: AtomicUsize,
 }
@@ -254,7 +254,7 @@ impl Senders {
         Arc::new(Senders { target, connector, recorder, inflight, responses: AtomicUsize::new(0) })
     }
 
-    async fn connect(&self) -> Result<Conn, ErrorKind> {
+    pub(super) async fn connect(&self) -> Result<Conn, ErrorKind> {
         let mut c = self.connector.clone();
         let io = tokio::time::timeout(self.target.timeout, c.call(self.target.uri.clone()))
             .await
@@ -374,7 +374,7 @@ impl Senders {
     }
 
     /// Sends one request with retries and records its completion.
-    async fn handle(&self, conn: &mut Option<Conn>, job: Job) {
+    pub(super) async fn handle(&self, conn: &mut Option<Conn>, job: Job) {
         let p = &job.prepared;
         let sent = Instant::now();
         let mut attempts = 0u32;
@@ -440,113 +440,6 @@ impl Senders {
                         me.handle(&mut conn, job).await;
                     }
                 }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-    }
-}
-
-/// The first and last take of a closed-loop run, and why taking stopped.
-pub type TakeOutcome = (Option<(Instant, Instant)>, Option<super::pacer::End>);
-
-/// Limits of a closed-loop (`--rate max`) run.
-pub struct ClosedLoop {
-    /// Schedule start (for `--duration`).
-    pub start: Instant,
-    /// `--requests`.
-    pub max_requests: Option<u64>,
-    /// `--duration`.
-    pub duration: Option<Duration>,
-    /// Interrupt flag.
-    pub stop: Arc<std::sync::atomic::AtomicBool>,
-    /// `--max-in-flight`.
-    pub max_in_flight: usize,
-    /// Requests taken so far.
-    pub taken: std::sync::atomic::AtomicU64,
-    /// First and last take, and why taking stopped.
-    pub outcome: Mutex<TakeOutcome>,
-    /// An error from preparation.
-    pub error: Mutex<Option<String>>,
-}
-
-impl ClosedLoop {
-    /// Takes the next request, or says why not.
-    async fn take(&self, source: &super::prepare::AsyncPrepared) -> Option<Prepared> {
-        use super::pacer::End;
-        let end = |e: End| {
-            self.outcome.lock().expect("not poisoned").1.get_or_insert(e);
-            None
-        };
-        if self.stop.load(Ordering::Relaxed) {
-            return end(End::Stopped);
-        }
-        if self.duration.is_some_and(|d| self.start.elapsed() >= d) {
-            return end(End::Duration);
-        }
-        let n = self.taken.fetch_add(1, Ordering::Relaxed);
-        if self.max_requests.is_some_and(|m| n >= m) {
-            return end(End::Requests);
-        }
-        match source.next().await {
-            Some(Ok(p)) => {
-                let now = Instant::now();
-                let mut o = self.outcome.lock().expect("not poisoned");
-                o.0 = Some((o.0.map_or(now, |w| w.0), now));
-                Some(p)
-            }
-            Some(Err(e)) => {
-                *self.error.lock().expect("not poisoned") = Some(e);
-                self.stop.store(true, Ordering::Relaxed);
-                end(End::Stopped)
-            }
-            None => end(End::Exhausted),
-        }
-    }
-}
-
-impl Senders {
-    /// `--rate max`: each connection takes the next ready request as soon as it is free (with
-    /// HTTP/2, up to `--max-in-flight` at once), with no pacer thread in between — closed loop,
-    /// as wrk does. A request is due when it is taken.
-    pub async fn run_closed(self: Arc<Self>, source: super::prepare::AsyncPrepared, limits: Arc<ClosedLoop>) {
-        let workers =
-            if self.target.http2 { self.target.connections } else { self.target.connections.min(limits.max_in_flight) };
-        let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
-        let mut tasks = Vec::new();
-        for _ in 0..workers.max(1) {
-            let (me, source, limits, permits) = (self.clone(), source.clone(), limits.clone(), permits.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut conn: Option<Conn> = None;
-                let mut spawned = tokio::task::JoinSet::new();
-                loop {
-                    let permit = permits.clone().acquire_owned().await.expect("semaphore open");
-                    let Some(prepared) = limits.take(&source).await else { break };
-                    let intended = Instant::now();
-                    me.recorder.with(|s| s.scheduled(prepared.scenario, intended, prepared.raw_len));
-                    me.inflight.count.fetch_add(1, Ordering::SeqCst);
-                    let job = Job { prepared, intended };
-                    if me.target.http2 {
-                        if conn.as_ref().is_none_or(|c| !c.is_usable()) {
-                            conn = me.connect().await.ok();
-                        }
-                        let mut own = match &conn {
-                            Some(Conn::H2(s)) => Some(Conn::H2(s.clone())),
-                            _ => None,
-                        };
-                        let me2 = me.clone();
-                        spawned.spawn(async move {
-                            me2.handle(&mut own, job).await;
-                            drop(permit);
-                        });
-                        while spawned.try_join_next().is_some() {}
-                    } else {
-                        me.handle(&mut conn, job).await;
-                        drop(permit);
-                    }
-                }
-                while spawned.join_next().await.is_some() {}
             }));
         }
         for t in tasks {

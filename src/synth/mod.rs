@@ -11,6 +11,7 @@ mod build;
 pub mod content;
 pub mod lexicon;
 pub mod rng;
+mod steps;
 pub mod text;
 pub mod trace;
 
