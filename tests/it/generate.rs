@@ -218,3 +218,33 @@ fn unwritable_output_is_named() {
     let o = run(&["gen", "-q", "--count", "5", "-o", dir.path().to_str().unwrap()]);
     assert_bad_input(&o, &["directory"]);
 }
+
+#[test]
+fn shards_concatenate_to_the_full_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = decompress(&gen_to(dir.path(), "full.zst", &["--count", "50"]));
+    let mut joined = Vec::new();
+    let mut traces = 0;
+    let mut records = Vec::new();
+    for k in 0..3 {
+        let name = format!("s{k}.zst");
+        joined.extend(decompress(&gen_to(dir.path(), &name, &["--count", "50", "--shard", &format!("{k}/3")])));
+        let v: serde_json::Value =
+            serde_json::from_slice(&run(&["inspect", "--json", dir.path().join(&name).to_str().unwrap()]).stdout)
+                .unwrap();
+        assert_eq!(v["meta"]["shard"], format!("{k}/3"));
+        assert_eq!(v["meta"]["corpus_count"], 50);
+        assert_eq!(v["meta"]["first_trace"], traces);
+        traces += v["meta"]["count"].as_u64().unwrap();
+        records.push(v["meta"]["totals"]["records"].as_u64().unwrap());
+    }
+    assert_eq!(traces, 50);
+    assert!(joined == full, "the shards' records, in order, are the full corpus's records");
+    // replay --shard accepts a file holding its own shard, and refuses another shard's file.
+    let s1 = dir.path().join("s1.zst");
+    let ok = run(&["replay", s1.to_str().unwrap(), "--shard", "1/3", "--dry-run"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains(&format!("shard           1/3: records 0..{} ", records[1])), "{}", stdout(&ok));
+    let bad = run(&["replay", s1.to_str().unwrap(), "--shard", "2/3", "--dry-run"]);
+    assert_bad_input(&bad, &["s1.zst", "holds shard 1/3", "--shard is 2/3"]);
+}

@@ -16,4 +16,5 @@ mod replay;
 mod report;
 mod shards;
 mod sink;
+mod tls;
 mod util;
