@@ -44,6 +44,17 @@ pub(super) struct Conv<'s> {
     pub(super) last_answer: Option<Range>,
 }
 
+/// Where and when a span is, apart from its attributes.
+pub(super) struct Head<'s> {
+    pub(super) resource: u16,
+    pub(super) id: [u8; 8],
+    pub(super) parent: [u8; 8],
+    pub(super) name: Str<'s>,
+    pub(super) kind: SpanKind,
+    pub(super) start: u64,
+    pub(super) end: u64,
+}
+
 pub(super) struct Ctx<'s, 't> {
     pub(super) sc: &'s Compiled,
     pub(super) rng: &'t mut TraceRng,
@@ -164,24 +175,21 @@ impl<'s> Ctx<'s, '_> {
         self.attr(key, Val::StrList { at, len: items.len() as u32 });
     }
 
-    /// Records a span whose attributes were pushed from index `a0` on.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn push_span(
-        &mut self,
-        resource: u16,
-        id: [u8; 8],
-        parent: [u8; 8],
-        name: Str<'s>,
-        kind: SpanKind,
-        start: u64,
-        end: u64,
-        a0: u32,
-        error: Option<(Str<'s>, u32)>,
-    ) {
+    /// Records a span whose attributes were pushed from index `a0` on. A failing step pushed
+    /// its exception event's attributes in the middle of its own (`error` names the event); they
+    /// are moved after the span's range so that both ranges stay contiguous.
+    pub(super) fn push_span(&mut self, h: Head<'s>, a0: u32, error: Option<(Str<'s>, u32)>) {
+        let mut moved: Vec<Attr<'s>> = Vec::new();
         let (error, events) = match error {
-            Some((msg, e0)) => (Some(msg), (e0, self.t.events.len() as u32)),
+            Some((msg, e0)) => {
+                let ev = self.t.events[e0 as usize];
+                moved.extend(self.t.attrs.drain(ev.attrs.0 as usize..ev.attrs.1 as usize));
+                (Some(msg), (e0, self.t.events.len() as u32))
+            }
             None => (None, (0, 0)),
         };
+        let end = self.t.attrs.len() as u32;
+        let Head { resource, id, parent, name, kind, start, end: span_end } = h;
         self.t.spans.push(Span {
             resource,
             id,
@@ -190,11 +198,15 @@ impl<'s> Ctx<'s, '_> {
             name,
             kind,
             start,
-            end,
-            attrs: (a0, self.t.attrs.len() as u32),
+            end: span_end,
+            attrs: (a0, end),
             events,
             error,
         });
+        if error.is_some() {
+            self.t.events[events.0 as usize].attrs = (end, end + moved.len() as u32);
+            self.t.attrs.extend(moved);
+        }
     }
 
     /// Decides whether the next failable step fails.
@@ -266,7 +278,11 @@ impl<'s> Ctx<'s, '_> {
                 self.http_server_attrs(method, route, &sc.services[0].name);
                 self.attr_str("traceblast.scenario", &sc.source.name);
                 let name = self.http_name(method, route);
-                self.push_span(0, root_id, [0; 8], name, SpanKind::Server, 0, end, a0, None);
+                self.push_span(
+                    Head { resource: 0, id: root_id, parent: [0; 8], name, kind: SpanKind::Server, start: 0, end },
+                    a0,
+                    None,
+                );
             }
         }
     }
@@ -336,7 +352,11 @@ impl<'s> Ctx<'s, '_> {
             self.attr_str("traceblast.scenario", &self.sc.source.name);
         }
         let name = Str::Lit(agent.span_name.as_str());
-        self.push_span(conv.resource, id, parent, name, SpanKind::Internal, start, end, a0, None);
+        self.push_span(
+            Head { resource: conv.resource, id, parent, name, kind: SpanKind::Internal, start, end },
+            a0,
+            None,
+        );
         end
     }
 
@@ -430,7 +450,19 @@ impl<'s> Ctx<'s, '_> {
                 let a0 = self.t.attrs.len() as u32;
                 self.http_server_attrs(method, route, host);
                 let name = self.http_name(method, route);
-                self.push_span(svc, server_id, client_id, name, SpanKind::Server, server_start, server_end, a0, None);
+                self.push_span(
+                    Head {
+                        resource: svc,
+                        id: server_id,
+                        parent: client_id,
+                        name,
+                        kind: SpanKind::Server,
+                        start: server_start,
+                        end: server_end,
+                    },
+                    a0,
+                    None,
+                );
                 self.t.spans.last_mut().expect("just pushed").remote_parent = true;
                 let a0 = self.t.attrs.len() as u32;
                 self.attr_str("gen_ai.operation.name", "invoke_agent");
@@ -443,13 +475,15 @@ impl<'s> Ctx<'s, '_> {
                 self.attr_str("server.address", host);
                 self.attr("server.port", Val::Int(443));
                 self.push_span(
-                    conv.resource,
-                    client_id,
-                    parent,
-                    Str::Lit(agent.span_name.as_str()),
-                    SpanKind::Client,
-                    start,
-                    end,
+                    Head {
+                        resource: conv.resource,
+                        id: client_id,
+                        parent,
+                        name: Str::Lit(agent.span_name.as_str()),
+                        kind: SpanKind::Client,
+                        start,
+                        end,
+                    },
                     a0,
                     None,
                 );

@@ -2,7 +2,7 @@
 //! span with its GenAI attributes and, when it fails, `error.type`, an ERROR status and an
 //! `exception` event. (Control flow, agents and conversations live in [`super::build`].)
 
-use super::build::{CHARS_PER_TOKEN, Conv, Ctx};
+use super::build::{CHARS_PER_TOKEN, Conv, Ctx, Head};
 use super::content::{self as c, Range};
 use super::rng::TraceRng;
 use super::text::ident;
@@ -134,47 +134,20 @@ impl<'s> Ctx<'s, '_> {
         } else {
             Some(self.error(LLM_ERRORS, &format!("{provider}."), end))
         };
-        self.push_span_split(
-            conv.resource,
-            id,
-            parent,
-            Str::Lit(span_name.as_str()),
-            SpanKind::Client,
-            start,
-            end,
+        self.push_span(
+            Head {
+                resource: conv.resource,
+                id,
+                parent,
+                name: Str::Lit(span_name.as_str()),
+                kind: SpanKind::Client,
+                start,
+                end,
+            },
             a0,
             error,
         );
         end
-    }
-
-    /// Pushes a span whose attribute range may have been interleaved with an error event's
-    /// attributes: the event attributes are moved after the span's own.
-    #[allow(clippy::too_many_arguments)]
-    fn push_span_split(
-        &mut self,
-        resource: u16,
-        id: [u8; 8],
-        parent: [u8; 8],
-        name: Str<'s>,
-        kind: SpanKind,
-        start: u64,
-        end: u64,
-        a0: u32,
-        error: Option<(Str<'s>, u32)>,
-    ) {
-        if let Some((_, e0)) = error {
-            // Attributes were pushed as: span attrs…, error.type, [event attrs], so split them.
-            let ev = self.t.events[e0 as usize];
-            let (ea, eb) = (ev.attrs.0 as usize, ev.attrs.1 as usize);
-            let event_attrs: Vec<Attr<'s>> = self.t.attrs.drain(ea..eb).collect();
-            let new_ea = self.t.attrs.len() as u32;
-            self.push_span(resource, id, parent, name, kind, start, end, a0, error);
-            self.t.attrs.extend(event_attrs);
-            self.t.events[e0 as usize].attrs = (new_ea, self.t.attrs.len() as u32);
-        } else {
-            self.push_span(resource, id, parent, name, kind, start, end, a0, None);
-        }
     }
 
     fn response_model(&mut self, model: &str) -> Range {
@@ -240,14 +213,16 @@ impl<'s> Ctx<'s, '_> {
                 Some(e)
             }
         };
-        self.push_span_split(
-            conv.resource,
-            id,
-            parent,
-            Str::Lit(span_name.as_str()),
-            SpanKind::Internal,
-            start,
-            end,
+        self.push_span(
+            Head {
+                resource: conv.resource,
+                id,
+                parent,
+                name: Str::Lit(span_name.as_str()),
+                kind: SpanKind::Internal,
+                start,
+                end,
+            },
             a0,
             error,
         );
@@ -306,14 +281,16 @@ impl<'s> Ctx<'s, '_> {
             }
             None => Some(self.error(RETRIEVAL_ERRORS, "", end)),
         };
-        self.push_span_split(
-            conv.resource,
-            id,
-            parent,
-            Str::Lit(span_name.as_str()),
-            SpanKind::Client,
-            start,
-            end,
+        self.push_span(
+            Head {
+                resource: conv.resource,
+                id,
+                parent,
+                name: Str::Lit(span_name.as_str()),
+                kind: SpanKind::Client,
+                start,
+                end,
+            },
             a0,
             error,
         );
@@ -336,14 +313,16 @@ impl<'s> Ctx<'s, '_> {
         self.attr_str("server.address", server_of(provider));
         self.attr("server.port", Val::Int(443));
         let error = fails.then(|| self.error(LLM_ERRORS, &format!("{provider}."), end));
-        self.push_span_split(
-            conv.resource,
-            id,
-            parent,
-            Str::Lit(span_name.as_str()),
-            SpanKind::Client,
-            start,
-            end,
+        self.push_span(
+            Head {
+                resource: conv.resource,
+                id,
+                parent,
+                name: Str::Lit(span_name.as_str()),
+                kind: SpanKind::Client,
+                start,
+                end,
+            },
             a0,
             error,
         );
