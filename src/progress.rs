@@ -37,9 +37,12 @@ pub fn gen_bar(total: u64, bytes: Arc<AtomicU64>, show: bool) -> ProgressBar {
     }
     let start = Instant::now();
     let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} traces  {per_sec}  {mbps}  ETA {eta}",
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} traces  {tps}  {mbps}  ETA {eta}",
     )
     .expect("valid template")
+    .with_key("tps", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.0} traces/s", s.per_sec());
+    })
     .with_key("mbps", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
         let secs = start.elapsed().as_secs_f64().max(1e-3);
         let _ = write!(w, "{:.0} MB/s raw", bytes.load(Ordering::Relaxed) as f64 / 1e6 / secs);
@@ -57,9 +60,9 @@ pub fn replay_bar(total: Option<u64>, show: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(4));
     let template = if total.is_some() {
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}"
+        "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} ETA {eta} · {msg}"
     } else {
-        "{spinner} [{elapsed_precise}] {pos} requests {msg}"
+        "{spinner} [{elapsed_precise}] {pos} requests · {msg}"
     };
     bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.enable_steady_tick(Duration::from_millis(250));

@@ -154,7 +154,7 @@ fn spawn_monitor(
         .spawn(move || {
             let mut hinted = false;
             let target = match plan.own_rate() {
-                Rate::PerSec(r) => format!("{r:.0}/s target"),
+                Rate::PerSec(r) => format!("of {r:.0}/s"),
                 Rate::Max => "max".into(),
             };
             while !done.load(Ordering::Relaxed) {
@@ -174,7 +174,7 @@ fn spawn_monitor(
                 let finished = ok + failed;
                 bar.set_position(scheduled);
                 bar.set_message(format!(
-                    "{:.0}/s ({target}) · ok {:.1} % · p99 {} · errors {} · missed {}",
+                    "{:.0}/s {target} · ok {:.1} % · p99 {} · errors {} · missed {}",
                     scheduled as f64 / elapsed,
                     if finished == 0 { 100.0 } else { ok as f64 * 100.0 / finished as f64 },
                     report::text::us(p99),
