@@ -77,7 +77,7 @@ pub struct GenArgs {
     /// Largest request body; bigger traces are split by spans across requests.
     #[arg(long, default_value = "4MiB")]
     pub max_request_bytes: String,
-    /// zstd compression level (1-19).
+    /// zstd compression level (1-22).
     #[arg(long, default_value_t = 3)]
     pub level: i32,
     /// Worker threads (default: all cores).

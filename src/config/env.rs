@@ -65,10 +65,10 @@ fn dotenv_error(e: &dotenvy::Error) -> String {
 /// Parses an OTel header list `k1=v1,k2=v2` (W3C baggage-like, percent-encoded values).
 pub fn parse_otel_headers(origin: &str, s: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+    for (n, item) in s.split(',').map(str::trim).filter(|i| !i.is_empty()).enumerate() {
         let (k, v) = item
             .split_once('=')
-            .with_context(|| format!("{origin}: entry '{}' is not key=value", redact_entry(item)))?;
+            .with_context(|| format!("{origin}: entry {} is not key=value", header_hint(item, n + 1)))?;
         let dec = |x: &str| percent_encoding::percent_decode_str(x.trim()).decode_utf8_lossy().into_owned();
         let k = dec(k);
         if k.is_empty() {
@@ -79,9 +79,14 @@ pub fn parse_otel_headers(origin: &str, s: &str) -> Result<Vec<(String, String)>
     Ok(out)
 }
 
-/// Errors about header entries must not print their values (they are often keys).
-fn redact_entry(item: &str) -> String {
-    item.chars().take(12).collect::<String>() + if item.len() > 12 { "…" } else { "" }
+/// How an error names a malformed header entry without printing its value, which is often a
+/// key: the part before the first `:`, `=` or space (the header name the user meant), else only
+/// its position.
+pub fn header_hint(item: &str, position: usize) -> String {
+    match item.find([':', '=', ' ']) {
+        Some(i) if i > 0 => format!("'{}…'", &item[..i]),
+        _ => format!("#{position}"),
+    }
 }
 
 #[cfg(test)]
@@ -95,8 +100,10 @@ mod tests {
             h,
             vec![("Authorization".into(), "Bearer abc".into()), ("x-bt-parent".into(), "project_name:demo".into())]
         );
-        let e = parse_otel_headers("OTEL_EXPORTER_OTLP_HEADERS", "novalue").unwrap_err().to_string();
-        assert!(e.starts_with("OTEL_EXPORTER_OTLP_HEADERS: entry 'novalue'"), "{e}");
+        let e = parse_otel_headers("OTEL_EXPORTER_OTLP_HEADERS", "a=1,novalue").unwrap_err().to_string();
+        assert_eq!(e, "OTEL_EXPORTER_OTLP_HEADERS: entry #2 is not key=value");
+        let e = parse_otel_headers("X", "api-key:sk-abcdefgh").unwrap_err().to_string();
+        assert_eq!(e, "X: entry 'api-key…' is not key=value");
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+use base64::Engine;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::env::{Env, parse_otel_headers};
+use super::env::{Env, header_hint, parse_otel_headers};
 use crate::cli::ReplayArgs;
 use crate::platform::{self, is_secret_header, redact_url};
 use crate::replay::{Compression, Rate, ReplayPlan, Stop, Target};
@@ -47,22 +48,15 @@ fn duration(val: Option<Val>) -> Result<Option<Duration>> {
     val.map(|Val { v, from }| parse_duration(&v).map_err(|e| anyhow!("{from} {e}"))).transpose()
 }
 
-/// Parses `name: value`.
-pub fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue)> {
-    let (n, v) = s.split_once(':').ok_or_else(|| anyhow!("--header '{}': expected 'name: value'", shorten(s)))?;
+/// Parses the `position`th `--header`, `name: value`. Errors never print the value.
+pub fn parse_header(s: &str, position: usize) -> Result<(HeaderName, HeaderValue)> {
+    let (n, v) =
+        s.split_once(':').ok_or_else(|| anyhow!("--header {}: expected 'name: value'", header_hint(s, position)))?;
     let name = HeaderName::from_bytes(n.trim().as_bytes())
-        .map_err(|_| anyhow!("--header '{}': '{}' is not a valid header name", shorten(s), n.trim()))?;
+        .map_err(|_| anyhow!("--header #{position}: '{}' is not a valid header name", n.trim()))?;
     let value = HeaderValue::from_str(v.trim())
         .map_err(|_| anyhow!("--header '{}': the value has characters a header cannot carry", name))?;
     Ok((name, value))
-}
-
-/// The start of a header argument, for messages (the value may be a secret).
-fn shorten(s: &str) -> String {
-    match s.split_once(':') {
-        Some((n, _)) => format!("{n}: …"),
-        None => s.chars().take(24).collect(),
-    }
 }
 
 /// Builds the plan.
@@ -73,7 +67,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
 
     let endpoint = pick(&a.endpoint, "--endpoint", env, "TRACEBLAST_ENDPOINT")
         .unwrap_or(Val { v: preset.endpoint.clone(), from: preset.endpoint_origin.clone() });
-    let uri: hyper::Uri = endpoint
+    let mut uri: hyper::Uri = endpoint
         .v
         .parse()
         .map_err(|_| anyhow!("{} '{}' is not a valid URL", endpoint.from, redact_url(&endpoint.v)))?;
@@ -81,9 +75,22 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         bail!("{} '{}' is not an http:// or https:// URL with a host", endpoint.from, redact_url(&endpoint.v));
     }
 
-    // Headers: platform, then OTEL_* (traces-specific entries win), then --header (last wins).
-    let mut pairs: Vec<(String, String, String)> =
-        preset.headers.iter().map(|(k, v)| (k.clone(), v.clone(), format!("--platform {}", preset.name))).collect();
+    // Credentials in the URL become Basic auth, as curl does; the URL itself (and with it the
+    // Host header) must not carry them.
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
+    if let Some((userinfo, host)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) {
+        let dec = |x: &str| percent_encoding::percent_decode_str(x).decode_utf8_lossy().into_owned();
+        let (user, pass) =
+            userinfo.split_once(':').map(|(u, p)| (dec(u), dec(p))).unwrap_or_else(|| (dec(userinfo), String::new()));
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        pairs.push(("Authorization".into(), format!("Basic {basic}"), endpoint.from.clone()));
+        let mut parts = uri.clone().into_parts();
+        parts.authority = Some(host.parse().map_err(|_| anyhow!("{} has an invalid host", endpoint.from))?);
+        uri = hyper::Uri::from_parts(parts).map_err(|_| anyhow!("{} is not a valid URL", endpoint.from))?;
+    }
+    // Headers: URL credentials, platform, then OTEL_* (traces-specific entries win), then
+    // --header (last wins).
+    pairs.extend(preset.headers.iter().map(|(k, v)| (k.clone(), v.clone(), format!("--platform {}", preset.name))));
     for var in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
         if let Some(v) = env.get(var) {
             pairs.extend(parse_otel_headers(var, &v)?.into_iter().map(|(k, v)| (k, v, var.to_string())));
@@ -97,8 +104,8 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
             .map_err(|_| anyhow!("{from}: the value of '{k}' has characters a header cannot carry"))?;
         headers.insert(name, value);
     }
-    for h in &a.headers {
-        let (n, v) = parse_header(h)?;
+    for (i, h) in a.headers.iter().enumerate() {
+        let (n, v) = parse_header(h, i + 1)?;
         headers.insert(n, v);
     }
 
@@ -133,19 +140,27 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         None => Rate::PerSec(10.0),
         Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("max") => Rate::Max,
         Some(Val { v, from }) => match v.trim().parse::<f64>() {
-            Ok(r) if r.is_finite() && r > 0.0 => Rate::PerSec(r),
-            _ => bail!("{from} '{v}': must be a number > 0 or 'max'"),
+            Ok(r) if r.is_finite() && r >= 0.001 => Rate::PerSec(r),
+            _ => bail!("{from} '{v}': must be a number > 0 (at least 0.001) or 'max'"),
         },
     };
     let timeout = match pick(&a.timeout, "--timeout", env, "TRACEBLAST_TIMEOUT") {
         Some(v) => duration(Some(v))?.expect("given"),
-        None => match env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| env.get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
-            // The OTel variables are in milliseconds.
-            Some(ms) => Duration::from_millis(
-                ms.trim().parse().map_err(|_| anyhow!("OTEL_EXPORTER_OTLP_TIMEOUT '{ms}': expected milliseconds"))?,
-            ),
-            None => Duration::from_secs(10),
-        },
+        None => {
+            let var = ["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]
+                .into_iter()
+                .find(|v| env.get(v).is_some());
+            match var {
+                // The OTel variables are in milliseconds.
+                Some(var) => {
+                    let ms = env.get(var).expect("found above");
+                    Duration::from_millis(
+                        ms.trim().parse().map_err(|_| anyhow!("{var} '{ms}': expected milliseconds"))?,
+                    )
+                }
+                None => Duration::from_secs(10),
+            }
+        }
     };
     if timeout.is_zero() {
         bail!("--timeout must be more than 0");

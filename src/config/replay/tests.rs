@@ -76,7 +76,8 @@ fn bad_values_name_the_flag_or_variable() {
     assert!(err(&[], &[("TRACEBLAST_RATE", "fast")]).starts_with("TRACEBLAST_RATE 'fast'"));
     assert!(err(&["--endpoint", "localhost:4318"], &[]).contains("--endpoint 'localhost:4318'"));
     assert!(err(&["--endpoint", "ht tp://x"], &[]).contains("not a valid URL"));
-    assert_eq!(err(&["-H", "nocolon"], &[]), "--header 'nocolon': expected 'name: value'");
+    assert_eq!(err(&["-H", "x-a: 1", "-H", "nocolon"], &[]), "--header #2: expected 'name: value'");
+    assert_eq!(err(&["-H", "x-api-key=lsv2_pt_0123"], &[]), "--header 'x-api-key…': expected 'name: value'");
     assert!(err(&["--platform", "nope"], &[]).contains("--platform 'nope' is unknown"));
     assert!(err(&["--platform", "braintrust"], &[("BRAINTRUST_PROJECT", "p")]).contains("BRAINTRUST_API_KEY"));
     assert!(err(&[], &[("OTEL_PLATFORM", "langsmith")]).contains("LANGSMITH_API_KEY"));
@@ -87,8 +88,10 @@ fn bad_values_name_the_flag_or_variable() {
 
 #[test]
 fn secrets_never_reach_error_messages() {
-    let e = err(&["-H", "authorization Bearer s3cret"], &[]);
-    assert!(!e.contains("s3cret"), "{e}");
+    for bad in ["authorization Bearer s3cret", "x-api-key=s3cret", "s3cret"] {
+        let e = err(&["-H", bad], &[]);
+        assert!(!e.contains("s3cret"), "{e}");
+    }
     let e = err(&[], &[("OTEL_EXPORTER_OTLP_HEADERS", "authorization-Bearer-s3cret-value")]);
     assert!(!e.contains("s3cret-value"), "{e}");
 }
@@ -103,4 +106,14 @@ fn log_level_from_flag_or_env() {
             .to_string()
             .contains("--log-level 'loud'")
     );
+}
+
+#[test]
+fn url_credentials_become_basic_auth_and_leave_the_url() {
+    let p =
+        plan(&args(&["--endpoint", "https://user:p%40ss@collector.example:4318/v1/traces"]), &Env::default()).unwrap();
+    assert_eq!(p.target.uri.to_string(), "https://collector.example:4318/v1/traces");
+    assert_eq!(p.target.headers["authorization"], "Basic dXNlcjpwQHNz");
+    assert_eq!(p.endpoint_display, "https://collector.example:4318/v1/traces");
+    assert!(!format!("{:?}", p.headers_display).contains("dXNlcjpwQHNz"));
 }
