@@ -143,16 +143,28 @@ pub struct Live {
     pub responses: Arc<dyn Fn() -> usize + Send + Sync>,
 }
 
-/// Waits for the senders: without a deadline normally (each request has its own timeout and
-/// bounded retries), up to `timeout` after an interrupt.
-fn finish(runtime: &tokio::runtime::Runtime, task: tokio::task::JoinHandle<()>, interrupted: bool, timeout: Duration) {
+/// Waits for the senders to finish the requests in flight: without a deadline (each request has
+/// its own timeout and bounded retries) until `stop` is set — by an interrupt before or during
+/// this wait — then for at most `timeout`. Returns whether it was interrupted.
+fn drain(
+    runtime: &tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<()>,
+    stop: &AtomicBool,
+    timeout: Duration,
+) -> bool {
     runtime.block_on(async {
-        if interrupted {
-            let _ = tokio::time::timeout(timeout, task).await;
-        } else {
-            let _ = task.await;
+        tokio::pin!(task);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                let _ = tokio::time::timeout(timeout, &mut task).await;
+                return true;
+            }
+            tokio::select! {
+                _ = &mut task => return false,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
         }
-    });
+    })
 }
 
 /// Runs the plan. `stop` interrupts it (first Ctrl-C); `live` receives the recorder once
@@ -236,7 +248,10 @@ pub fn run(
                     .expect("pacer does not panic")
             })?;
             drop(job_tx);
-            finish(&runtime, send_task, paced.end == End::Stopped, plan.target.timeout);
+            let mut paced = paced;
+            if drain(&runtime, send_task, &stop, plan.target.timeout) {
+                paced.end = End::Stopped;
+            }
             paced
         }
         Rate::Max => {
@@ -252,20 +267,7 @@ pub fn run(
             });
             let send_task = runtime.spawn(senders.clone().run_closed(stream.take_async(), limits.clone()));
             // Wait for the senders; once interrupted, give requests in flight --timeout.
-            let interrupted = runtime.block_on(async {
-                tokio::pin!(send_task);
-                loop {
-                    tokio::select! {
-                        _ = &mut send_task => return false,
-                        _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                            if stop.load(Ordering::Relaxed) {
-                                let _ = tokio::time::timeout(plan.target.timeout, &mut send_task).await;
-                                return true;
-                            }
-                        }
-                    }
-                }
-            });
+            let interrupted = drain(&runtime, send_task, &stop, plan.target.timeout);
             stream.stop();
             if let Some(e) = limits.error.lock().expect("not poisoned").take() {
                 return Err(e);
@@ -277,7 +279,8 @@ pub fn run(
     };
     let end = paced.end;
     runtime.shutdown_timeout(Duration::from_millis(100));
-    let mut stats = recorder.snapshot();
+    // Take the stats out rather than clone them: a long run holds a histogram per second.
+    let mut stats = recorder.take();
     let cancelled = stats.scheduled.saturating_sub(stats.accounted());
     if cancelled > 0 {
         stats.failed += cancelled;

@@ -37,7 +37,8 @@ impl Schedule {
         } else {
             i / r
         };
-        Duration::from_secs_f64(secs)
+        // Saturate instead of panicking on absurd inputs (config keeps rates >= 0.001/s).
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
     }
 
     /// Number of requests due strictly before `elapsed`.

@@ -67,6 +67,9 @@ fn spans_of(body: &[u8]) -> Vec<otlp::Span> {
 
 fn assert_accounted(r: &serde_json::Value) {
     let q = &r["requests"];
+    if r["interrupted"] == false {
+        assert_eq!(q["cancelled"], 0, "nothing is left unfinished without an interrupt: {q}");
+    }
     let (s, ok, failed, missed) = (
         q["scheduled"].as_u64().unwrap(),
         q["ok"].as_u64().unwrap(),
@@ -309,6 +312,46 @@ fn sigint_stops_and_writes_the_report() {
 }
 
 #[test]
+fn an_interrupt_while_requests_finish_still_stops_within_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "3", &["--mix", "simple=1"]);
+    // Every answer is 503 with Retry-After 5 s: the schedule ends at once, the retries go on.
+    let faults = Faults { fail: vec![(503, 1.0)], retry_after: Some(Duration::from_secs(5)), ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let report = dir.path().join("run.json");
+    let mut child = Command::new(bin())
+        .args([
+            "replay",
+            c.to_str().unwrap(),
+            "--endpoint",
+            &url(&s),
+            "--rate",
+            "100",
+            "--retries",
+            "5",
+            "--timeout",
+            "1s",
+            "-q",
+        ])
+        .args(["--report", report.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    assert!(s.wait_until(Duration::from_secs(20), |x| x.requests >= 3), "the first attempts arrived");
+    let sent = std::time::Instant::now();
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(4),
+        "stopped within --timeout of the interrupt, not after the retries"
+    );
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(r["requests"]["cancelled"], 3);
+    assert_eq!(r["errors"]["cancelled"], 3);
+    assert_accounted(&r);
+}
+
+#[test]
 fn batch_and_compression_keep_every_span() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "30", &[]);
@@ -345,7 +388,7 @@ fn bad_input_exits_2_before_any_traffic() {
     let cs = c.to_str().unwrap();
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec![cs, "--endpoint", "ftp://x/v1/traces"], vec!["--endpoint 'ftp://x/v1/traces'"]),
-        (vec![cs, "--endpoint", &u, "-H", "nocolon"], vec!["--header 'nocolon'"]),
+        (vec![cs, "--endpoint", &u, "-H", "nocolon"], vec!["--header #1", "expected 'name: value'"]),
         (vec![cs, "--endpoint", &u, "--rate", "0"], vec!["--rate '0'"]),
         (vec![cs, "--endpoint", &u, "--rate", "-1"], vec!["--rate '-1'"]),
         (vec![cs, "--platform", "nope"], vec!["--platform 'nope'"]),
