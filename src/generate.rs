@@ -86,6 +86,9 @@ pub struct GenProgress {
     pub traces: AtomicU64,
     /// Raw bytes encoded.
     pub raw_bytes: AtomicU64,
+    /// Set to stop between waves (an interrupt): `run` returns `GenError::Interrupted` and the
+    /// temporary file is deleted.
+    pub stop: std::sync::atomic::AtomicBool,
 }
 
 /// What `gen` did.
@@ -143,6 +146,9 @@ pub enum GenError {
     /// Compression failed.
     #[error("compression failed: {0}")]
     Compress(std::io::Error),
+    /// Stopped by an interrupt; nothing was written.
+    #[error("interrupted: no corpus written")]
+    Interrupted,
     /// The thread pool could not start.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -278,6 +284,9 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         });
         let work = pool.install(|| -> Result<(), GenError> {
             loop {
+                if progress.stop.load(Ordering::Relaxed) {
+                    return Err(GenError::Interrupted);
+                }
                 let end = (next + wave).min(groups.end);
                 let (compressed, built) = rayon::join(
                     || ready.par_iter().map(|f| compress_frame(f, level)).collect::<Result<Vec<_>, _>>(),

@@ -11,12 +11,17 @@ use crate::units::{human_bytes, thousands};
 pub fn run(a: &GenArgs) -> anyhow::Result<ExitCode> {
     let plan = crate::config::gen_plan(a)?;
     let progress = Arc::new(GenProgress::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    super::watch_signals(stop.clone(), "interrupted: stopping; the partial corpus is deleted (again to quit now)");
     let traces = plan.trace_range();
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let bar = crate::progress::gen_bar(traces.end - traces.start, bytes.clone(), crate::progress::enabled(a.quiet));
     let summary = std::thread::scope(|s| {
         let worker = s.spawn(|| crate::generate::run(&plan, &progress));
         while !worker.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                progress.stop.store(true, Ordering::Relaxed);
+            }
             bar.set_position(progress.traces.load(Ordering::Relaxed));
             bytes.store(progress.raw_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -24,7 +29,13 @@ pub fn run(a: &GenArgs) -> anyhow::Result<ExitCode> {
         worker.join().expect("gen worker does not panic")
     });
     bar.finish_and_clear();
-    let summary = summary?;
+    let summary = match summary {
+        Err(crate::generate::GenError::Interrupted) => {
+            eprintln!("interrupted: no corpus written");
+            return Ok(ExitCode::from(130));
+        }
+        other => other?,
+    };
     if !a.quiet {
         super::emit(render_summary(&plan.output.display().to_string(), &summary))?;
     }

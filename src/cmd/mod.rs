@@ -45,3 +45,41 @@ pub fn emit(s: impl AsRef<str>) -> std::io::Result<()> {
     out.write_all(s.as_ref().as_bytes())?;
     out.flush()
 }
+
+/// First Ctrl-C / SIGTERM: print `message` and set `stop` (the command winds down cleanly).
+/// Second: exit at once with code 130. The handlers are installed before this returns, so a
+/// signal that follows can never hit the default action (killing the process mid-write).
+pub fn watch_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, message: &'static str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _guard = rt.enter();
+        (
+            signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            signal(SignalKind::terminate()).expect("SIGTERM handler"),
+        )
+    };
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                for n in 0.. {
+                    #[cfg(unix)]
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                    #[cfg(not(unix))]
+                    let _ = tokio::signal::ctrl_c().await;
+                    if n == 0 {
+                        crate::progress::println_above(message);
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    } else {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        })
+        .expect("spawn signal thread");
+}

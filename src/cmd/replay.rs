@@ -43,7 +43,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
         );
     }
     let stop = Arc::new(AtomicBool::new(false));
-    watch_signals(stop.clone());
+    super::watch_signals(stop.clone(), "interrupted: stopping; waiting for requests in flight (again to quit now)");
     let show = crate::progress::enabled(plan.quiet);
     let total = expected_requests(plan, records.end - records.start);
     let bar = crate::progress::replay_bar(total, show);
@@ -76,7 +76,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
         return Ok((rep, ExitCode::from(130)));
     }
     if let Some(min) = plan.min_success
-        && rep.success_rate < min
+        && report::compare::exact_success(&rep) < min
     {
         log::error!("success rate {:.2} % is below --min-success {min} %", rep.success_rate);
         return Ok((rep, ExitCode::from(1)));
@@ -108,38 +108,6 @@ fn expected_requests(plan: &ReplayPlan, records: u64) -> Option<u64> {
         _ => None,
     };
     [by_loops, plan.stop.requests, by_duration].into_iter().flatten().min()
-}
-
-/// First Ctrl-C / SIGTERM: stop scheduling, finish in-flight requests, report. Second: exit now.
-fn watch_signals(stop: Arc<AtomicBool>) {
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
-            rt.block_on(async move {
-                #[cfg(unix)]
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-                for n in 0.. {
-                    #[cfg(unix)]
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                    #[cfg(not(unix))]
-                    let _ = tokio::signal::ctrl_c().await;
-                    if n == 0 {
-                        crate::progress::println_above(
-                            "interrupted: stopping; waiting for requests in flight (again to quit now)",
-                        );
-                        stop.store(true, Ordering::Relaxed);
-                    } else {
-                        std::process::exit(130);
-                    }
-                }
-            });
-        })
-        .expect("spawn signal thread");
 }
 
 /// Updates the progress bar and prints the no-response hint once.

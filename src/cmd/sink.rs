@@ -18,7 +18,7 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         // Handlers are installed before the address is printed, so a signal sent by whoever
         // read it is never missed.
-        let signal = signal()?;
+        let mut signals = Signals::install()?;
         let listener = tokio::net::TcpListener::bind(plan.listen)
             .await
             .with_context(|| format!("--listen {}: cannot listen", plan.listen))?;
@@ -35,8 +35,15 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{line}");
         let st = state.clone();
         let signal = async move {
-            signal.await;
+            signals.next().await;
             st.set_stopped_by("signal");
+            // The sink now drains (requests held by --stall or --latency are answered); a
+            // second signal stops at once, with the counts so far.
+            tokio::spawn(async move {
+                signals.next().await;
+                let _ = super::emit(st.summary().text());
+                std::process::exit(130);
+            });
         };
         serve(listener, plan.clone(), state.clone(), signal).await.context("serving")
     })?;
@@ -48,24 +55,36 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Installs SIGINT and SIGTERM handlers; the future resolves on either.
-fn signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+/// SIGINT and SIGTERM, installed once and awaited as often as needed.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        })
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+
+    /// Resolves on the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -79,7 +79,7 @@ impl Summary {
             let _ = write!(out, " (stopped: {})", why.replace('_', " "));
         }
         out.push('\n');
-        if self.requests == 0 {
+        if self.first_request.is_none() {
             out += "  no request arrived\n";
         }
         let _ = write!(out, "  requests    {}  ({})", thousands(self.requests), statuses(&self.requests_by_status));

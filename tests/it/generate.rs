@@ -248,3 +248,25 @@ fn shards_concatenate_to_the_full_corpus() {
     let bad = run(&["replay", s1.to_str().unwrap(), "--shard", "2/3", "--dry-run"]);
     assert_bad_input(&bad, &["s1.zst", "holds shard 1/3", "--shard is 2/3"]);
 }
+
+#[test]
+fn an_interrupted_gen_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.zst");
+    let mut child = std::process::Command::new(bin())
+        .args(["gen", "-q", "--count", "2M", "-o", out.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    // Wait for the temporary file, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let tmp_exists =
+        || std::fs::read_dir(dir.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp"));
+    while !tmp_exists() {
+        assert!(std::time::Instant::now() < deadline, "gen did not start writing");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
