@@ -216,9 +216,14 @@ fn quoted(s: &str) -> Option<(Cow<'_, str>, &str)> {
                     b'n' => out.push('\n'),
                     b'\\' => out.push('\\'),
                     b'"' => out.push('"'),
-                    other => {
+                    _ => {
+                        // Keep an unknown escape as written; the escaped character may be
+                        // several bytes long, so step over the whole character.
+                        let c = s[i + 1..].chars().next()?;
                         out.push('\\');
-                        out.push(*other as char);
+                        out.push(c);
+                        i += 1 + c.len_utf8();
+                        continue;
                     }
                 }
                 i += 2;
@@ -238,6 +243,12 @@ fn quoted(s: &str) -> Option<(Cow<'_, str>, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_multibyte_characters_in_labels_do_not_panic() {
+        let r = MetricsReport::parse("otelcol_exporter_sent_spans_total{exporter=\"a\\\u{e9}b\"} 5\n");
+        assert_eq!(r.sent_spans, 5);
+    }
 
     #[test]
     fn samples() {

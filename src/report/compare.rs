@@ -226,7 +226,7 @@ pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report, t: 
         checks: Vec::new(),
         passed: true,
     };
-    c.checks = checks(&c, t);
+    c.checks = checks(&c, t, new);
     c.passed = c.checks.iter().all(|k| !k.crossed);
     c
 }
@@ -236,10 +236,17 @@ fn regression(flag: &'static str, name: &str, limit: f64, d: &Count) -> Check {
         Some(pct) => format!("{name} {} → {} ({pct:+.2} %), limit +{limit} %", us(d.base), us(d.new)),
         None => format!("{name} {} → {}: BASE has no latency samples to compare with", us(d.base), us(d.new)),
     };
-    Check { flag, limit, unit: " %", value: d.change_pct, crossed: d.change_pct.is_none_or(|p| p > limit), detail }
+    // Judge the exact change, not the rounded one shown (+10.004 % crosses a 10 % limit).
+    let exact = (d.base > 0).then(|| (d.new as f64 - d.base as f64) / d.base as f64 * 100.0).or(d.change_pct);
+    Check { flag, limit, unit: " %", value: d.change_pct, crossed: exact.is_none_or(|p| p > limit), detail }
 }
 
-fn checks(c: &Comparison, t: &Thresholds) -> Vec<Check> {
+/// `ok / scheduled` in percent, unrounded (100 when nothing was scheduled).
+pub fn exact_success(r: &Report) -> f64 {
+    if r.requests.scheduled == 0 { 100.0 } else { r.requests.ok as f64 * 100.0 / r.requests.scheduled as f64 }
+}
+
+fn checks(c: &Comparison, t: &Thresholds, new: &Report) -> Vec<Check> {
     let mut out = Vec::new();
     if let Some(limit) = t.max_p50_regression {
         out.push(regression("--max-p50-regression", "p50", limit, &c.p50_us));
@@ -254,7 +261,7 @@ fn checks(c: &Comparison, t: &Thresholds) -> Vec<Check> {
             limit,
             unit: " %",
             value: Some(v),
-            crossed: v < limit,
+            crossed: exact_success(new) < limit,
             detail: format!("success rate {v:.2} %, limit {limit} %"),
         });
     }
@@ -265,7 +272,10 @@ fn checks(c: &Comparison, t: &Thresholds) -> Vec<Check> {
             limit,
             unit: " %",
             value: Some(v),
-            crossed: v > limit,
+            crossed: {
+                let sent = new.requests.ok + new.requests.failed;
+                sent > 0 && new.requests.failed as f64 * 100.0 / sent as f64 > limit
+            },
             detail: format!("error rate {v:.2} % of sent requests, limit {limit} %"),
         });
     }

@@ -88,7 +88,8 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
 /// `(start, end)` of a run, when its start time parses.
 fn window(r: &Report) -> Option<(SystemTime, SystemTime)> {
     let start = humantime::parse_rfc3339_weak(&r.run.started_at).ok()?;
-    Some((start, start + Duration::from_secs_f64(r.run.duration_s.max(0.0))))
+    let len = Duration::try_from_secs_f64(r.run.duration_s.max(0.0)).ok()?;
+    Some((start, start.checked_add(len)?))
 }
 
 /// Merges `inputs` (file name, report); errors name the file and the histogram.
