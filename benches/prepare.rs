@@ -1,6 +1,7 @@
 //! Criterion benches of replay's preparation per scenario, in request bytes per second: the
-//! in-place patch (time shift + ID remap, after copying the stored record) alone, and with gzip
-//! or zstd compression for `Content-Encoding`.
+//! splice uncompressed bodies get (time shift + ID remap around the stored bytes, no copy), the
+//! in-place patch after copying the stored record, and that patch with gzip or zstd compression
+//! for `Content-Encoding`.
 //!
 //! cargo bench --bench prepare
 
@@ -32,6 +33,15 @@ fn prepare(c: &mut Criterion) {
         let mut patch = Patch::default();
         let mut group = c.benchmark_group("prepare");
         group.throughput(Throughput::Bytes(stored.len() as u64));
+        let shared = bytes::Bytes::from(stored.clone());
+        let mut pieces = Vec::new();
+        group.bench_function(BenchmarkId::new("splice", sc.name()), |b| {
+            b.iter(|| {
+                pieces.clear();
+                patch.splice(&shared, black_box(1_000_000_000), keys, &mut pieces).unwrap();
+                pieces.len()
+            })
+        });
         group.bench_function(BenchmarkId::new("patch", sc.name()), |b| {
             b.iter(|| {
                 let mut body = stored.clone();

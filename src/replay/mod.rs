@@ -11,8 +11,10 @@
 //! interrupt — and accounts any still unfinished as cancelled, so that
 //! `scheduled == ok + failed + missed` always holds.
 
+pub mod body;
 pub mod closed;
 pub mod pacer;
+pub mod patch;
 pub mod prepare;
 pub mod retry;
 pub mod schedule;

@@ -111,7 +111,7 @@ pub struct Job {
     pub intended: Instant,
 }
 
-type Body = Full<Bytes>;
+type Body = Full<super::body::Body>;
 
 /// The future that does the I/O of an HTTP/1.1 connection, and whether it has finished (a
 /// finished future must not be polled again).
@@ -270,7 +270,7 @@ impl Senders {
         }
     }
 
-    fn request(&self, body: Bytes) -> Request<Body> {
+    fn request(&self, body: super::body::Body) -> Request<Body> {
         let t = &self.target;
         // HTTP/1.1 takes the origin form plus Host; HTTP/2 the absolute form (:authority).
         let uri = if t.http2 {
@@ -289,7 +289,7 @@ impl Senders {
         req
     }
 
-    async fn attempt(&self, conn: &mut Option<Conn>, body: &Bytes) -> Attempt {
+    async fn attempt(&self, conn: &mut Option<Conn>, body: &super::body::Body) -> Attempt {
         let fail =
             |k, body_sent| Attempt { outcome: Outcome::Error(k), rejected_spans: 0, retry_after: None, body_sent };
         // A kept-alive connection the server closed meanwhile fails before the request is

@@ -81,6 +81,33 @@ fn malformed_bodies_are_errors() {
     let mut body = record(0, 1);
     body.truncate(body.len() - 5);
     assert!(Patch::default().apply(&mut body, 1, None).is_err());
+    assert!(Patch::default().splice(&Bytes::from(body), 1, None, &mut Vec::new()).is_err());
+}
+
+#[test]
+fn splice_gives_the_bytes_apply_gives_and_shares_the_content() {
+    let mut patch = Patch::default();
+    for scenario in 0..4 {
+        for (i, keys) in [None, id_keys(42, 1, None), id_keys(42, 7, Some(3))].into_iter().enumerate() {
+            let stored = Bytes::from(record(scenario, i as u64));
+            let mut applied = stored.to_vec();
+            patch.apply(&mut applied, 987_654_321_000, keys).unwrap();
+            let mut pieces = Vec::new();
+            patch.splice(&stored, 987_654_321_000, keys, &mut pieces).unwrap();
+            let body = Body::from_pieces(pieces.clone());
+            assert_eq!(body.to_vec(), applied, "scenario {scenario}, keys {keys:?}");
+            // Most bytes are the stored record's own, not copies.
+            let range = stored.as_ptr_range();
+            let shared: usize = pieces.iter().filter(|p| range.contains(&p.as_ptr())).map(|p| p.len()).sum();
+            assert!(
+                shared * 10 > stored.len() * 9,
+                "scenario {scenario}: only {shared} of {} bytes shared",
+                stored.len()
+            );
+            let spans = spans(&applied).len();
+            assert!(body.pieces() <= 4 * spans + 1, "scenario {scenario}: {} pieces for {spans} spans", body.pieces());
+        }
+    }
 }
 
 /// Writes a small corpus and opens it.
@@ -149,11 +176,11 @@ fn stream_is_in_order_across_passes_and_batches() {
     }
     assert_eq!(items.iter().map(|p| u64::from(p.spans)).sum::<u64>(), 2 * total_spans);
     // Request 5 ends at start + due(5) = epoch + 1 s + 50 ms.
-    let root_end = spans(&items[5].body).iter().map(|s| s.end_time_unix_nano).max().unwrap();
+    let root_end = spans(&items[5].body.to_vec()).iter().map(|s| s.end_time_unix_nano).max().unwrap();
     assert_eq!(root_end, crate::synth::EPOCH_NS + 1_050_000_000);
     // Pass 2 carries the same records with new IDs.
-    let a: HashSet<Vec<u8>> = spans(&items[0].body).into_iter().map(|s| s.span_id).collect();
-    let b: HashSet<Vec<u8>> = spans(&items[per_pass as usize].body).into_iter().map(|s| s.span_id).collect();
+    let a: HashSet<Vec<u8>> = spans(&items[0].body.to_vec()).into_iter().map(|s| s.span_id).collect();
+    let b: HashSet<Vec<u8>> = spans(&items[per_pass as usize].body.to_vec()).into_iter().map(|s| s.span_id).collect();
     assert_eq!(a.len(), b.len());
     assert!(a.is_disjoint(&b));
 }
@@ -179,7 +206,7 @@ fn compressed_bodies_decompress_to_the_patched_record() {
         cfg.compression = c;
         let items = drain(&mut start(corpus.clone(), cfg));
         for (p, q) in plain.iter().zip(&items) {
-            assert_eq!(decode(&q.body), p.body.to_vec(), "{c:?}");
+            assert_eq!(decode(&q.body.to_vec()), p.body.to_vec(), "{c:?}");
             assert!(q.body.len() < p.body.len());
         }
     }
