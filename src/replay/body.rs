@@ -23,8 +23,8 @@ pub struct Body {
 
 impl Body {
     /// A body of the given pieces, in order.
-    pub fn from_pieces(pieces: Vec<Bytes>) -> Body {
-        let pieces: Vec<Bytes> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+    pub fn from_pieces(mut pieces: Vec<Bytes>) -> Body {
+        pieces.retain(|p| !p.is_empty());
         let rem = pieces.iter().map(Bytes::len).sum();
         Body { pieces, idx: 0, rem }
     }

@@ -31,13 +31,10 @@ pub fn id_keys(seed: u64, pass: u64, first_pass_salt: Option<u64>) -> Option<([u
     Some((t, mix64(base ^ 2).to_le_bytes()))
 }
 
-/// Offsets collected by a scan, reused across requests.
+/// The fields of a record a patch changes, found by a scan and reused across requests.
 #[derive(Default)]
 pub struct Patch {
-    times: Vec<usize>,
-    trace_ids: Vec<usize>,
-    span_ids: Vec<usize>,
-    /// Every field to change, by offset (for [`Patch::splice`]).
+    /// Every time and ID, by offset.
     points: Vec<(usize, Field)>,
     /// Runs `[start, end)` of the record copied and patched (for [`Patch::splice`]).
     runs: Vec<(usize, usize)>,
@@ -45,18 +42,17 @@ pub struct Patch {
 
 impl Visitor for Patch {
     fn span(&mut self, _: &[u8], s: &SpanFields) {
-        self.times.extend(s.start);
-        self.times.extend(s.end);
-        self.trace_ids.extend(s.trace_id);
-        self.span_ids.extend(s.span_id);
-        self.span_ids.extend(s.parent_span_id);
+        let p = &mut self.points;
+        p.extend(s.trace_id.map(|at| (at, Field::TraceId)));
+        p.extend(s.span_id.iter().chain(&s.parent_span_id).map(|&at| (at, Field::SpanId)));
+        p.extend(s.start.iter().chain(&s.end).map(|&at| (at, Field::Time)));
     }
     fn event_time(&mut self, at: usize) {
-        self.times.push(at);
+        self.points.push((at, Field::Time));
     }
     fn link(&mut self, t: Option<usize>, s: Option<usize>) {
-        self.trace_ids.extend(t);
-        self.span_ids.extend(s);
+        self.points.extend(t.map(|at| (at, Field::TraceId)));
+        self.points.extend(s.map(|at| (at, Field::SpanId)));
     }
 }
 
@@ -81,11 +77,11 @@ impl Field {
     }
 }
 
-/// Changes `kind` at the start of `buf`.
+/// Changes `kind` at the start of `buf` (IDs only when there are keys).
 fn fix(buf: &mut [u8], kind: Field, delta_ns: u64, keys: Option<([u8; 16], [u8; 8])>) {
     match (kind, keys) {
         (Field::Time, _) => {
-            let v = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes")).wrapping_add(delta_ns);
+            let v = wire::read_u64(buf, 0).wrapping_add(delta_ns);
             buf[..8].copy_from_slice(&v.to_le_bytes());
         }
         (Field::TraceId, Some((tk, _))) => buf[..16].iter_mut().zip(tk).for_each(|(b, k)| *b ^= k),
@@ -95,11 +91,14 @@ fn fix(buf: &mut [u8], kind: Field, delta_ns: u64, keys: Option<([u8; 16], [u8; 
 }
 
 impl Patch {
-    fn scan(&mut self, buf: &[u8]) -> Result<(), wire::WireError> {
-        self.times.clear();
-        self.trace_ids.clear();
-        self.span_ids.clear();
-        wire::scan(buf, self)
+    /// Finds the fields to change: every time, and the IDs when they are remapped.
+    fn scan(&mut self, buf: &[u8], remap_ids: bool) -> Result<(), wire::WireError> {
+        self.points.clear();
+        wire::scan(buf, self)?;
+        if !remap_ids {
+            self.points.retain(|p| p.1 == Field::Time);
+        }
+        Ok(())
     }
 
     /// Shifts every timestamp by `delta_ns` and XORs IDs with `keys`, in place.
@@ -109,17 +108,9 @@ impl Patch {
         delta_ns: u64,
         keys: Option<([u8; 16], [u8; 8])>,
     ) -> Result<(), wire::WireError> {
-        self.scan(buf)?;
-        for &at in &self.times {
-            fix(&mut buf[at..], Field::Time, delta_ns, keys);
-        }
-        if keys.is_some() {
-            for &at in &self.trace_ids {
-                fix(&mut buf[at..], Field::TraceId, delta_ns, keys);
-            }
-            for &at in &self.span_ids {
-                fix(&mut buf[at..], Field::SpanId, delta_ns, keys);
-            }
+        self.scan(buf, keys.is_some())?;
+        for &(at, kind) in &self.points {
+            fix(&mut buf[at..], kind, delta_ns, keys);
         }
         Ok(())
     }
@@ -134,23 +125,14 @@ impl Patch {
         keys: Option<([u8; 16], [u8; 8])>,
         out: &mut Vec<Bytes>,
     ) -> Result<(), wire::WireError> {
-        self.scan(record)?;
-        self.points.clear();
-        self.points.extend(self.times.iter().map(|&at| (at, Field::Time)));
-        if keys.is_some() {
-            self.points.extend(self.trace_ids.iter().map(|&at| (at, Field::TraceId)));
-            self.points.extend(self.span_ids.iter().map(|&at| (at, Field::SpanId)));
-        }
+        self.scan(record, keys.is_some())?;
         self.points.sort_unstable();
         self.runs.clear();
         for &(at, kind) in &self.points {
-            let len = kind.len();
             match self.runs.last_mut() {
-                Some(r) if at < r.1 => {
-                    return Err(wire::WireError { offset: at, what: "fields overlap" });
-                }
-                Some(r) if at - r.1 < SPLICE_GAP => r.1 = at + len,
-                _ => self.runs.push((at, at + len)),
+                Some(r) if at < r.1 => return Err(wire::WireError { offset: at, what: "fields overlap" }),
+                Some(r) if at - r.1 < SPLICE_GAP => r.1 = at + kind.len(),
+                _ => self.runs.push((at, at + kind.len())),
             }
         }
         let mut owned = Vec::with_capacity(self.runs.iter().map(|r| r.1 - r.0).sum());
@@ -158,9 +140,8 @@ impl Patch {
         for &(start, end) in &self.runs {
             let base = owned.len();
             owned.extend_from_slice(&record[start..end]);
-            while let Some(&&(at, kind)) = points.peek().filter(|p| p.0 < end) {
+            while let Some(&(at, kind)) = points.next_if(|p| p.0 < end) {
                 fix(&mut owned[base + at - start..], kind, delta_ns, keys);
-                points.next();
             }
         }
         let owned = Bytes::from(owned);

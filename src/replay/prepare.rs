@@ -418,8 +418,29 @@ fn build(cfg: &PrepareConfig, job: Job, patch: &mut Patch) -> Result<Prepared, S
         (target.wrapping_sub(cfg.epoch_ns), id_keys(cfg.seed, job.pass, cfg.first_pass_salt))
     });
     let bad = |e: wire::WireError| format!("request {} (pass {}): {e}", job.seq, job.pass);
+    // For compression: the records copied into one buffer and patched in place.
+    let mut patched_copy = || -> Result<Vec<u8>, String> {
+        let mut raw = Vec::with_capacity(job.raw_len);
+        for p in &job.parts {
+            let at = raw.len();
+            raw.extend_from_slice(p);
+            if let Some((delta, keys)) = rewrite {
+                patch.apply(&mut raw[at..], delta, keys).map_err(bad)?;
+            }
+        }
+        Ok(raw)
+    };
     let body = match (cfg.compression, rewrite) {
-        (Compression::None, None) => Body::from_pieces(job.parts),
+        (Compression::Gzip, _) => {
+            let raw = patched_copy()?;
+            let mut enc =
+                flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::default());
+            enc.write_all(&raw).map_err(|e| e.to_string())?;
+            Body::from(Bytes::from(enc.finish().map_err(|e| e.to_string())?))
+        }
+        (Compression::Zstd, _) => {
+            Body::from(Bytes::from(zstd::bulk::compress(&patched_copy()?, 3).map_err(|e| e.to_string())?))
+        }
         // Uncompressed: the corpus's bytes go out as they are, around the patched fields.
         (Compression::None, Some((delta, keys))) => {
             let mut pieces = Vec::new();
@@ -428,28 +449,7 @@ fn build(cfg: &PrepareConfig, job: Job, patch: &mut Patch) -> Result<Prepared, S
             }
             Body::from_pieces(pieces)
         }
-        (compression, rewrite) => {
-            let mut raw = Vec::with_capacity(job.raw_len);
-            for p in &job.parts {
-                let at = raw.len();
-                raw.extend_from_slice(p);
-                if let Some((delta, keys)) = rewrite {
-                    patch.apply(&mut raw[at..], delta, keys).map_err(bad)?;
-                }
-            }
-            Body::from(match compression {
-                Compression::Gzip => {
-                    let mut enc = flate2::write::GzEncoder::new(
-                        Vec::with_capacity(raw.len() / 4),
-                        flate2::Compression::default(),
-                    );
-                    enc.write_all(&raw).map_err(|e| e.to_string())?;
-                    Bytes::from(enc.finish().map_err(|e| e.to_string())?)
-                }
-                Compression::Zstd => Bytes::from(zstd::bulk::compress(&raw, 3).map_err(|e| e.to_string())?),
-                Compression::None => Bytes::from(raw),
-            })
-        }
+        (Compression::None, None) => Body::from_pieces(job.parts),
     };
     Ok(Prepared {
         seq: job.seq,
