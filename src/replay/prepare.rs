@@ -158,11 +158,17 @@ impl Credits {
     }
 }
 
+/// A record of a request, with its patch when the reader keeps it (records looped from memory).
+struct Part {
+    record: Bytes,
+    patch: Option<Arc<Patch>>,
+}
+
 /// A request cut from the corpus, before preparation.
 struct Job {
     seq: u64,
     pass: u64,
-    parts: Vec<Bytes>,
+    parts: Vec<Part>,
     spans: u32,
     traces: u32,
     scenario: u8,
@@ -275,11 +281,10 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
                 .spawn(move || {
                     // Without workers (no compression: a copy and a patch are cheap), the reader
                     // builds bodies itself and saves a thread hand-off per request.
-                    let mut patch = Patch::default();
                     let inline = cfg.workers == 0;
                     let mut deliver = |job: Job| {
                         if inline {
-                            let r = build(&cfg, job, &mut patch);
+                            let r = build(&cfg, job);
                             let failed = r.is_err();
                             out_tx.send(r).is_ok() && !failed
                         } else {
@@ -299,9 +304,8 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
             std::thread::Builder::new()
                 .name(format!("replay-prep-{i}"))
                 .spawn(move || {
-                    let mut patch = Patch::default();
                     for job in job_rx {
-                        let r = build(&cfg, job, &mut patch);
+                        let r = build(&cfg, job);
                         if out_tx.send(r).is_err() {
                             return;
                         }
@@ -334,10 +338,14 @@ fn read(
     let slice_raw: u64 = frames.iter().map(|&f| index.frames[f].raw_len).sum();
     let cache_all = cfg.passes != Some(1) && slice_raw <= CACHE_BUDGET;
     let mut cache: Vec<Option<Bytes>> = vec![None; frames.len()];
+    // The patch of every record of a kept slice, found on the first pass.
+    let keep_patches = cache_all && cfg.rewrite;
+    let mut patches: Vec<Option<Arc<Patch>>> =
+        if keep_patches { vec![None; (cfg.records.end - cfg.records.start) as usize] } else { Vec::new() };
     let mut seq = 0u64;
     let mut pass = 0u64;
     while cfg.passes.is_none_or(|p| pass < p) {
-        let mut batch: Vec<(Bytes, crate::encode::RecordMeta)> = Vec::with_capacity(cfg.batch as usize);
+        let mut batch: Vec<(Part, crate::encode::RecordMeta)> = Vec::with_capacity(cfg.batch as usize);
         for (k, &f) in frames.iter().enumerate() {
             let data = match &cache[k] {
                 Some(d) => d.clone(),
@@ -355,13 +363,22 @@ fn read(
             corpus
                 .for_each_record(f, &data, |r, meta, body| {
                     if cfg.records.contains(&r) {
-                        slices.push((data.slice_ref(body), meta));
+                        slices.push((r, data.slice_ref(body), meta));
                     }
                     Ok(())
                 })
                 .map_err(|e| e.to_string())?;
-            for s in slices {
-                batch.push(s);
+            for (r, record, meta) in slices {
+                let patch = if keep_patches {
+                    let slot = &mut patches[(r - cfg.records.start) as usize];
+                    if slot.is_none() {
+                        *slot = Some(Arc::new(Patch::scan(&record).map_err(|e| format!("record {r}: {e}"))?));
+                    }
+                    slot.clone()
+                } else {
+                    None
+                };
+                batch.push((Part { record, patch }, meta));
                 if batch.len() == cfg.batch as usize && !emit(&mut batch, &mut seq, pass, credits, jobs) {
                     return Ok(());
                 }
@@ -380,13 +397,13 @@ fn read(
 
 /// Sends one request to the workers; false when the pipeline is stopping.
 fn emit(
-    batch: &mut Vec<(Bytes, crate::encode::RecordMeta)>,
+    batch: &mut Vec<(Part, crate::encode::RecordMeta)>,
     seq: &mut u64,
     pass: u64,
     credits: &Credits,
     jobs: &mut dyn FnMut(Job) -> bool,
 ) -> bool {
-    let raw_len: usize = batch.iter().map(|(b, _)| b.len()).sum();
+    let raw_len: usize = batch.iter().map(|(p, _)| p.record.len()).sum();
     if !credits.acquire(raw_len) {
         return false;
     }
@@ -409,7 +426,7 @@ fn now_ns() -> u64 {
 }
 
 /// Worker: job → body.
-fn build(cfg: &PrepareConfig, job: Job, patch: &mut Patch) -> Result<Prepared, String> {
+fn build(cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
     let rewrite = cfg.rewrite.then(|| {
         let target = match cfg.time {
             TimeBase::Scheduled { start_ns, schedule } => start_ns + schedule.due(job.seq).as_nanos() as u64,
@@ -418,14 +435,21 @@ fn build(cfg: &PrepareConfig, job: Job, patch: &mut Patch) -> Result<Prepared, S
         (target.wrapping_sub(cfg.epoch_ns), id_keys(cfg.seed, job.pass, cfg.first_pass_salt))
     });
     let bad = |e: wire::WireError| format!("request {} (pass {}): {e}", job.seq, job.pass);
+    // A part's patch: kept by the reader, or found now.
+    let patch_of = |p: &Part| -> Result<Arc<Patch>, String> {
+        match &p.patch {
+            Some(kept) => Ok(kept.clone()),
+            None => Patch::scan(&p.record).map(Arc::new).map_err(bad),
+        }
+    };
     // For compression: the records copied into one buffer and patched in place.
-    let mut patched_copy = || -> Result<Vec<u8>, String> {
+    let patched_copy = || -> Result<Vec<u8>, String> {
         let mut raw = Vec::with_capacity(job.raw_len);
         for p in &job.parts {
             let at = raw.len();
-            raw.extend_from_slice(p);
+            raw.extend_from_slice(&p.record);
             if let Some((delta, keys)) = rewrite {
-                patch.apply(&mut raw[at..], delta, keys).map_err(bad)?;
+                patch_of(p)?.apply(&mut raw[at..], delta, keys);
             }
         }
         Ok(raw)
@@ -445,11 +469,11 @@ fn build(cfg: &PrepareConfig, job: Job, patch: &mut Patch) -> Result<Prepared, S
         (Compression::None, Some((delta, keys))) => {
             let mut pieces = Vec::new();
             for p in &job.parts {
-                patch.splice(p, delta, keys, &mut pieces).map_err(bad)?;
+                patch_of(p)?.splice(&p.record, delta, keys, &mut pieces);
             }
             Body::from_pieces(pieces)
         }
-        (Compression::None, None) => Body::from_pieces(job.parts),
+        (Compression::None, None) => Body::from_pieces(job.parts.into_iter().map(|p| p.record).collect()),
     };
     Ok(Prepared {
         seq: job.seq,

@@ -30,7 +30,7 @@ fn shift_moves_every_timestamp_by_the_same_delta() {
     let before = spans(&body);
     let mut patched = body.clone();
     let delta = 123_456_789_000u64;
-    Patch::default().apply(&mut patched, delta, None).unwrap();
+    Patch::scan(&body).unwrap().apply(&mut patched, delta, None);
     let after = spans(&patched);
     assert_eq!(before.len(), after.len());
     for (b, a) in before.iter().zip(&after) {
@@ -57,7 +57,8 @@ fn remapped_ids_are_new_and_consistent_within_the_trace() {
     assert!(id_keys(42, 0, Some(7)).is_some(), "--fresh-ids remaps the first pass");
 
     let mut patched = body.clone();
-    Patch::default().apply(&mut patched, 0, keys1).unwrap();
+    let patch = Patch::scan(&body).unwrap();
+    patch.apply(&mut patched, 0, keys1);
     let after = spans(&patched);
     let old_ids: HashSet<Vec<u8>> = before.iter().map(|s| s.span_id.clone()).collect();
     let new_ids: HashMap<Vec<u8>, &otlp::Span> = after.iter().map(|s| (s.span_id.clone(), s)).collect();
@@ -72,7 +73,7 @@ fn remapped_ids_are_new_and_consistent_within_the_trace() {
         }
     }
     // Applying the same keys again restores the original (XOR is its own inverse).
-    Patch::default().apply(&mut patched, 0, keys1).unwrap();
+    patch.apply(&mut patched, 0, keys1);
     assert_eq!(patched, body);
 }
 
@@ -80,20 +81,20 @@ fn remapped_ids_are_new_and_consistent_within_the_trace() {
 fn malformed_bodies_are_errors() {
     let mut body = record(0, 1);
     body.truncate(body.len() - 5);
-    assert!(Patch::default().apply(&mut body, 1, None).is_err());
-    assert!(Patch::default().splice(&Bytes::from(body), 1, None, &mut Vec::new()).is_err());
+    let e = Patch::scan(&body).unwrap_err();
+    assert!(e.offset <= body.len(), "{e}");
 }
 
 #[test]
 fn splice_gives_the_bytes_apply_gives_and_shares_the_content() {
-    let mut patch = Patch::default();
     for scenario in 0..4 {
         for (i, keys) in [None, id_keys(42, 1, None), id_keys(42, 7, Some(3))].into_iter().enumerate() {
             let stored = Bytes::from(record(scenario, i as u64));
+            let patch = Patch::scan(&stored).unwrap();
             let mut applied = stored.to_vec();
-            patch.apply(&mut applied, 987_654_321_000, keys).unwrap();
+            patch.apply(&mut applied, 987_654_321_000, keys);
             let mut pieces = Vec::new();
-            patch.splice(&stored, 987_654_321_000, keys, &mut pieces).unwrap();
+            patch.splice(&stored, 987_654_321_000, keys, &mut pieces);
             let body = Body::from_pieces(pieces.clone());
             assert_eq!(body.to_vec(), applied, "scenario {scenario}, keys {keys:?}");
             // Most bytes are the stored record's own, not copies.
@@ -220,17 +221,49 @@ fn slice_and_no_rewrite_send_records_as_stored() {
     cfg.rewrite = false;
     let items = drain(&mut start(corpus.clone(), cfg));
     assert_eq!(items.len(), 4);
+    assert_eq!(items.iter().map(|p| p.body.to_vec()).collect::<Vec<_>>(), stored(&corpus, 3..7));
+}
+
+/// The stored records `range` of `corpus`.
+fn stored(corpus: &Corpus, range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
     let mut dec = zstd::bulk::Decompressor::new().unwrap();
-    let mut data = Vec::new();
-    corpus.decompress_frame(0, &mut dec, &mut data).unwrap();
-    let mut stored = Vec::new();
-    corpus
-        .for_each_record(0, &data, |r, _, b| {
-            if (3..7).contains(&r) {
-                stored.push(b.to_vec());
-            }
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(items.iter().map(|p| p.body.to_vec()).collect::<Vec<_>>(), stored);
+    let mut out = Vec::new();
+    for f in 0..corpus.index.frames.len() {
+        let mut data = Vec::new();
+        corpus.decompress_frame(f, &mut dec, &mut data).unwrap();
+        corpus
+            .for_each_record(f, &data, |r, _, b| {
+                if range.contains(&r) {
+                    out.push(b.to_vec());
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    assert_eq!(out.len() as u64, range.end - range.start);
+    out
+}
+
+#[test]
+fn kept_patches_give_every_pass_the_bytes_a_fresh_scan_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(dir.path(), 12);
+    let records = 2..9;
+    let stored = stored(&corpus, records.clone());
+    // Several passes over a small slice: the reader keeps the slice and its records' patches.
+    for workers in [0, 2] {
+        let cfg = config(records.clone(), Some(3), 1, workers);
+        let TimeBase::Scheduled { start_ns, .. } = cfg.time else { unreachable!() };
+        let epoch = cfg.epoch_ns;
+        let items = drain(&mut start(corpus.clone(), cfg));
+        assert_eq!(items.len(), 3 * stored.len());
+        for (i, p) in items.iter().enumerate() {
+            let record = &stored[i % stored.len()];
+            let mut want = record.clone();
+            // Request i is due 10 ms after request i - 1 (100/s).
+            let delta = start_ns + i as u64 * 10_000_000 - epoch;
+            Patch::scan(record).unwrap().apply(&mut want, delta, id_keys(42, p.pass, None));
+            assert_eq!(p.body.to_vec(), want, "request {i}, {workers} workers");
+        }
+    }
 }
