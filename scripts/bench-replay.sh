@@ -4,17 +4,19 @@
 # 1. Throughput: `replay --rate max` against rotel's blackhole exporter, for a corpus of only
 #    simple_query (~35 KB bodies) and one of only multi_service_complex (~500 KB), beside wrk
 #    POSTing one body of the same corpus with the same connection count to the same receiver.
-#    Target: replay requests/s >= 0.9 x wrk's.
+#    Target: replay requests/s >= 0.9 x wrk's. Also printed: CPU per request of each tool.
 # 2. Precision: `--rate 1000` and `--rate 5000` for DURATION (20s): achieved rate within
 #    +-0.5 % of the target, pacer lateness p99 <= 100 us.
 # 3. Memory: anonymous RSS (RssAnon, sampled) while replaying a corpus of >= 2 GB at --rate max.
 #    Target: < 256 MiB.
 #
-# Usage: scripts/bench-replay.sh [all|throughput|precision|memory]   (DURATION=20s CONNS=4)
+# Usage: scripts/bench-replay.sh [all|throughput|precision|memory]
+#        (DURATION=20s for precision, TDURATION=10s ROUNDS=5 CONNS=4 for throughput)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 duration=${DURATION:-20s}
+tduration=${TDURATION:-10s}
 conns=${CONNS:-4}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v wrk >/dev/null || { as_root apt-get install -y -qq wrk zstd >/dev/null; }
@@ -42,6 +44,16 @@ start_rotel() {
 start_rotel
 url=http://127.0.0.1:$port/v1/traces
 
+# Runs a command with its stdout in $1 and prints the CPU seconds (user + system) it used.
+cpu_of() {
+  python3 -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out:
+    subprocess.run(sys.argv[2:], stdout=out, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime)' "$@"
+}
+
 # The record of a corpus whose size is closest to the corpus's mean, as raw protobuf: wrk
 # sends that one body, replay the whole corpus, so both move the same bytes per request.
 typical_body() {
@@ -61,7 +73,7 @@ sys.stdout.buffer.write(d[at:at + n])' > "$2"
 }
 
 if [ "$what" = all ] || [ "$what" = throughput ]; then
-  echo "== throughput: --rate max vs wrk, $conns connections, ${duration}, rotel blackhole"
+  echo "== throughput: --rate max vs wrk, $conns connections, ${ROUNDS:-5} x ${tduration} each, rotel blackhole"
   for scenario in simple_query multi_service_complex; do
     # Small enough (< 128 MiB raw) that replay loops it from memory, as a long test on a
     # small corpus does.
@@ -72,20 +84,28 @@ if [ "$what" = all ] || [ "$what" = throughput ]; then
 local f = io.open("$work/body.bin", "rb"); wrk.body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.headers["Content-Type"] = "application/x-protobuf"
 LUA
-    # ROUNDS (3) rounds, alternating, each on a fresh receiver; the best of each tool counts
-    # (this shared 2-core machine varies by +-30 % from run to run).
-    wrk_best=0; ours_best=0; ok=""
-    for round in $(seq "${ROUNDS:-3}"); do
+    # ROUNDS (5) rounds of TDURATION (10s), alternating, each on a fresh receiver; the best of
+    # each tool counts (this shared 2-core machine varies by +-15 % from minute to minute). The
+    # CPU each tool spends per request (user + system, from getrusage) is printed beside it: it
+    # varies far less than throughput and shows what the load generator takes from the receiver
+    # when both share the machine.
+    wrk_best=0; ours_best=0; ok=""; wrk_cpu=(); ours_cpu=()
+    for round in $(seq "${ROUNDS:-5}"); do
       start_rotel
-      w=$(wrk -t1 -c"$conns" -d"$duration" -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2}')
+      c=$(cpu_of "$work/wrk.out" wrk -t1 -c"$conns" -d"$tduration" -s "$work/post.lua" "$url")
+      w=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+      n=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+      wrk_cpu+=("$(python3 -c "print($c * 1e6 / $n)")")
       start_rotel
-      "$bin" replay "$work/$scenario.zst" --endpoint "$url" --rate max --connections "$conns" --max-in-flight "$conns" \
-        --duration "$duration" --quiet --report "$work/r.json"
+      c=$(cpu_of /dev/null "$bin" replay "$work/$scenario.zst" --endpoint "$url" --rate max --connections "$conns" \
+        --max-in-flight "$conns" --duration "$tduration" --quiet --report "$work/r.json")
       o=$(python3 -c "import json; print(json.load(open('$work/r.json'))['rate']['achieved'])")
       ok=$(python3 -c "import json; q=json.load(open('$work/r.json'))['requests']; print(f\"{q['ok']}/{q['scheduled']}\")")
+      ours_cpu+=("$(python3 -c "import json; print($c * 1e6 / json.load(open('$work/r.json'))['requests']['scheduled'])")")
       wrk_best=$(python3 -c "print(max($wrk_best, $w))"); ours_best=$(python3 -c "print(max($ours_best, $o))")
     done
-    python3 -c "print(f'{\"$scenario\":<24} body {$(stat -c %s "$work/body.bin")/1e3:7.1f} KB  wrk {$wrk_best:9.1f} req/s  replay {$ours_best:9.1f} req/s  ratio {$ours_best/$wrk_best:.2f} (target >= 0.90)  ok $ok')"
+    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+    python3 -c "print(f'{\"$scenario\":<22} body {$(stat -c %s "$work/body.bin")/1e3:6.1f} KB  wrk {$wrk_best:8.1f} req/s  replay {$ours_best:8.1f} req/s  ratio {$ours_best/$wrk_best:.2f} (target >= 0.90)  ok $ok  cpu/request wrk {$(median "${wrk_cpu[@]}"):.1f} us replay {$(median "${ours_cpu[@]}"):.1f} us')"
   done
 fi
 

@@ -141,6 +141,9 @@ pub struct ReplayArgs {
     /// Connections (HTTP/1.1: one request at a time each) [default: 64; with --http2: 2].
     #[arg(long, allow_hyphen_values = true)]
     pub connections: Option<String>,
+    /// Threads that send and receive [default: half the cores, 1 to 4].
+    #[arg(long, allow_hyphen_values = true)]
+    pub threads: Option<String>,
     /// Per-attempt timeout [default: 10s].
     #[arg(long, allow_hyphen_values = true)]
     pub timeout: Option<String>,

@@ -222,9 +222,10 @@ fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &std::ops::Range<u64>) 
     line(
         "in flight",
         format!(
-            "at most {} over {} connection(s); timeout {}",
+            "at most {} over {} connection(s), {} sender thread(s); timeout {}",
             plan.max_in_flight,
             plan.target.connections,
+            plan.threads,
             humantime::format_duration(plan.target.timeout)
         ),
     );
@@ -263,6 +264,7 @@ fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
     put("stop", describe_stop(plan));
     put("max_in_flight", plan.max_in_flight.to_string());
     put("connections", plan.target.connections.to_string());
+    put("threads", plan.threads.to_string());
     put("timeout", humantime::format_duration(plan.target.timeout).to_string());
     put("retries", plan.target.retries.to_string());
     put("compression", format!("{:?}", plan.compression).to_lowercase());

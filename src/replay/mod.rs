@@ -65,6 +65,8 @@ pub struct ReplayPlan {
     pub ramp_up: Duration,
     /// In-flight cap.
     pub max_in_flight: usize,
+    /// Sender threads.
+    pub threads: usize,
     /// Stop conditions.
     pub stop: Stop,
     /// Body compression.
@@ -210,7 +212,7 @@ pub fn run(
     let recorder = Arc::new(Recorder::new(start, start_wall));
     let inflight = Arc::new(sender::InFlight::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores.clamp(1, 4))
+        .worker_threads(plan.threads)
         .thread_name("replay-send")
         .enable_all()
         .build()

@@ -176,6 +176,8 @@ pub struct Senders {
     pub(super) inflight: Arc<InFlight>,
     /// Requests that got any HTTP response (for the "is it running?" hint).
     pub responses: AtomicUsize,
+    /// The request target and headers every request carries, built once.
+    head: (Uri, HeaderMap),
 }
 
 /// Accepts any certificate (`--insecure`).
@@ -251,7 +253,27 @@ impl Senders {
     /// Sending state for `target`.
     pub fn new(target: Arc<Target>, recorder: Arc<Recorder>, inflight: Arc<InFlight>) -> Arc<Self> {
         let connector = connector(&target);
-        Arc::new(Senders { target, connector, recorder, inflight, responses: AtomicUsize::new(0) })
+        // HTTP/1.1 takes the origin form plus Host; HTTP/2 the absolute form (:authority).
+        let mut headers = target.headers.clone();
+        let uri = if target.http2 {
+            target.uri.clone()
+        } else {
+            if let Some(a) = target.uri.authority() {
+                headers.insert(
+                    hyper::header::HOST,
+                    HeaderValue::from_str(a.as_str()).expect("authority is a valid header"),
+                );
+            }
+            target.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().expect("path is a valid URI")
+        };
+        Arc::new(Senders {
+            target,
+            connector,
+            recorder,
+            inflight,
+            responses: AtomicUsize::new(0),
+            head: (uri, headers),
+        })
     }
 
     pub(super) async fn connect(&self) -> Result<Conn, ErrorKind> {
@@ -271,21 +293,10 @@ impl Senders {
     }
 
     fn request(&self, body: super::body::Body) -> Request<Body> {
-        let t = &self.target;
-        // HTTP/1.1 takes the origin form plus Host; HTTP/2 the absolute form (:authority).
-        let uri = if t.http2 {
-            t.uri.clone()
-        } else {
-            t.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().expect("path is a valid URI")
-        };
-        let mut req = Request::post(uri).body(Full::new(body)).expect("valid request");
-        let h = req.headers_mut();
-        h.clone_from(&t.headers);
-        if !t.http2
-            && let Some(a) = t.uri.authority()
-        {
-            h.insert(hyper::header::HOST, HeaderValue::from_str(a.as_str()).expect("authority is a valid header"));
-        }
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = self.head.0.clone();
+        *req.headers_mut() = self.head.1.clone();
         req
     }
 

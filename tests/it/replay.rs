@@ -463,6 +463,8 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
         "1/4",
         "--duration",
         "10s",
+        "--threads",
+        "2",
         "--dry-run",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -472,6 +474,7 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
         "shard           1/4",
         "1000 req/s in total, 250.000 req/s from this shard",
         "stop after",
+        "2 sender thread(s)",
         "content-type: application/x-protobuf",
     ] {
         assert!(plan.contains(key), "{key:?} missing:\n{plan}");

@@ -117,3 +117,15 @@ fn url_credentials_become_basic_auth_and_leave_the_url() {
     assert_eq!(p.endpoint_display, "https://collector.example:4318/v1/traces");
     assert!(!format!("{:?}", p.headers_display).contains("dXNlcjpwQHNz"));
 }
+
+#[test]
+fn sender_threads_from_flag_or_env_within_bounds() {
+    let p = plan(&args(&[]), &Env::default()).unwrap();
+    assert!((1..=4).contains(&p.threads), "default is half the cores, 1 to 4: {}", p.threads);
+    assert_eq!(plan(&args(&[]), &Env::from_pairs(&[("TRACEBLAST_THREADS", "3")])).unwrap().threads, 3);
+    let env = Env::from_pairs(&[("TRACEBLAST_THREADS", "3")]);
+    assert_eq!(plan(&args(&["--threads", "8"]), &env).unwrap().threads, 8, "the flag wins");
+    assert!(err(&["--threads", "0"], &[]).starts_with("--threads '0'"));
+    assert!(err(&[], &[("TRACEBLAST_THREADS", "many")]).starts_with("TRACEBLAST_THREADS 'many'"));
+    assert_eq!(err(&["--threads", "1000"], &[]), "--threads 1000: at most 256");
+}
