@@ -53,6 +53,7 @@ with open(sys.argv[1], "w") as out:
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(r.ru_utime + r.ru_stime)' "$@"
 }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # The record of a corpus whose size is closest to the corpus's mean, as raw protobuf: wrk
 # sends that one body, replay the whole corpus, so both move the same bytes per request.
@@ -104,7 +105,6 @@ LUA
       ours_cpu+=("$(python3 -c "import json; print($c * 1e6 / json.load(open('$work/r.json'))['requests']['scheduled'])")")
       wrk_best=$(python3 -c "print(max($wrk_best, $w))"); ours_best=$(python3 -c "print(max($ours_best, $o))")
     done
-    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
     python3 -c "print(f'{\"$scenario\":<22} body {$(stat -c %s "$work/body.bin")/1e3:6.1f} KB  wrk {$wrk_best:8.1f} req/s  replay {$ours_best:8.1f} req/s  ratio {$ours_best/$wrk_best:.2f} (target >= 0.90)  ok $ok  cpu/request wrk {$(median "${wrk_cpu[@]}"):.1f} us replay {$(median "${ours_cpu[@]}"):.1f} us')"
   done
 fi

@@ -164,6 +164,16 @@ struct Part {
     patch: Option<Arc<Patch>>,
 }
 
+impl Part {
+    /// The record's patch: the one kept by the reader, or found now.
+    fn patch(&self) -> Result<std::borrow::Cow<'_, Patch>, wire::WireError> {
+        match &self.patch {
+            Some(kept) => Ok(std::borrow::Cow::Borrowed(kept)),
+            None => Patch::scan(&self.record).map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
 /// A request cut from the corpus, before preparation.
 struct Job {
     seq: u64,
@@ -435,13 +445,6 @@ fn build(cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
         (target.wrapping_sub(cfg.epoch_ns), id_keys(cfg.seed, job.pass, cfg.first_pass_salt))
     });
     let bad = |e: wire::WireError| format!("request {} (pass {}): {e}", job.seq, job.pass);
-    // A part's patch: kept by the reader, or found now.
-    let patch_of = |p: &Part| -> Result<Arc<Patch>, String> {
-        match &p.patch {
-            Some(kept) => Ok(kept.clone()),
-            None => Patch::scan(&p.record).map(Arc::new).map_err(bad),
-        }
-    };
     // For compression: the records copied into one buffer and patched in place.
     let patched_copy = || -> Result<Vec<u8>, String> {
         let mut raw = Vec::with_capacity(job.raw_len);
@@ -449,7 +452,7 @@ fn build(cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
             let at = raw.len();
             raw.extend_from_slice(&p.record);
             if let Some((delta, keys)) = rewrite {
-                patch_of(p)?.apply(&mut raw[at..], delta, keys);
+                p.patch().map_err(bad)?.apply(&mut raw[at..], delta, keys);
             }
         }
         Ok(raw)
@@ -469,7 +472,7 @@ fn build(cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
         (Compression::None, Some((delta, keys))) => {
             let mut pieces = Vec::new();
             for p in &job.parts {
-                patch_of(p)?.splice(&p.record, delta, keys, &mut pieces);
+                p.patch().map_err(bad)?.splice(&p.record, delta, keys, &mut pieces);
             }
             Body::from_pieces(pieces)
         }

@@ -176,8 +176,10 @@ pub struct Senders {
     pub(super) inflight: Arc<InFlight>,
     /// Requests that got any HTTP response (for the "is it running?" hint).
     pub responses: AtomicUsize,
-    /// The request target and headers every request carries, built once.
-    head: (Uri, HeaderMap),
+    /// The request target every request carries (origin form for HTTP/1.1), built once.
+    request_uri: Uri,
+    /// The headers every request carries (with Host for HTTP/1.1), built once.
+    request_headers: HeaderMap,
 }
 
 /// Accepts any certificate (`--insecure`).
@@ -254,12 +256,12 @@ impl Senders {
     pub fn new(target: Arc<Target>, recorder: Arc<Recorder>, inflight: Arc<InFlight>) -> Arc<Self> {
         let connector = connector(&target);
         // HTTP/1.1 takes the origin form plus Host; HTTP/2 the absolute form (:authority).
-        let mut headers = target.headers.clone();
-        let uri = if target.http2 {
+        let mut request_headers = target.headers.clone();
+        let request_uri = if target.http2 {
             target.uri.clone()
         } else {
             if let Some(a) = target.uri.authority() {
-                headers.insert(
+                request_headers.insert(
                     hyper::header::HOST,
                     HeaderValue::from_str(a.as_str()).expect("authority is a valid header"),
                 );
@@ -272,7 +274,8 @@ impl Senders {
             recorder,
             inflight,
             responses: AtomicUsize::new(0),
-            head: (uri, headers),
+            request_uri,
+            request_headers,
         })
     }
 
@@ -295,8 +298,8 @@ impl Senders {
     fn request(&self, body: super::body::Body) -> Request<Body> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = hyper::Method::POST;
-        *req.uri_mut() = self.head.0.clone();
-        *req.headers_mut() = self.head.1.clone();
+        *req.uri_mut() = self.request_uri.clone();
+        *req.headers_mut() = self.request_headers.clone();
         req
     }
 
