@@ -8,7 +8,6 @@
 //! only on the inputs, never on thread count or timing: group *k* is always traces
 //! `[k·N, (k+1)·N)`, frames are cut by size in order, and every trace has its own RNG stream.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -44,7 +43,7 @@ pub struct GenPlan {
     /// Worker threads.
     pub threads: usize,
     /// Output file.
-    pub output: PathBuf,
+    pub output: crate::output::Output,
 }
 
 impl GenPlan {
@@ -337,13 +336,10 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         level: plan.level,
         totals: Totals { tokens, ..Totals::default() },
     };
-    let file_bytes = writer.finish(meta.clone())?;
-    // Re-read our own index so the summary shows exactly what was written.
-    let corpus = crate::corpus::Corpus::open(&plan.output)
-        .map_err(|e| GenError::Compress(std::io::Error::other(e.to_string())))?;
+    let (file_bytes, index) = writer.finish(meta)?;
     Ok(GenSummary {
-        per_scenario: scenario_totals(&corpus.index),
-        meta: corpus.index.meta.clone(),
+        per_scenario: scenario_totals(&index),
+        meta: index.meta,
         file_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })

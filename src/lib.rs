@@ -30,6 +30,7 @@
 //! - [`sink`] — OTLP/HTTP receiver: counts spans, traces and duplicate IDs; injects faults;
 //!   emulates platforms' header and size checks.
 //! - [`wire`] — zero-copy scan of encoded OTLP requests (replay patching, sink counting).
+//! - [`output`] — the one atomic writer every output file goes through.
 //! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
 
 pub mod analyze;
@@ -41,6 +42,7 @@ pub mod encode;
 pub mod generate;
 pub mod logging;
 pub mod otlp;
+pub mod output;
 pub mod platform;
 pub mod progress;
 pub mod replay;

@@ -50,17 +50,35 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(total.round() as u64)
 }
 
-/// Parses a duration: `30s`, `5m`, `1h30m`, `250ms`, or bare seconds (`2.5`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Parses a duration no longer than `max`: `30s`, `5m`, `1h30m`, `250ms`, or bare seconds
+/// (`2.5`). Every duration a user types has a maximum, so no later arithmetic (a schedule, a
+/// deadline, `Duration::from_secs_f64`) can overflow; the error states it.
+pub fn parse_duration(s: &str, max: Duration) -> Result<Duration, String> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+    let d = if let Ok(secs) = t.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("'{s}' must be a non-negative duration"));
         }
-        return Err(format!("'{s}' must be a non-negative duration"));
+        // Compared in f64 first: `Duration::from_secs_f64` panics above ~1.8e19 s.
+        if secs > max.as_secs_f64() {
+            return Err(too_long(s, max));
+        }
+        Duration::from_secs_f64(secs)
+    } else {
+        humantime::parse_duration(t).map_err(|e| format!("'{s}' is not a duration ({e}; examples: 30s, 5m, 250ms)"))?
+    };
+    if d > max {
+        return Err(too_long(s, max));
     }
-    humantime::parse_duration(t).map_err(|e| format!("'{s}' is not a duration ({e}; examples: 30s, 5m, 250ms)"))
+    Ok(d)
 }
+
+fn too_long(s: &str, max: Duration) -> String {
+    format!("'{s}' is longer than the maximum, {}", humantime::format_duration(max))
+}
+
+/// One day: the longest delay a fault, a wait or a timeout may take.
+pub const DAY: Duration = Duration::from_secs(86_400);
 
 /// Formats a byte count for people: `1.23 MB`.
 pub fn human_bytes(b: u64) -> String {
@@ -116,10 +134,18 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
-        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("30s", DAY), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms", DAY), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2.5", DAY), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("soon", DAY).is_err());
+        // Over the maximum, however written, is an error naming the value and the maximum
+        // (1.8e19 s used to panic in Duration::from_secs_f64).
+        for bad in ["1.8e19", "1e300", "86401", "25h", "2days", "100000000000000000000s"] {
+            let e = parse_duration(bad, DAY).unwrap_err();
+            assert!(e.contains(&format!("'{bad}'")), "{e}");
+        }
+        assert_eq!(parse_duration("1.8e19", DAY).unwrap_err(), "'1.8e19' is longer than the maximum, 1day");
+        assert_eq!(parse_duration("24h", DAY), Ok(DAY));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn run(a: &GenArgs) -> anyhow::Result<ExitCode> {
         other => other?,
     };
     if !a.quiet {
-        super::emit(render_summary(&plan.output.display().to_string(), &summary))?;
+        super::emit(render_summary(&plan.output.path().display().to_string(), &summary))?;
     }
     Ok(ExitCode::SUCCESS)
 }

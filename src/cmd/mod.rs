@@ -47,7 +47,7 @@ pub fn emit(s: impl AsRef<str>) -> std::io::Result<()> {
 }
 
 /// First Ctrl-C / SIGTERM: print `message` and set `stop` (the command winds down cleanly).
-/// Second: exit at once with code 130. The handlers are installed before this returns, so a
+/// Second: exit at once with code 130 (temporary output files are deleted first). The handlers are installed before this returns, so a
 /// signal that follows can never hit the default action (killing the process mid-write).
 pub fn watch_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, message: &'static str) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
@@ -76,6 +76,8 @@ pub fn watch_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, messag
                         crate::progress::println_above(message);
                         stop.store(true, std::sync::atomic::Ordering::Relaxed);
                     } else {
+                        // Destructors do not run on exit: delete outputs being written here.
+                        crate::output::remove_pending();
                         std::process::exit(130);
                     }
                 }

@@ -1,6 +1,7 @@
 //! `traceblast replay`: plan → (dry run | run with progress and signals) → reports → exit code.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use anyhow::Context;
 use crate::cli::ReplayArgs;
 use crate::config::env::Env;
 use crate::corpus::Corpus;
+use crate::output::Output;
 use crate::replay::{End, Live, Rate, ReplayPlan, RunResult};
 use crate::report::model::{CorpusInfo, RunInfo};
 use crate::report::{self, Render};
@@ -61,14 +63,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     crate::progress::set_active(None);
     let result = result.map_err(anyhow::Error::msg)?;
     let rep = build_report(plan, &corpus, &result);
-    if let Some(path) = &plan.report {
-        write_atomic(path, &report::json::Json.render(&rep))
-            .with_context(|| format!("cannot write the report {}", path.display()))?;
-    }
-    if let Some(path) = &plan.html {
-        write_atomic(path, &report::html::Html.render(&rep))
-            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
-    }
+    write_reports(&rep, plan.report.as_ref(), plan.html.as_ref())?;
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
@@ -84,23 +79,25 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     Ok((rep, ExitCode::SUCCESS))
 }
 
-/// Writes `text` to a temporary file beside `path`, then renames it into place.
-pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let mut tmp = crate::corpus::writer::output_file_builder(".traceblast-").tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.persist(path).map_err(|e| e.error)?;
+/// Writes the JSON report and the HTML page of `rep`: both, or (on a failure) neither.
+pub fn write_reports(rep: &report::Report, json: Option<&Output>, html: Option<&Output>) -> anyhow::Result<()> {
+    let mut pending = Vec::new();
+    for (out, text) in [(json, report::json::Json.render(rep)), (html, report::html::Html.render(rep))]
+        .into_iter()
+        .filter_map(|(o, t)| o.map(|o| (o, t)))
+    {
+        let mut p = out.create()?;
+        p.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", out.path().display()))?;
+        pending.push(p);
+    }
+    crate::output::commit_all(pending)?;
     Ok(())
 }
 
 /// Requests the run will schedule, when that is known in advance.
 fn expected_requests(plan: &ReplayPlan, records: u64) -> Option<u64> {
     let per_pass = records.div_ceil(u64::from(plan.batch));
-    let by_loops = plan.stop.loops.map(|l| l * per_pass);
+    let by_loops = plan.stop.loops.map(|l| l.saturating_mul(per_pass));
     let by_duration = match (plan.stop.duration, plan.own_rate()) {
         (Some(d), Rate::PerSec(r)) => {
             Some(crate::replay::schedule::Schedule { rate: r, ramp: plan.ramp_up }.due_before(d))
@@ -240,10 +237,10 @@ fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &std::ops::Range<u64>) 
     );
     line("retries", plan.target.retries.to_string());
     if let Some(p) = &plan.report {
-        line("report", p.display().to_string());
+        line("report", p.path().display().to_string());
     }
     if let Some(p) = &plan.html {
-        line("html report", p.display().to_string());
+        line("html report", p.path().display().to_string());
     }
     o
 }

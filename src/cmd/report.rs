@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::replay::write_atomic;
+use super::replay::write_reports;
 use crate::cli::{CompareArgs, MergeArgs, ReportAction, ReportArgs, ShowArgs};
+use crate::output::Output;
 use crate::report::{self, Render, Report};
 
 pub fn run(a: &ReportArgs) -> Result<ExitCode> {
@@ -25,18 +26,16 @@ pub fn load(path: &Path) -> Result<Report> {
     report::json::parse(&text, &path.display().to_string()).map_err(anyhow::Error::msg)
 }
 
-/// Writes the HTML page of `r` to `path`, atomically.
-fn write_html(path: &Path, r: &Report) -> Result<()> {
-    write_atomic(path, &report::html::Html.render(r))
-        .with_context(|| format!("cannot write the HTML report {}", path.display()))
+/// Checks an output path named by `flag` before any work.
+fn output(flag: &str, path: &Path) -> Result<Output> {
+    Output::check(path).with_context(|| flag.to_string())
 }
 
 fn show(a: &ShowArgs) -> Result<ExitCode> {
     let path = a.report.as_deref().context("a report file is needed: traceblast report FILE")?;
+    let html = a.html.as_deref().map(|p| output("--html", p)).transpose()?;
     let r = load(path)?;
-    if let Some(out) = &a.html {
-        write_html(out, &r)?;
-    }
+    write_reports(&r, None, html.as_ref())?;
     super::emit(report::text::Text.render(&r))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -56,16 +55,14 @@ fn compare(a: &CompareArgs) -> Result<ExitCode> {
 }
 
 fn merge(a: &MergeArgs) -> Result<ExitCode> {
+    let json = output("--output", &a.output)?;
+    let html = a.html.as_deref().map(|p| output("--html", p)).transpose()?;
     let inputs = a.reports.iter().map(|p| Ok((p.display().to_string(), load(p)?))).collect::<Result<Vec<_>>>()?;
     let merged = report::merge::merge(&inputs).map_err(anyhow::Error::msg)?;
     for w in &merged.warnings {
         eprintln!("warning: {w}");
     }
-    write_atomic(&a.output, &report::json::Json.render(&merged.report))
-        .with_context(|| format!("cannot write the merged report {}", a.output.display()))?;
-    if let Some(out) = &a.html {
-        write_html(out, &merged.report)?;
-    }
+    write_reports(&merged.report, Some(&json), html.as_ref())?;
     super::emit(report::text::Text.render(&merged.report))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -49,8 +49,8 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
     })?;
     let summary = state.summary();
     super::emit(summary.text())?;
-    if let Some(path) = &plan.summary {
-        summary.write_json(path).with_context(|| format!("--summary {}: cannot write", path.display()))?;
+    if let Some(out) = &plan.summary {
+        summary.write_json(out).context("--summary")?;
     }
     Ok(ExitCode::SUCCESS)
 }

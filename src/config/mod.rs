@@ -68,6 +68,6 @@ pub fn gen_plan(a: &GenArgs) -> Result<GenPlan> {
         max_request_bytes: max as usize,
         level: a.level,
         threads,
-        output: a.output.clone(),
+        output: crate::output::Output::check(&a.output).context("--output")?,
     })
 }

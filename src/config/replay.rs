@@ -11,6 +11,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::env::{Env, header_hint, parse_otel_headers};
 use crate::cli::ReplayArgs;
+use crate::output::Output;
 use crate::platform::{self, is_secret_header, redact_url};
 use crate::replay::{Compression, Rate, ReplayPlan, Stop, Target};
 use crate::units::{parse_count, parse_duration};
@@ -37,15 +38,54 @@ fn bool_env(env: &Env, var: &str) -> Result<bool> {
     }
 }
 
-fn positive(val: Option<Val>, default: u64) -> Result<u64> {
+/// A count from 1 to `max`; the error names the flag or variable, the value and the bound.
+fn bounded(val: Option<Val>, default: u64, max: u64) -> Result<u64> {
     match val {
         None => Ok(default),
-        Some(Val { v, from }) => parse_count(&v).map_err(|e| anyhow!("{from} {e}")),
+        Some(Val { v, from }) => {
+            let n = parse_count(&v).map_err(|e| anyhow!("{from} {e}"))?;
+            if n > max {
+                bail!("{from} '{v}' is more than the maximum, {}", crate::units::thousands(max));
+            }
+            Ok(n)
+        }
     }
 }
 
-fn duration(val: Option<Val>) -> Result<Option<Duration>> {
-    val.map(|Val { v, from }| parse_duration(&v).map_err(|e| anyhow!("{from} {e}"))).transpose()
+fn duration(val: Option<Val>, max: Duration) -> Result<Option<Duration>> {
+    val.map(|Val { v, from }| parse_duration(&v, max).map_err(|e| anyhow!("{from} {e}"))).transpose()
+}
+
+/// Longest `--duration` and `--ramp-up`: 30 days. Longer soak tests run as consecutive runs.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
+/// Longest `--timeout` per attempt.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3_600);
+/// Highest `--rate` (requests/s), far above what one process can send, low enough that every
+/// schedule of `MAX_DURATION` stays exact in integer arithmetic.
+pub const MAX_RATE: f64 = 10_000_000.0;
+/// Most `--connections` (each is a socket: file descriptors are the real limit).
+pub const MAX_CONNECTIONS: u64 = 10_000;
+/// Most `--max-in-flight`.
+pub const MAX_IN_FLIGHT: u64 = 1_000_000;
+/// Most `--threads`.
+pub const MAX_THREADS: u64 = 256;
+/// Most records in one request (`--batch`).
+pub const MAX_BATCH: u64 = 65_535;
+/// Most `--loops`.
+pub const MAX_LOOPS: u64 = 1_000_000_000;
+/// Most `--requests` (at `MAX_RATE`, more than `MAX_DURATION` of them).
+pub const MAX_REQUESTS: u64 = 1_000_000_000_000_000;
+
+/// An output path from a flag or a variable, checked before the run (errors name which).
+fn output(flag: &Option<std::path::PathBuf>, name: &str, env: &Env, var: &str) -> Result<Option<Output>> {
+    let (path, from) = match flag {
+        Some(p) => (p.clone(), name),
+        None => match env.get(var) {
+            Some(v) => (v.into(), var),
+            None => return Ok(None),
+        },
+    };
+    Output::check(&path).map(Some).map_err(|e| anyhow!("{from} {e}"))
 }
 
 /// Parses the `position`th `--header`, `name: value`. Errors never print the value.
@@ -140,12 +180,12 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         None => Rate::PerSec(10.0),
         Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("max") => Rate::Max,
         Some(Val { v, from }) => match v.trim().parse::<f64>() {
-            Ok(r) if r.is_finite() && r >= 0.001 => Rate::PerSec(r),
-            _ => bail!("{from} '{v}': must be a number > 0 (at least 0.001) or 'max'"),
+            Ok(r) if r.is_finite() && (0.001..=MAX_RATE).contains(&r) => Rate::PerSec(r),
+            _ => bail!("{from} '{v}': must be a number from 0.001 to {MAX_RATE} or 'max'"),
         },
     };
     let timeout = match pick(&a.timeout, "--timeout", env, "TRACEBLAST_TIMEOUT") {
-        Some(v) => duration(Some(v))?.expect("given"),
+        Some(v) => duration(Some(v), MAX_TIMEOUT)?.expect("given"),
         None => {
             let var = ["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]
                 .into_iter()
@@ -154,9 +194,12 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
                 // The OTel variables are in milliseconds.
                 Some(var) => {
                     let ms = env.get(var).expect("found above");
-                    Duration::from_millis(
-                        ms.trim().parse().map_err(|_| anyhow!("{var} '{ms}': expected milliseconds"))?,
-                    )
+                    ms.trim()
+                        .parse()
+                        .ok()
+                        .map(Duration::from_millis)
+                        .filter(|d| *d <= MAX_TIMEOUT)
+                        .ok_or_else(|| anyhow!("{var} '{ms}': expected milliseconds, at most 3600000"))?
                 }
                 None => Duration::from_secs(10),
             }
@@ -166,19 +209,20 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         bail!("--timeout must be more than 0");
     }
     let http2 = a.http2 || bool_env(env, "TRACEBLAST_HTTP2")?;
-    let connections =
-        positive(pick(&a.connections, "--connections", env, "TRACEBLAST_CONNECTIONS"), if http2 { 2 } else { 64 })?
-            as usize;
+    let connections = bounded(
+        pick(&a.connections, "--connections", env, "TRACEBLAST_CONNECTIONS"),
+        if http2 { 2 } else { 64 },
+        MAX_CONNECTIONS,
+    )? as usize;
     // Half the cores: the sender shares the machine with preparation, the pacer and often the
     // receiver under test. More sender threads than needed cost CPU per request (measured on 2
     // cores at --rate max: 39 us per request with 2 threads, 24 us with 1, for more throughput).
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let threads = positive(pick(&a.threads, "--threads", env, "TRACEBLAST_THREADS"), (cores as u64 / 2).clamp(1, 4))?;
-    if threads > 256 {
-        bail!("--threads {threads}: at most 256");
-    }
+    let threads =
+        bounded(pick(&a.threads, "--threads", env, "TRACEBLAST_THREADS"), (cores as u64 / 2).clamp(1, 4), MAX_THREADS)?;
     let max_in_flight =
-        positive(pick(&a.max_in_flight, "--max-in-flight", env, "TRACEBLAST_MAX_IN_FLIGHT"), 256)? as usize;
+        bounded(pick(&a.max_in_flight, "--max-in-flight", env, "TRACEBLAST_MAX_IN_FLIGHT"), 256, MAX_IN_FLIGHT)?
+            as usize;
     let retries = match pick(&a.retries, "--retries", env, "TRACEBLAST_RETRIES") {
         None => 0,
         Some(Val { v, from }) => v
@@ -188,13 +232,11 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
             .filter(|r| *r <= 100)
             .ok_or_else(|| anyhow!("{from} '{v}': expected 0 to 100"))?,
     };
-    let batch = positive(pick(&a.batch, "--batch", env, "TRACEBLAST_BATCH"), 1)?;
-    if batch > 65_535 {
-        bail!("--batch {batch}: at most 65535");
-    }
-    let requests =
-        pick(&a.requests, "--requests", env, "TRACEBLAST_REQUESTS").map(|v| positive(Some(v), 0)).transpose()?;
-    let dur = duration(pick(&a.duration, "--duration", env, "TRACEBLAST_DURATION"))?;
+    let batch = bounded(pick(&a.batch, "--batch", env, "TRACEBLAST_BATCH"), 1, MAX_BATCH)?;
+    let requests = pick(&a.requests, "--requests", env, "TRACEBLAST_REQUESTS")
+        .map(|v| bounded(Some(v), 0, MAX_REQUESTS))
+        .transpose()?;
+    let dur = duration(pick(&a.duration, "--duration", env, "TRACEBLAST_DURATION"), MAX_DURATION)?;
     if dur.is_some_and(|d| d.is_zero()) {
         bail!("--duration must be more than 0");
     }
@@ -202,9 +244,9 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         None if requests.is_some() || dur.is_some() => None,
         None => Some(1),
         Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("inf") => None,
-        Some(v) => Some(positive(Some(v), 1)?),
+        Some(v) => Some(bounded(Some(v), 1, MAX_LOOPS)?),
     };
-    let ramp_up = duration(pick(&a.ramp_up, "--ramp-up", env, "TRACEBLAST_RAMP_UP"))?.unwrap_or_default();
+    let ramp_up = duration(pick(&a.ramp_up, "--ramp-up", env, "TRACEBLAST_RAMP_UP"), MAX_DURATION)?.unwrap_or_default();
     if !ramp_up.is_zero() && rate == Rate::Max {
         bail!("--ramp-up needs a numeric --rate, not max");
     }
@@ -248,8 +290,8 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         rewrite: !a.no_rewrite,
         fresh_ids: a.fresh_ids,
         shard,
-        report: a.report.clone().or_else(|| env.get("TRACEBLAST_REPORT").map(Into::into)),
-        html: a.html.clone().or_else(|| env.get("TRACEBLAST_HTML").map(Into::into)),
+        report: output(&a.report, "--report", env, "TRACEBLAST_REPORT")?,
+        html: output(&a.html, "--html", env, "TRACEBLAST_HTML")?,
         min_success,
         quiet: a.quiet,
         dry_run: a.dry_run,

@@ -54,7 +54,7 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
         quiet: a.quiet,
         until_idle,
         expect_spans,
-        summary: a.summary.clone(),
+        summary: a.summary.as_deref().map(crate::output::Output::check).transpose().context("--summary")?,
         capture: 0,
     })
 }
@@ -68,7 +68,7 @@ fn parse_listen(s: &str) -> Result<SocketAddr> {
 }
 
 fn duration(flag: &str, s: &str) -> Result<Duration> {
-    parse_duration(s).map_err(|e| anyhow!("{flag} {e}"))
+    parse_duration(s, crate::units::DAY).map_err(|e| anyhow!("{flag} {e}"))
 }
 
 /// A probability in [0, 1]; `whole` is the flag's full value for the message.

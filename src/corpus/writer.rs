@@ -1,32 +1,19 @@
-//! Writes a corpus file: compressed frames in order, then the index, atomically.
-//!
-//! Everything goes to a temporary file in the destination's directory that is renamed over
-//! the destination only when the index is written and flushed; on any error (or a panic) the
-//! temporary file is deleted, so no half-written file ever carries the output name.
+//! Writes a corpus file: compressed frames in order, then the index, through
+//! [`crate::output`] — so no half-written file ever carries the output name, and a device
+//! node such as `/dev/null` is written into, never replaced.
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-
-use tempfile::NamedTempFile;
+use std::io::Write;
 
 use super::format::*;
 use crate::encode::{Group, RecordMeta};
+use crate::output::{Output, OutputError, Pending};
 
-/// An error writing the corpus.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {source}")]
-pub struct WriteError {
-    /// The output path.
-    pub path: String,
-    /// The cause.
-    #[source]
-    pub source: std::io::Error,
-}
+/// An error writing the corpus (it names the output path).
+pub type WriteError = OutputError;
 
-/// Streams frames into a temporary file and renames it into place in [`CorpusWriter::finish`].
+/// Streams frames into the pending output and commits it in [`CorpusWriter::finish`].
 pub struct CorpusWriter {
-    path: PathBuf,
-    out: BufWriter<NamedTempFile>,
+    out: Pending,
     offset: u64,
     frames: Vec<FrameEntry>,
     records: RecordTable,
@@ -34,22 +21,10 @@ pub struct CorpusWriter {
 }
 
 impl CorpusWriter {
-    /// Creates the temporary file next to `path`. Fails early (before any work) when the
-    /// directory is not writable or `path` is a directory.
-    pub fn create(path: &Path) -> Result<Self, WriteError> {
-        let err = |source| WriteError { path: path.display().to_string(), source };
-        if path.is_dir() {
-            return Err(err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory")));
-        }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = output_file_builder(&format!(".{name}.")).tempfile_in(dir).map_err(err)?;
+    /// Starts writing to `out` (checked by [`Output::check`] before any work).
+    pub fn create(out: &Output) -> Result<Self, WriteError> {
         Ok(CorpusWriter {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 20, tmp),
+            out: out.create()?,
             offset: 0,
             frames: Vec::new(),
             records: RecordTable::default(),
@@ -58,7 +33,7 @@ impl CorpusWriter {
     }
 
     fn err(&self, source: std::io::Error) -> WriteError {
-        WriteError { path: self.path.display().to_string(), source }
+        WriteError::Io { path: self.out.path().display().to_string(), source: source.into() }
     }
 
     /// Appends one compressed frame holding `records` (raw size `raw_len`).
@@ -93,9 +68,9 @@ impl CorpusWriter {
         self.offset
     }
 
-    /// Writes the index with `meta` (its totals are replaced by the real ones, tokens kept),
-    /// flushes, and renames the file into place. Returns the file size.
-    pub fn finish(mut self, mut meta: Meta) -> Result<u64, WriteError> {
+    /// Writes the index with `meta` (its totals are replaced by the real ones, tokens kept)
+    /// and commits the file. Returns the file size and the index as written.
+    pub fn finish(mut self, mut meta: Meta) -> Result<(u64, Index), WriteError> {
         let tokens = meta.totals.tokens;
         meta.totals = self.totals;
         meta.totals.tokens = tokens;
@@ -106,27 +81,9 @@ impl CorpusWriter {
         self.out.write_all(&head).map_err(|e| self.err(e))?;
         self.out.write_all(&payload).map_err(|e| self.err(e))?;
         let size = self.offset + head.len() as u64 + payload.len() as u64;
-        let tmp = self
-            .out
-            .into_inner()
-            .map_err(|e| WriteError { path: self.path.display().to_string(), source: e.into_error() })?;
-        tmp.as_file().sync_all().map_err(|e| WriteError { path: self.path.display().to_string(), source: e })?;
-        tmp.persist(&self.path).map_err(|e| WriteError { path: self.path.display().to_string(), source: e.error })?;
-        Ok(size)
+        self.out.commit()?;
+        Ok((size, Index { meta, frames: self.frames, records: self.records }))
     }
-}
-
-/// A temporary-file builder for outputs that will be renamed into place: readable like any
-/// file the user creates (tempfile's default is owner-only, 0600).
-pub fn output_file_builder(prefix: &str) -> tempfile::Builder<'_, '_> {
-    let mut b = tempfile::Builder::new();
-    b.prefix(prefix).suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        b.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    b
 }
 
 /// Builds the index payload (see [`super::format`]).

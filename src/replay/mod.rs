@@ -79,10 +79,10 @@ pub struct ReplayPlan {
     pub fresh_ids: bool,
     /// `(k, n)`: send only slice k of n.
     pub shard: Option<(u64, u64)>,
-    /// JSON report path.
-    pub report: Option<PathBuf>,
-    /// HTML report path.
-    pub html: Option<PathBuf>,
+    /// Where the JSON report goes (checked before the run).
+    pub report: Option<crate::output::Output>,
+    /// Where the HTML report goes (checked before the run).
+    pub html: Option<crate::output::Output>,
     /// Exit 1 when the success rate is below this (percent).
     pub min_success: Option<f64>,
     /// No progress bar, no text report.

@@ -23,7 +23,6 @@ pub mod state;
 pub mod summary;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,8 +55,8 @@ pub struct SinkPlan {
     pub until_idle: Option<Duration>,
     /// Stop once this many spans were received.
     pub expect_spans: Option<u64>,
-    /// Where the command writes the summary as JSON.
-    pub summary: Option<PathBuf>,
+    /// Where the command writes the summary as JSON (checked before the sink starts).
+    pub summary: Option<crate::output::Output>,
     /// How many requests (the first ones) to keep whole for [`Running::captured`].
     pub capture: usize,
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -136,16 +135,11 @@ impl Summary {
         out
     }
 
-    /// Writes the summary as JSON, atomically (a temporary file in the same directory, renamed
-    /// when complete), so a reader never sees half a file.
-    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        tmp.write_all(b"\n")?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+    /// Writes the summary as JSON through [`crate::output`] (whole or not at all).
+    pub fn write_json(&self, out: &crate::output::Output) -> Result<(), crate::output::OutputError> {
+        let mut text = serde_json::to_vec_pretty(self).expect("a summary serializes");
+        text.push(b'\n');
+        out.write(&text)
     }
 
     /// The one-line progress report for the second that ended with `self`, `prev` being the
@@ -235,7 +229,7 @@ mod tests {
     fn json_file_is_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.json");
-        sample().write_json(&p).unwrap();
+        sample().write_json(&crate::output::Output::check(&p).unwrap()).unwrap();
         let back: Summary = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(back, sample());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");

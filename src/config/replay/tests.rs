@@ -71,7 +71,7 @@ fn duration_or_requests_loop_forever_unless_told() {
 
 #[test]
 fn bad_values_name_the_flag_or_variable() {
-    assert!(err(&["--rate", "0"], &[]).starts_with("--rate '0': must be a number > 0"));
+    assert_eq!(err(&["--rate", "0"], &[]), "--rate '0': must be a number from 0.001 to 10000000 or 'max'");
     assert!(err(&["--rate", "-3"], &[]).contains("'-3'"));
     assert!(err(&[], &[("TRACEBLAST_RATE", "fast")]).starts_with("TRACEBLAST_RATE 'fast'"));
     assert!(err(&["--endpoint", "localhost:4318"], &[]).contains("--endpoint 'localhost:4318'"));
@@ -127,5 +127,30 @@ fn sender_threads_from_flag_or_env_within_bounds() {
     assert_eq!(plan(&args(&["--threads", "8"]), &env).unwrap().threads, 8, "the flag wins");
     assert!(err(&["--threads", "0"], &[]).starts_with("--threads '0'"));
     assert!(err(&[], &[("TRACEBLAST_THREADS", "many")]).starts_with("TRACEBLAST_THREADS 'many'"));
-    assert_eq!(err(&["--threads", "1000"], &[]), "--threads 1000: at most 256");
+    assert_eq!(err(&["--threads", "1000"], &[]), "--threads '1000' is more than the maximum, 256");
+}
+
+#[test]
+fn every_number_has_a_maximum_that_the_error_names() {
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (&["--rate", "1e300"], &[], "--rate '1e300': must be a number from 0.001 to 10000000"),
+        (&["--duration", "1.8e19"], &[], "--duration '1.8e19' is longer than the maximum, 30days"),
+        (&[], &[("TRACEBLAST_DURATION", "31d")], "TRACEBLAST_DURATION '31d' is longer than the maximum, 30days"),
+        (&["--ramp-up", "1e12"], &[], "--ramp-up '1e12' is longer than the maximum, 30days"),
+        (&["--timeout", "2h"], &[], "--timeout '2h' is longer than the maximum, 1h"),
+        (&[], &[("OTEL_EXPORTER_OTLP_TIMEOUT", "99999999999")], "OTEL_EXPORTER_OTLP_TIMEOUT '99999999999'"),
+        (&["--connections", "1M"], &[], "--connections '1M' is more than the maximum, 10,000"),
+        (&["--max-in-flight", "2M"], &[], "--max-in-flight '2M' is more than the maximum, 1,000,000"),
+        (&["--batch", "70000"], &[], "--batch '70000' is more than the maximum, 65,535"),
+        (&["--loops", "2G"], &[], "--loops '2G' is more than the maximum, 1,000,000,000"),
+        (&[], &[("TRACEBLAST_CONNECTIONS", "99999")], "TRACEBLAST_CONNECTIONS '99999' is more than"),
+    ];
+    for (flags, vars, want) in cases {
+        let e = err(flags, vars);
+        assert!(e.starts_with(want), "{flags:?} {vars:?}: {e}");
+    }
+    // At the maxima the plan is accepted, and the schedule arithmetic stays finite.
+    let p = plan(&args(&["--rate", "10000000", "--duration", "30d"]), &Env::default()).unwrap();
+    assert_eq!(p.stop.duration, Some(MAX_DURATION));
 }

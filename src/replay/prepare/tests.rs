@@ -124,10 +124,10 @@ pub(crate) fn small_corpus(dir: &std::path::Path, count: u64) -> Arc<Corpus> {
         max_request_bytes: 4 << 20,
         level: 1,
         threads: 1,
-        output: dir.join("c.zst"),
+        output: crate::output::Output::check(&dir.join("c.zst")).unwrap(),
     };
     crate::generate::run(&plan, &Default::default()).unwrap();
-    Arc::new(Corpus::open(&plan.output).unwrap())
+    Arc::new(Corpus::open(plan.output.path()).unwrap())
 }
 
 fn drain(s: &mut PreparedStream) -> Vec<Prepared> {
