@@ -110,7 +110,8 @@ Configuration: flags > environment > .env (never overrides a real variable).
   TRACEBLAST_RAMP_UP, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
   TRACEBLAST_COMPRESSION, TRACEBLAST_RETRIES, TRACEBLAST_BATCH, TRACEBLAST_HTTP2, TRACEBLAST_REPORT,
   TRACEBLAST_HTML, TRACEBLAST_MIN_SUCCESS.
-Exit codes: 0 done; 1 done but --min-success missed; 2 bad input; 130 interrupted.")]
+Exit codes: 0 done; 1 done but no request succeeded, or --min-success missed; 2 bad input, or
+the run stopped on an error (the report so far is still written, ended_by: error); 130 interrupted.")]
 pub struct ReplayArgs {
     /// The corpus file (from `traceblast gen`).
     pub corpus: std::path::PathBuf,
@@ -165,7 +166,8 @@ pub struct ReplayArgs {
     /// Write the report as one self-contained HTML page (charts and tables; works offline).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5).
+    /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5). Without it, a run in
+    /// which no request succeeded exits 1; `--min-success 0` accepts that too.
     #[arg(long, allow_hyphen_values = true)]
     pub min_success: Option<String>,
     /// Send only slice K of N (0-based); --rate is the total over all N.
@@ -177,8 +179,12 @@ pub struct ReplayArgs {
     /// Send records exactly as stored: no timestamp shift, no ID remapping.
     #[arg(long)]
     pub no_rewrite: bool,
-    /// Remap IDs on the first pass too, with a fresh key, so a second run never resends an ID.
-    #[arg(long)]
+    /// Remap IDs with this key (16 hex digits, from a report's run.id_key) to resend a run's
+    /// exact IDs. Default: a fresh key per run, so a second run never resends an ID of the first.
+    #[arg(long, value_name = "HEX")]
+    pub id_key: Option<String>,
+    /// Accepted for compatibility: fresh IDs on every pass are now the default.
+    #[arg(long, hide = true)]
     pub fresh_ids: bool,
     /// Do not verify TLS certificates (prints a warning).
     #[arg(long)]

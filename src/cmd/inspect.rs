@@ -48,12 +48,17 @@ pub fn record_body(corpus: &Corpus, n: u64) -> anyhow::Result<Vec<u8>> {
         bail!("--dump {n}: the corpus has {} records (0..{})", corpus.records(), corpus.records());
     }
     let frame = corpus.index.frames.partition_point(|f| f.first_record + f.records <= n);
-    let mut dec = zstd::bulk::Decompressor::new()?;
+    let mut dec = crate::corpus::FrameReader::new()?;
     let mut data = Vec::new();
     corpus.decompress_frame(frame, &mut dec, &mut data)?;
     let mut out = None;
     corpus.for_each_record(frame, &data, |r, _, body| {
         if r == n {
+            // The wire scan names the byte offset of a malformed field; prost would not.
+            let offset = (body.as_ptr() as usize - data.as_ptr() as usize) as u64;
+            crate::wire::scan(body, &mut crate::wire::CountSpans(0)).map_err(|e| {
+                corpus.record_error(frame, r, offset + e.offset as u64, format!("not valid OTLP: {}", e.what))
+            })?;
             out = Some(body.to_vec());
         }
         Ok(())
@@ -81,18 +86,13 @@ pub fn verify(corpus: &Corpus) -> Result<Verified, CorpusError> {
     let per_frame: Vec<Verified> = (0..corpus.index.frames.len())
         .into_par_iter()
         .map_init(
-            || (zstd::bulk::Decompressor::new().expect("zstd context"), Vec::new()),
+            || (crate::corpus::FrameReader::new().expect("zstd context"), Vec::new()),
             |(dec, data), i| -> Result<Verified, CorpusError> {
                 corpus.decompress_frame(i, dec, data)?;
                 let mut v = Verified { frames: 1, ..Default::default() };
                 corpus.for_each_record(i, data, |r, meta, body| {
-                    let bad = |message: String| CorpusError::Record {
-                        path: corpus.path().display().to_string(),
-                        record: r,
-                        frame: i,
-                        offset: 0,
-                        message,
-                    };
+                    let at = (body.as_ptr() as usize - data.as_ptr() as usize) as u64;
+                    let bad = |message: String| corpus.record_error(i, r, at, message);
                     let req = otlp::decode_request(body).map_err(|e| bad(format!("does not decode: {e}")))?;
                     let spans: Vec<&otlp::Span> = req
                         .resource_spans

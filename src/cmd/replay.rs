@@ -18,6 +18,24 @@ use crate::report::model::{CorpusInfo, RunInfo};
 use crate::report::{self, Render};
 use crate::units::thousands;
 
+/// How much of the slice (decompressed) `--dry-run` decodes: about a second of work.
+const DRY_RUN_CHECK: u64 = 1 << 30;
+
+/// The dry run's line on the records it decoded.
+fn describe_check(c: crate::replay::prepare::Checked) -> String {
+    if c.records == c.of {
+        format!("  {:<16}all {} decoded: valid OTLP, spans as the index says\n", "records", thousands(c.of))
+    } else {
+        format!(
+            "  {:<16}the first {} of {} decoded and valid ({} of data); the rest are checked as they are sent\n",
+            "records",
+            thousands(c.records),
+            thousands(c.of),
+            crate::units::human_bytes(DRY_RUN_CHECK)
+        )
+    }
+}
+
 /// After this long without any HTTP response, print one hint.
 const NO_RESPONSE_HINT: Duration = Duration::from_secs(3);
 
@@ -28,7 +46,8 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let corpus = Arc::new(Corpus::open(&plan.corpus)?);
     let records = crate::replay::record_range(&corpus, plan.shard).map_err(anyhow::Error::msg)?;
     if plan.dry_run {
-        super::emit(describe(&plan, &corpus, &records))?;
+        let checked = crate::replay::prepare::check_slice(&corpus, records.clone(), DRY_RUN_CHECK)?;
+        super::emit(describe(&plan, &corpus, &records) + &describe_check(checked))?;
         return Ok(ExitCode::SUCCESS);
     }
     let (_, code) = execute(&plan, corpus)?;
@@ -56,27 +75,48 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
         monitor = Some(spawn_monitor(live, bar.clone(), plan.clone(), done.clone()));
     });
     done.store(true, Ordering::Relaxed);
-    if let Some(m) = monitor {
-        let _ = m.join();
-    }
+    let monitor_failed = monitor.and_then(|m| m.join().err());
     bar.finish_and_clear();
     crate::progress::set_active(None);
-    let result = result.map_err(anyhow::Error::msg)?;
+    let mut result = result.map_err(anyhow::Error::msg)?;
+    if let Some(p) = monitor_failed {
+        result.end = End::Failed;
+        result.error.get_or_insert(format!("the progress thread failed: {}", crate::replay::panic_message(p.as_ref())));
+    }
     let rep = build_report(plan, &corpus, &result);
     write_reports(&rep, plan.report.as_ref(), plan.html.as_ref())?;
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
+    if let Some(e) = &result.error {
+        // Exit 2 with the cause, after the report of what was sent.
+        anyhow::bail!("{e}");
+    }
+    let code = exit_code(plan, &result, &rep);
+    Ok((rep, code))
+}
+
+/// 130 when interrupted; 1 when no request succeeded (unless `--min-success 0`) or the success
+/// rate is below `--min-success`; else 0.
+fn exit_code(plan: &ReplayPlan, result: &RunResult, rep: &report::Report) -> ExitCode {
     if result.end == End::Stopped {
-        return Ok((rep, ExitCode::from(130)));
+        return ExitCode::from(130);
     }
-    if let Some(min) = plan.min_success
-        && report::compare::exact_success(&rep) < min
-    {
-        log::error!("success rate {:.2} % is below --min-success {min} %", rep.success_rate);
-        return Ok((rep, ExitCode::from(1)));
+    let success = report::compare::exact_success(rep);
+    match plan.min_success {
+        None if rep.requests.ok == 0 => {
+            log::error!(
+                "no request succeeded ({} scheduled): exit 1 (--min-success 0 accepts a run without success)",
+                thousands(rep.requests.scheduled)
+            );
+            ExitCode::from(1)
+        }
+        Some(min) if success < min => {
+            log::error!("success rate {:.2} % is below --min-success {min} %", rep.success_rate);
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
     }
-    Ok((rep, ExitCode::SUCCESS))
 }
 
 /// Writes the JSON report and the HTML page of `rep`: both, or (on a failure) neither.
@@ -268,7 +308,7 @@ fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
     put("batch", plan.batch.to_string());
     put("http2", plan.target.http2.to_string());
     put("rewrite", plan.rewrite.to_string());
-    put("fresh_ids", plan.fresh_ids.to_string());
+
     if let Some((k, n)) = plan.shard {
         put("shard", format!("{k}/{n}"));
     }
@@ -287,8 +327,11 @@ pub fn build_report(plan: &ReplayPlan, corpus: &Corpus, r: &RunResult) -> report
                 End::Requests => "requests",
                 End::Duration => "duration",
                 End::Stopped => "interrupted",
+                End::Failed => "error",
             }
             .into(),
+            error: r.error.clone(),
+            id_key: r.id_key.map(|k| format!("{k:016x}")),
             endpoint: plan.endpoint_display.clone(),
             platform: plan.platform.clone(),
             headers: plan.headers_display.clone(),

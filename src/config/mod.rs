@@ -43,8 +43,8 @@ pub fn gen_plan(a: &GenArgs) -> Result<GenPlan> {
         bail!("--traces-per-request {} must be between 1 and 65535", a.traces_per_request);
     }
     let max = parse_bytes(&a.max_request_bytes).map_err(|e| anyhow::anyhow!("--max-request-bytes {e}"))?;
-    if !(1024..=u64::from(u32::MAX)).contains(&max) {
-        bail!("--max-request-bytes {} must be between 1KiB and 4GiB", a.max_request_bytes);
+    if !(1024..=crate::corpus::index::MAX_RECORD_BYTES).contains(&max) {
+        bail!("--max-request-bytes {} must be between 1KiB and 256MiB", a.max_request_bytes);
     }
     if !(1..=22).contains(&a.level) {
         bail!("--level {} must be between 1 and 22", a.level);

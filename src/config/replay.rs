@@ -76,6 +76,16 @@ pub const MAX_LOOPS: u64 = 1_000_000_000;
 /// Most `--requests` (at `MAX_RATE`, more than `MAX_DURATION` of them).
 pub const MAX_REQUESTS: u64 = 1_000_000_000_000_000;
 
+/// `--id-key`: up to 16 hex digits (a report's `run.id_key`), `0x` allowed.
+fn parse_id_key(Val { v, from }: Val) -> Result<u64> {
+    let t = v.trim().trim_start_matches("0x");
+    if t.is_empty() || t.len() > 16 {
+        bail!("{from} '{v}': expected up to 16 hex digits, as in a report's run.id_key");
+    }
+    u64::from_str_radix(t, 16)
+        .map_err(|_| anyhow!("{from} '{v}': expected up to 16 hex digits, as in a report's run.id_key"))
+}
+
 /// An output path from a flag or a variable, checked before the run (errors name which).
 fn output(flag: &Option<std::path::PathBuf>, name: &str, env: &Env, var: &str) -> Result<Option<Output>> {
     let (path, from) = match flag {
@@ -288,7 +298,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         compression,
         batch: batch as u32,
         rewrite: !a.no_rewrite,
-        fresh_ids: a.fresh_ids,
+        id_key: pick(&a.id_key, "--id-key", env, "TRACEBLAST_ID_KEY").map(parse_id_key).transpose()?,
         shard,
         report: output(&a.report, "--report", env, "TRACEBLAST_REPORT")?,
         html: output(&a.html, "--html", env, "TRACEBLAST_HTML")?,

@@ -174,36 +174,3 @@ pub fn tables_to_bytes(frames: &[FrameEntry], r: &RecordTable) -> Vec<u8> {
     r.len.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     out
 }
-
-/// Parses the binary tables; `Err` carries what is inconsistent.
-pub fn tables_from_bytes(b: &[u8]) -> Result<(Vec<FrameEntry>, RecordTable), String> {
-    let mut pos = 0usize;
-    let mut take = |n: usize| -> Result<&[u8], String> {
-        let s = b.get(pos..pos + n).ok_or_else(|| format!("index tables end early at table byte {pos}"))?;
-        pos += n;
-        Ok(s)
-    };
-    let u64_at = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("8 bytes"));
-    let nframes = u64_at(take(8)?) as usize;
-    let nrec = u64_at(take(8)?) as usize;
-    if nframes > b.len() / 40 + 1 || nrec > b.len() / 11 + 1 {
-        return Err(format!(
-            "index claims {nframes} frames and {nrec} records, more than its {} bytes can hold",
-            b.len()
-        ));
-    }
-    let mut frames = Vec::with_capacity(nframes);
-    for _ in 0..nframes {
-        let s = take(40)?;
-        let f = |i: usize| u64_at(&s[i * 8..i * 8 + 8]);
-        frames.push(FrameEntry { offset: f(0), len: f(1), raw_len: f(2), first_record: f(3), records: f(4) });
-    }
-    let scenario = take(nrec)?.to_vec();
-    let traces = take(nrec * 2)?.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-    let spans = take(nrec * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
-    let len = take(nrec * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
-    if pos != b.len() {
-        return Err(format!("index tables have {} unexpected trailing bytes", b.len() - pos));
-    }
-    Ok((frames, RecordTable { scenario, traces, spans, len }))
-}

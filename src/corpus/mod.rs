@@ -5,9 +5,10 @@
 //! [`format::FRAME_TARGET`] raw bytes, followed by a skippable frame holding the index.
 
 pub mod format;
+pub mod index;
 pub mod reader;
 pub mod writer;
 
 pub use format::{FrameEntry, Index, Meta, RecordTable, Totals};
-pub use reader::{Corpus, CorpusError};
+pub use reader::{Corpus, CorpusError, FrameReader};
 pub use writer::{CorpusWriter, WriteError};

@@ -1,28 +1,28 @@
-//! Reads a corpus through a memory map: the index up front, frames on demand.
+//! Reads a corpus: the index up front, frames on demand with positioned reads (`pread`).
 //!
-//! Opening a corpus touches only the footer and the index; frames are decompressed when asked
-//! for, from the mapped file, so resident memory does not grow with the corpus size (the
-//! kernel drops clean mapped pages under pressure). This file holds the crate's only
-//! `unsafe`: the memory map.
+//! Opening a corpus reads only the footer and the index ([`super::index`] checks every count
+//! and length in it before anything is allocated). Frames are read with `pread` into a reused
+//! buffer and decompressed from there, so resident memory does not grow with the corpus, and a
+//! file truncated or rewritten while it is being read gives an error naming the frame and byte
+//! offset — never SIGBUS, which a memory map would raise on a page beyond the new end of file.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
-
 use super::format::*;
+use super::index::{self, MAX_INDEX_BYTES};
 use crate::encode::RecordMeta;
 
 /// A corpus that cannot be read, with where.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    /// Opening or mapping failed.
-    #[error("cannot read corpus {path}: {source}")]
+    /// Opening or reading failed.
+    #[error("cannot read corpus {path}: {cause}")]
     Io {
         /// The file.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The operating system's message (not an error source: printed once).
+        cause: String,
     },
     /// The bytes are not what a corpus holds at `offset`.
     #[error("{path}: {message} (byte offset {offset})")]
@@ -34,8 +34,10 @@ pub enum CorpusError {
         /// What is wrong.
         message: String,
     },
-    /// A record disagrees with the index.
-    #[error("{path}: record {record} (frame {frame}, byte offset {offset} of the frame's data): {message}")]
+    /// A record is not what the index says, or not valid OTLP.
+    #[error(
+        "{path}: record {record} (frame {frame} at byte offset {frame_offset}, byte {offset} of its data): {message}"
+    )]
     Record {
         /// The file.
         path: String,
@@ -43,6 +45,8 @@ pub enum CorpusError {
         record: u64,
         /// Frame index.
         frame: usize,
+        /// Byte offset of the frame in the file.
+        frame_offset: u64,
         /// Offset in the decompressed frame.
         offset: u64,
         /// What is wrong.
@@ -50,11 +54,25 @@ pub enum CorpusError {
     },
 }
 
+/// What reading frames needs, kept across frames: a zstd context and the buffer that holds a
+/// frame's compressed bytes.
+pub struct FrameReader {
+    dec: zstd::bulk::Decompressor<'static>,
+    compressed: Vec<u8>,
+}
+
+impl FrameReader {
+    /// A fresh reader.
+    pub fn new() -> std::io::Result<FrameReader> {
+        Ok(FrameReader { dec: zstd::bulk::Decompressor::new()?, compressed: Vec::new() })
+    }
+}
+
 /// An open corpus.
 pub struct Corpus {
     path: PathBuf,
-    map: Mmap,
-    /// The parsed index.
+    file: File,
+    /// The parsed, checked index.
     pub index: Index,
     /// Where the frames end and the index frame starts.
     pub data_end: u64,
@@ -66,57 +84,73 @@ impl std::fmt::Debug for Corpus {
     }
 }
 
+/// Reads exactly `buf.len()` bytes at `offset` (one `pread` loop).
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < buf.len() {
+            match std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens `path` for reading only if it is a regular file: a FIFO would block the open (and
+/// give no index), a directory or a device is no corpus.
+fn open_regular(path: &Path) -> Result<File, CorpusError> {
+    let io = |e: std::io::Error| CorpusError::Io { path: path.display().to_string(), cause: e.to_string() };
+    let kind = std::fs::metadata(path).map_err(io)?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a directory" } else { "not a regular file (a FIFO, socket or device)" };
+        return Err(CorpusError::Io { path: path.display().to_string(), cause: format!("it is {what}") });
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        // If the path was swapped for a FIFO since the check, the open still does not block.
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = o.open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(CorpusError::Io { path: path.display().to_string(), cause: "it is not a regular file".into() });
+    }
+    Ok(file)
+}
+
 impl Corpus {
-    /// Opens and validates the footer and index of `path`.
+    /// Opens `path` and reads and checks its footer and index.
     pub fn open(path: &Path) -> Result<Corpus, CorpusError> {
-        let io = |source| CorpusError::Io { path: path.display().to_string(), source };
-        let file = File::open(path).map_err(io)?;
+        let file = open_regular(path)?;
+        let io = |e: std::io::Error| CorpusError::Io { path: path.display().to_string(), cause: e.to_string() };
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(corrupt(path, 0, "empty file, not a traceblast corpus".into()));
         }
-        // SAFETY: the map is read-only and private to this process. If another process
-        // truncates or rewrites the file while it is mapped, reads may see changed bytes or
-        // fault; corpora are written once (atomically, by rename) and not modified in place,
-        // and every structure read from the map is bounds-checked against the index, so a
-        // changed byte becomes a decode error rather than undefined behaviour in our code.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        #[cfg(unix)]
-        {
-            // Frames are read front to back by replay and inspect.
-            let _ = map.advise(memmap2::Advice::Sequential);
+        let mut first4 = [0u8; 4];
+        let mut footer = [0u8; FOOTER_LEN];
+        if len >= 4 {
+            read_at(&file, &mut first4, 0).map_err(io)?;
         }
-        let index_start = parse_footer(path, &map)?;
-        let index = parse_index(path, &map, index_start)?;
-        let data_end = index_start;
-        // The frame table must describe the data exactly.
-        let mut expect = 0u64;
-        let mut expect_rec = 0u64;
-        for (i, f) in index.frames.iter().enumerate() {
-            if f.offset != expect || f.offset.saturating_add(f.len) > data_end || f.first_record != expect_rec {
-                return Err(corrupt(
-                    path,
-                    f.offset,
-                    format!(
-                        "frame {i} (offset {}, {} bytes) does not fit the data ({data_end} bytes); the file is truncated or corrupt",
-                        f.offset, f.len
-                    ),
-                ));
-            }
-            expect += f.len;
-            expect_rec += f.records;
+        if len >= FOOTER_LEN as u64 {
+            read_at(&file, &mut footer, len - FOOTER_LEN as u64).map_err(io)?;
         }
-        if expect != data_end || expect_rec != index.records.len() as u64 {
-            return Err(corrupt(
-                path,
-                expect,
-                format!(
-                    "index lists {expect} bytes of frames and {expect_rec} records, file has {data_end} bytes and the index {} records",
-                    index.records.len()
-                ),
-            ));
-        }
-        Ok(Corpus { path: path.to_path_buf(), map, index, data_end })
+        let (start, payload_len) =
+            index::parse_footer(&first4[..len.min(4) as usize], &footer, len).map_err(|(o, m)| corrupt(path, o, m))?;
+        debug_assert!(payload_len <= MAX_INDEX_BYTES);
+        let mut frame = vec![0u8; (payload_len + 8) as usize];
+        read_at(&file, &mut frame, start).map_err(io)?;
+        let index = index::parse(&frame, start).map_err(|(o, m)| corrupt(path, o, m))?;
+        Ok(Corpus { path: path.to_path_buf(), file, index, data_end: start })
     }
 
     /// The file's path.
@@ -129,25 +163,32 @@ impl Corpus {
         self.index.records.len() as u64
     }
 
-    /// Compressed bytes of frame `i`.
-    pub fn frame_bytes(&self, i: usize) -> &[u8] {
+    /// Reads the compressed bytes of frame `i` into `buf` (replacing its contents).
+    pub fn read_frame(&self, i: usize, buf: &mut Vec<u8>) -> Result<(), CorpusError> {
         let f = &self.index.frames[i];
-        &self.map[f.offset as usize..(f.offset + f.len) as usize]
+        buf.clear();
+        buf.resize(f.len as usize, 0);
+        read_at(&self.file, buf, f.offset).map_err(|e| {
+            let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                "the file ends before it: it was truncated or replaced while being read".to_string()
+            } else {
+                e.to_string()
+            };
+            corrupt(&self.path, f.offset, format!("frame {i} ({} bytes) cannot be read: {why}", f.len))
+        })
     }
 
-    /// Decompresses frame `i` into `out` (replacing its contents). zstd checks the frame's
-    /// content checksum.
-    pub fn decompress_frame(
-        &self,
-        i: usize,
-        dec: &mut zstd::bulk::Decompressor<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CorpusError> {
+    /// Reads and decompresses frame `i` into `out` (replacing its contents); zstd checks the
+    /// frame's content checksum and the size must be the index's.
+    pub fn decompress_frame(&self, i: usize, r: &mut FrameReader, out: &mut Vec<u8>) -> Result<(), CorpusError> {
         let f = self.index.frames[i];
+        self.read_frame(i, &mut r.compressed)?;
         out.clear();
+        // Bounded: the index checked raw_len against MAX_FRAME_RAW and the frame's records.
         out.reserve(f.raw_len as usize);
-        let n = dec
-            .decompress_to_buffer(self.frame_bytes(i), out)
+        let n = r
+            .dec
+            .decompress_to_buffer(r.compressed.as_slice(), out)
             .map_err(|e| corrupt(&self.path, f.offset, format!("frame {i} does not decompress: {e}")))?;
         if n as u64 != f.raw_len {
             return Err(corrupt(
@@ -157,6 +198,18 @@ impl Corpus {
             ));
         }
         Ok(())
+    }
+
+    /// An error about record `record` of frame `frame`, at `offset` of the frame's data.
+    pub fn record_error(&self, frame: usize, record: u64, offset: u64, message: String) -> CorpusError {
+        CorpusError::Record {
+            path: self.path.display().to_string(),
+            record,
+            frame,
+            frame_offset: self.index.frames[frame].offset,
+            offset,
+            message,
+        }
     }
 
     /// Splits the decompressed data of frame `frame` into record bodies, checking each length
@@ -171,13 +224,7 @@ impl Corpus {
         let mut pos = 0usize;
         for r in fe.record_range() {
             let meta = self.index.records.get(r as usize);
-            let rec_err = |offset: usize, message: String| CorpusError::Record {
-                path: self.path.display().to_string(),
-                record: r,
-                frame,
-                offset: offset as u64,
-                message,
-            };
+            let rec_err = |offset: usize, message: String| self.record_error(frame, r, offset as u64, message);
             let (len, n) = read_varint(&data[pos..]).ok_or_else(|| rec_err(pos, "bad length prefix".into()))?;
             if len != u64::from(meta.len) {
                 return Err(rec_err(pos, format!("length prefix says {len} bytes, index says {}", meta.len)));
@@ -215,86 +262,4 @@ pub fn read_varint(b: &[u8]) -> Option<(u64, usize)> {
         }
     }
     None
-}
-
-/// Validates the footer; returns the offset where the index frame starts.
-fn parse_footer(path: &Path, map: &[u8]) -> Result<u64, CorpusError> {
-    let len = map.len() as u64;
-    if map.len() < 4 || map[..4] != ZSTD_MAGIC {
-        let got: Vec<String> = map.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        return Err(corrupt(
-            path,
-            0,
-            format!("not a traceblast corpus: starts with {}, not the zstd magic 28 b5 2f fd", got.join(" ")),
-        ));
-    }
-    if map.len() < 8 + FOOTER_LEN || &map[map.len() - 8..] != FOOTER_MAGIC {
-        return Err(corrupt(
-            path,
-            len.saturating_sub(8),
-            "no traceblast index at the end of the file: it is truncated, or a zstd file not written by `traceblast gen`".into(),
-        ));
-    }
-    let f = &map[map.len() - FOOTER_LEN..];
-    let payload_len = u64::from(u32::from_le_bytes(f[4..8].try_into().unwrap()));
-    let start = len
-        .checked_sub(payload_len + 8)
-        .ok_or_else(|| corrupt(path, len - 12, format!("index length {payload_len} is larger than the file")))?;
-    let s = start as usize;
-    let magic = u32::from_le_bytes(map[s..s + 4].try_into().unwrap());
-    let size = u64::from(u32::from_le_bytes(map[s + 4..s + 8].try_into().unwrap()));
-    if magic != SKIPPABLE_MAGIC || size != payload_len {
-        return Err(corrupt(path, start, "index frame header is corrupt".into()));
-    }
-    Ok(start)
-}
-
-fn parse_index(path: &Path, map: &[u8], start: u64) -> Result<Index, CorpusError> {
-    let p = &map[start as usize + 8..];
-    let at = |off: usize| start + 8 + off as u64;
-    if p.len() < 12 + FOOTER_LEN || &p[..4] != INDEX_MAGIC {
-        return Err(corrupt(path, at(0), "index frame does not start with TBIX".into()));
-    }
-    let version = u32::from_le_bytes(p[4..8].try_into().unwrap());
-    if version != FORMAT_VERSION {
-        let why = if version > FORMAT_VERSION {
-            "written by a newer traceblast; upgrade to read it"
-        } else {
-            "an older format; regenerate it with `traceblast gen`"
-        };
-        return Err(corrupt(
-            path,
-            at(4),
-            format!(
-                "corpus format version {version} is not supported (this traceblast reads version {FORMAT_VERSION}): {why}"
-            ),
-        ));
-    }
-    let body_end = p.len() - FOOTER_LEN;
-    let stored_crc = u32::from_le_bytes(p[body_end..body_end + 4].try_into().unwrap());
-    let crc = crc32fast::hash(&p[..body_end]);
-    if crc != stored_crc {
-        return Err(corrupt(
-            path,
-            at(body_end),
-            format!("index checksum mismatch (stored {stored_crc:08x}, computed {crc:08x}): the index is corrupt"),
-        ));
-    }
-    let meta_len = u32::from_le_bytes(p[8..12].try_into().unwrap()) as usize;
-    let meta_end = 12 + meta_len;
-    if meta_end + 16 > body_end {
-        return Err(corrupt(path, at(8), format!("metadata length {meta_len} overruns the index")));
-    }
-    let meta: Meta = serde_json::from_slice(&p[12..meta_end])
-        .map_err(|e| corrupt(path, at(12), format!("metadata is not valid: {e}")))?;
-    let raw_len = u64::from_le_bytes(p[meta_end..meta_end + 8].try_into().unwrap()) as usize;
-    let zlen = u64::from_le_bytes(p[meta_end + 8..meta_end + 16].try_into().unwrap()) as usize;
-    let zstart = meta_end + 16;
-    let z = p.get(zstart..zstart + zlen).filter(|_| zstart + zlen == body_end).ok_or_else(|| {
-        corrupt(path, at(meta_end + 8), format!("index tables length {zlen} does not match the index frame"))
-    })?;
-    let tables = zstd::bulk::decompress(z, raw_len)
-        .map_err(|e| corrupt(path, at(zstart), format!("index tables do not decompress: {e}")))?;
-    let (frames, records) = tables_from_bytes(&tables).map_err(|m| corrupt(path, at(zstart), m))?;
-    Ok(Index { meta, frames, records })
 }

@@ -71,7 +71,7 @@ impl ClosedLoop {
 
 impl Senders {
     /// Runs the closed loop until the source ends or a limit is reached.
-    pub async fn run_closed(self: Arc<Self>, source: AsyncPrepared, limits: Arc<ClosedLoop>) {
+    pub async fn run_closed(self: Arc<Self>, source: AsyncPrepared, limits: Arc<ClosedLoop>) -> Result<(), String> {
         let workers =
             if self.target.http2 { self.target.connections } else { self.target.connections.min(limits.max_in_flight) };
         let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
@@ -101,17 +101,15 @@ impl Senders {
                             me2.handle(&mut own, job).await;
                             drop(permit);
                         });
-                        while spawned.try_join_next().is_some() {}
+                        super::sender::reap(&mut spawned)?;
                     } else {
                         me.handle(&mut conn, job).await;
                         drop(permit);
                     }
                 }
-                while spawned.join_next().await.is_some() {}
+                super::sender::join_set(spawned).await
             }));
         }
-        for t in tasks {
-            let _ = t.await;
-        }
+        super::sender::join_tasks(tasks).await
     }
 }

@@ -75,8 +75,8 @@ pub struct ReplayPlan {
     pub batch: u32,
     /// Shift times and remap IDs.
     pub rewrite: bool,
-    /// Remap IDs on the first pass too (a fresh key per run).
-    pub fresh_ids: bool,
+    /// `--id-key`: the key every pass's IDs are remapped with (a fresh one per run when absent).
+    pub id_key: Option<u64>,
     /// `(k, n)`: send only slice k of n.
     pub shard: Option<(u64, u64)>,
     /// Where the JSON report goes (checked before the run).
@@ -110,9 +110,34 @@ pub fn record_range(corpus: &Corpus, shard: Option<(u64, u64)>) -> Result<std::o
         // The file is already this machine's slice (gen --shard): send all of it.
         Some(s) if *s == want => Ok(0..n),
         Some(s) => Err(format!("{} holds shard {s} of a corpus, but --shard is {want}", corpus.path().display())),
-        None => Ok(crate::generate::shard_range(n, k, total)),
+        None => {
+            // Cut as evenly as records allow, but never inside a trace split across records:
+            // its parts must go out from one process, shifted by one delta.
+            let even = crate::generate::shard_range(n, k, total);
+            let traces = &corpus.index.records.traces;
+            let align = |mut b: u64| {
+                while b > 0 && b < n && traces[b as usize - 1] == 0 {
+                    b += 1;
+                }
+                b
+            };
+            Ok(align(even.start)..align(even.end))
+        }
     }
 }
+
+/// Requests prepared ahead of the pacer: about [`LOOK_AHEAD`] of the schedule (at least 64,
+/// at most 4096). A fixed 4096 held minutes of requests at low rates — memory for nothing, and
+/// a corpus changed under a slow run went unnoticed until long after.
+fn look_ahead(rate: Rate) -> usize {
+    match rate {
+        Rate::PerSec(r) => ((r * LOOK_AHEAD.as_secs_f64()) as usize).clamp(64, 4096),
+        Rate::Max => 4096,
+    }
+}
+
+/// How far ahead of its due time a request is prepared, at most (see [`look_ahead`]).
+const LOOK_AHEAD: Duration = Duration::from_secs(2);
 
 /// What a run measured.
 #[derive(Debug, Clone)]
@@ -133,8 +158,21 @@ pub struct RunResult {
     pub pacer_realtime: bool,
     /// Requests still unfinished at the end, counted as failed ("cancelled").
     pub cancelled: u64,
-    /// ID salt used with `--fresh-ids`.
-    pub id_salt: Option<u64>,
+    /// The key IDs were remapped with (none with `--no-rewrite`).
+    pub id_key: Option<u64>,
+    /// Why the run stopped early when it failed ([`End::Failed`]): a corpus error, a thread
+    /// that panicked. The report is still written; the command exits 2.
+    pub error: Option<String>,
+}
+
+/// A key for remapping IDs, different in every run: a second run into the same platform never
+/// resends an ID of the first (platforms drop or refuse spans whose IDs they have seen).
+pub fn fresh_id_key() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the operating system's randomness.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
 }
 
 /// Live view for progress displays.
@@ -147,28 +185,48 @@ pub struct Live {
     pub responses: Arc<dyn Fn() -> usize + Send + Sync>,
 }
 
+/// How waiting for the senders ended.
+struct Drained {
+    /// An interrupt came before or during the wait.
+    interrupted: bool,
+    /// A sender task panicked.
+    error: Option<String>,
+}
+
 /// Waits for the senders to finish the requests in flight: without a deadline (each request has
 /// its own timeout and bounded retries) until `stop` is set — by an interrupt before or during
-/// this wait — then for at most `timeout`. Returns whether it was interrupted.
+/// this wait — then for at most `timeout`.
 fn drain(
     runtime: &tokio::runtime::Runtime,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
     stop: &AtomicBool,
     timeout: Duration,
-) -> bool {
+) -> Drained {
+    let failed = |r: Result<Result<(), String>, tokio::task::JoinError>| match r {
+        Ok(r) => r.err(),
+        Err(e) => Some(format!("the sending tasks failed: {e}")),
+    };
     runtime.block_on(async {
         tokio::pin!(task);
         loop {
             if stop.load(Ordering::Relaxed) {
-                let _ = tokio::time::timeout(timeout, &mut task).await;
-                return true;
+                let error = tokio::time::timeout(timeout, &mut task).await.ok().and_then(failed);
+                return Drained { interrupted: true, error };
             }
             tokio::select! {
-                _ = &mut task => return false,
+                r = &mut task => return Drained { interrupted: false, error: failed(r) },
                 () = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
     })
+}
+
+/// The message of a thread's panic.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into())
 }
 
 /// Runs the plan. `stop` interrupts it (first Ctrl-C); `live` receives the recorder once
@@ -187,14 +245,14 @@ pub fn run(
     let start = Instant::now() + lead;
     let start_wall = SystemTime::now() + lead;
     let start_ns = start_wall.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let id_salt = plan.fresh_ids.then(|| start_ns ^ u64::from(std::process::id()));
+    let id_key = plan.rewrite.then(|| plan.id_key.unwrap_or_else(fresh_id_key));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let stream_cfg = prepare::PrepareConfig {
         records,
         passes: plan.stop.loops,
         batch: plan.batch,
         rewrite: plan.rewrite,
-        first_pass_salt: id_salt,
+        id_key,
         seed: corpus.index.meta.seed,
         epoch_ns: corpus.index.meta.epoch_ns,
         time: match rate {
@@ -206,7 +264,9 @@ pub fn run(
         compression: plan.compression,
         workers: if plan.compression == Compression::None { 0 } else { cores.clamp(1, 4) },
         max_ahead_bytes: 64 << 20,
-        max_ahead: 4096,
+        max_ahead: look_ahead(rate),
+        #[cfg(test)]
+        panic_after: None,
     };
     let mut stream = prepare::start(corpus, stream_cfg);
     let recorder = Arc::new(Recorder::new(start, start_wall));
@@ -222,7 +282,7 @@ pub fn run(
     live(Live { recorder: recorder.clone(), start, responses: Arc::new(move || s2.responses.load(Ordering::Relaxed)) });
 
     let pacer_realtime = AtomicBool::new(false);
-    let paced = match rate {
+    let mut paced = match rate {
         Rate::PerSec(_) => {
             let (job_tx, job_rx) = flume::unbounded();
             let send_task = runtime.spawn(senders.clone().run(job_rx));
@@ -243,19 +303,22 @@ pub fn run(
                             log::debug!("the pacer runs at normal priority (no permission for real-time scheduling): lateness can rise when the machine is loaded");
                         }
                         pacer_realtime.store(realtime, Ordering::Relaxed);
-                        let r = pacer::run(pacer_cfg, &mut stream, &job_tx, &inflight, &recorder, &stop);
-                        stream.stop();
-                        r
+                        pacer::run(pacer_cfg, &mut stream, &job_tx, &inflight, &recorder, &stop)
                     })
-                    .expect("spawn pacer")
+                    .map_err(|e| format!("cannot start the pacer thread: {e}"))?
                     .join()
-                    .expect("pacer does not panic")
-            })?;
+                    .map_err(|p| format!("the pacer thread failed: {}", panic_message(p.as_ref())))
+            });
+            // Whatever the pacer did, nothing more is scheduled: the senders finish what is in
+            // flight (an error stops the run, but requests already sent are still accounted).
             drop(job_tx);
-            let mut paced = paced;
-            if drain(&runtime, send_task, &stop, plan.target.timeout) {
+            let mut paced =
+                paced.unwrap_or_else(|e| pacer::Paced { end: End::Failed, released: 0, window: None, error: Some(e) });
+            let drained = drain(&runtime, send_task, &stop, plan.target.timeout);
+            if drained.interrupted && paced.end != End::Failed {
                 paced.end = End::Stopped;
             }
+            paced.fail_with(drained.error);
             paced
         }
         Rate::Max => {
@@ -271,16 +334,17 @@ pub fn run(
             });
             let send_task = runtime.spawn(senders.clone().run_closed(stream.take_async(), limits.clone()));
             // Wait for the senders; once interrupted, give requests in flight --timeout.
-            let interrupted = drain(&runtime, send_task, &stop, plan.target.timeout);
-            stream.stop();
-            if let Some(e) = limits.error.lock().expect("not poisoned").take() {
-                return Err(e);
-            }
+            let drained = drain(&runtime, send_task, &stop, plan.target.timeout);
             let (window, end) = *limits.outcome.lock().expect("not poisoned");
-            let end = if interrupted { End::Stopped } else { end.unwrap_or(End::Exhausted) };
-            pacer::Paced { end, released: recorder.with(|s| s.scheduled), window }
+            let end = if drained.interrupted { End::Stopped } else { end.unwrap_or(End::Exhausted) };
+            let mut paced = pacer::Paced { end, released: recorder.with(|s| s.scheduled), window, error: None };
+            paced.fail_with(limits.error.lock().expect("not poisoned").take());
+            paced.fail_with(drained.error);
+            paced
         }
     };
+    // A preparation thread that panicked ends the run as failed even if the stream looked done.
+    paced.fail_with(stream.stop().err());
     let end = paced.end;
     runtime.shutdown_timeout(Duration::from_millis(100));
     // Take the stats out rather than clone them: a long run holds a histogram per second.
@@ -299,6 +363,7 @@ pub fn run(
         pacer_realtime: pacer_realtime.load(Ordering::Relaxed),
         released: paced.released,
         cancelled,
-        id_salt,
+        id_key,
+        error: paced.error,
     })
 }

@@ -48,6 +48,8 @@ pub enum End {
     Duration,
     /// Interrupted.
     Stopped,
+    /// A stage failed (a corpus error, a thread that panicked): see [`super::RunResult::error`].
+    Failed,
 }
 
 /// Asks for real-time (SCHED_FIFO) scheduling for the calling thread, at a low real-time
@@ -94,7 +96,7 @@ pub fn sleep_until(deadline: Instant, stop: &AtomicBool) -> bool {
 }
 
 /// What the pacer did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Paced {
     /// Why it stopped.
     pub end: End,
@@ -102,9 +104,19 @@ pub struct Paced {
     pub released: u64,
     /// First and last release.
     pub window: Option<(Instant, Instant)>,
+    /// Why the run failed, with [`End::Failed`].
+    pub error: Option<String>,
 }
 
 impl Paced {
+    /// Marks the run failed with `error` (the first error is kept).
+    pub fn fail_with(&mut self, error: Option<String>) {
+        if let Some(e) = error {
+            self.end = End::Failed;
+            self.error.get_or_insert(e);
+        }
+    }
+
     /// Requests released per second over the release window.
     pub fn achieved_rate(&self) -> f64 {
         match self.window {
@@ -114,7 +126,8 @@ impl Paced {
     }
 }
 
-/// Runs the schedule until an end condition.
+/// Runs the schedule until an end condition. A failure of the preparation stage or of the
+/// senders ends it with [`End::Failed`] and the error; what was scheduled so far stays counted.
 pub fn run(
     cfg: PacerConfig,
     stream: &mut PreparedStream,
@@ -122,16 +135,21 @@ pub fn run(
     inflight: &InFlight,
     recorder: &Recorder,
     stop: &AtomicBool,
-) -> Result<Paced, String> {
+) -> Paced {
     let schedule = match cfg.rate {
         Rate::PerSec(r) => Some(Schedule { rate: r, ramp: cfg.ramp }),
         Rate::Max => None,
     };
     let mut seq = 0u64;
-    let mut last = Paced { end: End::Exhausted, released: 0, window: None };
+    let mut last = Paced { end: End::Exhausted, released: 0, window: None, error: None };
     let done = |mut p: Paced, end| {
         p.end = end;
-        Ok(p)
+        p
+    };
+    let failed = |mut p: Paced, error: String| {
+        p.end = End::Failed;
+        p.error = Some(error);
+        p
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -147,11 +165,12 @@ pub fn run(
             return done(last, End::Duration);
         }
         let item = loop {
-            match stream.next(NAP)? {
-                Next::Item(p) => break p,
-                Next::End => return done(last, End::Exhausted),
-                Next::Wait if stop.load(Ordering::Relaxed) => return done(last, End::Stopped),
-                Next::Wait => {}
+            match stream.next(NAP) {
+                Ok(Next::Item(p)) => break p,
+                Ok(Next::End) => return done(last, End::Exhausted),
+                Ok(Next::Wait) if stop.load(Ordering::Relaxed) => return done(last, End::Stopped),
+                Ok(Next::Wait) => {}
+                Err(e) => return failed(last, e),
             }
         };
         let intended = match due {
@@ -194,7 +213,9 @@ pub fn run(
         last.released += 1;
         last.window = Some((last.window.map_or(now, |w| w.0), now));
         if jobs.send(Job { prepared: item, intended }).is_err() {
-            return Err("the senders stopped unexpectedly".into());
+            // Counted as cancelled at the end of the run (scheduled, never completed).
+            inflight.release();
+            return failed(last, "the sending tasks stopped unexpectedly".into());
         }
         seq += 1;
     }

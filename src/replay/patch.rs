@@ -44,13 +44,16 @@ pub struct Patch {
     runs: Vec<(usize, usize)>,
     /// Length of the scanned record.
     len: usize,
+    /// Spans in the record.
+    spans: u32,
 }
 
-/// Collects the fields [`crate::wire::scan`] reports.
-struct Points(Vec<(usize, Field)>);
+/// Collects the fields [`crate::wire::scan`] reports, and counts spans.
+struct Points(Vec<(usize, Field)>, u32);
 
 impl Visitor for Points {
     fn span(&mut self, _: &[u8], s: &SpanFields) {
+        self.1 = self.1.saturating_add(1);
         let p = &mut self.0;
         p.extend(s.trace_id.map(|at| (at, Field::TraceId)));
         p.extend(s.span_id.iter().chain(&s.parent_span_id).map(|&at| (at, Field::SpanId)));
@@ -102,8 +105,9 @@ fn fix(buf: &mut [u8], kind: Field, delta_ns: u64, keys: Option<([u8; 16], [u8; 
 impl Patch {
     /// Finds every time and ID of `record`.
     pub fn scan(record: &[u8]) -> Result<Patch, wire::WireError> {
-        let mut points = Points(Vec::new());
+        let mut points = Points(Vec::new(), 0);
         wire::scan(record, &mut points)?;
+        let spans = points.1;
         let mut points = points.0;
         points.sort_unstable();
         let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -114,7 +118,12 @@ impl Patch {
                 _ => runs.push((at, at + kind.len())),
             }
         }
-        Ok(Patch { points, runs, len: record.len() })
+        Ok(Patch { points, runs, len: record.len(), spans })
+    }
+
+    /// Spans in the scanned record.
+    pub fn spans(&self) -> u32 {
+        self.spans
     }
 
     /// Shifts every timestamp of the scanned record, held in `buf`, by `delta_ns` and XORs its

@@ -21,9 +21,8 @@ use bytes::Bytes;
 use super::body::Body;
 pub use super::patch::{Patch, id_keys};
 use super::schedule::Schedule;
-use crate::corpus::Corpus;
-use crate::encode::MIXED_SCENARIO;
-use crate::wire;
+use crate::corpus::{Corpus, CorpusError};
+use crate::encode::{MIXED_SCENARIO, RecordMeta};
 
 /// `Content-Encoding` of request bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +71,9 @@ pub struct PrepareConfig {
     pub batch: u32,
     /// Shift times and remap IDs.
     pub rewrite: bool,
-    /// Remap IDs on the first pass too, with this salt (`--fresh-ids`).
-    pub first_pass_salt: Option<u64>,
+    /// The run's ID key: every pass's IDs are remapped with keys drawn from it (`run.id_key`).
+    /// Without one, the first pass keeps the stored IDs and later passes get keys of their own.
+    pub id_key: Option<u64>,
     /// Corpus seed (keys the ID remapping).
     pub seed: u64,
     /// Epoch every corpus trace ends at.
@@ -88,6 +88,9 @@ pub struct PrepareConfig {
     pub max_ahead_bytes: usize,
     /// Requests prepared ahead at most.
     pub max_ahead: usize,
+    /// Tests: the reader panics after cutting this many requests.
+    #[cfg(test)]
+    pub panic_after: Option<u64>,
 }
 
 /// A request ready to send.
@@ -158,20 +161,46 @@ impl Credits {
     }
 }
 
+/// Where a record sits in the corpus, for errors that name it.
+#[derive(Debug, Clone, Copy)]
+struct RecordAt {
+    record: u64,
+    frame: usize,
+    /// Byte offset of the record's body in the frame's decompressed data.
+    offset: u64,
+}
+
 /// A record of a request, with its patch when the reader keeps it (records looped from memory).
 struct Part {
     record: Bytes,
     patch: Option<Arc<Patch>>,
+    meta: RecordMeta,
+    at: RecordAt,
+    /// Wall-clock time (Unix ns) the record's trace ends at: the same for every part of a trace
+    /// split across records, so children stay inside their parents however the parts are sent.
+    target_ns: u64,
 }
 
 impl Part {
-    /// The record's patch: the one kept by the reader, or found now.
-    fn patch(&self) -> Result<std::borrow::Cow<'_, Patch>, wire::WireError> {
+    /// The record's patch: the one kept by the reader, or found now; checked against the index.
+    fn patch(&self, corpus: &Corpus) -> Result<std::borrow::Cow<'_, Patch>, CorpusError> {
         match &self.patch {
             Some(kept) => Ok(std::borrow::Cow::Borrowed(kept)),
-            None => Patch::scan(&self.record).map(std::borrow::Cow::Owned),
+            None => checked_patch(corpus, &self.record, self.meta, self.at).map(std::borrow::Cow::Owned),
         }
     }
+}
+
+/// Scans a record and checks it against its index entry: an error names the corpus, record
+/// and byte offset.
+fn checked_patch(corpus: &Corpus, record: &[u8], meta: RecordMeta, at: RecordAt) -> Result<Patch, CorpusError> {
+    let bad = |offset: u64, m: String| corpus.record_error(at.frame, at.record, offset, m);
+    let patch =
+        Patch::scan(record).map_err(|e| bad(at.offset + e.offset as u64, format!("not valid OTLP: {}", e.what)))?;
+    if patch.spans() != meta.spans {
+        return Err(bad(at.offset, format!("holds {} spans, the index says {}", patch.spans(), meta.spans)));
+    }
+    Ok(patch)
 }
 
 /// A request cut from the corpus, before preparation.
@@ -179,16 +208,20 @@ struct Job {
     seq: u64,
     pass: u64,
     parts: Vec<Part>,
-    spans: u32,
-    traces: u32,
-    scenario: u8,
     raw_len: usize,
 }
 
+/// A prepared request or why request `seq` could not be prepared, keyed by `seq` (the
+/// reader's own errors, which come after every request it cut, by `u64::MAX`).
+type Ready = (u64, Result<Prepared, String>);
+
 /// The ordered stream of prepared requests, for the pacer.
 pub struct PreparedStream {
-    rx: flume::Receiver<Result<Prepared, String>>,
-    pending: BTreeMap<u64, Prepared>,
+    rx: flume::Receiver<Ready>,
+    corpus: Arc<Corpus>,
+    /// Arrived out of order; an error waits here until every request before it was taken, so
+    /// a failure stops the run exactly after the last good request.
+    pending: BTreeMap<u64, Result<Prepared, String>>,
     next: u64,
     credits: Arc<Credits>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -209,31 +242,52 @@ impl PreparedStream {
     /// The next request in schedule order, waiting at most `wait`.
     pub fn next(&mut self, wait: Duration) -> Result<Next, String> {
         loop {
-            if let Some(p) = self.pending.remove(&self.next) {
-                self.next += 1;
-                self.credits.release(p.raw_len as usize);
-                return Ok(Next::Item(p));
+            match self.pending.remove(&self.next) {
+                Some(Ok(p)) => {
+                    self.next += 1;
+                    self.credits.release(p.raw_len as usize);
+                    return Ok(Next::Item(p));
+                }
+                Some(Err(e)) => return Err(e),
+                None => {}
             }
             if self.done {
-                return Ok(Next::End);
+                // Only an error can be left (the reader's, after its last request).
+                return match self.pending.pop_first() {
+                    Some((_, Err(e))) => Err(e),
+                    _ => Ok(Next::End),
+                };
             }
             match self.rx.recv_timeout(wait) {
-                Ok(Ok(p)) => {
-                    self.pending.insert(p.seq, p);
+                Ok((seq, r)) => {
+                    self.pending.insert(seq, r);
                 }
-                Ok(Err(e)) => return Err(e),
                 Err(flume::RecvTimeoutError::Timeout) => return Ok(Next::Wait),
-                Err(flume::RecvTimeoutError::Disconnected) => self.done = true,
+                Err(flume::RecvTimeoutError::Disconnected) => {
+                    // Every thread has let go of the channel: a panic must not end the stream
+                    // as if the corpus were done.
+                    self.done = true;
+                    self.stop()?;
+                }
             }
         }
     }
 
-    /// Stops the reader and workers.
-    pub fn stop(&mut self) {
+    /// Stops the reader and workers and waits for them; a thread that panicked is an error
+    /// naming the corpus (reported once).
+    pub fn stop(&mut self) -> Result<(), String> {
         self.credits.close();
+        let mut failed = None;
         for t in self.threads.drain(..) {
-            let _ = t.join();
+            if let Err(panic) = t.join() {
+                let what = super::panic_message(panic.as_ref());
+                failed.get_or_insert(format!(
+                    "{}: the thread preparing requests failed ({what}); the run stopped",
+                    self.corpus.path().display()
+                ));
+            }
         }
+        failed.map_or(Ok(()), Err)
     }
 }
 
@@ -248,14 +302,14 @@ impl PreparedStream {
 /// Prepared requests for async consumers, in whatever order they are ready.
 #[derive(Clone)]
 pub struct AsyncPrepared {
-    rx: flume::Receiver<Result<Prepared, String>>,
+    rx: flume::Receiver<Ready>,
     credits: Arc<Credits>,
 }
 
 impl AsyncPrepared {
     /// The next ready request; `None` when every pass is done.
     pub async fn next(&self) -> Option<Result<Prepared, String>> {
-        let item = self.rx.recv_async().await.ok()?;
+        let (_, item) = self.rx.recv_async().await.ok()?;
         if let Ok(p) = &item {
             self.credits.release(p.raw_len as usize);
         }
@@ -265,7 +319,7 @@ impl AsyncPrepared {
 
 impl Drop for PreparedStream {
     fn drop(&mut self) {
-        self.stop();
+        let _ = self.stop();
     }
 }
 
@@ -294,29 +348,31 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
                     let inline = cfg.workers == 0;
                     let mut deliver = |job: Job| {
                         if inline {
-                            let r = build(&cfg, job);
+                            let seq = job.seq;
+                            let r = build(&corpus, &cfg, job);
                             let failed = r.is_err();
-                            out_tx.send(r).is_ok() && !failed
+                            out_tx.send((seq, r)).is_ok() && !failed
                         } else {
                             job_tx.send(job).is_ok()
                         }
                     };
                     if let Err(e) = read(&corpus, &cfg, &credits, &mut deliver) {
-                        let _ = out_tx.send(Err(e));
+                        let _ = out_tx.send((u64::MAX, Err(e.to_string())));
                     }
                 })
                 .expect("spawn reader"),
         );
     }
     for i in 0..cfg.workers {
-        let (cfg, job_rx, out_tx) = (cfg.clone(), job_rx.clone(), out_tx.clone());
+        let (corpus, cfg, job_rx, out_tx) = (corpus.clone(), cfg.clone(), job_rx.clone(), out_tx.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("replay-prep-{i}"))
                 .spawn(move || {
                     for job in job_rx {
-                        let r = build(&cfg, job);
-                        if out_tx.send(r).is_err() {
+                        let seq = job.seq;
+                        let r = build(&corpus, &cfg, job);
+                        if out_tx.send((seq, r)).is_err() {
                             return;
                         }
                     }
@@ -325,7 +381,7 @@ pub fn start(corpus: Arc<Corpus>, cfg: PrepareConfig) -> PreparedStream {
         );
     }
     drop(out_tx);
-    PreparedStream { rx: out_rx, pending: BTreeMap::new(), next: 0, credits, threads, done: false }
+    PreparedStream { rx: out_rx, corpus, pending: BTreeMap::new(), next: 0, credits, threads, done: false }
 }
 
 /// Largest slice (decompressed) kept in memory across passes. A slice that fits is
@@ -339,8 +395,9 @@ fn read(
     cfg: &PrepareConfig,
     credits: &Credits,
     jobs: &mut dyn FnMut(Job) -> bool,
-) -> Result<(), String> {
-    let mut dec = zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?;
+) -> Result<(), CorpusError> {
+    let mut frame_reader = crate::corpus::FrameReader::new()
+        .map_err(|e| CorpusError::Io { path: corpus.path().display().to_string(), cause: e.to_string() })?;
     let index = &corpus.index;
     let first_frame = index.frames.partition_point(|f| f.first_record + f.records <= cfg.records.start);
     let frames: Vec<usize> =
@@ -355,13 +412,15 @@ fn read(
     let mut seq = 0u64;
     let mut pass = 0u64;
     while cfg.passes.is_none_or(|p| pass < p) {
-        let mut batch: Vec<(Part, crate::encode::RecordMeta)> = Vec::with_capacity(cfg.batch as usize);
+        let mut batch: Vec<Part> = Vec::with_capacity(cfg.batch as usize);
+        // The time the trace being read ends at, while its parts continue into later records.
+        let mut open_trace: Option<u64> = None;
         for (k, &f) in frames.iter().enumerate() {
             let data = match &cache[k] {
                 Some(d) => d.clone(),
                 None => {
                     let mut data = Vec::new();
-                    corpus.decompress_frame(f, &mut dec, &mut data).map_err(|e| e.to_string())?;
+                    corpus.decompress_frame(f, &mut frame_reader, &mut data)?;
                     let data = Bytes::from(data);
                     if cache_all {
                         cache[k] = Some(data.clone());
@@ -370,25 +429,31 @@ fn read(
                 }
             };
             let mut slices = Vec::new();
-            corpus
-                .for_each_record(f, &data, |r, meta, body| {
-                    if cfg.records.contains(&r) {
-                        slices.push((r, data.slice_ref(body), meta));
-                    }
-                    Ok(())
-                })
-                .map_err(|e| e.to_string())?;
-            for (r, record, meta) in slices {
+            corpus.for_each_record(f, &data, |r, meta, body| {
+                if cfg.records.contains(&r) {
+                    let offset = (body.as_ptr() as usize - data.as_ptr() as usize) as u64;
+                    slices.push((data.slice_ref(body), meta, RecordAt { record: r, frame: f, offset }));
+                }
+                Ok(())
+            })?;
+            for (record, meta, at) in slices {
                 let patch = if keep_patches {
-                    let slot = &mut patches[(r - cfg.records.start) as usize];
+                    let slot = &mut patches[(at.record - cfg.records.start) as usize];
                     if slot.is_none() {
-                        *slot = Some(Arc::new(Patch::scan(&record).map_err(|e| format!("record {r}: {e}"))?));
+                        *slot = Some(Arc::new(checked_patch(corpus, &record, meta, at)?));
                     }
                     slot.clone()
                 } else {
                     None
                 };
-                batch.push((Part { record, patch }, meta));
+                let target_ns = *open_trace.get_or_insert_with(|| target_ns(cfg, seq));
+                // A record with no trace ending in it is an early part of a split trace.
+                if meta.traces > 0 {
+                    open_trace = None;
+                }
+                #[cfg(test)]
+                injected_panic(cfg, seq);
+                batch.push(Part { record, patch, meta, at, target_ns });
                 if batch.len() == cfg.batch as usize && !emit(&mut batch, &mut seq, pass, credits, jobs) {
                     return Ok(());
                 }
@@ -405,87 +470,131 @@ fn read(
     Ok(())
 }
 
+/// The wall-clock time a trace sent in request `seq` ends at: its due time, or now at
+/// `--rate max` (the reader runs at most the preparation window ahead of sending).
+fn target_ns(cfg: &PrepareConfig, seq: u64) -> u64 {
+    match cfg.time {
+        TimeBase::Scheduled { start_ns, schedule } => {
+            start_ns.saturating_add(u64::try_from(schedule.due(seq).as_nanos()).unwrap_or(u64::MAX))
+        }
+        TimeBase::Now => now_ns(),
+    }
+}
+
 /// Sends one request to the workers; false when the pipeline is stopping.
-fn emit(
-    batch: &mut Vec<(Part, crate::encode::RecordMeta)>,
-    seq: &mut u64,
-    pass: u64,
-    credits: &Credits,
-    jobs: &mut dyn FnMut(Job) -> bool,
-) -> bool {
-    let raw_len: usize = batch.iter().map(|(p, _)| p.record.len()).sum();
+fn emit(batch: &mut Vec<Part>, seq: &mut u64, pass: u64, credits: &Credits, jobs: &mut dyn FnMut(Job) -> bool) -> bool {
+    let raw_len: usize = batch.iter().map(|p| p.record.len()).sum();
     if !credits.acquire(raw_len) {
         return false;
     }
-    let first = batch[0].1.scenario;
-    let job = Job {
-        seq: *seq,
-        pass,
-        spans: batch.iter().map(|(_, m)| m.spans).sum(),
-        traces: batch.iter().map(|(_, m)| u32::from(m.traces)).sum(),
-        scenario: if batch.iter().all(|(_, m)| m.scenario == first) { first } else { MIXED_SCENARIO },
-        raw_len,
-        parts: batch.drain(..).map(|(b, _)| b).collect(),
-    };
+    let job = Job { seq: *seq, pass, raw_len, parts: std::mem::take(batch) };
     *seq += 1;
     jobs(job)
+}
+
+/// Tests: the reader panics after cutting `panic_after` requests.
+#[cfg(test)]
+fn injected_panic(cfg: &PrepareConfig, seq: u64) {
+    if cfg.panic_after.is_some_and(|n| seq >= n) {
+        panic!("injected reader panic");
+    }
 }
 
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// What [`check_slice`] checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// Records decoded and checked.
+    pub records: u64,
+    /// Records of the slice.
+    pub of: u64,
+}
+
+/// Decodes the records `range` of `corpus` as replay will (the wire scan every patch needs,
+/// spans counted against the index), frame by frame, until `max_raw` decompressed bytes were
+/// checked. The first malformed record is an error naming the file, record and byte offset.
+pub fn check_slice(corpus: &Corpus, range: std::ops::Range<u64>, max_raw: u64) -> Result<Checked, CorpusError> {
+    let mut reader = crate::corpus::FrameReader::new()
+        .map_err(|e| CorpusError::Io { path: corpus.path().display().to_string(), cause: e.to_string() })?;
+    let index = &corpus.index;
+    let (mut checked, mut raw, mut data) = (0u64, 0u64, Vec::new());
+    let first = index.frames.partition_point(|f| f.first_record + f.records <= range.start);
+    for f in (first..index.frames.len()).take_while(|&f| index.frames[f].first_record < range.end) {
+        if raw >= max_raw {
+            break;
+        }
+        corpus.decompress_frame(f, &mut reader, &mut data)?;
+        raw += data.len() as u64;
+        corpus.for_each_record(f, &data, |r, meta, body| {
+            if range.contains(&r) {
+                let offset = (body.as_ptr() as usize - data.as_ptr() as usize) as u64;
+                checked_patch(corpus, body, meta, RecordAt { record: r, frame: f, offset })?;
+                checked += 1;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(Checked { records: checked, of: range.end - range.start })
+}
+
 /// Worker: job → body.
-fn build(cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
-    let rewrite = cfg.rewrite.then(|| {
-        let target = match cfg.time {
-            TimeBase::Scheduled { start_ns, schedule } => start_ns + schedule.due(job.seq).as_nanos() as u64,
-            TimeBase::Now => now_ns(),
-        };
-        (target.wrapping_sub(cfg.epoch_ns), id_keys(cfg.seed, job.pass, cfg.first_pass_salt))
-    });
-    let bad = |e: wire::WireError| format!("request {} (pass {}): {e}", job.seq, job.pass);
+fn build(corpus: &Corpus, cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
+    let keys = id_keys(cfg.seed, job.pass, cfg.id_key);
+    let delta = |p: &Part| p.target_ns.wrapping_sub(cfg.epoch_ns);
+    let compress_err = |what: &str, e: std::io::Error| format!("cannot compress request {} with {what}: {e}", job.seq);
     // For compression: the records copied into one buffer and patched in place.
-    let patched_copy = || -> Result<Vec<u8>, String> {
+    let patched_copy = || -> Result<Vec<u8>, CorpusError> {
         let mut raw = Vec::with_capacity(job.raw_len);
         for p in &job.parts {
             let at = raw.len();
             raw.extend_from_slice(&p.record);
-            if let Some((delta, keys)) = rewrite {
-                p.patch().map_err(bad)?.apply(&mut raw[at..], delta, keys);
+            if cfg.rewrite {
+                p.patch(corpus)?.apply(&mut raw[at..], delta(p), keys);
+            } else if p.patch.is_none() {
+                // Sent as stored, but still checked: a malformed record is never sent.
+                checked_patch(corpus, &p.record, p.meta, p.at)?;
             }
         }
         Ok(raw)
     };
-    let body = match (cfg.compression, rewrite) {
-        (Compression::Gzip, _) => {
-            let raw = patched_copy()?;
+    let body = match cfg.compression {
+        Compression::Gzip => {
+            let raw = patched_copy().map_err(|e| e.to_string())?;
             let mut enc =
                 flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::default());
-            enc.write_all(&raw).map_err(|e| e.to_string())?;
-            Body::from(Bytes::from(enc.finish().map_err(|e| e.to_string())?))
+            enc.write_all(&raw).map_err(|e| compress_err("gzip", e))?;
+            Body::from(Bytes::from(enc.finish().map_err(|e| compress_err("gzip", e))?))
         }
-        (Compression::Zstd, _) => {
-            Body::from(Bytes::from(zstd::bulk::compress(&patched_copy()?, 3).map_err(|e| e.to_string())?))
+        Compression::Zstd => {
+            let raw = patched_copy().map_err(|e| e.to_string())?;
+            Body::from(Bytes::from(zstd::bulk::compress(&raw, 3).map_err(|e| compress_err("zstd", e))?))
         }
         // Uncompressed: the corpus's bytes go out as they are, around the patched fields.
-        (Compression::None, Some((delta, keys))) => {
+        Compression::None => {
             let mut pieces = Vec::new();
             for p in &job.parts {
-                p.patch().map_err(bad)?.splice(&p.record, delta, keys, &mut pieces);
+                let patch = p.patch(corpus).map_err(|e| e.to_string())?;
+                if cfg.rewrite {
+                    patch.splice(&p.record, delta(p), keys, &mut pieces);
+                } else {
+                    pieces.push(p.record.clone());
+                }
             }
             Body::from_pieces(pieces)
         }
-        (Compression::None, None) => Body::from_pieces(job.parts.into_iter().map(|p| p.record).collect()),
     };
+    let first = job.parts[0].meta.scenario;
     Ok(Prepared {
         seq: job.seq,
         pass: job.pass,
         body,
         raw_len: job.raw_len as u64,
-        spans: job.spans,
-        traces: job.traces,
-        scenario: job.scenario,
+        spans: job.parts.iter().map(|p| p.meta.spans).sum(),
+        traces: job.parts.iter().map(|p| u32::from(p.meta.traces)).sum(),
+        scenario: if job.parts.iter().all(|p| p.meta.scenario == first) { first } else { MIXED_SCENARIO },
     })
 }
 

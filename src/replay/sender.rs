@@ -426,8 +426,9 @@ impl Senders {
         self.inflight.release();
     }
 
-    /// Runs the connection tasks until `jobs` closes and every request finished.
-    pub async fn run(self: Arc<Self>, jobs: flume::Receiver<Job>) {
+    /// Runs the connection tasks until `jobs` closes and every request finished; a task that
+    /// panicked is an error.
+    pub async fn run(self: Arc<Self>, jobs: flume::Receiver<Job>) -> Result<(), String> {
         let mut tasks = Vec::new();
         for _ in 0..self.target.connections.max(1) {
             let me = self.clone();
@@ -446,20 +447,50 @@ impl Senders {
                             _ => None,
                         };
                         spawned.spawn(async move { me2.handle(&mut own, job).await });
-                        while spawned.try_join_next().is_some() {}
+                        reap(&mut spawned)?;
                     }
-                    while spawned.join_next().await.is_some() {}
+                    join_set(spawned).await
                 } else {
                     while let Ok(job) = jobs.recv_async().await {
                         me.handle(&mut conn, job).await;
                     }
+                    Ok(())
                 }
             }));
         }
-        for t in tasks {
-            let _ = t.await;
+        join_tasks(tasks).await
+    }
+}
+
+/// Collects the tasks of a `JoinSet` that have finished; the first panic is an error.
+pub(super) fn reap(set: &mut tokio::task::JoinSet<()>) -> Result<(), String> {
+    while let Some(r) = set.try_join_next() {
+        r.map_err(|e| format!("a sending task failed: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Waits for every task of a `JoinSet`; the first panic is an error.
+pub(super) async fn join_set(mut set: tokio::task::JoinSet<()>) -> Result<(), String> {
+    let mut first = Ok(());
+    while let Some(r) = set.join_next().await {
+        if let (Err(e), Ok(())) = (r, &first) {
+            first = Err(format!("a sending task failed: {e}"));
         }
     }
+    first
+}
+
+/// Waits for every connection task; the first failure is the error.
+pub(super) async fn join_tasks(tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>) -> Result<(), String> {
+    let mut first = Ok(());
+    for t in tasks {
+        let r = t.await.map_err(|e| format!("a sending task failed: {e}")).and_then(|r| r);
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
 }
 
 /// `partial_success.rejected_spans` of an `ExportTraceServiceResponse`.

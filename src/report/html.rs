@@ -131,6 +131,13 @@ fn header(o: &mut String, r: &Report) {
     if r.interrupted {
         o.push_str("<div class=\"banner\">This run was <b>interrupted</b> (Ctrl-C or SIGTERM): the numbers cover the part that ran.</div>\n");
     }
+    if let Some(e) = &r.run.error {
+        let _ = writeln!(
+            o,
+            "<div class=\"banner\">This run <b>ended early on an error</b>: {}. The numbers cover the part that ran.</div>",
+            esc(e)
+        );
+    }
     if !r.merged_from.is_empty() {
         let files: Vec<String> = r.merged_from.iter().map(|f| format!("<code>{}</code>", esc(f))).collect();
         let _ = writeln!(

@@ -238,6 +238,8 @@ fn run_info(inputs: &[(String, Report)]) -> RunInfo {
         started_at,
         duration_s,
         ended_by: unify(runs.iter().map(|r| r.ended_by.as_str())),
+        error: Some(unify(runs.iter().filter_map(|r| r.error.as_deref()))).filter(|e| !e.is_empty()),
+        id_key: Some(unify(runs.iter().filter_map(|r| r.id_key.as_deref()))).filter(|k| !k.is_empty()),
         endpoint: unify(runs.iter().map(|r| r.endpoint.as_str())),
         platform: unify(runs.iter().map(|r| r.platform.as_str())),
         headers,

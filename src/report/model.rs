@@ -201,8 +201,15 @@ pub struct RunInfo {
     pub started_at: String,
     /// Seconds from the schedule's start to the last completion.
     pub duration_s: f64,
-    /// Why scheduling stopped: `corpus`, `requests`, `duration` or `interrupted`.
+    /// Why scheduling stopped: `corpus`, `requests`, `duration`, `interrupted` or `error`.
     pub ended_by: String,
+    /// With `ended_by: error`, what failed (the command exited 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The key trace and span IDs were remapped with (16 hex digits): `replay --id-key` with it
+    /// resends this run's exact IDs. Absent with `--no-rewrite` (IDs sent as stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_key: Option<String>,
     /// Endpoint, without credentials.
     pub endpoint: String,
     /// Platform preset.

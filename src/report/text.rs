@@ -53,6 +53,9 @@ impl Render for Text {
             "  duration        {:.2} s (ended by {}), started {}",
             run.duration_s, run.ended_by, run.started_at
         );
+        if let Some(e) = &run.error {
+            let _ = writeln!(o, "  ENDED EARLY     {e}");
+        }
         if !r.merged_from.is_empty() {
             let _ = writeln!(o, "  merged from     {} reports: {}", r.merged_from.len(), r.merged_from.join(", "));
         }

@@ -104,21 +104,31 @@ fn one_pass_delivers_every_span_exactly_once() {
     assert_eq!(scen, records);
 }
 
+/// The span IDs of each captured request, in arrival order.
+fn captured_ids(s: &sink::Running) -> Vec<HashSet<Vec<u8>>> {
+    s.captured().iter().map(|c| spans_of(&c.body).into_iter().map(|sp| sp.span_id).collect()).collect()
+}
+
 #[test]
-fn bodies_carry_shifted_times_and_fresh_ids_on_the_second_pass() {
+fn bodies_carry_shifted_times_and_ids_fresh_in_every_pass_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "8", &[]);
     let corpus = Corpus::open(&c).unwrap();
     let n = corpus.records() as usize;
     let s = sink::spawn(SinkPlan { capture: 100, ..SinkPlan::default() }).unwrap();
     let before = std::time::SystemTime::now();
-    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "100", "--loops", "2", "-q"], &[]);
+    // One connection: requests arrive in schedule order.
+    let args = ["--rate", "100", "--loops", "2", "--connections", "1", "-q"];
+    let (o, r) = replay(dir.path(), &c, &url(&s), &args, &[]);
     let after = std::time::SystemTime::now();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(r["requests"]["ok"], 2 * n as u64);
+    let key = r["run"]["id_key"].as_str().expect("the report names the run's ID key").to_string();
+    assert_eq!(key.len(), 16, "{key}");
     let got = s.captured();
     assert_eq!(got.len(), 2 * n);
     let ns = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let ids = |v: &[otlp::Span]| v.iter().map(|s| s.span_id.clone()).collect::<HashSet<_>>();
     for (i, cap) in got.iter().enumerate() {
         assert_eq!(cap.content_type, "application/x-protobuf");
         let stored = traceblast_record(&corpus, (i % n) as u64);
@@ -134,28 +144,52 @@ fn bodies_carry_shifted_times_and_fresh_ids_on_the_second_pass() {
         // The trace ends at its send time, which lies within the run.
         let end = b.iter().map(|s| s.end_time_unix_nano).max().unwrap();
         assert!(end >= ns(before) && end <= ns(after), "trace end {end} outside the run");
-        let ids = |v: &[otlp::Span]| v.iter().map(|s| s.span_id.clone()).collect::<HashSet<_>>();
-        if i < n {
-            assert_eq!(ids(&a), ids(&b), "pass 1 sends the stored IDs");
-        } else {
-            assert!(ids(&a).is_disjoint(&ids(&b)), "pass 2 never resends an ID");
-            let by_id: HashMap<Vec<u8>, &otlp::Span> = b.iter().map(|s| (s.span_id.clone(), s)).collect();
-            for sp in &b {
-                assert!(
-                    sp.parent_span_id.is_empty() || by_id.contains_key(&sp.parent_span_id),
-                    "parent resolves after remapping"
-                );
-                assert_eq!(sp.trace_id, b[0].trace_id);
-            }
+        // No pass sends the stored IDs (a second run into a platform would be dropped as seen).
+        assert!(ids(&a).is_disjoint(&ids(&b)), "request {i} resends stored span IDs");
+        if i >= n {
+            assert!(ids(&spans_of(&got[i - n].body)).is_disjoint(&ids(&b)), "pass 2 resends pass 1's IDs");
+        }
+        let by_id: HashMap<Vec<u8>, &otlp::Span> = b.iter().map(|s| (s.span_id.clone(), s)).collect();
+        for sp in &b {
+            assert!(sp.parent_span_id.is_empty() || by_id.contains_key(&sp.parent_span_id), "parent resolves");
+            assert_eq!(sp.trace_id, b[0].trace_id);
         }
     }
+    let first = captured_ids(&s);
     assert_eq!(s.shutdown().duplicate_span_ids, 0);
+
+    // --id-key reproduces the run's IDs exactly; a run without it gets new ones.
+    for (extra, same) in [(vec!["--id-key", key.as_str()], true), (vec![], false)] {
+        let s = sink::spawn(SinkPlan { capture: 100, ..SinkPlan::default() }).unwrap();
+        let mut a = args.to_vec();
+        a.extend(extra.iter().copied());
+        let (o, r) = replay(dir.path(), &c, &url(&s), &a, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let again = captured_ids(&s);
+        assert_eq!(again.len(), first.len());
+        for (x, y) in first.iter().zip(&again) {
+            if same {
+                assert_eq!(x, y, "--id-key {key} resends the same IDs");
+            } else {
+                assert!(x.is_disjoint(y), "a second run never resends an ID of the first");
+            }
+        }
+        assert_eq!(r["run"]["id_key"].as_str() == Some(key.as_str()), same);
+    }
+    // --no-rewrite sends stored bytes and names no key.
+    let s = sink::spawn(SinkPlan { capture: 100, ..SinkPlan::default() }).unwrap();
+    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "100", "--connections", "1", "--no-rewrite", "-q"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(r["run"].get("id_key").is_none());
+    for (i, cap) in s.captured().iter().enumerate() {
+        assert_eq!(cap.body, traceblast_record(&corpus, i as u64));
+    }
 }
 
 /// Record `i` of a corpus, as stored.
 fn traceblast_record(c: &Corpus, i: u64) -> Vec<u8> {
     let frame = c.index.frames.partition_point(|f| f.first_record + f.records <= i);
-    let mut dec = zstd::bulk::Decompressor::new().unwrap();
+    let mut dec = traceblast::corpus::FrameReader::new().unwrap();
     let mut data = Vec::new();
     c.decompress_frame(frame, &mut dec, &mut data).unwrap();
     let mut out = None;
@@ -407,7 +441,7 @@ fn bad_input_exits_2_before_any_traffic() {
 }
 
 #[test]
-fn an_unreachable_endpoint_is_counted_and_hinted_not_fatal() {
+fn an_unreachable_endpoint_is_counted_and_hinted_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "5", &["--mix", "simple=1"]);
     // A port nobody listens on: bind, note it, close.
@@ -415,7 +449,10 @@ fn an_unreachable_endpoint_is_counted_and_hinted_not_fatal() {
     let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
     let (o, r) =
         replay(dir.path(), &c, &endpoint, &["--rate", "50", "--requests", "200", "--timeout", "1s", "-q"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // No request succeeded: exit 1 without --min-success (a run that delivered nothing is no
+    // success), with the report written all the same.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no request succeeded (200 scheduled)"), "{}", stderr(&o));
     assert_accounted(&r);
     assert_eq!(r["requests"]["failed"], 200);
     assert_eq!(r["errors"]["connection"], 200);
@@ -445,6 +482,15 @@ fn an_unreachable_endpoint_is_counted_and_hinted_not_fatal() {
         .output()
         .unwrap();
     assert_eq!(min.status.code(), Some(1), "--min-success missed exits 1");
+    // --min-success 0 opts out.
+    let (o, _) = replay(
+        dir.path(),
+        &c,
+        &endpoint,
+        &["--rate", "100", "--requests", "5", "--timeout", "1s", "-q", "--min-success", "0"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]

@@ -82,6 +82,8 @@ pub fn synthetic_report(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Report {
             started_at: "2026-11-18T11:06:40.000Z".into(),
             duration_s: 60.5,
             ended_by: "duration".into(),
+            error: None,
+            id_key: Some("00000000075bcd15".into()),
             endpoint: "https://api.example.com/otel/v1/traces".into(),
             platform: "braintrust".into(),
             headers: vec![

@@ -147,7 +147,7 @@ fn config(records: std::ops::Range<u64>, passes: Option<u64>, batch: u32, worker
         passes,
         batch,
         rewrite: true,
-        first_pass_salt: None,
+        id_key: None,
         seed: 42,
         epoch_ns: crate::synth::EPOCH_NS,
         time: TimeBase::Scheduled {
@@ -158,6 +158,7 @@ fn config(records: std::ops::Range<u64>, passes: Option<u64>, batch: u32, worker
         workers,
         max_ahead_bytes: 1 << 20,
         max_ahead: 8,
+        panic_after: None,
     }
 }
 
@@ -226,7 +227,7 @@ fn slice_and_no_rewrite_send_records_as_stored() {
 
 /// The stored records `range` of `corpus`.
 fn stored(corpus: &Corpus, range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
-    let mut dec = zstd::bulk::Decompressor::new().unwrap();
+    let mut dec = crate::corpus::FrameReader::new().unwrap();
     let mut out = Vec::new();
     for f in 0..corpus.index.frames.len() {
         let mut data = Vec::new();
@@ -266,4 +267,72 @@ fn kept_patches_give_every_pass_the_bytes_a_fresh_scan_gives() {
             assert_eq!(p.body.to_vec(), want, "request {i}, {workers} workers");
         }
     }
+}
+
+#[test]
+fn a_reader_that_panics_ends_the_stream_with_an_error_naming_the_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(dir.path(), 10);
+    let n = corpus.records();
+    for workers in [0, 2] {
+        let mut cfg = config(0..n, Some(1), 1, workers);
+        cfg.panic_after = Some(4);
+        let mut s = start(corpus.clone(), cfg);
+        let mut got = 0;
+        let err = loop {
+            match s.next(Duration::from_secs(10)) {
+                Ok(Next::Item(p)) => {
+                    assert_eq!(p.seq, got);
+                    got += 1;
+                }
+                Ok(Next::End) => panic!("a panic looked like the end of the corpus after {got} requests"),
+                Ok(Next::Wait) => panic!("preparation stalled"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(got, 4, "the requests cut before the panic are delivered");
+        assert!(err.contains(&corpus.path().display().to_string()), "{err}");
+        assert!(err.contains("injected reader panic"), "{err}");
+    }
+}
+
+#[test]
+fn parts_of_a_split_trace_share_one_time_target() {
+    // A trace split across three records (traces = 0, 0, 1) and a whole one: the parts get the
+    // target of the request that carries the first part, whatever request carries them.
+    let dir = tempfile::tempdir().unwrap();
+    let set = ScenarioSet::builtin();
+    let plan = crate::generate::GenPlan {
+        mix: Mix::parse("complex=1", &set).unwrap(),
+        set,
+        seed: 42,
+        count: 2,
+        shard: None,
+        traces_per_request: 1,
+        max_request_bytes: 64 << 10,
+        level: 1,
+        threads: 1,
+        output: crate::output::Output::check(&dir.path().join("split.zst")).unwrap(),
+    };
+    crate::generate::run(&plan, &Default::default()).unwrap();
+    let corpus = Arc::new(Corpus::open(plan.output.path()).unwrap());
+    let traces = &corpus.index.records.traces;
+    assert!(traces.iter().filter(|&&t| t == 0).count() >= 2, "the traces are split: {traces:?}");
+    let n = corpus.records();
+    let cfg = config(0..n, Some(1), 1, 0);
+    let TimeBase::Scheduled { start_ns, .. } = cfg.time else { unreachable!() };
+    let items = drain(&mut start(corpus.clone(), cfg));
+    let stored = stored(&corpus, 0..n);
+    // Request i is due at start + 10 ms × i; every part of a trace is shifted by the delta of
+    // the request carrying its first part.
+    let mut first_of_trace = 0;
+    for (i, p) in items.iter().enumerate() {
+        let delta = spans(&p.body.to_vec())[0].start_time_unix_nano - spans(&stored[i])[0].start_time_unix_nano;
+        let want = start_ns + first_of_trace as u64 * 10_000_000 - crate::synth::EPOCH_NS;
+        assert_eq!(delta, want, "request {i} (trace starting at request {first_of_trace})");
+        if traces[i] > 0 {
+            first_of_trace = i + 1;
+        }
+    }
+    assert!(first_of_trace == items.len());
 }
