@@ -186,6 +186,10 @@ pub struct ReplayArgs {
     /// Accepted for compatibility: fresh IDs on every pass are now the default.
     #[arg(long, hide = true)]
     pub fresh_ids: bool,
+    /// Show the values of the headers given with --header, OTEL_EXPORTER_OTLP_HEADERS or a
+    /// platform preset in the dry run and the reports (values that look secret stay redacted).
+    #[arg(long)]
+    pub show_headers: bool,
     /// Do not verify TLS certificates (prints a warning).
     #[arg(long)]
     pub insecure: bool,

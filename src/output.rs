@@ -37,26 +37,14 @@ pub enum OutputError {
         why: String,
     },
     /// Writing failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Io {
         /// The output path as given.
         path: String,
-        /// The cause (not repeated by `{:#}`: this error has no source).
-        #[source]
-        source: IoCause,
+        /// The operating system's message: part of this error's text, not a separate source,
+        /// so an error chain (`{:#}`) prints it once.
+        cause: String,
     },
-}
-
-/// An I/O error's message, kept as a plain cause so that an error chain prints it once.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct IoCause(String);
-
-impl From<std::io::Error> for IoCause {
-    fn from(e: std::io::Error) -> Self {
-        // `io::Error`'s Display of an OS error is "No such file or directory (os error 2)".
-        IoCause(e.to_string())
-    }
 }
 
 /// What the target path is.
@@ -115,7 +103,7 @@ impl Output {
         let kind = match std::fs::metadata(&target) {
             Ok(m) => kind_of(&m, &target).map_err(refuse)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Kind::Replace,
-            Err(e) => return Err(refuse(IoCause::from(e).0)),
+            Err(e) => return Err(refuse(e.to_string())),
         };
         if kind == Kind::Replace {
             let dir = parent_dir(&target);
@@ -157,7 +145,10 @@ impl Output {
     }
 
     fn io_error(&self, e: std::io::Error) -> OutputError {
-        OutputError::Io { path: self.shown.display().to_string(), source: e.into() }
+        // tempfile appends ` at path ".NAME.tb-….tmp"`: the user named the output, not that.
+        let cause = e.to_string();
+        let cause = cause.split(" at path \"").next().unwrap_or_default().to_string();
+        OutputError::Io { path: self.shown.display().to_string(), cause }
     }
 }
 

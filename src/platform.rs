@@ -38,9 +38,20 @@ pub fn is_secret_header(name: &str) -> bool {
         .any(|s| n.contains(s))
 }
 
-/// Removes credentials from a URL for display: user info and query values of secret-looking
-/// parameters.
+/// Whether a URL query parameter is likely to carry a credential (signed URLs' `sig` and
+/// `signature`, OAuth's `code`, `key`, `token`, `password`, …). The name is compared decoded
+/// and case-insensitively; a false positive only hides a harmless value.
+pub fn is_secret_param(name: &str) -> bool {
+    let n = percent_encoding::percent_decode_str(name).decode_utf8_lossy().to_ascii_lowercase();
+    is_secret_header(&n)
+        || ["sig", "pass", "pwd", "credential", "session", "jwt", "sas", "otp"].iter().any(|s| n.contains(s))
+        || ["code", "st", "se", "sv", "sp", "sr", "skoid"].contains(&n.as_str())
+}
+
+/// Removes credentials from a URL for display: user info, and the values of query parameters
+/// that look like credentials (the fragment is dropped).
 pub fn redact_url(url: &str) -> String {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
     let (head, query) = match url.split_once('?') {
         Some((h, q)) => (h, Some(q)),
         None => (url, None),
@@ -58,7 +69,7 @@ pub fn redact_url(url: &str) -> String {
             let q: Vec<String> = q
                 .split('&')
                 .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if is_secret_header(k) => format!("{k}=<redacted>"),
+                    Some((k, _)) if is_secret_param(k) => format!("{k}=<redacted>"),
                     _ => kv.to_string(),
                 })
                 .collect();
@@ -235,5 +246,13 @@ mod tests {
             redact_url("https://user:pw@host:443/v1/traces?api_key=abc&x=1"),
             "https://host:443/v1/traces?api_key=<redacted>&x=1"
         );
+        // Signed URLs (Azure SAS, S3, GCS), OAuth codes, tokens and passwords in any case or
+        // percent-encoding; the fragment goes.
+        let u = "https://h/p?sv=2024&sig=S1&code=C1&Token=T1&password=P1&X-Amz-Signature=A1&%73ig=S2&x=1#frag";
+        let r = redact_url(u);
+        for secret in ["S1", "C1", "T1", "P1", "A1", "S2", "frag"] {
+            assert!(!r.contains(secret), "{secret} in {r}");
+        }
+        assert!(r.ends_with("&x=1"), "{r}");
     }
 }

@@ -273,17 +273,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     };
     let shard = a.shard.as_deref().map(|s| super::parse_shard("--shard", s)).transpose()?;
 
-    let headers_display = headers
-        .iter()
-        .map(|(k, v)| {
-            let shown = if is_secret_header(k.as_str()) {
-                "<redacted>".to_string()
-            } else {
-                v.to_str().unwrap_or("<binary>").to_string()
-            };
-            (k.as_str().to_string(), shown)
-        })
-        .collect();
+    let headers_display = display_headers(&headers, a.show_headers);
     Ok(ReplayPlan {
         corpus: a.corpus.clone(),
         endpoint_display: redact_url(&endpoint.v),
@@ -306,6 +296,21 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         quiet: a.quiet,
         dry_run: a.dry_run,
     })
+}
+
+/// The headers as output may show them: the values traceblast sets itself (content type and
+/// encoding, user agent) as they are; every value the user or a platform preset gave as
+/// `<redacted>` — with `--show-headers`, those that do not look secret are shown.
+fn display_headers(headers: &HeaderMap, show: bool) -> Vec<(String, String)> {
+    let own = [hyper::header::CONTENT_TYPE, hyper::header::CONTENT_ENCODING, hyper::header::USER_AGENT];
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let visible = (own.contains(k) && !v.as_bytes().is_empty()) || (show && !is_secret_header(k.as_str()));
+            let shown = if visible { v.to_str().unwrap_or("<binary>").to_string() } else { "<redacted>".into() };
+            (k.as_str().to_string(), shown)
+        })
+        .collect()
 }
 
 /// The log level from `--log-level` or `LOG_LEVEL`.

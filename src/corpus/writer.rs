@@ -33,7 +33,7 @@ impl CorpusWriter {
     }
 
     fn err(&self, source: std::io::Error) -> WriteError {
-        WriteError::Io { path: self.out.path().display().to_string(), source: source.into() }
+        WriteError::Io { path: self.out.path().display().to_string(), cause: source.to_string() }
     }
 
     /// Appends one compressed frame holding `records` (raw size `raw_len`).

@@ -3,6 +3,7 @@
 //! one-line errors, files left behind) is what is being checked.
 
 mod analyze;
+mod closed_loop;
 mod collector;
 mod completions;
 mod demo;
@@ -12,6 +13,7 @@ mod generate;
 mod hostile_corpus;
 mod html;
 mod inspect;
+mod outputs;
 mod png;
 mod replay;
 mod report;

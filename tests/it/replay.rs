@@ -429,6 +429,14 @@ fn bad_input_exits_2_before_any_traffic() {
         (vec![cs, "--platform", "langsmith"], vec!["LANGSMITH_API_KEY"]),
         (vec![bad.to_str().unwrap(), "--endpoint", &u], vec!["bad.zst", "not a traceblast corpus"]),
         (vec!["/nonexistent.zst", "--endpoint", &u], vec!["/nonexistent.zst"]),
+        // Numbers over their stated maximum (1.8e19 s used to make --dry-run run forever).
+        (vec![cs, "--endpoint", &u, "--duration", "1.8e19", "--dry-run"], vec!["--duration '1.8e19'", "maximum"]),
+        (vec![cs, "--endpoint", &u, "--rate", "1e300"], vec!["--rate '1e300'"]),
+        (vec![cs, "--endpoint", &u, "--connections", "20000"], vec!["--connections '20000'", "10,000"]),
+        (vec![cs, "--endpoint", &u, "--batch", "100000"], vec!["--batch '100000'", "65,535"]),
+        (vec![cs, "--endpoint", &u, "--threads", "999"], vec!["--threads '999'", "256"]),
+        (vec![cs, "--endpoint", &u, "--max-in-flight", "5M"], vec!["--max-in-flight '5M'"]),
+        (vec![cs, "--endpoint", &u, "--id-key", "xyz"], vec!["--id-key 'xyz'", "hex"]),
     ];
     for (args, needles) in cases {
         let mut full = vec!["replay"];
@@ -438,6 +446,12 @@ fn bad_input_exits_2_before_any_traffic() {
         assert_bad_input(&o, &needles);
     }
     assert_eq!(s.shutdown().requests, 0, "no traffic on bad input");
+    // At the maxima, the plan is computed at once.
+    let started = std::time::Instant::now();
+    let o = run(&["replay", cs, "--endpoint", &u, "--rate", "10000000", "--duration", "30d", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("25,920,000,000,000 expected"), "{}", stdout(&o));
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
@@ -526,4 +540,39 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
         assert!(plan.contains(key), "{key:?} missing:\n{plan}");
     }
     assert_eq!(s.shutdown().requests, 0);
+}
+
+#[test]
+fn header_values_and_url_credentials_never_reach_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "3", &["--mix", "simple=1"]);
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let secret_url = format!("http://u:PASSWD1@{}/v1/traces?sig=SIG1&code=CODE1&x=1", s.addr);
+    let args = |extra: &[&'static str]| {
+        let mut v: Vec<String> = ["--header", "x-project: PROJ1", "--header", "authorization: Bearer TOKEN1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(["--rate", "50", "--html", "run.html", "--log-level", "debug"].iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let secrets = ["PASSWD1", "SIG1", "CODE1", "TOKEN1", "dTpQQVNTV0Qx"];
+    for extra in [&["--dry-run"][..], &[], &["--show-headers"]] {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let (o, r) = replay(dir.path(), &c, &secret_url, &a, &[("OTEL_EXPORTER_OTLP_HEADERS", "x-team=TEAM1")]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let html = std::fs::read_to_string(dir.path().join("run.html")).unwrap_or_default();
+        let everything = format!("{}{}{r}{html}", stdout(&o), stderr(&o));
+        for secret in secrets {
+            assert!(!everything.contains(secret), "{secret} printed with {extra:?}");
+        }
+        // Values the user gave are hidden unless --show-headers, which shows the harmless ones.
+        let shown = extra.contains(&"--show-headers");
+        assert_eq!(everything.contains("PROJ1"), shown, "{extra:?}");
+        assert_eq!(everything.contains("TEAM1"), shown, "{extra:?}");
+        let _ = std::fs::remove_file(dir.path().join("run.html"));
+    }
+    assert_eq!(s.shutdown().requests, 6, "the dry run sent nothing, the two runs 3 each");
 }
