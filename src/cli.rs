@@ -109,7 +109,7 @@ Configuration: flags > environment > .env (never overrides a real variable).
   TRACEBLAST_ENDPOINT, TRACEBLAST_RATE, TRACEBLAST_DURATION, TRACEBLAST_REQUESTS, TRACEBLAST_LOOPS,
   TRACEBLAST_RAMP_UP, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
   TRACEBLAST_COMPRESSION, TRACEBLAST_RETRIES, TRACEBLAST_BATCH, TRACEBLAST_HTTP2, TRACEBLAST_REPORT,
-  TRACEBLAST_HTML, TRACEBLAST_MIN_SUCCESS.
+  TRACEBLAST_HTML, TRACEBLAST_MIN_SUCCESS, TRACEBLAST_THREADS, TRACEBLAST_ID_KEY.
 Exit codes: 0 done; 1 done but no request succeeded, or --min-success missed; 2 bad input, or
 the run stopped on an error (the report so far is still written, ended_by: error); 130 interrupted.")]
 pub struct ReplayArgs {
