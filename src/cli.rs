@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Scale-test OpenTelemetry ingestion with realistic, reproducible GenAI agent traces.
 #[derive(Debug, Parser)]
-#[command(name = "traceblast", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "traceblast", version, propagate_version = true, max_term_width = 100, arg_required_else_help = true)]
 #[command(after_help = "Examples:
   traceblast demo                                    gen + replay against a built-in sink
   traceblast gen --seed 42 --count 100k -o corpus.zst
@@ -89,6 +89,10 @@ pub struct GenArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// When stderr is not a terminal (CI, a pod, a file), print a status line this often; 0
+    /// turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub progress_interval: String,
 }
 
 /// `traceblast replay`. Options without a flag fall back to `TRACEBLAST_*` variables (and the
@@ -199,6 +203,10 @@ pub struct ReplayArgs {
     /// No progress bar and no text report (errors and warnings still print).
     #[arg(short, long)]
     pub quiet: bool,
+    /// When stderr is not a terminal (CI, a pod, a file), print a status line this often; 0
+    /// turns it off [default: 10s].
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub progress_interval: Option<String>,
     /// error, warning, info or debug (or LOG_LEVEL) [default: info].
     #[arg(long)]
     pub log_level: Option<String>,

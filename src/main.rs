@@ -10,17 +10,12 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = match traceblast::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            // Usage errors: the first line names the flag and value; the usage block that clap
-            // appends is left to --help.
-            let text = e.render().to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
-            return ExitCode::from(2);
+            // clap's whole message: what is missing or wrong, a "similar argument" tip, the
+            // usage line, `--help` for more; a bare `traceblast` prints the command list. Help
+            // and version go to stdout with exit 0, usage errors to stderr with exit 2.
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     match traceblast::cmd::run(cli) {

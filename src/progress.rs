@@ -9,6 +9,9 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+/// How often a status line is printed when stderr is not a terminal (`--progress-interval`).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The bar currently drawn, so log lines can be printed above it without tearing it.
 static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
@@ -59,8 +62,9 @@ pub fn replay_bar(total: Option<u64>, show: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(4));
+    // The message carries the ETA, computed from the schedule (indicatif's extrapolates).
     let template = if total.is_some() {
-        "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} ETA {eta} · {msg}"
+        "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} · {msg}"
     } else {
         "{spinner} [{elapsed_precise}] {pos} requests · {msg}"
     };

@@ -76,6 +76,16 @@ pub const MAX_LOOPS: u64 = 1_000_000_000;
 /// Most `--requests` (at `MAX_RATE`, more than `MAX_DURATION` of them).
 pub const MAX_REQUESTS: u64 = 1_000_000_000_000_000;
 
+/// Whether `url` is a base URL with no path (`http://host:4318` or `http://host:4318/`): no
+/// `/` after the authority, or only one, and no query.
+fn bare_base(url: &str) -> bool {
+    let Some((_, rest)) = url.trim().split_once("://") else { return false };
+    match rest.split_once('/') {
+        None => !rest.contains('?'),
+        Some((_, path)) => path.is_empty(),
+    }
+}
+
 /// `--id-key`: up to 16 hex digits (a report's `run.id_key`), `0x` allowed.
 fn parse_id_key(Val { v, from }: Val) -> Result<u64> {
     let t = v.trim().trim_start_matches("0x");
@@ -115,8 +125,15 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         pick(&a.platform, "--platform", env, "OTEL_PLATFORM").map(|v| v.v).unwrap_or_else(|| "otlp".into());
     let preset = platform::resolve(&platform_name, env).map_err(anyhow::Error::msg)?;
 
-    let endpoint = pick(&a.endpoint, "--endpoint", env, "TRACEBLAST_ENDPOINT")
-        .unwrap_or(Val { v: preset.endpoint.clone(), from: preset.endpoint_origin.clone() });
+    let given = pick(&a.endpoint, "--endpoint", env, "TRACEBLAST_ENDPOINT");
+    let appended = given.as_ref().is_some_and(|e| bare_base(&e.v));
+    let endpoint = match given {
+        // A base URL without a path gets the OTLP traces path, as OTEL_EXPORTER_OTLP_ENDPOINT
+        // does in every SDK (`http://host:4318` → `http://host:4318/v1/traces`).
+        Some(Val { v, from }) if appended => Val { v: format!("{}/v1/traces", v.trim().trim_end_matches('/')), from },
+        Some(given) => given,
+        None => Val { v: preset.endpoint.clone(), from: preset.endpoint_origin.clone() },
+    };
     let mut uri: hyper::Uri = endpoint
         .v
         .parse()
@@ -277,6 +294,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     Ok(ReplayPlan {
         corpus: a.corpus.clone(),
         endpoint_display: redact_url(&endpoint.v),
+        endpoint_appended: appended,
         target: Target { uri, headers, http2, insecure: a.insecure, timeout, retries, connections },
         headers_display,
         platform: preset.name.to_string(),
@@ -294,6 +312,11 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         html: output(&a.html, "--html", env, "TRACEBLAST_HTML")?,
         min_success,
         quiet: a.quiet,
+        progress_interval: duration(
+            pick(&a.progress_interval, "--progress-interval", env, "TRACEBLAST_PROGRESS_INTERVAL"),
+            crate::units::DAY,
+        )?
+        .unwrap_or(crate::progress::DEFAULT_INTERVAL),
         dry_run: a.dry_run,
     })
 }

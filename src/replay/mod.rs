@@ -55,6 +55,8 @@ pub struct ReplayPlan {
     pub target: Target,
     /// The endpoint with secrets removed, for output.
     pub endpoint_display: String,
+    /// `/v1/traces` was appended to a base URL given without a path.
+    pub endpoint_appended: bool,
     /// Request headers with secret values redacted, for output.
     pub headers_display: Vec<(String, String)>,
     /// The platform preset.
@@ -87,6 +89,8 @@ pub struct ReplayPlan {
     pub min_success: Option<f64>,
     /// No progress bar, no text report.
     pub quiet: bool,
+    /// A status line this often when stderr is not a terminal (zero: none).
+    pub progress_interval: Duration,
     /// Validate and print the plan only.
     pub dry_run: bool,
 }

@@ -36,6 +36,11 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The name users type and reports show: `none`, `gzip`, `zstd`.
+    pub fn name(self) -> &'static str {
+        self.header().unwrap_or("none")
+    }
+
     /// The header value, if any.
     pub fn header(self) -> Option<&'static str> {
         match self {

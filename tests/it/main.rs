@@ -8,6 +8,7 @@ mod collector;
 mod completions;
 mod demo;
 mod deploy;
+mod first_hour;
 mod fixtures;
 mod generate;
 mod hostile_corpus;

@@ -154,3 +154,19 @@ fn every_number_has_a_maximum_that_the_error_names() {
     let p = plan(&args(&["--rate", "10000000", "--duration", "30d"]), &Env::default()).unwrap();
     assert_eq!(p.stop.duration, Some(MAX_DURATION));
 }
+
+#[test]
+fn a_base_url_gets_the_traces_path_like_the_sdks() {
+    for (given, want, appended) in [
+        ("http://collector:4318", "http://collector:4318/v1/traces", true),
+        ("http://collector:4318/", "http://collector:4318/v1/traces", true),
+        ("http://collector:4318/v1/traces", "http://collector:4318/v1/traces", false),
+        ("https://h/api/public/otel/v1/traces", "https://h/api/public/otel/v1/traces", false),
+        ("http://collector:4318/custom", "http://collector:4318/custom", false),
+    ] {
+        let p = plan(&args(&["--endpoint", given]), &Env::default()).unwrap();
+        assert_eq!((p.target.uri.to_string().as_str(), p.endpoint_appended), (want, appended), "{given}");
+    }
+    let p = plan(&args(&[]), &Env::from_pairs(&[("TRACEBLAST_ENDPOINT", "http://c:1")])).unwrap();
+    assert_eq!(p.target.uri.to_string(), "http://c:1/v1/traces");
+}

@@ -1,0 +1,183 @@
+//! `traceblast replay`: plan → (dry run | run with progress and signals) → reports → exit code.
+
+mod monitor;
+mod plan;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+
+use crate::cli::ReplayArgs;
+use crate::config::env::Env;
+use crate::corpus::Corpus;
+use crate::output::Output;
+use crate::replay::{End, Rate, ReplayPlan, RunResult};
+use crate::report::model::{CorpusInfo, RunInfo};
+use crate::report::{self, Render};
+use crate::units::thousands;
+
+pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let env = Env::load(a.env_file.as_deref())?;
+    crate::logging::init(crate::config::replay::log_level(a, &env)?);
+    let plan = crate::config::replay::plan(a, &env)?;
+    let corpus = Arc::new(Corpus::open(&plan.corpus)?);
+    let records = crate::replay::record_range(&corpus, plan.shard).map_err(anyhow::Error::msg)?;
+    if plan.dry_run {
+        let checked = crate::replay::prepare::check_slice(&corpus, records.clone(), plan::DRY_RUN_CHECK)?;
+        super::emit(plan::describe(&plan, &corpus, &records) + &plan::describe_check(checked))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, code) = execute(&plan, corpus)?;
+    Ok(code)
+}
+
+/// Runs a validated plan with progress and signal handling, writes and prints the reports;
+/// returns the report and the exit code (`demo` reuses this).
+pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report::Report, ExitCode)> {
+    let records = crate::replay::record_range(&corpus, plan.shard).map_err(anyhow::Error::msg)?;
+    if plan.target.insecure {
+        log::warn!(
+            "--insecure: TLS certificates are not verified; anyone on the path can read the traffic and the API key"
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    super::watch_signals(stop.clone(), "interrupted: stopping; waiting for requests in flight (again to quit now)");
+    let estimate = plan::estimate(plan, &corpus, &records);
+    if !plan.quiet {
+        crate::progress::println_above(&format!("replay: {}", plan::summary_line(plan, &estimate)));
+    }
+    for w in plan::warnings(plan, &estimate, records.end - records.start) {
+        log::warn!("{w}");
+    }
+    let show = crate::progress::enabled(plan.quiet);
+    let bar = crate::progress::replay_bar(estimate.requests, show);
+    crate::progress::set_active(Some(&bar));
+    let done = Arc::new(AtomicBool::new(false));
+    let lines = (!show && !plan.quiet && !plan.progress_interval.is_zero()).then_some(plan.progress_interval);
+    let mut monitor = None;
+    let result = crate::replay::run(plan, corpus.clone(), stop.clone(), |live| {
+        let m = monitor::Monitor {
+            live,
+            plan: plan.clone(),
+            total: estimate.requests,
+            bar: bar.clone(),
+            lines,
+            done: done.clone(),
+        };
+        monitor = Some(m.spawn());
+    });
+    done.store(true, Ordering::Relaxed);
+    let monitor_failed = match monitor {
+        Some(Ok(m)) => m.join().err().map(|p| crate::replay::panic_message(p.as_ref())),
+        Some(Err(e)) => Some(e.to_string()),
+        None => None,
+    };
+    bar.finish_and_clear();
+    crate::progress::set_active(None);
+    let mut result = result.map_err(anyhow::Error::msg)?;
+    if let Some(p) = monitor_failed {
+        result.end = End::Failed;
+        result.error.get_or_insert(format!("the progress thread failed: {p}"));
+    }
+    let rep = build_report(plan, &corpus, &result);
+    write_reports(&rep, plan.report.as_ref(), plan.html.as_ref())?;
+    if !plan.quiet {
+        super::emit(report::text::Text.render(&rep))?;
+    }
+    if let Some(e) = &result.error {
+        // Exit 2 with the cause, after the report of what was sent.
+        anyhow::bail!("{e}");
+    }
+    let code = exit_code(plan, &result, &rep);
+    Ok((rep, code))
+}
+
+/// 130 when interrupted; 1 when no request succeeded (unless `--min-success 0`) or the success
+/// rate is below `--min-success`; else 0.
+fn exit_code(plan: &ReplayPlan, result: &RunResult, rep: &report::Report) -> ExitCode {
+    if result.end == End::Stopped {
+        return ExitCode::from(130);
+    }
+    let success = report::compare::exact_success(rep);
+    match plan.min_success {
+        None if rep.requests.ok == 0 => {
+            log::error!(
+                "no request succeeded ({} scheduled): exit 1 (--min-success 0 accepts a run without success)",
+                thousands(rep.requests.scheduled)
+            );
+            ExitCode::from(1)
+        }
+        Some(min) if success < min => {
+            log::error!("success rate {:.2} % is below --min-success {min} %", rep.success_rate);
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// Writes the JSON report and the HTML page of `rep`: both, or (on a failure) neither.
+pub fn write_reports(rep: &report::Report, json: Option<&Output>, html: Option<&Output>) -> anyhow::Result<()> {
+    let mut pending = Vec::new();
+    for (out, text) in [(json, report::json::Json.render(rep)), (html, report::html::Html.render(rep))]
+        .into_iter()
+        .filter_map(|(o, t)| o.map(|o| (o, t)))
+    {
+        let mut p = out.create()?;
+        p.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", out.path().display()))?;
+        pending.push(p);
+    }
+    crate::output::commit_all(pending)?;
+    Ok(())
+}
+
+/// The report model of a finished run.
+pub fn build_report(plan: &ReplayPlan, corpus: &Corpus, r: &RunResult) -> report::Report {
+    let m = &corpus.index.meta;
+    let ctx = report::Context {
+        run: RunInfo {
+            started_at: humantime::format_rfc3339_millis(r.started).to_string(),
+            duration_s: (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            ended_by: match r.end {
+                End::Exhausted => "corpus",
+                End::Requests => "requests",
+                End::Duration => "duration",
+                End::Stopped => "interrupted",
+                End::Failed => "error",
+            }
+            .into(),
+            error: r.error.clone(),
+            id_key: r.id_key.map(|k| format!("{k:016x}")),
+            endpoint: plan.endpoint_display.clone(),
+            platform: plan.platform.clone(),
+            headers: plan.headers_display.clone(),
+            options: {
+                let mut o = plan::options(plan);
+                if let Rate::PerSec(_) = plan.rate {
+                    o.insert("pacer_priority".into(), if r.pacer_realtime { "realtime" } else { "normal" }.into());
+                }
+                o
+            },
+        },
+        corpus: CorpusInfo {
+            path: plan.corpus.display().to_string(),
+            seed: m.seed,
+            count: m.count,
+            records: corpus.records(),
+            scenario_set_hash: m.scenario_set_hash.clone(),
+            generator_version: m.generator_version,
+            mix: m.mix.clone(),
+        },
+        scenario_names: m.scenarios.clone(),
+        target_rate: match plan.own_rate() {
+            Rate::PerSec(x) => Some(x),
+            Rate::Max => None,
+        },
+        achieved_rate: r.achieved_rate,
+        interrupted: r.end == End::Stopped,
+        cancelled: r.cancelled,
+    };
+    report::build(&r.stats, ctx)
+}

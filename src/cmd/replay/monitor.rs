@@ -1,0 +1,156 @@
+//! Progress while replay runs: a bar on a terminal, a status line every `--progress-interval`
+//! elsewhere (CI, a Kubernetes pod, a file), and the hint when nothing answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::replay::schedule::Schedule;
+use crate::replay::{Live, Rate, ReplayPlan};
+use crate::report;
+use crate::units::thousands;
+
+/// After this long without any HTTP response, print one hint (a run that ends sooner without
+/// a success gets the hint at its end).
+const NO_RESPONSE_HINT: Duration = Duration::from_secs(3);
+
+/// What the monitor shows.
+pub struct Monitor {
+    /// The run's live counters.
+    pub live: Live,
+    /// The plan (endpoint, rate, stop conditions).
+    pub plan: ReplayPlan,
+    /// Requests the run schedules, when known.
+    pub total: Option<u64>,
+    /// The bar drawn on a terminal (hidden otherwise).
+    pub bar: indicatif::ProgressBar,
+    /// Status lines every this long when no bar is drawn (`None`: none).
+    pub lines: Option<Duration>,
+    /// Set when the run is over.
+    pub done: Arc<AtomicBool>,
+}
+
+/// Counters read once per update.
+struct Now {
+    scheduled: u64,
+    ok: u64,
+    failed: u64,
+    missed: u64,
+    p99: u64,
+    elapsed: Duration,
+}
+
+impl Monitor {
+    /// Runs on its own thread until `done`.
+    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new().name("replay-progress".into()).spawn(move || self.run())
+    }
+
+    fn run(self) {
+        let mut hinted = false;
+        let mut next_line = self.lines.map(|every| self.live.start + every);
+        while !self.done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.now();
+            if !hinted && now.elapsed > NO_RESPONSE_HINT && now.scheduled > 0 && (self.live.responses)() == 0 {
+                hinted = true;
+                log::warn!(
+                    "no response from {} after {:.0} s — is the collector running?",
+                    self.plan.endpoint_display,
+                    now.elapsed.as_secs_f64()
+                );
+            }
+            self.bar.set_position(now.scheduled);
+            self.bar.set_message(self.message(&now));
+            if let (Some(at), Some(every)) = (next_line, self.lines)
+                && Instant::now() >= at
+            {
+                crate::progress::println_above(&format!(
+                    "replay: {} · {} · {}",
+                    clock(now.elapsed),
+                    self.count(&now),
+                    self.message(&now)
+                ));
+                next_line = Some(at + every);
+            }
+        }
+    }
+
+    fn now(&self) -> Now {
+        let (scheduled, ok, failed, missed, p99) =
+            self.live.recorder.with(|s| (s.scheduled, s.ok, s.failed, s.missed, s.corrected.value_at_quantile(0.99)));
+        Now { scheduled, ok, failed, missed, p99, elapsed: Instant::now().saturating_duration_since(self.live.start) }
+    }
+
+    /// `120/1,000 requests (12 %)`.
+    fn count(&self, n: &Now) -> String {
+        match self.total {
+            Some(t) if t > 0 => {
+                format!(
+                    "{}/{} requests ({:.0} %)",
+                    thousands(n.scheduled),
+                    thousands(t),
+                    n.scheduled as f64 * 100.0 / t as f64
+                )
+            }
+            _ => format!("{} requests", thousands(n.scheduled)),
+        }
+    }
+
+    /// Rate, success, p99, errors, missed and the time left.
+    fn message(&self, n: &Now) -> String {
+        let secs = n.elapsed.as_secs_f64().max(1e-3);
+        let target = match self.plan.own_rate() {
+            Rate::PerSec(r) => format!("of {r:.0}/s"),
+            Rate::Max => "max".into(),
+        };
+        let finished = n.ok + n.failed;
+        let mut m = format!(
+            "{:.0}/s {target} · ok {:.1} % · p99 {} · errors {} · missed {}",
+            n.scheduled as f64 / secs,
+            if finished == 0 { 100.0 } else { n.ok as f64 * 100.0 / finished as f64 },
+            report::text::us(n.p99),
+            thousands(n.failed),
+            thousands(n.missed)
+        );
+        if let Some(left) = self.time_left(n) {
+            m += &format!(" · ETA {}", clock(left));
+        }
+        m
+    }
+
+    /// Exact from the schedule at a fixed rate (ramp included); from `--duration` at `--rate
+    /// max`; unknown otherwise.
+    fn time_left(&self, n: &Now) -> Option<Duration> {
+        let by_duration = self.plan.stop.duration.map(|d| d.saturating_sub(n.elapsed));
+        let by_schedule = match (self.plan.own_rate(), self.total) {
+            (Rate::PerSec(r), Some(t)) if t > 0 => {
+                Some(Schedule { rate: r, ramp: self.plan.ramp_up }.due(t - 1).saturating_sub(n.elapsed))
+            }
+            _ => None,
+        };
+        [by_schedule, by_duration].into_iter().flatten().min()
+    }
+}
+
+/// `1:02:03` or `2:03`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks() {
+        assert_eq!(clock(Duration::from_secs(5)), "0:05");
+        assert_eq!(clock(Duration::from_secs(125)), "2:05");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+    }
+}
