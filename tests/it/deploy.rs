@@ -231,10 +231,82 @@ fn k8s_job_is_indexed_and_its_commands_pass_dry_run() {
     assert!(o.status.success(), "{replay_args:?}: {}", stderr(&o));
     let plan = stdout(&o);
     assert!(plan.contains("shard           3/8"), "{plan}");
-    assert!(plan.contains("800 req/s in total, 100.000 req/s from this shard"), "{plan}");
+    assert!(plan.contains("800 req/s in total, 100 req/s from this shard"), "{plan}");
 
     let merge = &yaml("deploy/k8s/merge-job.yaml")[0];
     let m = merge["spec"]["template"]["spec"]["containers"][0]["args"][0].as_str().unwrap();
     assert!(m.contains("traceblast report merge /reports/report-*.json -o /reports/merged.json"));
     assert_eq!(yaml("deploy/k8s/pvc.yaml")[0]["spec"]["accessModes"][0].as_str(), Some("ReadWriteMany"));
+}
+
+#[test]
+fn dockerignore_keeps_build_output_and_corpora_out_of_the_context() {
+    let ignore = std::fs::read_to_string(".dockerignore").expect("a .dockerignore next to the Dockerfile");
+    let rules: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    for must in ["target/", "*.zst", ".env"] {
+        assert!(rules.contains(&must), ".dockerignore lacks {must}");
+    }
+    // Nothing the Dockerfile copies is excluded.
+    for copied in ["Cargo.toml", "Cargo.lock", "rustfmt.toml", "src", "benches", "examples"] {
+        assert!(!rules.iter().any(|r| r.trim_end_matches('/') == copied), "{copied} is excluded");
+    }
+}
+
+#[test]
+fn one_variable_names_each_platform_endpoint_for_replay_and_the_collector() {
+    let config = std::fs::read_to_string("otel-collector-config.yaml").unwrap();
+    let compose = std::fs::read_to_string("docker-compose.yml").unwrap();
+    for (platform, var) in [("braintrust", "BRAINTRUST_API_URL"), ("langsmith", "LANGSMITH_ENDPOINT")] {
+        // The collector's exporter endpoint is the variable replay's preset reads, plus /otel;
+        // otlphttp appends /v1/traces, giving the URL replay sends to.
+        let line = config.lines().find(|l| l.contains(&format!("${{env:{var}:-"))).unwrap_or_else(|| panic!("{var}"));
+        assert!(line.trim().ends_with("}/otel"), "{line}");
+        assert!(compose.contains(&format!("{var}: ${{{var}:-")), "compose passes {var}");
+        let o = std::process::Command::new(bin())
+            .args(["replay", "fixtures/corpora/simple_query.zst", "--platform", platform, "--dry-run"])
+            .env(var, "http://sink:4318")
+            .env("BRAINTRUST_API_KEY", "k")
+            .env("BRAINTRUST_PROJECT", "p")
+            .env("LANGSMITH_API_KEY", "k")
+            .output()
+            .unwrap();
+        assert!(stdout(&o).contains("http://sink:4318/otel/v1/traces"), "{platform}: {}{}", stdout(&o), stderr(&o));
+    }
+    assert!(!config.contains("OTLP_ENDPOINT:-https"), "no second endpoint variable per platform");
+}
+
+#[test]
+fn k8s_secrets_come_from_their_own_file_without_localhost() {
+    for f in ["deploy/k8s/secret.example.yaml", "deploy/k8s/platform.env.example"] {
+        let text = std::fs::read_to_string(f).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            assert!(!line.contains("localhost") && !line.contains("127.0.0.1"), "{f}: {line}");
+        }
+    }
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    assert!(!readme.contains("--from-env-file=.env"), "the README must not carry .env (localhost) into pods");
+    assert!(readme.contains("--from-env-file=platform.env"));
+}
+
+#[test]
+fn the_compose_rehearsal_passes_the_sink_s_checks_with_env_example() {
+    // What the rehearsal does: .env.example's values, the Collector's exporter headers, the
+    // sink's braintrust profile. replay --platform braintrust sends the same headers.
+    let s = traceblast::sink::spawn(traceblast::sink::SinkPlan {
+        profile: Some(traceblast::sink::Profile::Braintrust),
+        ..Default::default()
+    })
+    .unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["replay", "fixtures/corpora/simple_query.zst", "--platform", "braintrust", "--rate", "100", "-q"])
+        .args(["--env-file", ".env.example"])
+        .env("BRAINTRUST_API_URL", format!("http://{}", s.addr))
+        .env_remove("BRAINTRUST_API_KEY")
+        .env_remove("BRAINTRUST_PROJECT")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sum = s.shutdown();
+    assert!(sum.requests > 0);
+    assert_eq!(sum.requests_by_status.get(&200).copied().unwrap_or(0), sum.requests, "{:?}", sum.requests_by_status);
 }
