@@ -3,7 +3,39 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueHint};
+
+/// A value parser that accepts any string but offers `values` to shell completions. The value
+/// is validated later by `config`, whose errors name the flag *or* the variable it came from
+/// (a clap-validated flag could not share one message with its environment variable).
+#[derive(Debug, Clone, Copy)]
+pub struct Suggest(pub &'static [&'static str]);
+
+impl TypedValueParser for Suggest {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
+    }
+}
+
+/// `--compression` values.
+pub const COMPRESSIONS: &[&str] = &["none", "gzip", "zstd"];
+/// `--log-level` values.
+pub const LOG_LEVELS: &[&str] = &["error", "warning", "info", "debug"];
+/// Completions for `--mix`: each built-in scenario alone (the flag takes NAME=WEIGHT,...).
+pub const MIX_EXAMPLES: &[&str] =
+    &["simple_query=1", "single_service_search=1", "delegated_booking=1", "multi_service_complex=1"];
 
 /// Scale-test OpenTelemetry ingestion with realistic, reproducible GenAI agent traces.
 #[derive(Debug, Parser)]
@@ -61,15 +93,15 @@ pub struct GenArgs {
     #[arg(long, default_value = "1000", allow_hyphen_values = true)]
     pub count: String,
     /// Output corpus file (written atomically).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: PathBuf,
     /// Scenario mix, NAME=WEIGHT,... (weights sum to 1; short names simple, search, booking,
     /// complex work too). Default: simple_query=0.4,single_service_search=0.3,
     /// delegated_booking=0.2,multi_service_complex=0.1, or an even mix of --scenarios files.
-    #[arg(long)]
+    #[arg(long, value_parser = Suggest(MIX_EXAMPLES), hide_possible_values = true)]
     pub mix: Option<String>,
     /// Load user-defined scenarios from a TOML file (repeatable); see `traceblast scenarios`.
-    #[arg(long = "scenarios", value_name = "FILE.toml")]
+    #[arg(long = "scenarios", value_name = "FILE.toml", value_hint = ValueHint::FilePath)]
     pub scenarios: Vec<PathBuf>,
     /// Traces per HTTP request.
     #[arg(long, default_value_t = 1)]
@@ -118,12 +150,13 @@ Exit codes: 0 done; 1 done but no request succeeded, or --min-success missed; 2 
 the run stopped on an error (the report so far is still written, ended_by: error); 130 interrupted.")]
 pub struct ReplayArgs {
     /// The corpus file (from `traceblast gen`).
+    #[arg(value_hint = ValueHint::FilePath)]
     pub corpus: std::path::PathBuf,
     /// OTLP/HTTP traces endpoint [default: http://localhost:4318/v1/traces, or the platform's].
     #[arg(long)]
     pub endpoint: Option<String>,
     /// Platform preset: otlp, braintrust, langsmith, langfuse, phoenix, honeycomb (or OTEL_PLATFORM).
-    #[arg(long)]
+    #[arg(long, value_parser = Suggest(&crate::platform::PLATFORMS), hide_possible_values = true)]
     pub platform: Option<String>,
     /// Requests per second (a number, or `max` for as fast as --max-in-flight allows) [default: 10].
     #[arg(long, allow_hyphen_values = true)]
@@ -156,7 +189,7 @@ pub struct ReplayArgs {
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
     /// Content-Encoding of bodies: none, gzip, zstd [default: none].
-    #[arg(long)]
+    #[arg(long, value_parser = Suggest(COMPRESSIONS), hide_possible_values = true)]
     pub compression: Option<String>,
     /// Retries of 429/502/503/504 and connection errors, honouring Retry-After [default: 0].
     #[arg(long, allow_hyphen_values = true)]
@@ -165,7 +198,7 @@ pub struct ReplayArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub batch: Option<String>,
     /// Write the JSON report here (counts, percentiles, series, histograms).
-    #[arg(long)]
+    #[arg(long, value_hint = ValueHint::FilePath)]
     pub report: Option<std::path::PathBuf>,
     /// Write the report as one self-contained HTML page (charts and tables; works offline).
     #[arg(long, value_name = "FILE")]
@@ -208,10 +241,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub progress_interval: Option<String>,
     /// error, warning, info or debug (or LOG_LEVEL) [default: info].
-    #[arg(long)]
+    #[arg(long, value_parser = Suggest(LOG_LEVELS), hide_possible_values = true)]
     pub log_level: Option<String>,
     /// Read this .env file instead of ./.env.
-    #[arg(long)]
+    #[arg(long, value_hint = ValueHint::FilePath)]
     pub env_file: Option<std::path::PathBuf>,
 }
 

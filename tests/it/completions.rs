@@ -18,3 +18,21 @@ fn completion_scripts_name_the_commands_and_flags() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tcsh"));
 }
+
+#[test]
+fn completions_offer_values() {
+    let bash = stdout(&run(&["completions", "bash"]));
+    for values in [
+        "otlp braintrust langsmith langfuse phoenix honeycomb",
+        "none gzip zstd",
+        "error warning info debug",
+        "simple_query=1 single_service_search=1 delegated_booking=1 multi_service_complex=1",
+    ] {
+        assert!(bash.contains(&format!("compgen -W \"{values}\"")), "bash offers no {values:?}");
+    }
+    let fish = stdout(&run(&["completions", "fish"]));
+    assert!(fish.contains("-l platform") && fish.contains("braintrust"), "fish offers platforms");
+    // The values stay validated by traceblast itself, with its own message.
+    let o = run(&["replay", "x.zst", "--compression", "brotli"]);
+    assert_bad_input(&o, &["--compression 'brotli'", "none, gzip or zstd"]);
+}
