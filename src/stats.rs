@@ -59,13 +59,111 @@ impl ErrorKind {
     }
 }
 
+/// Why a request got no answer, as precisely as the error says: what a user must fix differs
+/// between a refused connection, a name that does not resolve and a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorClass {
+    /// Nothing listens at the address (ECONNREFUSED).
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// The server's certificate is not signed by a trusted authority.
+    TlsUntrusted,
+    /// The certificate is not valid for the host name.
+    TlsName,
+    /// The certificate has expired or is not valid yet.
+    TlsExpired,
+    /// Any other TLS failure: protocol version, handshake, alert.
+    TlsProtocol,
+    /// No connection within `--timeout`.
+    ConnectTimeout,
+    /// The connection failed otherwise (unreachable network, …).
+    Connect,
+    /// The peer reset the connection (ECONNRESET, broken pipe).
+    Reset,
+    /// The connection closed before the whole response arrived.
+    Closed,
+    /// No response within `--timeout`.
+    Timeout,
+    /// Any other failure during the exchange.
+    Io,
+}
+
+impl ErrorClass {
+    /// Stable name used in reports (`error_classes`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Refused => "refused",
+            ErrorClass::Dns => "dns",
+            ErrorClass::TlsUntrusted => "tls_untrusted",
+            ErrorClass::TlsName => "tls_name_mismatch",
+            ErrorClass::TlsExpired => "tls_expired",
+            ErrorClass::TlsProtocol => "tls_protocol",
+            ErrorClass::ConnectTimeout => "connect_timeout",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Reset => "reset",
+            ErrorClass::Closed => "closed",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Io => "io",
+        }
+    }
+
+    /// Every class, in order.
+    pub const ALL: [ErrorClass; 12] = [
+        ErrorClass::Refused,
+        ErrorClass::Dns,
+        ErrorClass::TlsUntrusted,
+        ErrorClass::TlsName,
+        ErrorClass::TlsExpired,
+        ErrorClass::TlsProtocol,
+        ErrorClass::ConnectTimeout,
+        ErrorClass::Connect,
+        ErrorClass::Reset,
+        ErrorClass::Closed,
+        ErrorClass::Timeout,
+        ErrorClass::Io,
+    ];
+
+    /// The class named `name` ([`ErrorClass::as_str`]).
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// In words, for hints and text reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorClass::Refused => "connection refused",
+            ErrorClass::Dns => "host name not resolved",
+            ErrorClass::TlsUntrusted => "TLS certificate not trusted",
+            ErrorClass::TlsName => "TLS certificate not valid for the host name",
+            ErrorClass::TlsExpired => "TLS certificate expired or not yet valid",
+            ErrorClass::TlsProtocol => "TLS handshake failed",
+            ErrorClass::ConnectTimeout => "timeout while connecting",
+            ErrorClass::Connect => "connection failed",
+            ErrorClass::Reset => "connection reset",
+            ErrorClass::Closed => "connection closed mid-response",
+            ErrorClass::Timeout => "no response within --timeout",
+            ErrorClass::Io => "I/O error",
+        }
+    }
+
+    /// The coarse kind (the report's `errors` keys, and what retries look at).
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            ErrorClass::Timeout => ErrorKind::Timeout,
+            ErrorClass::Reset | ErrorClass::Closed | ErrorClass::Io => ErrorKind::Io,
+            _ => ErrorKind::Connect,
+        }
+    }
+}
+
 /// How a sent request ended (after retries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// An HTTP status (2xx is ok, anything else failed).
     Status(u16),
     /// No status.
-    Error(ErrorKind),
+    Error(ErrorClass),
 }
 
 impl Outcome {
@@ -76,7 +174,7 @@ impl Outcome {
 }
 
 /// One finished request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Completion {
     /// Scenario id of the request (255: mixed).
     pub scenario: u8,
@@ -100,6 +198,9 @@ pub struct Completion {
     pub traces: u32,
     /// `partial_success.rejected_spans` of a 2xx answer.
     pub rejected_spans: u64,
+    /// With an error outcome, its message (secret-free: errors of the connection and TLS
+    /// layers, which never carry headers or bodies).
+    pub message: Option<String>,
 }
 
 /// Counters of one wall-clock second.
@@ -175,6 +276,8 @@ pub struct Stats {
     pub status: BTreeMap<u16, u64>,
     /// Failures without a status, by kind.
     pub errors: BTreeMap<&'static str, u64>,
+    /// Failures without a status, by class: count and the first message seen.
+    pub error_classes: BTreeMap<&'static str, (u64, String)>,
     /// Spans in ok requests minus rejected ones.
     pub spans_ok: u64,
     /// Traces in ok requests.
@@ -210,6 +313,7 @@ impl Stats {
             retries: 0,
             status: BTreeMap::new(),
             errors: BTreeMap::new(),
+            error_classes: BTreeMap::new(),
             spans_ok: 0,
             traces_ok: 0,
             rejected_spans: 0,
@@ -267,8 +371,13 @@ impl Stats {
         let ok = c.outcome.ok();
         let code = match c.outcome {
             Outcome::Status(s) => s,
-            Outcome::Error(k) => {
-                *self.errors.entry(k.as_str()).or_default() += 1;
+            Outcome::Error(class) => {
+                *self.errors.entry(class.kind().as_str()).or_default() += 1;
+                let e = self.error_classes.entry(class.as_str()).or_default();
+                e.0 += 1;
+                if e.1.is_empty() {
+                    e.1 = sample(c.message.as_deref().unwrap_or(class.describe()));
+                }
                 0
             }
         };
@@ -302,6 +411,15 @@ impl Stats {
     /// Requests accounted for: always equal to `scheduled` once in-flight requests finish.
     pub fn accounted(&self) -> u64 {
         self.ok + self.failed + self.missed
+    }
+}
+
+/// A message bounded for a report: one line, at most 200 characters.
+fn sample(m: &str) -> String {
+    let line = m.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
     }
 }
 
@@ -353,6 +471,7 @@ mod tests {
             spans: 5,
             traces: 1,
             rejected_spans: 0,
+            message: None,
         }
     }
 
@@ -367,7 +486,7 @@ mod tests {
             s.complete(&completion(start, i * 10, i * 10, i * 10 + 5, Outcome::Status(200)));
         }
         s.complete(&completion(start, 60, 60, 70, Outcome::Status(503)));
-        s.complete(&completion(start, 70, 70, 80, Outcome::Error(ErrorKind::Timeout)));
+        s.complete(&completion(start, 70, 70, 80, Outcome::Error(ErrorClass::Timeout)));
         s.missed(start + Duration::from_millis(80));
         s.missed(start + Duration::from_millis(90));
         assert_eq!((s.scheduled, s.ok, s.failed, s.missed), (10, 6, 2, 2));

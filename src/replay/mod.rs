@@ -12,6 +12,7 @@
 //! `scheduled == ok + failed + missed` always holds.
 
 pub mod body;
+pub mod classify;
 pub mod closed;
 pub mod pacer;
 pub mod patch;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::stats::{ErrorKind, Outcome};
+use crate::stats::{ErrorClass, ErrorKind, Outcome};
 
 /// First backoff.
 const BASE: Duration = Duration::from_millis(200);
@@ -15,7 +15,11 @@ const CAP: Duration = Duration::from_secs(30);
 pub fn retryable(o: Outcome) -> bool {
     match o {
         Outcome::Status(s) => matches!(s, 429 | 502 | 503 | 504),
-        Outcome::Error(k) => matches!(k, ErrorKind::Connect | ErrorKind::Io),
+        // A certificate problem does not go away by retrying.
+        Outcome::Error(c) => {
+            matches!(c.kind(), ErrorKind::Connect | ErrorKind::Io)
+                && !matches!(c, ErrorClass::TlsUntrusted | ErrorClass::TlsName | ErrorClass::TlsExpired)
+        }
     }
 }
 
@@ -48,8 +52,10 @@ mod tests {
         for s in [200, 400, 401, 403, 404, 409, 413, 415, 500] {
             assert!(!retryable(Outcome::Status(s)), "{s}");
         }
-        assert!(retryable(Outcome::Error(ErrorKind::Connect)));
-        assert!(!retryable(Outcome::Error(ErrorKind::Timeout)));
+        assert!(retryable(Outcome::Error(ErrorClass::Refused)));
+        assert!(retryable(Outcome::Error(ErrorClass::Reset)));
+        assert!(!retryable(Outcome::Error(ErrorClass::Timeout)));
+        assert!(!retryable(Outcome::Error(ErrorClass::TlsUntrusted)));
     }
 
     #[test]

@@ -19,10 +19,11 @@ use hyper_util::rt::TokioExecutor;
 use prost::Message;
 use tower_service::Service;
 
+use super::classify;
 use super::prepare::Prepared;
 use super::retry::{backoff, parse_retry_after, retryable};
 use crate::otlp::ExportTraceServiceResponse;
-use crate::stats::{Completion, ErrorKind, Outcome, Recorder};
+use crate::stats::{Completion, ErrorClass, Outcome, Recorder};
 
 /// Largest response body read (to find `partial_success`).
 const MAX_RESPONSE: usize = 64 * 1024;
@@ -237,10 +238,8 @@ fn connector(target: &Target) -> Connector {
     if target.http2 { b.enable_http2().wrap_connector(http) } else { b.enable_http1().wrap_connector(http) }
 }
 
-/// Why a connection-level attempt failed.
-fn classify(e: &hyper::Error) -> ErrorKind {
-    if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Io }
-}
+/// A failure without an HTTP status: its class and message.
+type Failure = (ErrorClass, String);
 
 /// One attempt's result.
 struct Attempt {
@@ -249,6 +248,8 @@ struct Attempt {
     retry_after: Option<Duration>,
     /// Whether the body went out (false when no connection could be made).
     body_sent: bool,
+    /// With an error outcome, what the error said.
+    message: Option<String>,
 }
 
 impl Senders {
@@ -279,20 +280,24 @@ impl Senders {
         })
     }
 
-    pub(super) async fn connect(&self) -> Result<Conn, ErrorKind> {
+    pub(super) async fn connect(&self) -> Result<Conn, Failure> {
         let mut c = self.connector.clone();
+        let timed_out = || (ErrorClass::ConnectTimeout, format!("no connection within {:?}", self.target.timeout));
         let io = tokio::time::timeout(self.target.timeout, c.call(self.target.uri.clone()))
             .await
-            .map_err(|_| ErrorKind::Connect)?
-            .map_err(|_| ErrorKind::Connect)?;
-        if self.target.http2 {
-            let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(|_| ErrorKind::Connect)?;
+            .map_err(|_| timed_out())?
+            .map_err(|e| (classify::connect(e.as_ref()), classify::message(e.as_ref())))?;
+        let failed = |e: hyper::Error| (classify::connect(&e), classify::message(&e));
+        let conn = if self.target.http2 {
+            let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(failed)?;
             tokio::spawn(conn);
-            Ok(Conn::H2(send))
+            Conn::H2(send)
         } else {
-            let (send, conn) = http1::handshake(io).await.map_err(|_| ErrorKind::Connect)?;
-            Ok(Conn::H1(send, Driver { io: Box::pin(conn), done: false }))
-        }
+            let (send, conn) = http1::handshake(io).await.map_err(failed)?;
+            Conn::H1(send, Driver { io: Box::pin(conn), done: false })
+        };
+        log::debug!("connection opened to {}", self.target.uri.authority().map_or("?", |a| a.host()));
+        Ok(conn)
     }
 
     fn request(&self, body: super::body::Body) -> Request<Body> {
@@ -304,15 +309,20 @@ impl Senders {
     }
 
     async fn attempt(&self, conn: &mut Option<Conn>, body: &super::body::Body) -> Attempt {
-        let fail =
-            |k, body_sent| Attempt { outcome: Outcome::Error(k), rejected_spans: 0, retry_after: None, body_sent };
+        let fail = |(class, message): Failure, body_sent| Attempt {
+            outcome: Outcome::Error(class),
+            rejected_spans: 0,
+            retry_after: None,
+            body_sent,
+            message: Some(message),
+        };
         // A kept-alive connection the server closed meanwhile fails before the request is
         // sent; that is not the server's answer, so reconnect once and send again.
         for fresh_try in 0..2 {
             if conn.as_ref().is_none_or(|c| !c.is_usable()) {
                 match self.connect().await {
                     Ok(c) => *conn = Some(c),
-                    Err(k) => return fail(k, false),
+                    Err(f) => return fail(f, false),
                 }
             }
             let req = self.request(body.clone());
@@ -360,14 +370,16 @@ impl Senders {
             match tokio::time::timeout(self.target.timeout, fut).await {
                 Err(_) => {
                     *conn = None;
-                    return fail(ErrorKind::Timeout, true);
+                    let timeout = self.target.timeout;
+                    return fail((ErrorClass::Timeout, format!("no response within {timeout:?}")), true);
                 }
                 Ok(Err(e)) => {
                     *conn = None;
                     if fresh_try == 0 && (e.is_canceled() || e.is_closed()) {
+                        log::debug!("a kept-alive connection was closed by the server; reconnecting");
                         continue;
                     }
-                    return fail(classify(&e), true);
+                    return fail((classify::exchange(&e), classify::message(&e)), true);
                 }
                 Ok(Ok((status, retry_after, json, body))) => {
                     self.responses.fetch_add(1, Ordering::Relaxed);
@@ -380,11 +392,17 @@ impl Senders {
                         }
                     };
                     let rejected_spans = if (200..300).contains(&status) { rejected_spans(&body, json) } else { 0 };
-                    return Attempt { outcome: Outcome::Status(status), rejected_spans, retry_after, body_sent: true };
+                    return Attempt {
+                        outcome: Outcome::Status(status),
+                        rejected_spans,
+                        retry_after,
+                        body_sent: true,
+                        message: None,
+                    };
                 }
             }
         }
-        fail(ErrorKind::Io, true)
+        fail((ErrorClass::Closed, "the connection closed twice before the request was sent".into()), true)
     }
 
     /// Sends one request with retries and records its completion.
@@ -399,6 +417,17 @@ impl Senders {
             let a = self.attempt(conn, &p.body).await;
             if a.body_sent {
                 wire += p.body.len() as u64;
+            }
+            if !a.outcome.ok() {
+                match (&a.outcome, &a.message) {
+                    (Outcome::Status(s), _) => log::debug!("request {} attempt {attempts}: status {s}", p.seq),
+                    (Outcome::Error(c), m) => log::debug!(
+                        "request {} attempt {attempts}: {} ({})",
+                        p.seq,
+                        c.describe(),
+                        m.as_deref().unwrap_or_default()
+                    ),
+                }
             }
             if attempts > self.target.retries || !retryable(a.outcome) {
                 break a;
@@ -421,6 +450,7 @@ impl Senders {
             spans: p.spans,
             traces: p.traces,
             rejected_spans: result.rejected_spans,
+            message: result.message,
         };
         self.recorder.with(|s| s.complete(&c));
         self.inflight.release();

@@ -287,6 +287,7 @@ mod tests {
             spans: 5,
             traces: 1,
             rejected_spans: 0,
+            message: None,
         });
         s.lateness(Duration::from_micros(i % 300));
     }

@@ -461,19 +461,21 @@ fn an_unreachable_endpoint_is_counted_and_hinted_and_exits_1() {
     // A port nobody listens on: bind, note it, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
+    // A short run (0.2 s): the hint comes at its end, naming the most common error class.
     let (o, r) =
-        replay(dir.path(), &c, &endpoint, &["--rate", "50", "--requests", "200", "--timeout", "1s", "-q"], &[]);
+        replay(dir.path(), &c, &endpoint, &["--rate", "100", "--requests", "20", "--timeout", "1s", "-q"], &[]);
     // No request succeeded: exit 1 without --min-success (a run that delivered nothing is no
     // success), with the report written all the same.
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no request succeeded (200 scheduled)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no request succeeded (20 scheduled)"), "{}", stderr(&o));
     assert_accounted(&r);
-    assert_eq!(r["requests"]["failed"], 200);
-    assert_eq!(r["errors"]["connection"], 200);
+    assert_eq!(r["requests"]["failed"], 20);
+    assert_eq!(r["errors"]["connection"], 20);
     assert_eq!(r["bytes"]["sent"], 0, "nothing went out");
     let err = stderr(&o);
     assert!(
-        err.contains(&format!("no response from {endpoint}")) && err.contains("is the collector running?"),
+        err.contains(&format!("no response from {endpoint} (20 × connection refused: "))
+            && err.contains("is the collector running?"),
         "{err}"
     );
     assert_eq!(err.matches("no response from").count(), 1, "the hint prints once");
@@ -575,4 +577,31 @@ fn header_values_and_url_credentials_never_reach_any_output() {
         let _ = std::fs::remove_file(dir.path().join("run.html"));
     }
     assert_eq!(s.shutdown().requests, 6, "the dry run sent nothing, the two runs 3 each");
+}
+
+#[test]
+fn a_wrong_path_gets_a_404_hint_naming_it_and_debug_logs_each_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "3", &["--mix", "simple=1"]);
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let endpoint = format!("http://{}/api/traces", s.addr);
+    let (o, r) = replay(dir.path(), &c, &endpoint, &["--rate", "100", "--log-level", "debug", "-q"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(r["status"]["404"], 3);
+    let err = stderr(&o);
+    assert!(err.contains("every answer was 404 Not Found: nothing takes OTLP traces at /api/traces"), "{err}");
+    for i in 0..3 {
+        assert!(err.contains(&format!("debug: request {i} attempt 1: status 404")), "{err}");
+    }
+    assert!(err.contains("debug: connection opened to 127.0.0.1"), "{err}");
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_a_dns_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "2", &["--mix", "simple=1"]);
+    let (o, r) = replay(dir.path(), &c, "http://no-such-host.invalid:4318", &["--rate", "100", "-q"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(r["errors"]["connection"], 2);
+    assert!(stderr(&o).contains("2 × host name not resolved: dns error"), "{}", stderr(&o));
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use traceblast::report::model::{CorpusInfo, RunInfo};
 use traceblast::report::{self, Context, Render, Report};
-use traceblast::stats::{Completion, ErrorKind, Outcome, Stats};
+use traceblast::stats::{Completion, ErrorClass, Outcome, Stats};
 
 use crate::util::{assert_bad_input, run, run_in, stderr, stdout};
 
@@ -51,7 +51,7 @@ pub fn synthetic_stats(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Stats {
             } else if i.is_multiple_of(97) {
                 Outcome::Status(429)
             } else if i.is_multiple_of(331) {
-                Outcome::Error(ErrorKind::Timeout)
+                Outcome::Error(ErrorClass::Timeout)
             } else {
                 Outcome::Status(200)
             };
@@ -67,6 +67,7 @@ pub fn synthetic_stats(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Stats {
                 spans: 5 + u32::from(scenario) * 10,
                 traces: 1,
                 rejected_spans: 0,
+                message: None,
             });
         }
     }

@@ -57,6 +57,8 @@ fn certificates_are_verified_unless_insecure() {
     let (o, r) = replay(dir.path(), &c, &url, &["--rate", "100", "--timeout", "2s", "-q"], &[]);
     assert_eq!(o.status.code(), Some(1), "no request succeeded: {}", crate::util::stderr(&o));
     assert_eq!(r["requests"]["ok"], 0, "a self-signed certificate is refused");
+    let err = crate::util::stderr(&o);
+    assert!(err.contains("TLS certificate not trusted"), "the hint names the certificate class: {err}");
     assert_eq!(r["errors"]["connection"], r["requests"]["scheduled"]);
 
     let (o, r) = replay(dir.path(), &c, &url, &["--rate", "100", "--insecure", "-q"], &[]);

@@ -56,6 +56,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     let bar = crate::progress::replay_bar(estimate.requests, show);
     crate::progress::set_active(Some(&bar));
     let done = Arc::new(AtomicBool::new(false));
+    let hinted = Arc::new(AtomicBool::new(false));
     let lines = (!show && !plan.quiet && !plan.progress_interval.is_zero()).then_some(plan.progress_interval);
     let mut monitor = None;
     let result = crate::replay::run(plan, corpus.clone(), stop.clone(), |live| {
@@ -66,6 +67,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
             bar: bar.clone(),
             lines,
             done: done.clone(),
+            hinted: hinted.clone(),
         };
         monitor = Some(m.spawn());
     });
@@ -82,6 +84,9 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
         result.end = End::Failed;
         result.error.get_or_insert(format!("the progress thread failed: {p}"));
     }
+    if result.stats.ok == 0 {
+        hint_why_nothing_succeeded(plan, &result, hinted.load(Ordering::Relaxed));
+    }
     let rep = build_report(plan, &corpus, &result);
     write_reports(&rep, plan.report.as_ref(), plan.html.as_ref())?;
     if !plan.quiet {
@@ -93,6 +98,22 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     }
     let code = exit_code(plan, &result, &rep);
     Ok((rep, code))
+}
+
+/// When no request succeeded, one line on why: nothing answered (the most common error class and
+/// its message), or everything was 404 (the path used).
+fn hint_why_nothing_succeeded(plan: &ReplayPlan, r: &RunResult, hinted: bool) {
+    let s = &r.stats;
+    let answered: u64 = s.status.values().sum();
+    if answered == 0 && s.scheduled > s.missed && !hinted {
+        log::warn!("{}", monitor::no_response_hint(&plan.endpoint_display, &s.error_classes, None));
+    } else if answered > 0 && s.status.get(&404) == Some(&answered) {
+        let path = plan.target.uri.path();
+        log::warn!(
+            "every answer was 404 Not Found: nothing takes OTLP traces at {path} on {}. Collectors take POST /v1/traces; platforms mount it under a prefix (--platform NAME sets it)",
+            plan.target.uri.authority().map_or("the server", |a| a.as_str())
+        );
+    }
 }
 
 /// 130 when interrupted; 1 when no request succeeded (unless `--min-success 0`) or the success

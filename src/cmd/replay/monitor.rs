@@ -28,6 +28,8 @@ pub struct Monitor {
     pub lines: Option<Duration>,
     /// Set when the run is over.
     pub done: Arc<AtomicBool>,
+    /// Set once the no-response hint was printed (the end of the run prints it otherwise).
+    pub hinted: Arc<AtomicBool>,
 }
 
 /// Counters read once per update.
@@ -47,18 +49,14 @@ impl Monitor {
     }
 
     fn run(self) {
-        let mut hinted = false;
         let mut next_line = self.lines.map(|every| self.live.start + every);
         while !self.done.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
             let now = self.now();
-            if !hinted && now.elapsed > NO_RESPONSE_HINT && now.scheduled > 0 && (self.live.responses)() == 0 {
-                hinted = true;
-                log::warn!(
-                    "no response from {} after {:.0} s — is the collector running?",
-                    self.plan.endpoint_display,
-                    now.elapsed.as_secs_f64()
-                );
+            let silent = now.scheduled > 0 && (self.live.responses)() == 0;
+            if silent && now.elapsed > NO_RESPONSE_HINT && !self.hinted.swap(true, Ordering::Relaxed) {
+                let errors = self.live.recorder.with(|s| s.error_classes.clone());
+                log::warn!("{}", no_response_hint(&self.plan.endpoint_display, &errors, Some(now.elapsed)));
             }
             self.bar.set_position(now.scheduled);
             self.bar.set_message(self.message(&now));
@@ -131,6 +129,24 @@ impl Monitor {
         };
         [by_schedule, by_duration].into_iter().flatten().min()
     }
+}
+
+/// `no response from URL after 3 s (12 × connection refused: …) — is the collector running?`,
+/// naming the most common error class and its sample message.
+pub fn no_response_hint(
+    endpoint: &str,
+    errors: &std::collections::BTreeMap<&'static str, (u64, String)>,
+    after: Option<Duration>,
+) -> String {
+    let mut h = format!("no response from {endpoint}");
+    if let Some(t) = after {
+        h += &format!(" after {:.0} s", t.as_secs_f64());
+    }
+    if let Some((class, (n, sample))) = errors.iter().max_by_key(|(_, (n, _))| *n) {
+        let what = crate::stats::ErrorClass::from_name(class).map_or(*class, |c| c.describe());
+        h += &format!(" ({} × {what}: {sample})", thousands(*n));
+    }
+    h + " — is the collector running?"
 }
 
 /// `1:02:03` or `2:03`.
