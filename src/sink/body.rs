@@ -9,6 +9,7 @@
 //! moment are at most one per runtime thread; what the request keeps afterwards — its span
 //! list, held through `--stall` and `--latency` — is what its share is resized to.
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
@@ -25,43 +26,100 @@ pub(super) async fn read(
     ctx: &Ctx,
     format: Format,
     share: &mut Share<'_>,
-) -> Result<Vec<u8>, Answer> {
+) -> Result<Bytes, Answer> {
     let (plan, limits) = (&ctx.plan, &ctx.plan.limits);
-    let mut buf = Vec::new();
-    if let Some(n) = declared {
-        if !share.wait_for(n, Instant::now() + limits.header_timeout).await {
-            return Err(busy(ctx, format));
-        }
-        buf.reserve_exact(n as usize);
+    if let Some(n) = declared
+        && !share.wait_for(n, Instant::now() + limits.header_timeout).await
+    {
+        return Err(busy(ctx, format));
     }
+    let mut got = Received { declared: declared.map(|n| n as usize), ..Received::default() };
+    // One timer for the whole body, moved on only when it fires: a frame notes the time,
+    // which is cheaper than re-arming a timer for every frame.
+    let pause = tokio::time::sleep(limits.idle_timeout);
+    tokio::pin!(pause);
+    let mut last = Instant::now();
     loop {
-        let frame = match tokio::time::timeout(limits.idle_timeout, body.frame()).await {
-            Ok(Some(Ok(frame))) => frame,
-            Ok(None) => return Ok(buf),
-            Ok(Some(Err(e))) => return Err(Answer::error(400, format, format!("reading the body: {e}"))),
-            Err(_) => {
+        let frame = tokio::select! {
+            biased;
+            f = body.frame() => f,
+            () = &mut pause => {
+                if last.elapsed() < limits.idle_timeout {
+                    pause.as_mut().reset(last + limits.idle_timeout);
+                    continue;
+                }
                 ctx.state.count_body_timeout();
                 let idle = humantime::format_duration(limits.idle_timeout);
-                return Err(Answer::error(
-                    408,
-                    format,
-                    format!("the body paused for longer than --idle-timeout {idle}"),
-                ));
+                return Err(Answer::error(408, format, format!("the body paused for longer than --idle-timeout {idle}")));
             }
         };
-        let Ok(data) = frame.into_data() else { continue };
-        let len = buf.len() + data.len();
-        if len > plan.max_body {
-            return Err(super::server::too_large(plan, format, "body"));
-        }
-        if len > buf.capacity() {
-            let cap = len.max(buf.capacity() * 2).min(plan.max_body);
-            if !share.try_grow(cap as u64) {
-                return Err(busy(ctx, format));
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            None => return Ok(got.into_bytes()),
+            Some(Err(e)) => return Err(Answer::error(400, format, format!("reading the body: {e}"))),
+        };
+        last = Instant::now();
+        if let Ok(data) = frame.into_data() {
+            match got.push(data, plan.max_body, share) {
+                Ok(()) => {}
+                Err(Refused::TooLarge) => return Err(super::server::too_large(plan, format, "body")),
+                Err(Refused::NoRoom) => return Err(busy(ctx, format)),
             }
-            buf.reserve_exact(cap - buf.len());
         }
-        buf.extend_from_slice(&data);
+    }
+}
+
+/// The bytes of a body received so far. A body that comes in one frame (most of them: hyper
+/// hands over what its read buffer holds) is kept as that frame, without a copy; from a
+/// second frame on, they are gathered in one buffer.
+#[derive(Default)]
+struct Received {
+    declared: Option<usize>,
+    first: Option<Bytes>,
+    buf: Vec<u8>,
+}
+
+enum Refused {
+    TooLarge,
+    NoRoom,
+}
+
+impl Received {
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.buf.len(), Bytes::len)
+    }
+
+    /// Adds a frame. A body of declared length already holds its share; one without grows
+    /// its share by the memory it takes, if there is room now.
+    fn push(&mut self, data: Bytes, max: usize, share: &mut Share<'_>) -> Result<(), Refused> {
+        let len = self.len() + data.len();
+        if len > max {
+            return Err(Refused::TooLarge);
+        }
+        let grow = |share: &mut Share<'_>, n: usize| self.declared.is_some() || share.try_grow(n as u64);
+        if self.first.is_none() && self.buf.capacity() == 0 {
+            if !grow(share, len) {
+                return Err(Refused::NoRoom);
+            }
+            self.first = Some(data);
+            return Ok(());
+        }
+        if len > self.buf.capacity() {
+            let cap = self.declared.unwrap_or_else(|| len.max(self.buf.capacity() * 2).min(max)).max(len);
+            if !grow(share, cap) {
+                return Err(Refused::NoRoom);
+            }
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
+        if let Some(first) = self.first.take() {
+            self.buf.extend_from_slice(&first);
+        }
+        self.buf.extend_from_slice(&data);
+        Ok(())
+    }
+
+    fn into_bytes(self) -> Bytes {
+        self.first.unwrap_or_else(|| Bytes::from(self.buf))
     }
 }
 
@@ -77,7 +135,7 @@ fn busy(ctx: &Ctx, format: Format) -> Answer {
 /// Decompresses `wire` through the size cap and lists its spans; the share is then resized
 /// to the span list, which is all the request keeps.
 pub(super) fn span_keys(
-    wire: Vec<u8>,
+    wire: Bytes,
     ctx: &Ctx,
     format: Format,
     encoding: Encoding,

@@ -60,11 +60,12 @@ pub struct Activity {
     /// When the watchdog looks next.
     armed: AtomicU64,
     signal: Arc<Signal>,
-    /// Asks the connection to close to make room (it does if it is still idle).
-    pub(crate) close: Notify,
-    /// Asks the watchdog to look earlier than it planned (the connection went idle and the
-    /// idle timeout is shorter than the wait it armed).
-    pub(crate) rearm: Notify,
+    /// Set when the acceptor asks this connection to close to make room.
+    evict: AtomicBool,
+    /// Wakes the watchdog: to close for room (if still idle), or to look earlier than it
+    /// planned (the connection went idle and the idle timeout is the sooner deadline). One
+    /// signal for both, so the connection's task polls one more future, not two.
+    pub(crate) attention: Notify,
 }
 
 impl Activity {
@@ -78,8 +79,8 @@ impl Activity {
             h2: AtomicBool::new(false),
             armed: AtomicU64::new(u64::MAX),
             signal,
-            close: Notify::new(),
-            rearm: Notify::new(),
+            evict: AtomicBool::new(false),
+            attention: Notify::new(),
         };
         a.idle_since.store(a.now(), SeqCst);
         a
@@ -92,6 +93,13 @@ impl Activity {
     /// No request in progress.
     pub fn is_idle(&self) -> bool {
         self.busy.load(SeqCst) == 0
+    }
+
+    /// Whether the acceptor asked this connection to make room (since it last looked) and
+    /// it is idle, so it should close now. A connection that turned busy meanwhile stays:
+    /// the acceptor looks for another when this one goes idle or another ends.
+    pub fn evicted(&self) -> bool {
+        self.evict.swap(false, SeqCst) && self.is_idle()
     }
 
     /// A request was dispatched on this connection; it is busy until the guard drops.
@@ -150,7 +158,7 @@ impl Drop for Busy {
             // Looks while busy are a header timeout apart; a shorter idle timeout needs one
             // sooner. (With the defaults, idle 30 s and header 10 s, this never wakes anyone.)
             if now.saturating_add(a.limits.idle_timeout.as_nanos() as u64) < a.armed.load(SeqCst) {
-                a.rearm.notify_one();
+                a.attention.notify_one();
             }
         }
     }
@@ -255,7 +263,8 @@ impl Conns {
                 self.signal.waiting.store(true, SeqCst);
                 let idle = t.open.values().filter(|a| a.is_idle());
                 if let Some(a) = idle.min_by_key(|a| a.idle_since.load(SeqCst)) {
-                    a.close.notify_one();
+                    a.evict.store(true, SeqCst);
+                    a.attention.notify_one();
                 }
             }
             changed.await;
@@ -423,13 +432,14 @@ mod tests {
         let Verdict::Wait(at) = a.verdict(epoch) else { panic!() };
         assert_eq!(at, epoch + S(10), "busy: looks again a header timeout later");
         drop(busy);
-        assert!(notified(&a.rearm), "idle now, 400 ms is sooner than the look armed in 10 s");
+        assert!(notified(&a.attention), "idle now, 400 ms is sooner than the look armed in 10 s");
+        assert!(!a.evicted(), "woken to look again, not to close");
         // With the defaults (idle 30 s, header 10 s) the armed look comes first.
         let a = Arc::new(Activity::new(epoch, limits(), Arc::default()));
         let busy = a.begin();
         assert!(matches!(a.verdict(Instant::now()), Verdict::Wait(_)));
         drop(busy);
-        assert!(!notified(&a.rearm));
+        assert!(!notified(&a.attention));
     }
 
     #[test]
@@ -449,7 +459,8 @@ mod tests {
                 async move { conns.make_room().await }
             });
             // `c` has been idle the longest: it is asked, `a` (busy) and `b` are not.
-            c.activity.close.notified().await;
+            c.activity.attention.notified().await;
+            assert!(c.activity.evicted() && !b.activity.evicted());
             drop(c);
             room.await.unwrap();
             assert_eq!(conns.open(), 2);
@@ -464,7 +475,10 @@ mod tests {
             tokio::task::yield_now().await;
             assert!(!room.is_finished());
             drop(_busy_b);
-            b.activity.close.notified().await;
+            // Attention may first mean "look again" (no watchdog armed here); then eviction.
+            while !b.activity.evicted() {
+                b.activity.attention.notified().await;
+            }
             drop(b);
             room.await.unwrap();
         });

@@ -137,11 +137,12 @@ async fn connection(stream: tokio::net::TcpStream, slot: Slot, ctx: Arc<Ctx>, mu
                 let _ = conn.await;
                 return;
             }
-            () = activity.close.notified() => if activity.is_idle() {
-                state.count_evicted();
-                return;
-            },
-            () = activity.rearm.notified() => watchdog.as_mut().reset(activity.look(tokio::time::Instant::now())),
+            () = activity.attention.notified() => {
+                if activity.evicted() {
+                    return state.count_evicted();
+                }
+                watchdog.as_mut().reset(activity.look(tokio::time::Instant::now()));
+            }
             () = &mut watchdog => match activity.verdict(tokio::time::Instant::now()) {
                 Verdict::Wait(at) => watchdog.as_mut().reset(at),
                 Verdict::HeaderTimeout => return state.count_header_timeout(),
