@@ -9,7 +9,7 @@
 //! - [`server`] — accepting, routing, the per-request stages, stopping and draining.
 //! - [`conns`] — the connection cap and each connection's header and idle watchdog.
 //! - [`limits`] — the limits' values and maxima, the open-files limit, the body-bytes budget.
-//! - [`body`] — reading a body within the budget, then decoding it.
+//! - `body` — reading a body within the budget, then decoding it.
 //! - [`decode`] — content types, capped decompression, span IDs from protobuf and JSON.
 //! - [`faults`] — the fault plan, per-request random draws, the token bucket, the stall.
 //! - [`profile`] — what each platform's endpoint requires.
