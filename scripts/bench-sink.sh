@@ -8,9 +8,14 @@
 # stopped with SIGINT afterwards and its own count is checked against wrk's.
 #
 # Both receivers and wrk share this machine's cores, so the figures are relative, not the
-# receivers' ceilings. The sink is a release build.
+# receivers' ceilings. The sink is a release build. Its CPU time per request (user + system,
+# from /proc, over the requests it answered) is printed too: on a machine shared with other
+# work, throughput swings by tens of percent between runs, CPU per request much less, so it
+# is the figure to compare two versions by.
 #
 # Usage: scripts/bench-sink.sh [SECONDS=10] [CONNECTIONS=16] [WRK_THREADS=1]
+# TRACEBLAST_BIN=path/to/traceblast benches that binary instead of this checkout's release
+# build (to compare two versions on the same machine, one run after the other).
 # Needs: wrk (apt), rotel (pip; the rotel-agent binary ships inside the Python package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +37,7 @@ rotel=$(python3 -c 'import rotel,os;print(os.path.dirname(rotel.__file__))')/rot
 [ -x "$rotel" ] || { echo "no rotel-agent in the rotel package ($rotel)" >&2; exit 2; }
 
 cargo build --release --quiet --bin traceblast --example record_body
-bin=$PWD/target/release/traceblast
+bin=${TRACEBLAST_BIN:-$PWD/target/release/traceblast}
 extract=$PWD/target/release/examples/record_body
 work=$(mktemp -d)
 pids=()
@@ -71,7 +76,8 @@ EOF
 
 echo "== receivers: traceblast sink (release) vs rotel $("$rotel" --version | awk '{print $2}') blackhole"
 echo "== wrk -t$wrk_threads -c$conns -d${secs}s, one uncompressed protobuf body per scenario, $(nproc) cores shared"
-printf '%-24s %9s %6s  %12s %12s  %12s %12s  %6s\n' scenario body_KB spans sink_req/s sink_spans/s rotel_req/s rotel_spans/s ratio
+ticks=$(getconf CLK_TCK)
+printf '%-24s %9s %6s  %12s %12s  %12s %12s  %6s  %12s\n' scenario body_KB spans sink_req/s sink_spans/s rotel_req/s rotel_spans/s ratio sink_cpu_us/req
 for scenario in simple search booking complex; do
   "$bin" gen -q --count 1 --mix "$scenario=1" -o "$work/$scenario.zst"
   read -r bytes spans < <("$extract" "$work/$scenario.zst" 0 "$work/$scenario.pb")
@@ -82,9 +88,11 @@ for scenario in simple search booking complex; do
   pids+=("$sink_pid")
   wait_port "$port"
   read -r sink_rps sink_total sink_bad < <(drive "http://127.0.0.1:$port/v1/traces" "$work/$scenario.pb")
+  sink_cpu=$(awk '{print $14 + $15}' "/proc/$sink_pid/stat")
   kill -INT "$sink_pid"
   wait "$sink_pid" || true
   counted=$(awk '/ received /{gsub(",","",$2); print $2}' "$work/sink.out")
+  answered=$(awk '/^  requests /{gsub(",","",$2); print $2}' "$work/sink.out")
 
   hport=$(free_port)
   gport=$(free_port)
@@ -98,10 +106,11 @@ for scenario in simple search booking complex; do
   wait "$rotel_pid" 2>/dev/null || true
   pids=()
 
-  python3 - "$scenario" "$bytes" "$spans" "$sink_rps" "$rotel_rps" <<'PY'
+  python3 - "$scenario" "$bytes" "$spans" "$sink_rps" "$rotel_rps" "$sink_cpu" "$ticks" "$answered" <<'PY'
 import sys
 name, size, spans, s, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-print(f"{name:<24} {size/1e3:9.1f} {spans:6d}  {s:12,.0f} {s*spans:12,.0f}  {r:12,.0f} {r*spans:12,.0f}  {s/r:6.2f}")
+cpu_us = float(sys.argv[6]) / float(sys.argv[7]) * 1e6 / max(int(sys.argv[8]), 1)
+print(f"{name:<24} {size/1e3:9.1f} {spans:6d}  {s:12,.0f} {s*spans:12,.0f}  {r:12,.0f} {r*spans:12,.0f}  {s/r:6.2f}  {cpu_us:12.1f}")
 PY
   if [ "$sink_bad" != 0 ] || [ "$rotel_bad" != 0 ]; then
     echo "  non-2xx answers: sink $sink_bad, rotel $rotel_bad" >&2

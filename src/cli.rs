@@ -439,37 +439,59 @@ pub struct SinkArgs {
     /// Address to listen on (HOST:PORT; port 0 picks a free one, printed at start).
     #[arg(long, default_value = "127.0.0.1:4318", value_name = "HOST:PORT")]
     pub listen: String,
-    /// Largest request body, checked compressed and again while decompressing (413 above).
-    #[arg(long, default_value = "16MiB", value_name = "SIZE")]
+    /// Largest request body, checked compressed and again while decompressing (413 above);
+    /// at most 1GiB.
+    #[arg(long, default_value_t = format!("{}MiB", crate::sink::DEFAULT_MAX_BODY >> 20), value_name = "SIZE")]
     pub max_body: String,
+    /// Most connections open at once, 1 to 1000000 (lowered to fit the open-files limit).
+    /// At the cap the connection idle the longest is closed to make room; when all are busy,
+    /// new ones wait to be accepted.
+    #[arg(long, default_value_t = crate::sink::limits::DEFAULT_MAX_CONNECTIONS.to_string(), value_name = "N")]
+    pub max_connections: String,
+    /// Close a connection whose request head is not complete this long after its first byte;
+    /// also how long a body may wait for room in --max-inflight-bytes (503 after). At most 5m.
+    #[arg(long, default_value_t = humantime::format_duration(crate::sink::limits::DEFAULT_HEADER_TIMEOUT).to_string(), value_name = "DURATION")]
+    pub header_timeout: String,
+    /// Close a connection after this long without a request in progress; answer 408 to a
+    /// body that pauses this long. At most 1h.
+    #[arg(long, default_value_t = humantime::format_duration(crate::sink::limits::DEFAULT_IDLE_TIMEOUT).to_string(), value_name = "DURATION")]
+    pub idle_timeout: String,
+    /// Bytes of request bodies held at once over all connections; a body waits for room.
+    /// At least --max-body, at most 64GiB.
+    #[arg(long, default_value_t = format!("{}MiB", crate::sink::limits::DEFAULT_MAX_INFLIGHT_BYTES >> 20), value_name = "SIZE")]
+    pub max_inflight_bytes: String,
     /// Answer these statuses with these probabilities, STATUS:P,... (e.g. 429:0.1,503:0.05).
     #[arg(long, value_name = "STATUS:P,...")]
     pub fail: Option<String>,
-    /// Retry-After on 429 and 503 answers (whole seconds, rounded up).
+    /// Retry-After on 429 and 503 answers (whole seconds, rounded up); at most 1h.
     #[arg(long, value_name = "DURATION")]
     pub retry_after: Option<String>,
-    /// Delay every answer: a duration (20ms) or a uniform range (5ms..50ms).
+    /// Delay every answer: a duration (20ms) or a uniform range (5ms..50ms); at most 10m.
     #[arg(long, value_name = "D|MIN..MAX")]
     pub latency: Option<String>,
-    /// Accept at most N requests per second (N/s or N/m; token bucket), 429 beyond.
+    /// Accept at most N requests per second (N/s, N/m or N/h, from 1/h to 10000000/s; token
+    /// bucket), 429 beyond.
     #[arg(long, value_name = "N/s")]
     pub rate_limit: Option<String>,
     /// Accept requests but report this share of their spans as rejected (partial_success).
     #[arg(long, value_name = "SHARE")]
     pub reject_spans: Option<String>,
-    /// Stop answering for DURATION, starting AFTER the first request (requests wait).
+    /// Stop answering for DURATION (at most 10m), starting AFTER (at most 1day) the first
+    /// request; requests wait.
     #[arg(long, value_name = "DURATION@AFTER")]
     pub stall: Option<String>,
     /// Answer 409 to a request with a trace ID received in an earlier accepted request.
     #[arg(long)]
     pub conflict_on_duplicate: bool,
-    /// Require what a platform requires: braintrust, langsmith, langfuse, phoenix, honeycomb.
+    /// Require what a platform requires: braintrust, langsmith, langfuse, phoenix, honeycomb;
+    /// also answer the platform's path (/otel/v1/traces, /api/public/otel/v1/traces).
     #[arg(long, value_name = "PLATFORM")]
     pub profile: Option<String>,
     /// Seed of the fault draws; the same seed and request order give the same faults.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Stop after this long without a request (counted once the first request arrived).
+    /// Stop after this long without a request (counted once the first request arrived); at
+    /// most 1day.
     #[arg(long, value_name = "DURATION")]
     pub until_idle: Option<String>,
     /// Stop once this many spans were received (10k, 1M).

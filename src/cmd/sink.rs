@@ -1,6 +1,7 @@
 //! `traceblast sink`: listen, count until a signal or a stop condition, print the summary
 //! (and write it as JSON with `--summary`). Stopping by Ctrl-C is the normal way to end a
-//! sink, so it exits 0 then too.
+//! sink, so it exits 0 then too. At start the open-files limit is raised, as servers do, and
+//! `--max-connections` fitted under it, so the sink never runs out of descriptors.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,10 +10,14 @@ use anyhow::Context;
 
 use crate::cli::SinkArgs;
 use crate::config::sink::sink_plan;
-use crate::sink::{SinkState, serve, server::TRACES_PATH};
+use crate::sink::{SinkState, raise_open_files_limit, serve, server::TRACES_PATH};
+use crate::units::thousands;
 
 pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
-    let plan = Arc::new(sink_plan(a)?);
+    let mut plan = sink_plan(a)?;
+    let nofile = raise_open_files_limit().context("reading the open-files limit")?;
+    let lowered = plan.limits.fit_open_files(nofile);
+    let plan = Arc::new(plan);
     let state = Arc::new(SinkState::new(&plan));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async {
@@ -24,9 +29,17 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--listen {}: cannot listen", plan.listen))?;
         let addr = listener.local_addr()?;
         // Printed even with --quiet: with port 0 it is the only way to learn the port.
-        let mut line = format!("sink: listening on http://{addr}{TRACES_PATH}");
+        let path = plan.profile.map_or(TRACES_PATH, |p| p.path());
+        let mut line = format!("sink: listening on http://{addr}{path}");
         if let Some(p) = plan.profile {
             line += &format!(" · profile {}", p.name());
+            if path != TRACES_PATH {
+                line += &format!(" (and {TRACES_PATH})");
+            }
+        }
+        if let Some(asked) = lowered {
+            let (max, asked) = (thousands(plan.limits.max_connections as u64), thousands(asked as u64));
+            line += &format!(" · at most {max} connections, not {asked}: the open-files limit is {nofile}");
         }
         if let Some(idle) = plan.until_idle {
             let idle = humantime::format_duration(idle);

@@ -1,5 +1,6 @@
 //! `traceblast sink` arguments → [`SinkPlan`]. Each error is one line naming the flag and the
-//! value as typed: `--fail '429:1.5': probability must be between 0 and 1`.
+//! value as typed: `--fail '429:1.5': probability must be between 0 and 1`. Every number has
+//! a stated bound (the constants below and in [`crate::sink::limits`], quoted by `--help`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -7,9 +8,28 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::SinkArgs;
+use crate::sink::limits::{self, Limits};
 use crate::sink::profile::PROFILE_NAMES;
 use crate::sink::{Faults, Profile, SinkPlan, Stall};
-use crate::units::{parse_bytes, parse_count, parse_duration};
+use crate::units::{DAY, parse_bytes, parse_count, parse_duration};
+
+/// The largest `--max-body`: OTLP bodies are megabytes (platforms refuse above 10-20 MB).
+pub const MAX_BODY: u64 = 1 << 30;
+/// The longest `--latency`: beyond any exporter's timeout.
+pub const MAX_LATENCY: Duration = Duration::from_secs(10 * 60);
+/// The longest `--stall` (its DURATION; AFTER may be up to [`MAX_STALL_AFTER`]).
+pub const MAX_STALL: Duration = Duration::from_secs(10 * 60);
+/// The latest start of a `--stall`, counted from the first request.
+pub const MAX_STALL_AFTER: Duration = DAY;
+/// The longest `--retry-after`.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+/// The longest `--until-idle`.
+pub const MAX_UNTIL_IDLE: Duration = DAY;
+/// The slowest `--rate-limit`, per second (one an hour): the bucket's wait stays an hour at
+/// most.
+pub const MIN_RATE: f64 = 1.0 / 3600.0;
+/// The fastest `--rate-limit`, per second.
+pub const MAX_RATE: f64 = 10_000_000.0;
 
 /// Builds the `sink` plan.
 pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
@@ -21,13 +41,13 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
         })
         .transpose()?;
     let max = parse_bytes(&a.max_body).map_err(|e| anyhow!("--max-body {e}"))?;
-    if max > u64::from(u32::MAX) {
-        bail!("--max-body '{}' is too large: at most 4GiB", a.max_body);
+    if max > MAX_BODY {
+        bail!("--max-body '{}' is too large: at most 1GiB", a.max_body);
     }
     let max_body = profile.and_then(Profile::max_body).map_or(max as usize, |p| p.min(max as usize));
     let faults = Faults {
         fail: a.fail.as_deref().map(parse_fail).transpose()?.unwrap_or_default(),
-        retry_after: a.retry_after.as_deref().map(|s| duration("--retry-after", s)).transpose()?,
+        retry_after: a.retry_after.as_deref().map(|s| duration("--retry-after", s, MAX_RETRY_AFTER)).transpose()?,
         latency: a.latency.as_deref().map(parse_latency).transpose()?,
         rate_limit: a.rate_limit.as_deref().map(parse_rate).transpose()?,
         reject_spans: a
@@ -39,16 +59,14 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
         stall: a.stall.as_deref().map(parse_stall).transpose()?,
         conflict_on_duplicate: a.conflict_on_duplicate,
     };
-    let until_idle = a.until_idle.as_deref().map(|s| duration("--until-idle", s)).transpose()?;
-    if until_idle == Some(Duration::ZERO) {
-        bail!("--until-idle '{}' must be longer than 0", a.until_idle.as_deref().unwrap_or_default());
-    }
+    let until_idle = a.until_idle.as_deref().map(|s| positive("--until-idle", s, MAX_UNTIL_IDLE)).transpose()?;
     let expect_spans =
         a.expect_spans.as_deref().map(|s| parse_count(s).map_err(|e| anyhow!("--expect-spans {e}"))).transpose()?;
     Ok(SinkPlan {
         listen: parse_listen(&a.listen)?,
         max_body,
         faults,
+        limits: parse_limits(a, max_body)?,
         profile,
         seed: a.seed,
         quiet: a.quiet,
@@ -67,8 +85,42 @@ fn parse_listen(s: &str) -> Result<SocketAddr> {
     s.trim().to_socket_addrs().ok().and_then(|mut it| it.next()).with_context(bad)
 }
 
-fn duration(flag: &str, s: &str) -> Result<Duration> {
-    parse_duration(s, crate::units::DAY).map_err(|e| anyhow!("{flag} {e}"))
+fn duration(flag: &str, s: &str, max: Duration) -> Result<Duration> {
+    parse_duration(s, max).map_err(|e| anyhow!("{flag} {e}"))
+}
+
+/// A duration longer than 0 and at most `max`.
+fn positive(flag: &str, s: &str, max: Duration) -> Result<Duration> {
+    let d = duration(flag, s, max)?;
+    if d.is_zero() {
+        bail!("{flag} '{s}' must be longer than 0");
+    }
+    Ok(d)
+}
+
+/// `--max-connections`, `--header-timeout`, `--idle-timeout`, `--max-inflight-bytes`;
+/// `max_body` is the largest body (a body of that size must fit in the budget).
+fn parse_limits(a: &SinkArgs, max_body: usize) -> Result<Limits> {
+    let conns = parse_count(&a.max_connections).map_err(|e| anyhow!("--max-connections {e}"))?;
+    if conns > limits::MAX_CONNECTIONS {
+        bail!("--max-connections '{}' is too large: at most {}", a.max_connections, limits::MAX_CONNECTIONS);
+    }
+    let bytes = parse_bytes(&a.max_inflight_bytes).map_err(|e| anyhow!("--max-inflight-bytes {e}"))?;
+    if bytes > limits::MAX_INFLIGHT_BYTES {
+        bail!("--max-inflight-bytes '{}' is too large: at most 64GiB", a.max_inflight_bytes);
+    }
+    if bytes < max_body as u64 {
+        bail!(
+            "--max-inflight-bytes '{}' is smaller than the largest body ({max_body} bytes, --max-body): such a body could never be read",
+            a.max_inflight_bytes
+        );
+    }
+    Ok(Limits {
+        max_connections: conns as usize,
+        header_timeout: positive("--header-timeout", &a.header_timeout, limits::MAX_HEADER_TIMEOUT)?,
+        idle_timeout: positive("--idle-timeout", &a.idle_timeout, limits::MAX_IDLE_TIMEOUT)?,
+        max_inflight_bytes: bytes,
+    })
 }
 
 /// A probability in [0, 1]; `whole` is the flag's full value for the message.
@@ -106,9 +158,9 @@ pub fn parse_fail(s: &str) -> Result<Vec<(u16, f64)>> {
 /// `20ms` or `5ms..50ms`.
 pub fn parse_latency(s: &str) -> Result<(Duration, Duration)> {
     let (lo, hi) = match s.split_once("..") {
-        Some((lo, hi)) => (duration("--latency", lo)?, duration("--latency", hi)?),
+        Some((lo, hi)) => (duration("--latency", lo, MAX_LATENCY)?, duration("--latency", hi, MAX_LATENCY)?),
         None => {
-            let d = duration("--latency", s)?;
+            let d = duration("--latency", s, MAX_LATENCY)?;
             (d, d)
         }
     };
@@ -118,26 +170,33 @@ pub fn parse_latency(s: &str) -> Result<(Duration, Duration)> {
     Ok((lo, hi))
 }
 
-/// `500/s`, `30/m` (also `/sec`, `/min`) → requests per second.
+/// `500/s`, `30/m`, `2/h` (also `/sec`, `/min`, `/hour`) → requests per second, between
+/// [`MIN_RATE`] and [`MAX_RATE`].
 pub fn parse_rate(s: &str) -> Result<f64> {
-    let bad = || anyhow!("--rate-limit '{s}' is not a rate (e.g. 500/s or 30/m)");
+    let bad = || anyhow!("--rate-limit '{s}' is not a rate (e.g. 500/s, 30/m or 2/h)");
     let (n, unit) = s.split_once('/').ok_or_else(bad)?;
     let n: f64 = n.trim().parse().map_err(|_| bad())?;
     let per = match unit.trim() {
         "s" | "sec" | "second" => 1.0,
         "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
         _ => return Err(bad()),
     };
-    if !n.is_finite() || n <= 0.0 {
+    if n.is_nan() || n <= 0.0 {
         bail!("--rate-limit '{s}' must be more than 0");
     }
-    Ok(n / per)
+    let rate = n / per;
+    if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        bail!("--rate-limit '{s}' is out of range: from 1/h to 10000000/s");
+    }
+    Ok(rate)
 }
 
 /// `2s@10s`.
 pub fn parse_stall(s: &str) -> Result<Stall> {
     let (d, after) = s.split_once('@').with_context(|| format!("--stall '{s}' is not DURATION@AFTER (e.g. 2s@10s)"))?;
-    let stall = Stall { duration: duration("--stall", d)?, after: duration("--stall", after)? };
+    let stall =
+        Stall { duration: duration("--stall", d, MAX_STALL)?, after: duration("--stall", after, MAX_STALL_AFTER)? };
     if stall.duration.is_zero() {
         bail!("--stall '{s}': the stall must last longer than 0");
     }
@@ -176,7 +235,7 @@ mod tests {
         assert!(err(parse_latency("soon")).starts_with("--latency 'soon'"));
         assert_eq!(parse_rate("500/s").unwrap(), 500.0);
         assert_eq!(parse_rate("30/m").unwrap(), 0.5);
-        assert_eq!(err(parse_rate("500")), "--rate-limit '500' is not a rate (e.g. 500/s or 30/m)");
+        assert_eq!(err(parse_rate("500")), "--rate-limit '500' is not a rate (e.g. 500/s, 30/m or 2/h)");
         assert_eq!(err(parse_rate("0/s")), "--rate-limit '0/s' must be more than 0");
         assert_eq!(parse_stall("2s@10s").unwrap(), Stall { duration: ms(2000), after: ms(10_000) });
         assert_eq!(err(parse_stall("2s")), "--stall '2s' is not DURATION@AFTER (e.g. 2s@10s)");
@@ -215,5 +274,101 @@ mod tests {
         assert_eq!(err(sink_plan(&args(&["--until-idle", "0s"]))), "--until-idle '0s' must be longer than 0");
         assert!(err(sink_plan(&args(&["--reject-spans", "2"]))).contains("between 0 and 1"));
         assert!(err(sink_plan(&args(&["--expect-spans", "0"]))).starts_with("--expect-spans '0'"));
+    }
+
+    #[test]
+    fn limits_have_defaults_and_bounds() {
+        let p = sink_plan(&args(&[])).unwrap();
+        assert_eq!(p.limits, Limits::default(), "clap's defaults are the library's");
+        let p = sink_plan(&args(&[
+            "--max-connections",
+            "10k",
+            "--header-timeout",
+            "2s",
+            "--idle-timeout",
+            "1m",
+            "--max-inflight-bytes",
+            "1GiB",
+        ]))
+        .unwrap();
+        let want = Limits {
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(60),
+            max_inflight_bytes: 1 << 30,
+        };
+        assert_eq!(p.limits, want);
+        let p = sink_plan(&args(&["--profile", "braintrust", "--max-inflight-bytes", "10MB"])).unwrap();
+        assert_eq!(p.limits.max_inflight_bytes, 10_000_000, "enough for Braintrust's 10 MB bodies");
+        for (flags, message) in [
+            (&["--max-connections", "0"][..], "--max-connections '0' must be at least 1"),
+            (&["--max-connections", "2M"], "--max-connections '2M' is too large: at most 1000000"),
+            (&["--max-connections", "1.5"], "--max-connections '1.5' is not a whole number"),
+            (&["--header-timeout", "0s"], "--header-timeout '0s' must be longer than 0"),
+            (&["--header-timeout", "6m"], "--header-timeout '6m' is longer than the maximum, 5m"),
+            (&["--idle-timeout", "2h"], "--idle-timeout '2h' is longer than the maximum, 1h"),
+            (&["--idle-timeout", "1e30"], "--idle-timeout '1e30' is longer than the maximum, 1h"),
+            (&["--max-inflight-bytes", "65GiB"], "--max-inflight-bytes '65GiB' is too large: at most 64GiB"),
+            (
+                &["--max-inflight-bytes", "8MiB"],
+                "--max-inflight-bytes '8MiB' is smaller than the largest body (16777216 bytes, --max-body): such a body could never be read",
+            ),
+            (&["--max-body", "2GiB"], "--max-body '2GiB' is too large: at most 1GiB"),
+        ] {
+            assert_eq!(err(sink_plan(&args(flags))), message, "{flags:?}");
+        }
+    }
+
+    #[test]
+    fn every_duration_and_rate_has_a_maximum() {
+        for (flags, message) in [
+            (&["--latency", "11m"][..], "--latency '11m' is longer than the maximum, 10m"),
+            (&["--latency", "1ms..1e20"], "--latency '1e20' is longer than the maximum, 10m"),
+            (&["--retry-after", "2h"], "--retry-after '2h' is longer than the maximum, 1h"),
+            (&["--stall", "11m@1s"], "--stall '11m' is longer than the maximum, 10m"),
+            (&["--stall", "1s@2days"], "--stall '2days' is longer than the maximum, 1day"),
+            (&["--until-idle", "1e300"], "--until-idle '1e300' is longer than the maximum, 1day"),
+            (&["--until-idle", "0s"], "--until-idle '0s' must be longer than 0"),
+            (&["--rate-limit", "1e-9/s"], "--rate-limit '1e-9/s' is out of range: from 1/h to 10000000/s"),
+            (&["--rate-limit", "inf/s"], "--rate-limit 'inf/s' is out of range: from 1/h to 10000000/s"),
+            (&["--rate-limit", "NaN/s"], "--rate-limit 'NaN/s' must be more than 0"),
+            (&["--expect-spans", "1e16"], "--expect-spans '1e16' is too large"),
+        ] {
+            assert_eq!(err(sink_plan(&args(flags))), message, "{flags:?}");
+        }
+        // The bounds themselves are accepted.
+        let p = sink_plan(&args(&["--latency", "10m", "--stall", "10m@1day", "--rate-limit", "1/h"])).unwrap();
+        assert_eq!(p.faults.latency, Some((MAX_LATENCY, MAX_LATENCY)));
+        assert_eq!(p.faults.rate_limit, Some(MIN_RATE));
+        assert_eq!(parse_rate("10000000/s").unwrap(), MAX_RATE);
+    }
+
+    #[test]
+    fn help_states_every_maximum() {
+        use clap::CommandFactory;
+        let mut cmd = crate::cli::Cli::command();
+        let help = cmd.find_subcommand_mut("sink").unwrap().render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let d = |d: Duration| humantime::format_duration(d).to_string();
+        for needle in [
+            format!("at most {}", d(MAX_LATENCY)),
+            format!("(at most {})", d(MAX_STALL)),
+            format!("(at most {})", d(MAX_STALL_AFTER)),
+            format!("at most {}", d(MAX_RETRY_AFTER)),
+            format!("most {}", d(MAX_UNTIL_IDLE)),
+            format!("At most {}", d(limits::MAX_HEADER_TIMEOUT)),
+            format!("At most {}", d(limits::MAX_IDLE_TIMEOUT)),
+            format!("1 to {}", limits::MAX_CONNECTIONS),
+            format!("at most {}GiB", limits::MAX_INFLIGHT_BYTES >> 30),
+            format!("at most {}GiB", MAX_BODY >> 30),
+            format!("from 1/h to {MAX_RATE}/s"),
+            "[default: 10s]".to_string(),
+            "[default: 30s]".to_string(),
+            "[default: 4096]".to_string(),
+            "[default: 128MiB]".to_string(),
+            "[default: 16MiB]".to_string(),
+        ] {
+            assert!(help.contains(&needle), "--help does not say {needle:?}:\n{help}");
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! a platform it can fail, delay, stall or rate-limit requests reproducibly (`--seed`), and
 //! check the headers a platform insists on (`--profile`).
 //!
-//! - [`server`] — connections, routing, the per-request stages, stopping and draining.
+//! - [`server`] — accepting, routing, the per-request stages, stopping and draining.
+//! - [`conns`] — the connection cap and each connection's header and idle watchdog.
+//! - [`limits`] — the limits' values and maxima, the open-files limit, the body-bytes budget.
+//! - `body` — reading a body within the budget, then decoding it.
 //! - [`decode`] — content types, capped decompression, span IDs from protobuf and JSON.
 //! - [`faults`] — the fault plan, per-request random draws, the token bucket, the stall.
 //! - [`profile`] — what each platform's endpoint requires.
@@ -15,8 +18,11 @@
 //! [`serve`] is the seam (an injected listener and shutdown future); [`spawn`] runs a sink
 //! on its own thread for tests and in-process use.
 
+mod body;
+pub mod conns;
 pub mod decode;
 pub mod faults;
+pub mod limits;
 pub mod profile;
 pub mod server;
 pub mod state;
@@ -27,10 +33,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use faults::{Faults, Stall};
+pub use limits::{Limits, raise_open_files_limit};
 pub use profile::Profile;
 pub use server::serve;
 pub use state::SinkState;
-pub use summary::{FaultCounts, Summary};
+pub use summary::{FaultCounts, LimitCounts, Summary};
 
 /// The default `--max-body`: 16 MiB.
 pub const DEFAULT_MAX_BODY: usize = 16 << 20;
@@ -45,6 +52,8 @@ pub struct SinkPlan {
     pub max_body: usize,
     /// Faults to inject.
     pub faults: Faults,
+    /// Bounds on connections, waits and the memory of bodies being read.
+    pub limits: Limits,
     /// Platform to emulate.
     pub profile: Option<Profile>,
     /// Seed of the per-request fault draws.
@@ -67,6 +76,7 @@ impl Default for SinkPlan {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body: DEFAULT_MAX_BODY,
             faults: Faults::default(),
+            limits: Limits::default(),
             profile: None,
             seed: 42,
             quiet: true,
@@ -94,7 +104,9 @@ pub struct Captured {
 /// Runs a sink on its own thread and tokio runtime (for tests and `traceblast demo`).
 ///
 /// Binds `plan.listen` before returning, so [`Running::addr`] is ready to use (with port 0,
-/// the port the system chose).
+/// the port the system chose). The open-files limit is left as it is: a caller that needs
+/// more connections than it allows calls [`raise_open_files_limit`] and
+/// [`Limits::fit_open_files`] first, as `traceblast sink` does.
 pub fn spawn(plan: SinkPlan) -> std::io::Result<Running> {
     let std_listener = std::net::TcpListener::bind(plan.listen)?;
     std_listener.set_nonblocking(true)?;

@@ -23,6 +23,12 @@ pub enum Profile {
 /// The names `--profile` takes.
 pub const PROFILE_NAMES: &str = "braintrust, langsmith, langfuse, phoenix, honeycomb";
 
+impl Profile {
+    /// Every profile, in the order of [`PROFILE_NAMES`].
+    pub const ALL: [Profile; 5] =
+        [Profile::Braintrust, Profile::Langsmith, Profile::Langfuse, Profile::Phoenix, Profile::Honeycomb];
+}
+
 /// Why a profile refused a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -53,6 +59,16 @@ impl Profile {
             Profile::Langfuse => "langfuse",
             Profile::Phoenix => "phoenix",
             Profile::Honeycomb => "honeycomb",
+        }
+    }
+
+    /// The path of the platform's OTLP traces endpoint, under its base URL (the same paths
+    /// `crate::platform`'s presets send to), answered besides `/v1/traces` with this profile.
+    pub fn path(self) -> &'static str {
+        match self {
+            Profile::Braintrust | Profile::Langsmith => "/otel/v1/traces",
+            Profile::Langfuse => "/api/public/otel/v1/traces",
+            Profile::Phoenix | Profile::Honeycomb => "/v1/traces",
         }
     }
 
@@ -146,9 +162,29 @@ mod tests {
         let r = Profile::Braintrust.check(&h, false).unwrap_err();
         assert!(r.message.contains("x-bt-parent"), "{}", r.message);
         assert!(!r.message.contains("sk-very-secret"));
+        let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names.join(", "), PROFILE_NAMES);
         for name in PROFILE_NAMES.split(", ") {
             assert_eq!(Profile::parse(name).unwrap().name(), name);
         }
         assert_eq!(Profile::parse("datadog"), None);
+    }
+
+    #[test]
+    fn paths_are_those_the_presets_send_to() {
+        let env = crate::config::env::Env::from_pairs(&[
+            ("BRAINTRUST_API_KEY", "k"),
+            ("BRAINTRUST_PROJECT", "p"),
+            ("LANGSMITH_API_KEY", "k"),
+            ("LANGFUSE_PUBLIC_KEY", "pk"),
+            ("LANGFUSE_SECRET_KEY", "sk"),
+            ("PHOENIX_API_KEY", "k"),
+            ("HONEYCOMB_API_KEY", "k"),
+        ]);
+        for p in Profile::ALL {
+            let url = crate::platform::resolve(p.name(), &env).unwrap().endpoint;
+            let path = url.splitn(4, '/').nth(3).map(|rest| format!("/{rest}"));
+            assert_eq!(path.as_deref(), Some(p.path()), "{url}");
+        }
     }
 }

@@ -1,10 +1,12 @@
-//! The HTTP side: accept connections (HTTP/1.1 and h2c), answer `POST /v1/traces`, stop on
-//! the caller's signal or on the plan's stop conditions, and drain in-flight requests.
+//! The HTTP side: accept connections (HTTP/1.1 and h2c) within `--max-connections`, answer
+//! `POST /v1/traces`, close connections that idle or dawdle, stop on the caller's signal or on
+//! the plan's stop conditions, and drain in-flight requests.
 //!
 //! A request goes through the stages in this order, and the first that refuses it decides
 //! the answer: route (404/405) → profile headers (401/400) → content type and encoding (415)
-//! → size, declared then received then decompressed (413) → decode (400) → stall and latency
-//! (waits) → rate limit (429) → `--fail` (its status) → conflict (409) → accept (200, with
+//! → declared size (413) → room for the body in `--max-inflight-bytes` (503) → size received,
+//! pauses (413, 408) → decompressed size (413) → decode (400) → stall and latency (waits) →
+//! rate limit (429) → `--fail` (its status) → conflict (409) → accept (200, with
 //! `partial_success` when spans are rejected). Spans are recorded only on acceptance, right
 //! before the answer is sent, so the spans a client saw acknowledged are the spans counted.
 
@@ -13,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http_body_util::Full;
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -24,17 +26,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::decode::{self, DecodeError, Encoding, Format, SpanKey};
+use super::conns::{Slot, Verdict, Watched};
+use super::decode::{Encoding, Format, SpanKey};
 use super::faults::{RequestRng, TokenBucket};
-use super::{Captured, SinkPlan, SinkState};
+use super::{Captured, Profile, SinkPlan, SinkState, body};
 use crate::otlp::{ExportTracePartialSuccess, ExportTraceServiceResponse, RpcStatus};
 
 /// The OTLP/HTTP traces path.
 pub const TRACES_PATH: &str = "/v1/traces";
 
-struct Ctx {
-    plan: Arc<SinkPlan>,
-    state: Arc<SinkState>,
+/// What every request handler shares.
+pub(super) struct Ctx {
+    pub(super) plan: Arc<SinkPlan>,
+    pub(super) state: Arc<SinkState>,
     bucket: Option<TokenBucket>,
 }
 
@@ -66,10 +70,10 @@ pub async fn serve(
                 state.set_stopped_by(why);
                 break;
             }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+            accepted = accept(&listener, &state) => match accepted {
+                Ok((stream, slot)) => {
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(connection(stream, ctx.clone(), stop_rx.clone()));
+                    conns.spawn(connection(stream, slot, ctx.clone(), stop_rx.clone()));
                 }
                 // Out of file descriptors and similar: wait a little rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -92,19 +96,58 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(stream: tokio::net::TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
-    let svc = hyper::service::service_fn(move |req| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
-    });
+/// Accepts a connection and makes room for it under `--max-connections` (closing the one
+/// idle the longest, or waiting for one to end: the connection accepted meanwhile is the
+/// only one held beyond the cap, and the rest wait in the kernel's accept queue).
+async fn accept(listener: &TcpListener, state: &SinkState) -> std::io::Result<(tokio::net::TcpStream, Slot)> {
+    let (stream, _) = listener.accept().await?;
+    state.conns.make_room().await;
+    state.count_connection();
+    Ok((stream, state.conns.add()))
+}
+
+/// Serves one connection until it ends, the sink stops (gracefully: the request in progress
+/// is answered), its watchdog closes it (`--header-timeout`, `--idle-timeout`), or it is
+/// asked to make room while idle.
+async fn connection(stream: tokio::net::TcpStream, slot: Slot, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let activity = slot.activity.clone();
+    let state = ctx.state.clone();
+    let svc = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req| {
+            let busy = activity.begin();
+            let ctx = ctx.clone();
+            async move {
+                let resp = handle(req, &ctx).await;
+                drop(busy);
+                Ok::<_, Infallible>(resp)
+            }
+        })
+    };
     let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let conn = builder.serve_connection(TokioIo::new(Watched::new(stream, activity.clone())), svc);
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        () = async { drop(stop.wait_for(|s| *s).await) } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+    let watchdog = tokio::time::sleep_until(activity.look(tokio::time::Instant::now()));
+    tokio::pin!(watchdog);
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = async { drop(stop.wait_for(|s| *s).await) } => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                return;
+            }
+            () = activity.attention.notified() => {
+                if activity.evicted() {
+                    return state.count_evicted();
+                }
+                watchdog.as_mut().reset(activity.look(tokio::time::Instant::now()));
+            }
+            () = &mut watchdog => match activity.verdict(tokio::time::Instant::now()) {
+                Verdict::Wait(at) => watchdog.as_mut().reset(at),
+                Verdict::HeaderTimeout => return state.count_header_timeout(),
+                Verdict::Idle => return state.count_idle_closed(),
+            },
         }
     }
 }
@@ -142,18 +185,19 @@ async fn progress(state: Arc<SinkState>) {
 }
 
 /// An answer, before it becomes an HTTP response.
-struct Answer {
+pub(super) struct Answer {
     status: u16,
     body: Bytes,
     content_type: &'static str,
-    retry_after: Option<u64>,
+    /// Seconds, for the `Retry-After` header.
+    pub(super) retry_after: Option<u64>,
     /// Spans the request carried that were not taken (non-200 answers).
-    refused_spans: u64,
+    pub(super) refused_spans: u64,
 }
 
 impl Answer {
     /// An error answer with a `google.rpc.Status` body in the request's format.
-    fn error(status: u16, format: Format, message: impl Into<String>) -> Answer {
+    pub(super) fn error(status: u16, format: Format, message: impl Into<String>) -> Answer {
         let st = RpcStatus { code: grpc_code(status), message: message.into() };
         let body = match format {
             Format::Protobuf => st.encode_to_vec(),
@@ -204,6 +248,7 @@ impl Answer {
 fn grpc_code(status: u16) -> i32 {
     match status {
         400 | 413 | 415 => 3, // INVALID_ARGUMENT
+        408 => 4,             // DEADLINE_EXCEEDED
         401 => 16,            // UNAUTHENTICATED
         403 => 7,             // PERMISSION_DENIED
         404 => 5,             // NOT_FOUND
@@ -265,7 +310,14 @@ async fn answer(req: Request<Incoming>, ctx: &Ctx, seq: u64, first: Instant, cap
         Ok(fe) => fe,
         Err(a) => return a,
     };
-    match span_keys(req, ctx, format, encoding, capture).await {
+    let declared = req.body().size_hint().exact();
+    // Held until the answer: the body's bytes while it is read, then its span list.
+    let mut share = ctx.state.budget.share();
+    let keys = match body::read(req.into_body(), declared, ctx, format, &mut share).await {
+        Ok(wire) => body::span_keys(wire, ctx, format, encoding, capture, &mut share),
+        Err(a) => Err(a),
+    };
+    match keys {
         Ok(keys) => faults(ctx, format, &keys, seq, first).await,
         Err(a) => a,
     }
@@ -274,11 +326,9 @@ async fn answer(req: Request<Incoming>, ctx: &Ctx, seq: u64, first: Instant, cap
 /// The checks made on the request head: route, method, profile, content type and encoding,
 /// declared length.
 fn admit(req: &Request<Incoming>, plan: &SinkPlan) -> Result<(Format, Encoding), Answer> {
-    // Platforms mount OTLP under a prefix (Braintrust and LangSmith `/otel/v1/traces`, Langfuse
-    // `/api/public/otel/v1/traces`); accept any path ending in /v1/traces so a preset's URL can
-    // point at the sink unchanged.
-    if !req.uri().path().ends_with(TRACES_PATH) {
-        return Err(Answer::plain(404, &format!("not found: this sink answers POST …{TRACES_PATH}")));
+    let path = req.uri().path();
+    if path != TRACES_PATH && plan.profile.is_none_or(|p| path != p.path()) {
+        return Err(Answer::plain(404, &not_found(path, plan.profile)));
     }
     if req.method() != Method::POST {
         return Err(Answer::plain(405, &format!("method {} not allowed: use POST", req.method())));
@@ -299,51 +349,29 @@ fn admit(req: &Request<Incoming>, plan: &SinkPlan) -> Result<(Format, Encoding),
         let enc = header_str(req, CONTENT_ENCODING).unwrap_or("?");
         return Err(Answer::error(415, format, format!("unsupported Content-Encoding {enc}: use gzip, zstd or none")));
     };
-    if header_str(req, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > plan.max_body as u64) {
+    if req.body().size_hint().exact().is_some_and(|n| n > plan.max_body as u64) {
         return Err(too_large(plan, format, "Content-Length"));
     }
     Ok((format, encoding))
 }
 
-fn too_large(plan: &SinkPlan, format: Format, what: &str) -> Answer {
-    Answer::error(413, format, format!("{what} exceeds the {}-byte limit", plan.max_body))
+/// Paths are matched exactly (the query is not part of the path): `/v1/traces`, and the
+/// `--profile`'s own path. The message says which paths this sink answers, and which
+/// `--profile` would make a known platform path answered.
+fn not_found(path: &str, profile: Option<Profile>) -> String {
+    let mut m = format!("not found: this sink answers POST {TRACES_PATH}");
+    if let Some(p) = profile.filter(|p| p.path() != TRACES_PATH) {
+        m += &format!(" and {}", p.path());
+    }
+    let platforms: Vec<&str> = Profile::ALL.iter().filter(|p| p.path() == path).map(|p| p.name()).collect();
+    if !platforms.is_empty() && path != TRACES_PATH {
+        m += &format!(" ({path} is answered with --profile {})", platforms.join(" or --profile "));
+    }
+    m
 }
 
-/// Reads the body through the size cap, decompresses it through the cap, and lists its spans.
-async fn span_keys(
-    req: Request<Incoming>,
-    ctx: &Ctx,
-    format: Format,
-    encoding: Encoding,
-    capture: Option<&mut Vec<u8>>,
-) -> Result<Vec<SpanKey>, Answer> {
-    let plan = &ctx.plan;
-    let wire = match Limited::new(req.into_body(), plan.max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(plan, format, "body")),
-        Err(e) => return Err(Answer::error(400, format, format!("reading the body: {e}"))),
-    };
-    let mut inflated = Vec::new();
-    let raw: &[u8] = match encoding {
-        Encoding::Identity => &wire,
-        enc => match decode::decompress(&wire, enc, plan.max_body, &mut inflated) {
-            Ok(()) => &inflated,
-            Err(e) => {
-                ctx.state.add_bytes(wire.len() as u64, 0);
-                return Err(match e {
-                    DecodeError::TooLarge { .. } => too_large(plan, format, "decompressed body"),
-                    DecodeError::Invalid(m) => Answer::error(400, format, m),
-                });
-            }
-        },
-    };
-    ctx.state.add_bytes(wire.len() as u64, raw.len() as u64);
-    if let Some(c) = capture {
-        c.extend_from_slice(raw);
-    }
-    let mut keys = Vec::new();
-    decode::span_keys(raw, format, &mut keys).map_err(|e| Answer::error(400, format, e.to_string()))?;
-    Ok(keys)
+pub(super) fn too_large(plan: &SinkPlan, format: Format, what: &str) -> Answer {
+    Answer::error(413, format, format!("{what} exceeds the {}-byte limit", plan.max_body))
 }
 
 /// The fault stage, for a decoded request.

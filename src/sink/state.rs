@@ -7,14 +7,16 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
+use super::conns::Conns;
 use super::decode::SpanKey;
-use super::summary::{FaultCounts, Summary};
+use super::limits::Budget;
+use super::summary::{FaultCounts, LimitCounts, Summary};
 use super::{Captured, SinkPlan};
 
 /// Statuses are counted in an array indexed by code; anything else lands in the last slot.
@@ -127,6 +129,16 @@ pub struct SinkState {
     captured: Mutex<Vec<(u64, Captured)>>,
     /// Woken whenever a request is answered, so stop conditions are checked promptly.
     pub(crate) answered: Notify,
+    /// The open connections, under `--max-connections`.
+    pub(crate) conns: Arc<Conns>,
+    /// The bytes of bodies being read, under `--max-inflight-bytes`.
+    pub(crate) budget: Budget,
+    connections: AtomicU64,
+    idle_closed: AtomicU64,
+    header_timeouts: AtomicU64,
+    evicted: AtomicU64,
+    body_timeouts: AtomicU64,
+    busy: AtomicU64,
 }
 
 fn counters(n: usize) -> Box<[AtomicU64]> {
@@ -169,6 +181,14 @@ impl SinkState {
             capture: plan.capture,
             captured: Mutex::new(Vec::new()),
             answered: Notify::new(),
+            conns: Conns::new(plan.limits),
+            budget: Budget::new(plan.limits.max_inflight_bytes),
+            connections: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
+            header_timeouts: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+            body_timeouts: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
         }
     }
 
@@ -261,6 +281,24 @@ impl SinkState {
     pub(crate) fn count_delayed(&self) {
         self.delayed.fetch_add(1, Relaxed);
     }
+    pub(crate) fn count_connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn count_idle_closed(&self) {
+        self.idle_closed.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn count_header_timeout(&self) {
+        self.header_timeouts.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn count_evicted(&self) {
+        self.evicted.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn count_body_timeout(&self) {
+        self.body_timeouts.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn count_busy(&self) {
+        self.busy.fetch_add(1, Relaxed);
+    }
 
     /// Spans counted as received so far.
     pub fn spans(&self) -> u64 {
@@ -346,6 +384,16 @@ impl SinkState {
                 stall: self.stalled.load(Relaxed),
                 latency: self.delayed.load(Relaxed),
                 reject_spans: self.rejected_spans.load(Relaxed),
+            },
+            limits: LimitCounts {
+                connections: self.connections.load(Relaxed),
+                connections_peak: self.conns.peak() as u64,
+                idle_closed: self.idle_closed.load(Relaxed),
+                header_timeouts: self.header_timeouts.load(Relaxed),
+                evicted: self.evicted.load(Relaxed),
+                body_timeouts: self.body_timeouts.load(Relaxed),
+                busy: self.busy.load(Relaxed),
+                body_bytes_peak: self.budget.peak(),
             },
             stopped_by: self.stopped_by.lock().expect("stop reason lock").clone(),
         }

@@ -25,6 +25,30 @@ pub struct FaultCounts {
     pub reject_spans: u64,
 }
 
+/// What the sink's limits did (`--max-connections`, `--header-timeout`, `--idle-timeout`,
+/// `--max-inflight-bytes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitCounts {
+    /// Connections accepted.
+    pub connections: u64,
+    /// The most connections open at once.
+    pub connections_peak: u64,
+    /// Connections closed after `--idle-timeout` without a request in progress.
+    pub idle_closed: u64,
+    /// Connections closed because a request head was not complete `--header-timeout` after
+    /// its first byte.
+    pub header_timeouts: u64,
+    /// Idle connections closed to make room at `--max-connections`.
+    pub evicted: u64,
+    /// Requests answered 408: their body paused for `--idle-timeout`.
+    pub body_timeouts: u64,
+    /// Requests answered 503: no room for their body in `--max-inflight-bytes` in time.
+    pub busy: u64,
+    /// The most body bytes held at once (at most `--max-inflight-bytes`).
+    pub body_bytes_peak: u64,
+}
+
 /// The counters of a sink run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -62,8 +86,35 @@ pub struct Summary {
     pub last_request: Option<String>,
     /// Injected faults by kind.
     pub faults: FaultCounts,
+    /// What the limits did (absent from summaries written before they existed).
+    #[serde(default)]
+    pub limits: LimitCounts,
     /// Why the sink stopped: `signal`, `idle`, `expect_spans`, `shutdown`; `null` while running.
     pub stopped_by: Option<String>,
+}
+
+impl LimitCounts {
+    /// One line: connections, then whatever the limits refused or closed.
+    fn text(&self) -> String {
+        let mut parts = vec![format!(
+            "{} connections (at most {} at once) · {} of bodies held at most",
+            thousands(self.connections),
+            thousands(self.connections_peak),
+            human_bytes(self.body_bytes_peak)
+        )];
+        for (what, n) in [
+            ("closed idle", self.idle_closed),
+            ("cut by --header-timeout", self.header_timeouts),
+            ("closed for room (--max-connections)", self.evicted),
+            ("bodies paused too long (408)", self.body_timeouts),
+            ("busy (503, --max-inflight-bytes)", self.busy),
+        ] {
+            if n > 0 {
+                parts.push(format!("{what}: {}", thousands(n)));
+            }
+        }
+        parts.join(" · ")
+    }
 }
 
 fn statuses(m: &BTreeMap<u16, u64>) -> String {
@@ -132,6 +183,7 @@ impl Summary {
         if !faults.is_empty() {
             let _ = writeln!(out, "  faults      {}", faults.join(" · "));
         }
+        let _ = writeln!(out, "  limits      {}", self.limits.text());
         out
     }
 
@@ -175,6 +227,13 @@ mod tests {
             refused_spans_by_status: BTreeMap::from([(429, 10)]),
             bytes_wire: 1_500_000,
             faults: FaultCounts { fail: BTreeMap::from([(429, 2)]), ..Default::default() },
+            limits: LimitCounts {
+                connections: 3,
+                connections_peak: 2,
+                idle_closed: 1,
+                body_bytes_peak: 1_500_000,
+                ..Default::default()
+            },
             stopped_by: Some("expect_spans".into()),
             ..Default::default()
         }
@@ -204,15 +263,35 @@ mod tests {
                 "first_request",
                 "last_request",
                 "faults",
+                "limits",
                 "stopped_by"
+            ]
+        );
+        let limit_keys: Vec<&str> = v["limits"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            limit_keys,
+            [
+                "connections",
+                "connections_peak",
+                "idle_closed",
+                "header_timeouts",
+                "evicted",
+                "body_timeouts",
+                "busy",
+                "body_bytes_peak"
             ]
         );
         assert_eq!(v["requests_by_status"]["429"], 2);
         assert_eq!(v["faults"]["fail"]["429"], 2);
         let fault_keys: Vec<&str> = v["faults"].as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(fault_keys, ["fail", "rate_limit", "conflict", "stall", "latency", "reject_spans"]);
-        let back: Summary = serde_json::from_value(v).unwrap();
+        let back: Summary = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, sample());
+        // A summary written before `limits` existed still reads.
+        let mut old = v;
+        old.as_object_mut().unwrap().remove("limits");
+        let back: Summary = serde_json::from_value(old).unwrap();
+        assert_eq!(back.limits, LimitCounts::default());
     }
 
     #[test]
@@ -222,6 +301,12 @@ mod tests {
         assert!(t.contains("requests    12  (200: 10 · 429: 2)"), "{t}");
         assert!(t.contains("1 duplicate span IDs"), "{t}");
         assert!(t.contains("fail 429: 2"), "{t}");
+        assert!(
+            t.contains(
+                "limits      3 connections (at most 2 at once) · 1.50 MB of bodies held at most · closed idle: 1\n"
+            ),
+            "{t}"
+        );
         assert!(Summary::default().text().contains("no request arrived"));
     }
 

@@ -16,6 +16,8 @@ use traceblast::sink::{self, Profile, SinkPlan, Summary};
 
 use crate::util::*;
 
+mod limits;
+
 const PB: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -450,14 +452,14 @@ struct Proc {
 }
 
 fn spawn_bin(dir: &std::path::Path, args: &[&str]) -> Proc {
-    let mut child = Command::new(bin())
-        .args(["sink", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["sink", "--listen", "127.0.0.1:0"]).args(args).current_dir(dir);
+    spawn_sink(cmd)
+}
+
+/// Starts a command that runs a sink and learns its address from the first stderr line.
+fn spawn_sink(mut cmd: Command) -> Proc {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     err.read_line(&mut first).unwrap();

@@ -1,0 +1,173 @@
+//! A request body, from the socket to its list of spans, within the memory it is allowed.
+//!
+//! The body is read into one buffer sized by its `Content-Length` once that many bytes of
+//! `--max-inflight-bytes` are free (waiting up to `--header-timeout`, then 503), or, without
+//! a length, grown as chunks come while the budget has room (503 at once otherwise: a body
+//! that holds memory never waits for more, so two half-read bodies cannot wait on each
+//! other). A pause of `--idle-timeout` between chunks is answered 408. Decompression and
+//! decoding then run without yielding to the runtime, so the decompressed copies at any
+//! moment are at most one per runtime thread; what the request keeps afterwards — its span
+//! list, held through `--stall` and `--latency` — is what its share is resized to.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::decode::{self, DecodeError, Encoding, Format, SpanKey};
+use super::limits::Share;
+use super::server::{Answer, Ctx};
+
+/// Reads the whole body through the size cap and the budget; `declared` is its length when
+/// known (already checked against `--max-body`).
+pub(super) async fn read(
+    mut body: Incoming,
+    declared: Option<u64>,
+    ctx: &Ctx,
+    format: Format,
+    share: &mut Share<'_>,
+) -> Result<Bytes, Answer> {
+    let (plan, limits) = (&ctx.plan, &ctx.plan.limits);
+    if let Some(n) = declared
+        && !share.wait_for(n, Instant::now() + limits.header_timeout).await
+    {
+        return Err(busy(ctx, format));
+    }
+    let mut got = Received { declared: declared.map(|n| n as usize), ..Received::default() };
+    // One timer for the whole body, moved on only when it fires: a frame notes the time,
+    // which is cheaper than re-arming a timer for every frame.
+    let pause = tokio::time::sleep(limits.idle_timeout);
+    tokio::pin!(pause);
+    let mut last = Instant::now();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            f = body.frame() => f,
+            () = &mut pause => {
+                if last.elapsed() < limits.idle_timeout {
+                    pause.as_mut().reset(last + limits.idle_timeout);
+                    continue;
+                }
+                ctx.state.count_body_timeout();
+                let idle = humantime::format_duration(limits.idle_timeout);
+                return Err(Answer::error(408, format, format!("the body paused for longer than --idle-timeout {idle}")));
+            }
+        };
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            None => return Ok(got.into_bytes()),
+            Some(Err(e)) => return Err(Answer::error(400, format, format!("reading the body: {e}"))),
+        };
+        last = Instant::now();
+        if let Ok(data) = frame.into_data() {
+            match got.push(data, plan.max_body, share) {
+                Ok(()) => {}
+                Err(Refused::TooLarge) => return Err(super::server::too_large(plan, format, "body")),
+                Err(Refused::NoRoom) => return Err(busy(ctx, format)),
+            }
+        }
+    }
+}
+
+/// The bytes of a body received so far. A body that comes in one frame (most of them: hyper
+/// hands over what its read buffer holds) is kept as that frame, without a copy; from a
+/// second frame on, they are gathered in one buffer.
+#[derive(Default)]
+struct Received {
+    declared: Option<usize>,
+    first: Option<Bytes>,
+    buf: Vec<u8>,
+}
+
+enum Refused {
+    TooLarge,
+    NoRoom,
+}
+
+impl Received {
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.buf.len(), Bytes::len)
+    }
+
+    /// Adds a frame. A body of declared length already holds its share; one without grows
+    /// its share by the memory it takes, if there is room now.
+    fn push(&mut self, data: Bytes, max: usize, share: &mut Share<'_>) -> Result<(), Refused> {
+        let len = self.len() + data.len();
+        if len > max {
+            return Err(Refused::TooLarge);
+        }
+        let grow = |share: &mut Share<'_>, n: usize| self.declared.is_some() || share.try_grow(n as u64);
+        if self.first.is_none() && self.buf.capacity() == 0 {
+            if !grow(share, len) {
+                return Err(Refused::NoRoom);
+            }
+            self.first = Some(data);
+            return Ok(());
+        }
+        if len > self.buf.capacity() {
+            let cap = self.declared.unwrap_or_else(|| len.max(self.buf.capacity() * 2).min(max)).max(len);
+            if !grow(share, cap) {
+                return Err(Refused::NoRoom);
+            }
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
+        if let Some(first) = self.first.take() {
+            self.buf.extend_from_slice(&first);
+        }
+        self.buf.extend_from_slice(&data);
+        Ok(())
+    }
+
+    fn into_bytes(self) -> Bytes {
+        self.first.unwrap_or_else(|| Bytes::from(self.buf))
+    }
+}
+
+/// 503: the body's bytes did not fit in `--max-inflight-bytes` in time.
+fn busy(ctx: &Ctx, format: Format) -> Answer {
+    ctx.state.count_busy();
+    let max = crate::units::human_bytes(ctx.plan.limits.max_inflight_bytes);
+    let mut a = Answer::error(503, format, format!("busy: bodies being read hold --max-inflight-bytes ({max}); retry"));
+    a.retry_after = Some(1);
+    a
+}
+
+/// Decompresses `wire` through the size cap and lists its spans; the share is then resized
+/// to the span list, which is all the request keeps.
+pub(super) fn span_keys(
+    wire: Bytes,
+    ctx: &Ctx,
+    format: Format,
+    encoding: Encoding,
+    capture: Option<&mut Vec<u8>>,
+    share: &mut Share<'_>,
+) -> Result<Vec<SpanKey>, Answer> {
+    let plan = &ctx.plan;
+    let mut inflated = Vec::new();
+    let raw: &[u8] = match encoding {
+        Encoding::Identity => &wire,
+        enc => match decode::decompress(&wire, enc, plan.max_body, &mut inflated) {
+            Ok(()) => &inflated,
+            Err(e) => {
+                ctx.state.add_bytes(wire.len() as u64, 0);
+                return Err(match e {
+                    DecodeError::TooLarge { .. } => super::server::too_large(plan, format, "decompressed body"),
+                    DecodeError::Invalid(m) => Answer::error(400, format, m),
+                });
+            }
+        },
+    };
+    ctx.state.add_bytes(wire.len() as u64, raw.len() as u64);
+    if let Some(c) = capture {
+        c.extend_from_slice(raw);
+    }
+    let mut keys = Vec::new();
+    decode::span_keys(raw, format, &mut keys).map_err(|e| Answer::error(400, format, e.to_string()))?;
+    drop((wire, inflated));
+    if !share.resize((keys.capacity() * std::mem::size_of::<SpanKey>()) as u64) {
+        let mut a = busy(ctx, format);
+        a.refused_spans = keys.len() as u64;
+        return Err(a);
+    }
+    Ok(keys)
+}
