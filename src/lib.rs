@@ -12,7 +12,7 @@
 //! ```text
 //! gen:     scenario ─► synth ─► encode ─► corpus::writer                       (generate.rs drives it)
 //! replay:  corpus::reader ─► replay::prepare ─► replay::pacer ─► replay::sender ─► stats ─► report
-//! sink:    server ─► decode ─► faults ─► state ─► summary                      (sink/server.rs drives it)
+//! sink:    server ─► conns/limits ─► body ─► decode ─► faults ─► state ─► summary (sink/server.rs drives it)
 //! ```
 //!
 //! - [`cli`] — clap definitions only; [`config`] — arguments → validated plans.

@@ -77,28 +77,23 @@ impl Limits {
 }
 
 /// Raises the soft open-files limit (`RLIMIT_NOFILE`) to the hard limit, at most 2^20, and
-/// returns the soft limit now in force. A failure to raise leaves the limit as it was; only
-/// a failure to read it is an error.
+/// returns the soft limit now in force (reading it cannot fail; a failure to raise leaves the
+/// limit as it was). Through rustix: the crate keeps no `unsafe` of its own.
 #[cfg(unix)]
 pub fn raise_open_files_limit() -> std::io::Result<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one `rlimit` through a valid, exclusive pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // RLIM_INFINITY is the largest value; some systems refuse it (macOS wants OPEN_MAX or
-    // less), and no sink needs more than a million descriptors.
-    let target = lim.rlim_max.min(1 << 20);
-    if lim.rlim_cur < target {
-        let raised = libc::rlimit { rlim_cur: target, rlim_max: lim.rlim_max };
-        // SAFETY: setrlimit reads one `rlimit` through a valid pointer.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = target;
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let (cur, max) = (lim.current.unwrap_or(u64::MAX), lim.maximum.unwrap_or(u64::MAX));
+    // Unlimited is the largest value; some systems refuse it (macOS wants OPEN_MAX or less),
+    // and no sink needs more than a million descriptors.
+    let target = max.min(1 << 20);
+    if cur < target {
+        let raised = rustix::process::Rlimit { current: Some(target), maximum: lim.maximum };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return Ok(target);
         }
     }
-    // `rlim_t` is 32 bits wide on some targets.
-    #[allow(clippy::unnecessary_cast)]
-    Ok(lim.rlim_cur as u64)
+    Ok(cur)
 }
 
 /// Windows and others have no `nofile` limit to raise.

@@ -22,6 +22,8 @@ pub enum Profile {
 
 /// The names `--profile` takes.
 pub const PROFILE_NAMES: &str = "braintrust, langsmith, langfuse, phoenix, honeycomb";
+/// The same names, one by one (shell completions).
+pub const NAMES: [&str; 5] = ["braintrust", "langsmith", "langfuse", "phoenix", "honeycomb"];
 
 impl Profile {
     /// Every profile, in the order of [`PROFILE_NAMES`].
@@ -164,6 +166,7 @@ mod tests {
         assert!(!r.message.contains("sk-very-secret"));
         let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
         assert_eq!(names.join(", "), PROFILE_NAMES);
+        assert_eq!(NAMES.join(", "), PROFILE_NAMES);
         for name in PROFILE_NAMES.split(", ") {
             assert_eq!(Profile::parse(name).unwrap().name(), name);
         }

@@ -253,7 +253,16 @@ fn headers_and_platform_auth_arrive_and_secrets_stay_out_of_output() {
         .unwrap();
     assert!(dry.status.success());
     assert!(!stdout(&dry).contains("sk-SECRET-123"));
-    assert!(stdout(&dry).contains("x-bt-parent: project_name:demo"), "{}", stdout(&dry));
+    // Header values the user or a preset gave are hidden unless --show-headers, and a secret
+    // one even then.
+    assert!(stdout(&dry).contains("x-bt-parent: <redacted>"), "{}", stdout(&dry));
+    let shown = Command::new(bin())
+        .args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--dry-run", "--show-headers"])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(stdout(&shown).contains("x-bt-parent: project_name:demo"), "{}", stdout(&shown));
+    assert!(stdout(&shown).contains("authorization: <redacted>"), "{}", stdout(&shown));
 }
 
 #[test]
@@ -450,7 +459,7 @@ fn bad_input_exits_2_before_any_traffic() {
     let started = std::time::Instant::now();
     let o = run(&["replay", cs, "--endpoint", &u, "--rate", "10000000", "--duration", "30d", "--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("25,920,000,000,000 expected"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("25,920,000,000,000 requests at 10000000 req/s, about 30days"), "{}", stdout(&o));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -534,7 +543,7 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     for key in [
         "dry run",
         "shard           1/4",
-        "1000 req/s in total, 250.000 req/s from this shard",
+        "1000 req/s in total, 250 req/s from this shard",
         "stop after",
         "2 sender thread(s)",
         "content-type: application/x-protobuf",

@@ -47,6 +47,19 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts a usage error as clap prints it: exit 2, `error: …` naming every `needle`, the
+/// usage line, no panic.
+pub fn assert_usage_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "expected exit 2, stderr: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("\nUsage: traceblast "), "clap's usage line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr {err:?} does not name {n:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// Asserts exit code 2 with a one-line error on stderr containing every `needle`.
 pub fn assert_bad_input(o: &Output, needles: &[&str]) {
     let err = stderr(o);
