@@ -104,20 +104,14 @@ pub struct GenSummary {
 }
 
 /// Per-scenario totals.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ScenarioTotals {
-    /// Records.
-    pub records: u64,
-    /// Traces.
-    pub traces: u64,
-    /// Spans.
-    pub spans: u64,
-    /// Raw bytes.
-    pub raw_bytes: u64,
-}
+pub type ScenarioTotals = crate::encode::ScenarioCounts;
 
-/// Per-scenario totals of an index (records with mixed scenarios are listed as "mixed").
+/// Per-scenario totals of an index: counted per trace when gen recorded them (corpora whose
+/// requests mix scenarios), else from the record table (exact when no record is mixed).
 pub fn scenario_totals(index: &Index) -> Vec<(String, ScenarioTotals)> {
+    if let Some(per) = &index.meta.per_scenario {
+        return per.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    }
     let names = &index.meta.scenarios;
     let mut acc = vec![ScenarioTotals::default(); names.len() + 1];
     let r = &index.records;
@@ -261,6 +255,7 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
     let synth = Synth::new(&plan.set, &plan.mix, plan.seed);
     let groups = plan.group_range();
     let mut tokens = 0u64;
+    let mut per_scenario: std::collections::BTreeMap<u8, ScenarioTotals> = Default::default();
     let mut cutter = FrameCutter::default();
     let mut next = groups.start;
     // Wave size adapts to the observed group size so a wave holds about 4 frames per thread.
@@ -306,6 +301,9 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
                 next = end;
                 for g in built {
                     tokens += g.tokens;
+                    for (id, c) in &g.scenarios {
+                        per_scenario.entry(*id).or_default().add(c);
+                    }
                     ready.extend(cutter.push(g));
                 }
                 if next == groups.end {
@@ -335,6 +333,10 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         max_request_bytes: plan.max_request_bytes as u64,
         level: plan.level,
         totals: Totals { tokens, ..Totals::default() },
+        // Only a corpus with mixed records needs them (the record table is exact otherwise).
+        per_scenario: writer
+            .has_mixed_records()
+            .then(|| per_scenario.iter().map(|(id, c)| (plan.set.names()[usize::from(*id)].to_string(), *c)).collect()),
     };
     let (file_bytes, index) = writer.finish(meta)?;
     Ok(GenSummary {

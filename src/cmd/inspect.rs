@@ -67,7 +67,7 @@ pub fn record_body(corpus: &Corpus, n: u64) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Counts from a full verification.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Verified {
     /// Frames decompressed.
     pub frames: u64,
@@ -77,6 +77,9 @@ pub struct Verified {
     pub spans: u64,
     /// Root spans (traces) seen.
     pub traces: u64,
+    /// Root spans per scenario label.
+    #[serde(skip)]
+    pub per_scenario: std::collections::BTreeMap<String, u64>,
 }
 
 /// Decompresses every frame (checking zstd checksums), decodes every record, and checks span
@@ -125,6 +128,10 @@ pub fn verify(corpus: &Corpus) -> Result<Verified, CorpusError> {
                     v.records += 1;
                     v.spans += spans.len() as u64;
                     v.traces += roots.len() as u64;
+                    for root in &roots {
+                        let label = root.attr_str("traceblast.scenario").unwrap_or("?").to_string();
+                        *v.per_scenario.entry(label).or_default() += 1;
+                    }
                     Ok(())
                 })?;
                 Ok(v)
@@ -137,6 +144,20 @@ pub fn verify(corpus: &Corpus) -> Result<Verified, CorpusError> {
         total.records += v.records;
         total.spans += v.spans;
         total.traces += v.traces;
+        for (k, n) in v.per_scenario {
+            *total.per_scenario.entry(k).or_default() += n;
+        }
+    }
+    // Traces per scenario, as gen and inspect show them, are what the root spans say.
+    for (name, t) in scenario_totals(&corpus.index) {
+        let decoded = total.per_scenario.get(&name).copied().unwrap_or(0);
+        if name != "mixed" && decoded != t.traces {
+            return Err(CorpusError::Corrupt {
+                path: corpus.path().display().to_string(),
+                offset: corpus.data_end,
+                message: format!("decoded {decoded} traces of {name}, the index counts {}", t.traces),
+            });
+        }
     }
     let t = corpus.index.meta.totals;
     if total.spans != t.spans || total.records != t.records || total.traces != t.traces {

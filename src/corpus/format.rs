@@ -68,6 +68,11 @@ pub struct Meta {
     pub level: i32,
     /// Totals.
     pub totals: Totals,
+    /// Per scenario name, counted per trace — written only when a record carries traces of
+    /// several scenarios (the record table then says "mixed"); otherwise the record table is
+    /// exact and this is absent (so corpora without mixed records keep their bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_scenario: Option<std::collections::BTreeMap<String, crate::encode::ScenarioCounts>>,
 }
 
 /// Totals over the file.

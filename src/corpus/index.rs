@@ -280,6 +280,19 @@ fn check_meta(ix: &Index) -> Result<(), String> {
     if m.count != t.traces {
         return Err(format!("metadata count {} disagrees with the {} traces of the tables", short(m.count), t.traces));
     }
+    if let Some(per) = &m.per_scenario {
+        let (traces, spans) =
+            per.values().fold((0u64, 0u64), |a, c| (a.0.saturating_add(c.traces), a.1.saturating_add(c.spans)));
+        if traces != t.traces || spans != t.spans {
+            return Err(format!("per-scenario counts ({traces} traces, {spans} spans) disagree with the tables"));
+        }
+        if let Some(name) = per.keys().find(|n| !m.scenarios.contains(n)) {
+            return Err(format!(
+                "per-scenario counts name an unknown scenario '{}'",
+                name.chars().take(64).collect::<String>()
+            ));
+        }
+    }
     if let Some(k) = (0..r.len()).find(|&k| {
         let s = r.scenario[k];
         (usize::from(s) >= m.scenarios.len() && s != MIXED_SCENARIO) || r.spans[k] == 0

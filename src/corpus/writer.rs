@@ -58,6 +58,11 @@ impl CorpusWriter {
         Ok(())
     }
 
+    /// Whether a record written so far carries traces of several scenarios.
+    pub fn has_mixed_records(&self) -> bool {
+        self.records.scenario.contains(&crate::encode::MIXED_SCENARIO)
+    }
+
     /// Totals so far (tokens are filled in by the caller's metadata).
     pub fn totals(&self) -> Totals {
         self.totals

@@ -33,6 +33,30 @@ pub struct RecordMeta {
     pub scenario: u8,
 }
 
+/// What one scenario contributed, counted per trace: exact also when a request carries the
+/// traces of several scenarios (the record table then says only "mixed").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScenarioCounts {
+    /// Records holding at least one span of the scenario.
+    pub records: u64,
+    /// Traces.
+    pub traces: u64,
+    /// Spans.
+    pub spans: u64,
+    /// Encoded bytes of its traces (without the request envelope they share).
+    pub raw_bytes: u64,
+}
+
+impl ScenarioCounts {
+    /// Adds `o` to these counts.
+    pub fn add(&mut self, o: &ScenarioCounts) {
+        self.records += o.records;
+        self.traces += o.traces;
+        self.spans += o.spans;
+        self.raw_bytes += o.raw_bytes;
+    }
+}
+
 /// Records of one request group: their bytes back to back, each with its length prefix.
 #[derive(Debug, Default)]
 pub struct Group {
@@ -44,6 +68,8 @@ pub struct Group {
     pub traces: u32,
     /// Tokens of the group's traces.
     pub tokens: u64,
+    /// Per scenario id, what its traces contributed.
+    pub scenarios: Vec<(u8, ScenarioCounts)>,
 }
 
 impl Group {
@@ -53,6 +79,19 @@ impl Group {
         self.records.clear();
         self.traces = 0;
         self.tokens = 0;
+        self.scenarios.clear();
+    }
+
+    /// The counts of scenario `id` (created empty).
+    fn counts(&mut self, id: u8) -> &mut ScenarioCounts {
+        let i = match self.scenarios.iter().position(|(s, _)| *s == id) {
+            Some(i) => i,
+            None => {
+                self.scenarios.push((id, ScenarioCounts::default()));
+                self.scenarios.len() - 1
+            }
+        };
+        &mut self.scenarios[i].1
     }
 }
 
@@ -202,11 +241,17 @@ pub fn encode_group(
     out.traces = traces.len() as u32;
     out.tokens = traces.iter().map(|t| t.tokens).sum();
     let mut open: Option<(pb::Open, RecordMeta)> = None;
+    // The scenarios with spans in the open record.
+    let mut open_scenarios: Vec<u8> = Vec::new();
     for (k, t) in traces.iter().enumerate() {
         scratch.clear();
         trace_spans(&mut Writer::new(scratch), t, None);
         let need = scratch.len();
         let scenario = t.scenario as u8;
+        let c = out.counts(scenario);
+        c.traces += 1;
+        c.spans += t.spans.len() as u64;
+        c.raw_bytes += need as u64;
         // Close the open record if this trace does not fit in it.
         if let Some((o, meta)) = open.take() {
             let mut w = Writer::new(&mut out.bytes);
@@ -219,23 +264,38 @@ pub fn encode_group(
                     scenario: if meta.scenario == scenario { scenario } else { MIXED_SCENARIO },
                 };
                 open = Some((o, merged));
+                if !open_scenarios.contains(&scenario) {
+                    open_scenarios.push(scenario);
+                }
                 continue;
             }
             close(&mut out.records, &mut w, o, meta);
+            count_records(out, &mut open_scenarios);
         }
         if need <= max {
             let mut w = Writer::new(&mut out.bytes);
             let o = w.begin_unframed();
             w.buf.extend_from_slice(scratch);
             open = Some((o, RecordMeta { len: 0, spans: t.spans.len() as u32, traces: 1, scenario }));
+            open_scenarios.push(scenario);
         } else {
+            let before = out.records.len();
             split_trace(t, first_index + k as u64, max, out, scratch)?;
+            out.counts(scenario).records += (out.records.len() - before) as u64;
         }
     }
     if let Some((o, meta)) = open {
         close(&mut out.records, &mut Writer::new(&mut out.bytes), o, meta);
+        count_records(out, &mut open_scenarios);
     }
     Ok(())
+}
+
+/// Counts the record just closed for each scenario with spans in it.
+fn count_records(out: &mut Group, scenarios: &mut Vec<u8>) {
+    for s in scenarios.drain(..) {
+        out.counts(s).records += 1;
+    }
 }
 
 fn close(records: &mut Vec<RecordMeta>, w: &mut Writer, o: pb::Open, mut meta: RecordMeta) {

@@ -126,3 +126,27 @@ fn zstd_cli_reads_the_records() {
     assert_eq!(records, v["meta"]["totals"]["records"].as_u64().unwrap());
     assert_eq!(raw, v["meta"]["totals"]["raw_bytes"].as_u64().unwrap());
 }
+
+#[test]
+fn traces_are_counted_per_scenario_when_requests_mix_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("mixed.zst");
+    let o = run(&["gen", "--count", "300", "--traces-per-request", "10", "-o", c.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // gen's own summary: one row per scenario, none "mixed", summing to every trace.
+    let summary = stdout(&o);
+    assert!(summary.lines().all(|l| !l.trim_start().starts_with("mixed ")), "{summary}");
+    assert!(summary.contains("simple_query") && summary.contains("multi_service_complex"), "{summary}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(&["inspect", "--json", "--verify", c.to_str().unwrap()]).stdout).unwrap();
+    let per = v["scenarios"].as_object().unwrap();
+    assert_eq!(per.len(), 4, "{per:?}");
+    assert!(!per.contains_key("mixed"));
+    let traces: u64 = per.values().map(|s| s["traces"].as_u64().unwrap()).sum();
+    let spans: u64 = per.values().map(|s| s["spans"].as_u64().unwrap()).sum();
+    assert_eq!(traces, 300);
+    assert_eq!(spans, v["meta"]["totals"]["spans"].as_u64().unwrap());
+    // Every request of 10 traces mixes scenarios; each scenario appears in most of them.
+    assert!(per.values().all(|s| s["records"].as_u64().unwrap() > 0));
+    assert!(stdout(&run(&["inspect", c.to_str().unwrap()])).lines().all(|l| !l.trim_start().starts_with("mixed ")));
+}
