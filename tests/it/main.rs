@@ -14,6 +14,7 @@ mod inspect;
 mod png;
 mod replay;
 mod report;
+mod scenario;
 mod shards;
 mod sink;
 mod tls;
