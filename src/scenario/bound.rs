@@ -25,7 +25,8 @@ use crate::units::human_bytes;
 pub const GAP_MS: Dist = Dist::LogNormal { median: 0.15, sigma: 0.5 };
 /// Network time of a remote call before the server side starts.
 pub const NET_MS: Dist = Dist::LogNormal { median: 0.6, sigma: 0.4 };
-/// Overhead of an agent span around its steps when the step gives no `duration_ms`.
+/// Overhead of the root agent span around its steps when requests enter through an HTTP server
+/// span (`entry`); a delegated agent's overhead is its step's `duration_ms`.
 pub const AGENT_OVERHEAD_MS: Dist = Dist::LogNormal { median: 0.4, sigma: 0.4 };
 /// Shortest time any draw of a duration gives (synth never makes a span shorter than 1 µs).
 pub const MIN_MS: f64 = 0.001;
