@@ -8,65 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A distribution of a non-negative quantity.
-///
-/// In TOML: a plain number (`4.0`), `{ median = 9.0, sigma = 0.3 }` for a log-normal (the
-/// usual shape of latencies and text lengths), or `{ min = 1, max = 3 }` for a uniform range.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum Dist {
-    /// Always this value.
-    Const(f64),
-    /// Log-normal with this median and shape (`sigma` of the underlying normal).
-    LogNormal {
-        /// The median of the distribution.
-        median: f64,
-        /// Spread: 0 is a constant, 0.3 is moderate, 1.0 is wide.
-        sigma: f64,
-    },
-    /// Uniform between `min` and `max` (inclusive for integer uses).
-    Uniform {
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-    },
-}
-
-impl Dist {
-    /// The distribution's mean (used for static estimates only, never for sampling).
-    pub fn mean(&self) -> f64 {
-        match *self {
-            Dist::Const(v) => v,
-            Dist::LogNormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
-            Dist::Uniform { min, max } => (min + max) / 2.0,
-        }
-    }
-
-    /// The smallest value the distribution takes (0 for log-normal's open bound).
-    pub fn min(&self) -> f64 {
-        match *self {
-            Dist::Const(v) => v,
-            Dist::LogNormal { .. } => 0.0,
-            Dist::Uniform { min, .. } => min,
-        }
-    }
-
-    pub(crate) fn check(&self) -> Result<(), String> {
-        let ok = match *self {
-            Dist::Const(v) => v.is_finite() && v >= 0.0,
-            Dist::LogNormal { median, sigma } => {
-                median.is_finite() && median > 0.0 && sigma.is_finite() && sigma >= 0.0
-            }
-            Dist::Uniform { min, max } => min.is_finite() && max.is_finite() && 0.0 <= min && min <= max,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("invalid distribution {self:?}: values must be finite, non-negative, median > 0, min <= max"))
-        }
-    }
-}
+use super::dist::Dist;
 
 /// A service (one OTel resource) that spans belong to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

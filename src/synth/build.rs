@@ -16,12 +16,8 @@ use super::content::{self as c, Range};
 use super::rng::TraceRng;
 use super::text::ident;
 use super::trace::*;
+use crate::scenario::bound::{AGENT_OVERHEAD_MS, GAP_MS, NET_MS};
 use crate::scenario::{CAgent, Compiled, Dist, Node, Op, parse_entry};
-
-/// Gap between sequential steps.
-const GAP_MS: Dist = Dist::LogNormal { median: 0.15, sigma: 0.5 };
-/// Network time of a remote call before the server side starts.
-const NET_MS: Dist = Dist::LogNormal { median: 0.6, sigma: 0.4 };
 /// Characters per token, for deriving token counts from text and text from tokens.
 pub(super) const CHARS_PER_TOKEN: u64 = 4;
 
@@ -329,7 +325,7 @@ impl<'s> Ctx<'s, '_> {
         start: u64,
         overhead: Option<Dist>,
     ) -> u64 {
-        let over = self.ms(&overhead.unwrap_or(Dist::LogNormal { median: 0.4, sigma: 0.4 }));
+        let over = self.ms(&overhead.unwrap_or(AGENT_OVERHEAD_MS));
         let end = self.run_nodes(conv, steps, id, start + over / 2) + over / 2;
         if conv.last_answer.is_none() {
             let len = 200 + self.rng.below(400);

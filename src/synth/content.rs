@@ -213,3 +213,68 @@ pub fn documents(
     buf.push(b']');
     since(buf, at)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writers against the rendering model scenario validation bounds traces with
+    //! (`scenario::bound`): each stays within the allowance the model gives it.
+
+    use super::*;
+    use crate::scenario::bound::{DOC_OVERHEAD, PROSE_SLACK, SENTENCE_MAX, TOOL_CALL_BYTES, TOOL_RESULT_SLACK, WRAP};
+
+    fn added(buf: &[u8], content: Range, written: Range) -> f64 {
+        assert_eq!(written.0 as usize + written.1 as usize, buf.len());
+        written.1 as f64 - content.1 as f64
+    }
+
+    #[test]
+    fn message_wrappers_fit_wrap() {
+        let mut rng = TraceRng::for_trace(3, 3);
+        let mut buf = Vec::new();
+        let content = text(&mut buf, &mut rng, 500);
+        let id = {
+            let at = mark(&buf);
+            ident(&mut buf, &mut rng, "call_", 24);
+            since(&buf, at)
+        };
+        let wrapped = [
+            system_instructions(&mut buf, content),
+            text_message(&mut buf, "user", content),
+            text_part(&mut buf, content),
+            assistant_message(&mut buf, content),
+            output_messages(&mut buf, content, "tool_call"),
+        ];
+        for w in wrapped {
+            assert!(w.1 as f64 - content.1 as f64 <= WRAP, "{}", String::from_utf8_lossy(&buf[w.0 as usize..][..80]));
+        }
+        let m = tool_message(&mut buf, id, content, true);
+        assert!(added(&buf, content, m) <= WRAP, "tool message");
+    }
+
+    #[test]
+    fn results_documents_and_tool_calls_fit_their_allowances() {
+        let mut rng = TraceRng::for_trace(4, 4);
+        let mut buf = Vec::new();
+        for chars in (0..2000).step_by(7).chain([10_000, 100_000]) {
+            buf.clear();
+            let r = tool_result(&mut buf, &mut rng, chars);
+            assert!(r.1 as f64 <= chars as f64 + TOOL_RESULT_SLACK, "tool_result({chars}) wrote {}", r.1);
+        }
+        // 1000 documents (scores go negative and longer) of 0 to 300 characters.
+        buf.clear();
+        let mut contents = Vec::new();
+        let d = documents(&mut buf, &mut rng, 1000, &mut |r: &mut TraceRng| r.below(300), &mut contents);
+        let content: f64 = contents.iter().map(|c| c.1 as f64).sum();
+        assert!(d.1 as f64 <= 2.0 + 1000.0 * DOC_OVERHEAD + content, "{} bytes for {content} of content", d.1);
+        assert!(contents.iter().all(|c| c.1 as f64 <= 300.0 + PROSE_SLACK));
+        let tools: Vec<String> = (0..64).map(|i| format!("{i:0>64}")).collect();
+        let mut calls = Vec::new();
+        for _ in 0..50 {
+            buf.clear();
+            let p = tool_call_parts(&mut buf, &mut rng, &tools, &mut calls);
+            assert!(p.1 as f64 <= 64.0 * (TOOL_CALL_BYTES + 64.0), "{} bytes for 64 calls", p.1);
+            let a = arguments(&mut buf, &mut rng);
+            assert!(a.1 as f64 + 29.0 <= SENTENCE_MAX + 256.0, "arguments {}", a.1);
+        }
+    }
+}

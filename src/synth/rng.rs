@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::scenario::Dist;
+use crate::scenario::limits::Z_MAX;
 
 /// Random stream of one trace.
 pub struct TraceRng(ChaCha8Rng);
@@ -72,14 +73,17 @@ impl TraceRng {
     }
 
     /// Standard normal by Box–Muller (one draw per call; no cached second value, so each call
-    /// consumes the same amount of stream whatever came before).
+    /// consumes the same amount of stream whatever came before). `u1` ≥ 2⁻⁵³ keeps every draw
+    /// within ±8.5717, under [`Z_MAX`].
     pub fn normal(&mut self) -> f64 {
         let u1 = 1.0 - self.unit(); // (0, 1]
         let u2 = self.unit();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
-    /// A sample of `d`.
+    /// A sample of `d`. A log-normal draw is clamped at z = ±[`Z_MAX`], the bound scenario
+    /// validation relies on ([`Dist::max`]); `normal` never reaches it, so the clamp changes no
+    /// draw — it keeps the bound true should the normal draw ever change.
     pub fn sample(&mut self, d: &Dist) -> f64 {
         match *d {
             Dist::Const(v) => v,
@@ -87,7 +91,7 @@ impl TraceRng {
                 if sigma == 0.0 {
                     median
                 } else {
-                    median * (sigma * self.normal()).exp()
+                    median * (sigma * self.normal().clamp(-Z_MAX, Z_MAX)).exp()
                 }
             }
             Dist::Uniform { min, max } => min + (max - min) * self.unit(),
@@ -128,6 +132,17 @@ mod tests {
         v.sort_by(f64::total_cmp);
         let med = v[10_000];
         assert!((med - 100.0).abs() < 3.0, "median {med}");
+    }
+
+    #[test]
+    fn normal_draws_stay_inside_z_max() {
+        // The most extreme draw: u1 = 1 - unit() at its smallest, 2^-53, and cos = ±1.
+        let u1 = 1.0 - (((1u64 << 53) - 1) as f64 * (1.0 / (1u64 << 53) as f64));
+        assert_eq!(u1, f64::EPSILON / 2.0);
+        let extreme = (-2.0 * u1.ln()).sqrt();
+        assert!(extreme < Z_MAX && Z_MAX - extreme < 1e-3, "extreme {extreme}, Z_MAX {Z_MAX}");
+        let mut r = TraceRng::for_trace(5, 5);
+        assert!((0..100_000).all(|_| r.normal().abs() < extreme + 1e-12));
     }
 
     #[test]

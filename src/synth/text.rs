@@ -191,6 +191,22 @@ mod tests {
     }
 
     #[test]
+    fn text_stays_within_the_scenario_bound_model() {
+        use crate::scenario::bound::{PROSE_SLACK, SENTENCE_MAX};
+        let b = bank();
+        let longest = (0..BANK_SIZE).map(|i| b.sentence(i).len()).max().unwrap();
+        assert!(longest as f64 <= SENTENCE_MAX, "a {longest}-byte sentence exceeds SENTENCE_MAX");
+        let mut rng = TraceRng::for_trace(9, 9);
+        let mut out = Vec::new();
+        for chars in (0..3000).chain([10_000, 100_000]) {
+            out.clear();
+            prose(&mut out, &mut rng, chars, true);
+            let slack = if chars == 0 { 0.0 } else { PROSE_SLACK };
+            assert!(out.len() as f64 <= chars as f64 + slack, "prose({chars}) wrote {}", out.len());
+        }
+    }
+
+    #[test]
     fn prose_reaches_length_and_has_many_words() {
         let mut rng = TraceRng::for_trace(1, 2);
         let mut out = Vec::new();

@@ -176,6 +176,10 @@ fn bad_input_is_one_line_exit_2_and_leaves_no_file() {
     let o_str = out.to_str().unwrap();
     let bad_toml = dir.path().join("bad.toml");
     std::fs::write(&bad_toml, "name = \"x\"\n[service\nname = 1\n").unwrap();
+    let bad_dist = dir.path().join("dist.toml");
+    let shown = run(&["scenarios", "show", "simple"]);
+    let text = stdout(&shown).replace("name = \"simple_query\"", "name = \"mine\"").replace("short = \"simple\"", "");
+    std::fs::write(&bad_dist, text.replacen("result_chars = {", "result_chars = { mean = 1, ", 1)).unwrap();
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec!["--count", "0"], vec!["--count", "'0'"]),
         (vec!["--count", "-5"], vec!["-5"]),
@@ -184,6 +188,17 @@ fn bad_input_is_one_line_exit_2_and_leaves_no_file() {
         (vec!["--mix", "simple=0.4,search=0.3,booking=0.2"], vec!["--mix weights sum to 0.90, expected 1.0"]),
         (vec!["--scenarios", bad_toml.to_str().unwrap()], vec!["bad.toml", "line 2"]),
         (vec!["--scenarios", "/nonexistent/x.toml"], vec!["/nonexistent/x.toml"]),
+        (
+            vec!["--scenarios", bad_dist.to_str().unwrap()],
+            vec![
+                "dist.toml: line ",
+                "steps[0].steps[1].result_chars: unknown key `mean`: expected a number, { median = M",
+            ],
+        ),
+        (
+            vec!["--scenarios", "fixtures/scenarios/nested_repeat.toml"],
+            vec!["steps[0].steps[0]: up to 1,000,000 spans"],
+        ),
         (
             vec!["--max-request-bytes", "2KB", "--mix", "search=1"],
             vec!["--max-request-bytes 2000 is smaller than span"],

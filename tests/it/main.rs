@@ -18,6 +18,7 @@ mod outputs;
 mod png;
 mod replay;
 mod report;
+mod scenario;
 mod shards;
 mod sink;
 mod split_traces;
