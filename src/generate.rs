@@ -259,7 +259,12 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
     let mut cutter = FrameCutter::default();
     let mut next = groups.start;
     // Wave size adapts to the observed group size so a wave holds about 4 frames per thread.
-    let mut wave = 64u64;
+    // The first wave is sized by the largest trace the mix can produce (scenario::bound), and
+    // never below one group per thread: a wave of 64 groups of a 100 MB scenario held 6 GB.
+    let largest = plan.mix.entries.iter().map(|&(id, _)| plan.set.scenarios[id].bounds.bytes.max).fold(1.0, f64::max)
+        * f64::from(plan.traces_per_request);
+    let min_wave = plan.threads.max(1) as u64;
+    let mut wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) as f64 / largest).clamp(min_wave as f64, 64.0) as u64;
     let level = plan.level;
     // Frames cut from the previous wave, compressed while the next wave is synthesized: the two
     // halves of the pipeline overlap instead of waiting on each other at every wave.
@@ -297,7 +302,7 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
                 }
                 let wave_raw: usize = built.iter().map(|g| g.bytes.len()).sum();
                 let avg = (wave_raw / built.len()).max(1);
-                wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(8, 100_000) as u64;
+                wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(min_wave as usize, 100_000) as u64;
                 next = end;
                 for g in built {
                     tokens += g.tokens;

@@ -11,12 +11,23 @@ pub fn run(a: &ScenariosArgs) -> anyhow::Result<ExitCode> {
     let set = ScenarioSet::with_files(&a.scenarios)?;
     match &a.action {
         None => {
-            super::emit(format!("{:<24} {:<8} description", "scenario", "short") + "\n")?;
+            // Spans and bytes per trace: expected, and the largest any draw can give (what the
+            // limits of scenario::limits are checked against).
+            super::emit(format!(
+                "{:<24} {:<8} {:>16} {:>20}  description\n",
+                "scenario", "short", "spans exp/max", "KB per trace exp/max"
+            ))?;
             for s in &set.scenarios {
-                let src = &s.source;
-                super::emit(
-                    format!("{:<24} {:<8} {}", src.name, src.short.as_deref().unwrap_or("-"), src.description) + "\n",
-                )?;
+                let (src, b) = (&s.source, &s.bounds);
+                let kb = |v: f64| format!("{:.0}", v / 1e3);
+                super::emit(format!(
+                    "{:<24} {:<8} {:>16} {:>20}  {}\n",
+                    src.name,
+                    src.short.as_deref().unwrap_or("-"),
+                    format!("{:.0}/{:.0}", b.spans.expected, b.spans.max),
+                    format!("{}/{}", kb(b.bytes.expected), kb(b.bytes.max)),
+                    src.description
+                ))?;
             }
             super::emit(
                 "\nShow one as TOML: traceblast scenarios show NAME > mine.toml; use it with gen --scenarios mine.toml\n",

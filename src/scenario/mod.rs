@@ -44,12 +44,12 @@ pub enum ScenarioError {
         message: String,
     },
     /// Reading the file failed.
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}: {cause}")]
     Io {
         /// The file.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The operating system's message (part of this error's text, so printed once).
+        cause: String,
     },
 }
 

@@ -18,7 +18,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
 /// Reads and parses a scenario file of at most [`MAX_FILE_BYTES`].
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let shown = path.display().to_string();
-    let io = |source| ScenarioError::Io { path: shown.clone(), source };
+    let io = |e: std::io::Error| ScenarioError::Io { path: shown.clone(), cause: e.to_string() };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;

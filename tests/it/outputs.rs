@@ -127,3 +127,11 @@ fn write_errors_are_one_line_without_temporary_names_or_repeated_causes() {
         assert_eq!(stderr(&o).matches("No such file").count(), 1, "{}", stderr(&o));
     }
 }
+
+#[test]
+fn a_missing_scenario_file_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_in(dir.path(), &["gen", "-q", "--count", "2", "--scenarios", "missing.toml", "-o", "c.zst"]);
+    assert_bad_input(&o, &["missing.toml", "No such file"]);
+    assert_eq!(stderr(&o).matches("No such file").count(), 1, "{}", stderr(&o));
+}
