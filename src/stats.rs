@@ -9,7 +9,7 @@
 //! reports from several machines mergeable.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
@@ -83,6 +83,8 @@ pub enum ErrorClass {
     Reset,
     /// The connection closed before the whole response arrived.
     Closed,
+    /// A 2xx whose body is not the `ExportTraceServiceResponse` its content type announces.
+    BadResponse,
     /// No response within `--timeout`.
     Timeout,
     /// Any other failure during the exchange.
@@ -103,13 +105,14 @@ impl ErrorClass {
             ErrorClass::Connect => "connect",
             ErrorClass::Reset => "reset",
             ErrorClass::Closed => "closed",
+            ErrorClass::BadResponse => "bad_response",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Io => "io",
         }
     }
 
     /// Every class, in order.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::Refused,
         ErrorClass::Dns,
         ErrorClass::TlsUntrusted,
@@ -120,6 +123,7 @@ impl ErrorClass {
         ErrorClass::Connect,
         ErrorClass::Reset,
         ErrorClass::Closed,
+        ErrorClass::BadResponse,
         ErrorClass::Timeout,
         ErrorClass::Io,
     ];
@@ -142,6 +146,7 @@ impl ErrorClass {
             ErrorClass::Connect => "connection failed",
             ErrorClass::Reset => "connection reset",
             ErrorClass::Closed => "connection closed mid-response",
+            ErrorClass::BadResponse => "malformed response",
             ErrorClass::Timeout => "no response within --timeout",
             ErrorClass::Io => "I/O error",
         }
@@ -151,7 +156,7 @@ impl ErrorClass {
     pub fn kind(self) -> ErrorKind {
         match self {
             ErrorClass::Timeout => ErrorKind::Timeout,
-            ErrorClass::Reset | ErrorClass::Closed | ErrorClass::Io => ErrorKind::Io,
+            ErrorClass::Reset | ErrorClass::Closed | ErrorClass::BadResponse | ErrorClass::Io => ErrorKind::Io,
             _ => ErrorKind::Connect,
         }
     }
@@ -196,7 +201,7 @@ pub struct Completion {
     pub spans: u32,
     /// Traces in the request.
     pub traces: u32,
-    /// `partial_success.rejected_spans` of a 2xx answer.
+    /// `partial_success.rejected_spans` of a 2xx answer, as the server claimed it.
     pub rejected_spans: u64,
     /// With an error outcome, its message (secret-free: errors of the connection and TLS
     /// layers, which never carry headers or bodies).
@@ -282,8 +287,10 @@ pub struct Stats {
     pub spans_ok: u64,
     /// Traces in ok requests.
     pub traces_ok: u64,
-    /// `partial_success.rejected_spans`, summed.
+    /// `partial_success.rejected_spans`, summed (each clamped to its request's spans).
     pub rejected_spans: u64,
+    /// Rejected spans servers claimed beyond the spans of their request (clamped away above).
+    pub rejected_claimed: u64,
     /// Body bytes on the wire (all attempts).
     pub bytes_wire: u64,
     /// Uncompressed body bytes of sent requests.
@@ -317,6 +324,7 @@ impl Stats {
             spans_ok: 0,
             traces_ok: 0,
             rejected_spans: 0,
+            rejected_claimed: 0,
             bytes_wire: 0,
             bytes_raw: 0,
             corrected: histogram(),
@@ -385,10 +393,14 @@ impl Stats {
             *self.status.entry(code).or_default() += 1;
         }
         if ok {
+            // A server may claim more rejected spans than the request carried (40,000 of 207
+            // was seen); only the request's own can have been rejected.
+            let rejected = c.rejected_spans.min(u64::from(c.spans));
             self.ok += 1;
-            self.spans_ok += u64::from(c.spans).saturating_sub(c.rejected_spans);
+            self.spans_ok += u64::from(c.spans) - rejected;
             self.traces_ok += u64::from(c.traces);
-            self.rejected_spans += c.rejected_spans;
+            self.rejected_spans += rejected;
+            self.rejected_claimed += c.rejected_spans - rejected;
         } else {
             self.failed += 1;
         }
@@ -423,34 +435,157 @@ fn sample(m: &str) -> String {
     }
 }
 
-/// Thread-safe recorder shared by the pacer and the senders.
+/// Adds `b` into `a` (same layout: bucket by bucket; otherwise value by value).
+fn add_histogram(a: &mut Histogram<u64>, b: &Histogram<u64>) {
+    if b.is_empty() {
+        return;
+    }
+    if a.add(b).is_err() {
+        for v in b.iter_recorded() {
+            let _ = a.record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+}
+
+impl Second {
+    fn merge(&mut self, o: Second) {
+        self.scheduled += o.scheduled;
+        self.ok += o.ok;
+        self.failed += o.failed;
+        self.missed += o.missed;
+        for (k, v) in o.status {
+            *self.status.entry(k).or_default() += v;
+        }
+        self.bytes += o.bytes;
+        add_histogram(&mut self.latency, &o.latency);
+    }
+}
+
+impl Stats {
+    /// Adds `o` (another shard of the same run: same start) into these stats.
+    pub fn merge(&mut self, o: Stats) {
+        self.scheduled += o.scheduled;
+        self.ok += o.ok;
+        self.failed += o.failed;
+        self.missed += o.missed;
+        self.retries += o.retries;
+        self.rejected_claimed += o.rejected_claimed;
+        for (k, v) in o.status {
+            *self.status.entry(k).or_default() += v;
+        }
+        for (k, v) in o.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        for (k, (n, sample)) in o.error_classes {
+            let e = self.error_classes.entry(k).or_default();
+            e.0 += n;
+            if e.1.is_empty() {
+                e.1 = sample;
+            }
+        }
+        self.spans_ok += o.spans_ok;
+        self.traces_ok += o.traces_ok;
+        self.rejected_spans += o.rejected_spans;
+        self.bytes_wire += o.bytes_wire;
+        self.bytes_raw += o.bytes_raw;
+        add_histogram(&mut self.corrected, &o.corrected);
+        add_histogram(&mut self.uncorrected, &o.uncorrected);
+        add_histogram(&mut self.lateness, &o.lateness);
+        for (id, sc) in o.scenarios {
+            let mine = self.scenarios.entry(id).or_default();
+            mine.requests += sc.requests;
+            mine.ok += sc.ok;
+            mine.raw_bytes += sc.raw_bytes;
+            add_histogram(&mut mine.latency, &sc.latency);
+        }
+        for (t, sec) in o.series {
+            self.series.entry(t).or_default().merge(sec);
+        }
+    }
+}
+
+/// One shard of a [`Recorder`]: a sender worker (or the pacer) records into its own, so no
+/// stage waits on a lock another holds — the pacer in particular never waits on a sender.
+#[derive(Debug, Clone)]
+pub struct Shard(Arc<Mutex<Stats>>);
+
+impl Shard {
+    /// Runs `f` on this shard's stats (uncontended but for the progress thread's reads).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
+        f(&mut self.0.lock().expect("stats lock not poisoned"))
+    }
+}
+
+/// What the progress display needs, summed over the shards.
+#[derive(Debug, Clone)]
+pub struct LiveCounts {
+    /// Requests scheduled.
+    pub scheduled: u64,
+    /// Requests ok.
+    pub ok: u64,
+    /// Requests failed.
+    pub failed: u64,
+    /// Requests missed.
+    pub missed: u64,
+    /// Corrected latency p99, µs.
+    pub p99_us: u64,
+    /// Failures by class: count and first message.
+    pub error_classes: BTreeMap<&'static str, (u64, String)>,
+}
+
+/// The measurements of a run, in shards: one per sender worker and one for the pacer.
 #[derive(Debug)]
 pub struct Recorder {
-    inner: Mutex<Stats>,
+    start: Instant,
+    start_wall: SystemTime,
+    shards: Mutex<Vec<Shard>>,
 }
 
 impl Recorder {
     /// A recorder whose clock starts at `start`.
     pub fn new(start: Instant, start_wall: SystemTime) -> Self {
-        Recorder { inner: Mutex::new(Stats::new(start, start_wall)) }
+        Recorder { start, start_wall, shards: Mutex::new(Vec::new()) }
     }
 
-    /// Runs `f` on the stats under the lock.
-    pub fn with<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
-        f(&mut self.inner.lock().expect("stats lock not poisoned"))
+    /// A new shard, included in every sum from now on.
+    pub fn shard(&self) -> Shard {
+        let s = Shard(Arc::new(Mutex::new(Stats::new(self.start, self.start_wall))));
+        self.shards.lock().expect("not poisoned").push(s.clone());
+        s
     }
 
-    /// A copy of the stats so far.
-    pub fn snapshot(&self) -> Stats {
-        self.with(|s| s.clone())
+    /// The counters the progress display shows, summed over the shards.
+    pub fn live(&self) -> LiveCounts {
+        let mut c = LiveCounts { scheduled: 0, ok: 0, failed: 0, missed: 0, p99_us: 0, error_classes: BTreeMap::new() };
+        let mut corrected = histogram();
+        for shard in self.shards.lock().expect("not poisoned").iter() {
+            shard.with(|s| {
+                c.scheduled += s.scheduled;
+                c.ok += s.ok;
+                c.failed += s.failed;
+                c.missed += s.missed;
+                add_histogram(&mut corrected, &s.corrected);
+                for (k, (n, m)) in &s.error_classes {
+                    let e = c.error_classes.entry(*k).or_default();
+                    e.0 += n;
+                    if e.1.is_empty() {
+                        e.1 = m.clone();
+                    }
+                }
+            });
+        }
+        c.p99_us = corrected.value_at_quantile(0.99);
+        c
     }
 
-    /// The stats, leaving empty ones behind (at the end of a run, instead of a copy).
+    /// The stats of every shard, summed (at the end of a run: the shards are left empty).
     pub fn take(&self) -> Stats {
-        self.with(|s| {
-            let fresh = Stats::new(s.start, s.start_wall);
-            std::mem::replace(s, fresh)
-        })
+        let mut total = Stats::new(self.start, self.start_wall);
+        for shard in self.shards.lock().expect("not poisoned").iter() {
+            let s = shard.with(|s| std::mem::replace(s, Stats::new(self.start, self.start_wall)));
+            total.merge(s);
+        }
+        total
     }
 }
 

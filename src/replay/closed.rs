@@ -1,21 +1,24 @@
-//! `--rate max`: a closed loop. Each connection takes the next ready request as soon as it is
-//! free (with HTTP/2, up to `--max-in-flight` at once), with no pacer thread in between — as
-//! wrk does — so no schedule and no thread hand-off per request. A request is due when it is
-//! taken.
+//! `--rate max`: a closed loop. A worker takes the next ready request as soon as the in-flight
+//! cap has room — no pacer thread in between, as wrk does — so no schedule and no thread
+//! hand-off per request. A request is due when it is taken.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::inflight::InFlight;
 use super::pacer::End;
-use super::prepare::{AsyncPrepared, Prepared};
-use super::sender::{Conn, Job, Senders};
+use super::prepare::AsyncPrepared;
+use super::worker::{Job, Source};
+use crate::stats::Shard;
 
 /// The first and last take of a closed-loop run, and why taking stopped.
 pub type TakeOutcome = (Option<(Instant, Instant)>, Option<End>);
 
-/// Limits of a closed-loop (`--rate max`) run.
+/// The closed loop's source: prepared requests, as the in-flight cap allows, until a limit.
 pub struct ClosedLoop {
+    /// Prepared requests, in whatever order they are ready.
+    pub prepared: AsyncPrepared,
     /// Schedule start (for `--duration`).
     pub start: Instant,
     /// `--requests`.
@@ -23,93 +26,71 @@ pub struct ClosedLoop {
     /// `--duration`.
     pub duration: Option<Duration>,
     /// Interrupt flag.
-    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    pub stop: Arc<AtomicBool>,
     /// `--max-in-flight`.
     pub max_in_flight: usize,
+    /// The in-flight cap's counter.
+    pub inflight: Arc<InFlight>,
     /// Requests taken so far.
-    pub taken: std::sync::atomic::AtomicU64,
+    pub taken: AtomicU64,
     /// First and last take, and why taking stopped.
     pub outcome: Mutex<TakeOutcome>,
     /// An error from preparation.
     pub error: Mutex<Option<String>>,
 }
 
-impl ClosedLoop {
-    /// Takes the next request, or says why not.
-    async fn take(&self, source: &AsyncPrepared) -> Option<Prepared> {
-        use End;
-        let end = |e: End| {
-            self.outcome.lock().expect("not poisoned").1.get_or_insert(e);
-            None
-        };
-        if self.stop.load(Ordering::Relaxed) {
-            return end(End::Stopped);
-        }
-        if self.duration.is_some_and(|d| self.start.elapsed() >= d) {
-            return end(End::Duration);
-        }
-        let n = self.taken.fetch_add(1, Ordering::Relaxed);
-        if self.max_requests.is_some_and(|m| n >= m) {
-            return end(End::Requests);
-        }
-        match source.next().await {
-            Some(Ok(p)) => {
-                let now = Instant::now();
-                let mut o = self.outcome.lock().expect("not poisoned");
-                o.0 = Some((o.0.map_or(now, |w| w.0), now));
-                Some(p)
-            }
-            Some(Err(e)) => {
-                *self.error.lock().expect("not poisoned") = Some(e);
-                self.stop.store(true, Ordering::Relaxed);
-                end(End::Stopped)
-            }
-            None => end(End::Exhausted),
+/// An in-flight slot taken for a request not yet handed out: given back if the take is
+/// abandoned (a worker dropped the future to send a due retry).
+struct Slot<'a>(Option<&'a InFlight>);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0 {
+            f.release();
         }
     }
 }
 
-impl Senders {
-    /// Runs the closed loop until the source ends or a limit is reached.
-    pub async fn run_closed(self: Arc<Self>, source: AsyncPrepared, limits: Arc<ClosedLoop>) -> Result<(), String> {
-        let workers =
-            if self.target.http2 { self.target.connections } else { self.target.connections.min(limits.max_in_flight) };
-        let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
-        let mut tasks = Vec::new();
-        for _ in 0..workers.max(1) {
-            let (me, source, limits, permits) = (self.clone(), source.clone(), limits.clone(), permits.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut conn: Option<Conn> = None;
-                let mut spawned = tokio::task::JoinSet::new();
-                loop {
-                    let permit = permits.clone().acquire_owned().await.expect("semaphore open");
-                    let Some(prepared) = limits.take(&source).await else { break };
-                    let intended = Instant::now();
-                    me.recorder.with(|s| s.scheduled(prepared.scenario, intended, prepared.raw_len));
-                    me.inflight.count.fetch_add(1, Ordering::SeqCst);
-                    let job = Job { prepared, intended };
-                    if me.target.http2 {
-                        if conn.as_ref().is_none_or(|c| !c.is_usable()) {
-                            conn = me.connect().await.ok();
-                        }
-                        let mut own = match &conn {
-                            Some(Conn::H2(s)) => Some(Conn::H2(s.clone())),
-                            _ => None,
-                        };
-                        let me2 = me.clone();
-                        spawned.spawn(async move {
-                            me2.handle(&mut own, job).await;
-                            drop(permit);
-                        });
-                        super::sender::reap(&mut spawned)?;
-                    } else {
-                        me.handle(&mut conn, job).await;
-                        drop(permit);
-                    }
-                }
-                super::sender::join_set(spawned).await
-            }));
+impl ClosedLoop {
+    fn end(&self, e: End) -> Option<Job> {
+        self.outcome.lock().expect("not poisoned").1.get_or_insert(e);
+        None
+    }
+}
+
+impl Source for ClosedLoop {
+    async fn next(&self, shard: &Shard) -> Option<Job> {
+        self.inflight.acquire(self.max_in_flight).await;
+        let mut slot = Slot(Some(&self.inflight));
+        if self.stop.load(Ordering::Relaxed) {
+            return self.end(End::Stopped);
         }
-        super::sender::join_tasks(tasks).await
+        if self.duration.is_some_and(|d| self.start.elapsed() >= d) {
+            return self.end(End::Duration);
+        }
+        if self.max_requests.is_some_and(|m| self.taken.load(Ordering::Relaxed) >= m) {
+            return self.end(End::Requests);
+        }
+        match self.prepared.next().await {
+            Some(Ok(p)) => {
+                if self.max_requests.is_some_and(|m| self.taken.fetch_add(1, Ordering::Relaxed) >= m) {
+                    return self.end(End::Requests);
+                }
+                let now = Instant::now();
+                {
+                    let mut o = self.outcome.lock().expect("not poisoned");
+                    o.0 = Some((o.0.map_or(now, |w| w.0), now));
+                }
+                shard.with(|s| s.scheduled(p.scenario, now, p.raw_len));
+                slot.0 = None;
+                Some(Job::new(p, now))
+            }
+            Some(Err(e)) => {
+                *self.error.lock().expect("not poisoned") = Some(e);
+                self.stop.store(true, Ordering::Relaxed);
+                self.end(End::Failed)
+            }
+            None => self.end(End::Exhausted),
+        }
     }
 }

@@ -14,12 +14,15 @@
 pub mod body;
 pub mod classify;
 pub mod closed;
+pub mod connect;
+pub mod exchange;
+pub mod inflight;
 pub mod pacer;
 pub mod patch;
 pub mod prepare;
 pub mod retry;
 pub mod schedule;
-pub mod sender;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,10 +31,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::corpus::Corpus;
 use crate::stats::{Recorder, Stats};
+pub use connect::{Protocol, Target};
 pub use pacer::End;
 pub use prepare::Compression;
 pub use schedule::Rate;
-pub use sender::Target;
 
 /// How long before the schedule starts bodies are prepared (so the first ones are ready).
 const LEAD: Duration = Duration::from_millis(300);
@@ -275,22 +278,33 @@ pub fn run(
     };
     let mut stream = prepare::start(corpus, stream_cfg);
     let recorder = Arc::new(Recorder::new(start, start_wall));
-    let inflight = Arc::new(sender::InFlight::default());
+    let inflight = Arc::new(inflight::InFlight::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(plan.threads)
         .thread_name("replay-send")
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let senders = sender::Senders::new(Arc::new(plan.target.clone()), recorder.clone(), inflight.clone());
+    // No retry starts after the scheduled end plus one timeout (unknown without --duration).
+    let deadline = plan.stop.duration.map(|d| start + d + plan.target.timeout);
+    let target = Arc::new(plan.target.clone());
+    let senders = worker::Senders::new(
+        target.clone(),
+        recorder.clone(),
+        inflight.clone(),
+        deadline,
+        stop.clone(),
+        plan.max_in_flight,
+    );
     let s2 = senders.clone();
-    live(Live { recorder: recorder.clone(), start, responses: Arc::new(move || s2.responses.load(Ordering::Relaxed)) });
+    live(Live { recorder: recorder.clone(), start, responses: Arc::new(move || s2.responses()) });
 
     let pacer_realtime = AtomicBool::new(false);
     let mut paced = match rate {
         Rate::PerSec(_) => {
             let (job_tx, job_rx) = flume::unbounded();
-            let send_task = runtime.spawn(senders.clone().run(job_rx));
+            let send_task = runtime.spawn(senders.clone().run(Arc::new(worker::Paced(job_rx)), target.connections));
+            let pacer_shard = recorder.shard();
             let pacer_cfg = pacer::PacerConfig {
                 rate,
                 ramp: plan.ramp_up,
@@ -308,7 +322,7 @@ pub fn run(
                             log::debug!("the pacer runs at normal priority (no permission for real-time scheduling): lateness can rise when the machine is loaded");
                         }
                         pacer_realtime.store(realtime, Ordering::Relaxed);
-                        pacer::run(pacer_cfg, &mut stream, &job_tx, &inflight, &recorder, &stop)
+                        pacer::run(pacer_cfg, &mut stream, &job_tx, &inflight, &pacer_shard, &stop)
                     })
                     .map_err(|e| format!("cannot start the pacer thread: {e}"))?
                     .join()
@@ -328,21 +342,26 @@ pub fn run(
         }
         Rate::Max => {
             let limits = Arc::new(closed::ClosedLoop {
+                prepared: stream.take_async(),
                 start,
                 max_requests: plan.stop.requests,
                 duration: plan.stop.duration,
                 stop: stop.clone(),
                 max_in_flight: plan.max_in_flight,
+                inflight: inflight.clone(),
                 taken: Default::default(),
                 outcome: Default::default(),
                 error: Default::default(),
             });
-            let send_task = runtime.spawn(senders.clone().run_closed(stream.take_async(), limits.clone()));
+            // HTTP/1.1 carries one request per connection: more connections than the cap idle.
+            let workers = if target.http2 { target.connections } else { target.connections.min(plan.max_in_flight) };
+            let send_task = runtime.spawn(senders.clone().run(limits.clone(), workers));
             // Wait for the senders; once interrupted, give requests in flight --timeout.
             let drained = drain(&runtime, send_task, &stop, plan.target.timeout);
             let (window, end) = *limits.outcome.lock().expect("not poisoned");
             let end = if drained.interrupted { End::Stopped } else { end.unwrap_or(End::Exhausted) };
-            let mut paced = pacer::Paced { end, released: recorder.with(|s| s.scheduled), window, error: None };
+            let released = limits.taken.load(Ordering::Relaxed).min(plan.stop.requests.unwrap_or(u64::MAX));
+            let mut paced = pacer::Paced { end, released, window, error: None };
             paced.fail_with(limits.error.lock().expect("not poisoned").take());
             paced.fail_with(drained.error);
             paced

@@ -10,10 +10,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::inflight::InFlight;
 use super::prepare::{Next, PreparedStream};
 use super::schedule::{Rate, Schedule};
-use super::sender::{InFlight, Job};
-use crate::stats::Recorder;
+use super::worker::Job;
+use crate::stats::Shard;
 
 /// The last stretch before a deadline that is spun rather than slept.
 const SPIN: Duration = Duration::from_micros(100);
@@ -133,7 +134,7 @@ pub fn run(
     stream: &mut PreparedStream,
     jobs: &flume::Sender<Job>,
     inflight: &InFlight,
-    recorder: &Recorder,
+    recorder: &Shard,
     stop: &AtomicBool,
 ) -> Paced {
     let schedule = match cfg.rate {
@@ -191,28 +192,12 @@ pub fn run(
                 }
                 at
             }
-            None => {
-                // --rate max: wait for a free slot; the request is due when it gets one.
-                loop {
-                    if stop.load(Ordering::Relaxed) {
-                        return done(last, End::Stopped);
-                    }
-                    if cfg.duration.is_some_and(|d| cfg.start.elapsed() >= d) {
-                        return done(last, End::Duration);
-                    }
-                    if inflight.acquire_within(cfg.max_in_flight, NAP) {
-                        break;
-                    }
-                }
-                let now = Instant::now();
-                recorder.with(|s| s.scheduled(item.scenario, now, item.raw_len));
-                now
-            }
+            None => unreachable!("--rate max runs the closed loop, not the pacer"),
         };
         let now = Instant::now();
         last.released += 1;
         last.window = Some((last.window.map_or(now, |w| w.0), now));
-        if jobs.send(Job { prepared: item, intended }).is_err() {
+        if jobs.send(Job::new(item, intended)).is_err() {
             // Counted as cancelled at the end of the run (scheduled, never completed).
             inflight.release();
             return failed(last, "the sending tasks stopped unexpectedly".into());

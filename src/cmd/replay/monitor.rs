@@ -55,7 +55,7 @@ impl Monitor {
             let now = self.now();
             let silent = now.scheduled > 0 && (self.live.responses)() == 0;
             if silent && now.elapsed > NO_RESPONSE_HINT && !self.hinted.swap(true, Ordering::Relaxed) {
-                let errors = self.live.recorder.with(|s| s.error_classes.clone());
+                let errors = self.live.recorder.live().error_classes;
                 log::warn!("{}", no_response_hint(&self.plan.endpoint_display, &errors, Some(now.elapsed)));
             }
             self.bar.set_position(now.scheduled);
@@ -75,8 +75,8 @@ impl Monitor {
     }
 
     fn now(&self) -> Now {
-        let (scheduled, ok, failed, missed, p99) =
-            self.live.recorder.with(|s| (s.scheduled, s.ok, s.failed, s.missed, s.corrected.value_at_quantile(0.99)));
+        let c = self.live.recorder.live();
+        let (scheduled, ok, failed, missed, p99) = (c.scheduled, c.ok, c.failed, c.missed, c.p99_us);
         Now { scheduled, ok, failed, missed, p99, elapsed: Instant::now().saturating_duration_since(self.live.start) }
     }
 

@@ -1,0 +1,257 @@
+//! One attempt: send a request on a connection, read the response (bounded), classify it.
+//!
+//! A 2xx counts only when the whole response arrived and, when it says it is one, is a valid
+//! `ExportTraceServiceResponse`: a 200 cut short or a body that is not OTLP is a failure with
+//! its class. `partial_success.rejected_spans` is taken as the server claims it; the recorder
+//! clamps it to the request's spans.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Request, Uri};
+use prost::Message;
+
+use super::body::Body;
+use super::classify;
+use super::connect::{Conn, ReqBody, Target, with_driver};
+use super::retry::parse_retry_after;
+use crate::otlp::ExportTraceServiceResponse;
+use crate::stats::{ErrorClass, Outcome};
+
+/// Largest response body read (to find `partial_success`); a larger one is not read.
+pub const MAX_RESPONSE: usize = 64 * 1024;
+
+/// One attempt's result.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The status, or why there was none.
+    pub outcome: Outcome,
+    /// `partial_success.rejected_spans` of a 2xx answer, as the server claimed it.
+    pub rejected_spans: u64,
+    /// `Retry-After` of the answer.
+    pub retry_after: Option<Duration>,
+    /// Whether the body went out.
+    pub body_sent: bool,
+    /// With an error outcome, what the error said.
+    pub message: Option<String>,
+}
+
+impl Attempt {
+    /// An attempt that ended in `failure`.
+    pub fn failed((class, message): super::connect::Failure, body_sent: bool) -> Attempt {
+        Attempt {
+            outcome: Outcome::Error(class),
+            rejected_spans: 0,
+            retry_after: None,
+            body_sent,
+            message: Some(message),
+        }
+    }
+}
+
+/// What an attempt on a connection gave.
+pub enum Tried {
+    /// An answer, or a failure after the request went out; `usable` says whether the
+    /// connection can carry another request.
+    Done {
+        /// The result.
+        attempt: Attempt,
+        /// Whether the connection is still good.
+        usable: bool,
+    },
+    /// The connection turned out closed before the request was sent (a kept-alive connection
+    /// the server had just closed): not the server's answer, send again on a fresh one.
+    NotSent,
+}
+
+/// The request line and headers every request carries, built once.
+pub struct Exchange {
+    target: std::sync::Arc<Target>,
+    /// The request target: origin form plus `Host` for HTTP/1.1, absolute form for HTTP/2.
+    request_uri: Uri,
+    request_headers: HeaderMap,
+    /// Requests that got any HTTP response (for the "is it running?" hint).
+    pub responses: AtomicUsize,
+}
+
+impl Exchange {
+    /// The exchange for `target`.
+    pub fn new(target: std::sync::Arc<Target>) -> Exchange {
+        let mut request_headers = target.headers.clone();
+        let request_uri = if target.http2 {
+            target.uri.clone()
+        } else {
+            if let Some(a) = target.uri.authority() {
+                request_headers.insert(
+                    hyper::header::HOST,
+                    HeaderValue::from_str(a.as_str()).expect("authority is a valid header"),
+                );
+            }
+            target.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().expect("path is a valid URI")
+        };
+        Exchange { target, request_uri, request_headers, responses: AtomicUsize::new(0) }
+    }
+
+    fn request(&self, body: Body) -> Request<ReqBody> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = self.request_uri.clone();
+        *req.headers_mut() = self.request_headers.clone();
+        req
+    }
+
+    /// Sends `body` on `conn` and reads the answer, within `--timeout`.
+    pub async fn attempt(&self, conn: &mut Conn, body: &Body) -> Tried {
+        let req = self.request(body.clone());
+        let timeout = self.target.timeout;
+        let fut = async {
+            let (resp, driver) = match conn {
+                Conn::H1(s, driver) => {
+                    let resp = with_driver(driver, async {
+                        s.ready().await?;
+                        s.send_request(req).await
+                    })
+                    .await?;
+                    (resp, Some(driver))
+                }
+                Conn::H2(s) => {
+                    s.ready().await?;
+                    (s.send_request(req).await?, None)
+                }
+            };
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let ctype =
+                resp.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let collect = Limited::new(resp.into_body(), MAX_RESPONSE).collect();
+            let body = match driver {
+                Some(d) => {
+                    tokio::pin!(collect);
+                    tokio::select! {
+                        biased;
+                        b = &mut collect => b,
+                        () = d.run() => collect.await,
+                    }
+                }
+                None => collect.await,
+            }
+            .map(|b| b.to_bytes());
+            Ok::<_, hyper::Error>((status, retry_after, ctype, body))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Err(_) => Tried::Done {
+                attempt: Attempt::failed((ErrorClass::Timeout, format!("no response within {timeout:?}")), true),
+                usable: false,
+            },
+            Ok(Err(e)) if e.is_canceled() || e.is_closed() => Tried::NotSent,
+            Ok(Err(e)) => Tried::Done {
+                attempt: Attempt::failed((classify::exchange(&e), classify::message(&e)), true),
+                usable: false,
+            },
+            Ok(Ok((status, retry_after, ctype, body))) => {
+                self.responses.fetch_add(1, Ordering::Relaxed);
+                let (attempt, usable) = answer(status, retry_after, ctype.as_deref(), body);
+                Tried::Done { attempt, usable: usable && conn.is_usable() }
+            }
+        }
+    }
+}
+
+/// Judges a response: its status, and for a 2xx whether the whole body came and is OTLP.
+fn answer(
+    status: u16,
+    retry_after: Option<Duration>,
+    ctype: Option<&str>,
+    body: Result<Bytes, Box<dyn std::error::Error + Send + Sync>>,
+) -> (Attempt, bool) {
+    let ok = (200..300).contains(&status);
+    let plain = |rejected_spans, usable| {
+        (
+            Attempt { outcome: Outcome::Status(status), rejected_spans, retry_after, body_sent: true, message: None },
+            usable,
+        )
+    };
+    let body = match body {
+        Ok(b) => b,
+        // Too large to read: the status stands; the unread rest leaves the connection unusable.
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return plain(0, false),
+        Err(e) if ok => {
+            let m = format!("the {status} response was cut short: {}", classify::message(e.as_ref()));
+            return (Attempt::failed((ErrorClass::Closed, m), true), false);
+        }
+        // A refusal whose body broke off is still a refusal.
+        Err(_) => return plain(0, false),
+    };
+    if !ok {
+        return plain(0, true);
+    }
+    match rejected_spans(&body, ctype) {
+        Ok(r) => plain(r, true),
+        Err(why) => (Attempt::failed((ErrorClass::BadResponse, format!("{status} response {why}")), true), true),
+    }
+}
+
+/// `partial_success.rejected_spans` of an `ExportTraceServiceResponse` body in the content
+/// type's format; an error when the body says it is protobuf or JSON and is not a response.
+pub fn rejected_spans(body: &[u8], ctype: Option<&str>) -> Result<u64, String> {
+    let mime = ctype.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if body.is_empty() {
+        return Ok(0);
+    }
+    if mime.ends_with("json") {
+        let v: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|_| "is not JSON (an OTLP/JSON ExportTraceServiceResponse)".to_string())?;
+        let r = &v["partialSuccess"]["rejectedSpans"];
+        return Ok(r.as_u64().or_else(|| r.as_str().and_then(|s| s.parse().ok())).unwrap_or(0));
+    }
+    if mime.ends_with("protobuf") {
+        let r = ExportTraceServiceResponse::decode(body)
+            .map_err(|_| "is not an ExportTraceServiceResponse (protobuf)".to_string())?;
+        return Ok(r.partial_success.map(|p| p.rejected_spans.max(0) as u64).unwrap_or(0));
+    }
+    // Another content type (text, HTML): nothing to read in it, the status stands.
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::ExportTracePartialSuccess;
+
+    const PB: Option<&str> = Some("application/x-protobuf");
+    const JSON: Option<&str> = Some("application/json; charset=utf-8");
+
+    #[test]
+    fn partial_success_in_protobuf_and_json() {
+        let r = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess { rejected_spans: 7, error_message: "x".into() }),
+        };
+        assert_eq!(rejected_spans(&r.encode_to_vec(), PB), Ok(7));
+        assert_eq!(rejected_spans(br#"{"partialSuccess":{"rejectedSpans":"5"}}"#, JSON), Ok(5));
+        assert_eq!(rejected_spans(br#"{"partialSuccess":{"rejectedSpans":3}}"#, JSON), Ok(3));
+        assert_eq!(rejected_spans(b"", PB), Ok(0));
+        assert_eq!(rejected_spans(b"OK", Some("text/plain")), Ok(0));
+        assert!(rejected_spans(b"garbage\xff", PB).is_err());
+        assert!(rejected_spans(b"<html>", JSON).is_err());
+    }
+
+    #[test]
+    fn a_2xx_cut_short_or_malformed_is_a_failure() {
+        let cut: Box<dyn std::error::Error + Send + Sync> =
+            Box::new(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        let (a, usable) = answer(200, None, PB, Err(cut));
+        assert_eq!(a.outcome, Outcome::Error(ErrorClass::Closed));
+        assert!(!usable);
+        let (a, _) = answer(200, None, PB, Ok(Bytes::from_static(b"\xff\xff")));
+        assert_eq!(a.outcome, Outcome::Error(ErrorClass::BadResponse));
+        let (a, _) = answer(413, None, Some("text/plain"), Ok(Bytes::from_static(b"too big")));
+        assert_eq!(a.outcome, Outcome::Status(413));
+    }
+}

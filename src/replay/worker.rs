@@ -1,0 +1,349 @@
+//! Connection workers: one per connection, taking requests from a [`Source`] (the pacer's
+//! channel in the open loop, the preparation stage in the closed loop) and from the retry
+//! queue, sending them, and recording each request's end in the worker's own recorder shard.
+//!
+//! An HTTP/1.1 worker carries one request at a time on its connection and drives that
+//! connection's I/O while it waits for work, so a connection the server closed while idle is
+//! noticed before it is reused. An HTTP/2 worker multiplexes up to its share of the in-flight
+//! cap on one connection; when the connection ends (GOAWAY, an error) the worker opens one new
+//! connection for all its requests, backing off after failures. A retryable answer goes to the
+//! retry queue with its due time; the worker moves on.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use super::connect::{Conn, Connector, Target};
+use super::exchange::{Attempt, Exchange, Tried};
+use super::inflight::InFlight;
+use super::prepare::Prepared;
+use super::retry::{RetryQueue, backoff, next_attempt, retryable};
+use crate::stats::{Completion, Outcome, Recorder, Shard};
+
+/// A request released to the senders.
+#[derive(Debug)]
+pub struct Job {
+    /// The body and its bookkeeping.
+    pub prepared: Prepared,
+    /// When it was due: its corrected latency counts from here.
+    pub intended: Instant,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the first attempt started.
+    pub first_sent: Option<Instant>,
+    /// Body bytes put on the wire so far.
+    pub wire: u64,
+}
+
+impl Job {
+    /// A request due at `intended`, not yet attempted.
+    pub fn new(prepared: Prepared, intended: Instant) -> Job {
+        Job { prepared, intended, attempts: 0, first_sent: None, wire: 0 }
+    }
+}
+
+/// Where workers take requests from.
+pub trait Source: Send + Sync + 'static {
+    /// The next request released to send, recorded as scheduled; `None` once no more come.
+    /// Must be cancel-safe: a worker may drop the future to send a due retry instead.
+    fn next(&self, shard: &Shard) -> impl Future<Output = Option<Job>> + Send;
+}
+
+/// The open loop's source: what the pacer released.
+pub struct Paced(pub flume::Receiver<Job>);
+
+impl Source for Paced {
+    async fn next(&self, _: &Shard) -> Option<Job> {
+        self.0.recv_async().await.ok()
+    }
+}
+
+/// An exchange in progress on a multiplexed connection: the request, its attempt, and whether
+/// the connection is still good.
+type Exchanging<'a> = std::pin::Pin<Box<dyn Future<Output = (Job, Attempt, bool)> + Send + 'a>>;
+
+/// What every worker of a run shares.
+pub struct Senders {
+    target: Arc<Target>,
+    connector: Connector,
+    /// Requests and answers.
+    pub exchange: Exchange,
+    /// The in-flight cap.
+    pub inflight: Arc<InFlight>,
+    retries: RetryQueue<Job>,
+    /// No retry starts after this (`--duration` + `--timeout` from the start), when known.
+    deadline: Option<Instant>,
+    recorder: Arc<Recorder>,
+    /// Set on an interrupt: no new retries.
+    stop: Arc<AtomicBool>,
+    /// Most requests one HTTP/2 connection carries at once.
+    per_connection: usize,
+}
+
+impl Senders {
+    /// Sending state for `target`.
+    pub fn new(
+        target: Arc<Target>,
+        recorder: Arc<Recorder>,
+        inflight: Arc<InFlight>,
+        deadline: Option<Instant>,
+        stop: Arc<AtomicBool>,
+        max_in_flight: usize,
+    ) -> Arc<Senders> {
+        let per_connection = max_in_flight.div_ceil(target.connections.max(1)).max(1);
+        Arc::new(Senders {
+            connector: Connector::new(target.clone()),
+            exchange: Exchange::new(target.clone()),
+            target,
+            inflight,
+            retries: RetryQueue::default(),
+            deadline,
+            recorder,
+            stop,
+            per_connection,
+        })
+    }
+
+    /// Runs `workers` connection workers until the source ends and every request finished;
+    /// a worker that panicked is an error.
+    pub async fn run<S: Source>(self: Arc<Self>, source: Arc<S>, workers: usize) -> Result<(), String> {
+        let mut tasks = Vec::new();
+        for _ in 0..workers.max(1) {
+            let (me, source, shard) = (self.clone(), source.clone(), self.recorder.shard());
+            tasks.push(tokio::spawn(async move {
+                if me.target.http2 {
+                    me.multiplexed(&*source, shard).await
+                } else {
+                    me.sequential(&*source, shard).await
+                }
+            }));
+        }
+        let mut first = Ok(());
+        for t in tasks {
+            if let (Err(e), Ok(())) = (t.await, &first) {
+                first = Err(format!("a sending task failed: {e}"));
+            }
+        }
+        first
+    }
+
+    /// The next request: a due retry first, else the source's next, while an idle HTTP/1.1
+    /// connection is watched. `None` when the source has ended and nothing is in flight.
+    async fn next_job(
+        &self,
+        source: &impl Source,
+        shard: &Shard,
+        done: &mut bool,
+        conn: &mut Option<Conn>,
+    ) -> Option<Job> {
+        loop {
+            // Registered before looking, so a retry queued or a request finished meanwhile
+            // wakes this wait.
+            let queued = self.retries.queued.notified();
+            let released = self.inflight.released();
+            tokio::pin!(queued, released);
+            queued.as_mut().enable();
+            released.as_mut().enable();
+            let next_due = match self.retries.pop_due(Instant::now()) {
+                Ok(job) => return Some(job),
+                Err(at) => at,
+            };
+            if *done && self.inflight.current() == 0 {
+                return None;
+            }
+            let until_due = async {
+                match next_due {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let idle_close = async {
+                match conn.as_mut() {
+                    Some(c) => c.closed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = until_due => {}
+                job = source.next(shard), if !*done => match job {
+                    Some(job) => return Some(job),
+                    None => *done = true,
+                },
+                () = &mut queued => {}
+                () = &mut released, if *done => {}
+                () = idle_close => {
+                    log::debug!("the server closed an idle connection");
+                    *conn = None;
+                }
+            }
+        }
+    }
+
+    /// HTTP/1.1: one request at a time on this worker's connection.
+    async fn sequential(&self, source: &impl Source, shard: Shard) -> Result<(), String> {
+        let mut conn: Option<Conn> = None;
+        let mut done = false;
+        while let Some(mut job) = self.next_job(source, &shard, &mut done, &mut conn).await {
+            job.first_sent.get_or_insert_with(Instant::now);
+            let attempt = self.attempt_on(&mut conn, &job).await;
+            self.after(job, attempt, &shard);
+        }
+        Ok(())
+    }
+
+    /// One attempt on `conn` (opened first if needed). A kept-alive connection found closed
+    /// as the request went out is replaced once, at once: that was not the server's answer.
+    async fn attempt_on(&self, conn: &mut Option<Conn>, job: &Job) -> Attempt {
+        for _ in 0..2 {
+            if conn.as_ref().is_none_or(|c| !c.is_usable()) {
+                match self.connector.connect().await {
+                    Ok(c) => *conn = Some(c),
+                    Err(f) => return Attempt::failed(f, false),
+                }
+            }
+            let c = conn.as_mut().expect("connected above");
+            match self.exchange.attempt(c, &job.prepared.body).await {
+                Tried::Done { attempt, usable } => {
+                    if !usable {
+                        *conn = None;
+                    }
+                    return attempt;
+                }
+                Tried::NotSent => {
+                    log::debug!("a kept-alive connection was closed by the server; reconnecting");
+                    *conn = None;
+                }
+            }
+        }
+        Attempt::failed(
+            (crate::stats::ErrorClass::Closed, "the connection closed twice before the request was sent".into()),
+            true,
+        )
+    }
+
+    /// HTTP/2: up to `per_connection` requests at once on one connection, reopened once for
+    /// all of them when it ends.
+    async fn multiplexed(&self, source: &impl Source, shard: Shard) -> Result<(), String> {
+        let mut conn: Option<Conn> = None;
+        // Nothing to watch while waiting: an HTTP/2 connection's own task sees its end.
+        let mut unwatched: Option<Conn> = None;
+        let mut done = false;
+        let mut failures = 0u32;
+        let mut running: FuturesUnordered<Exchanging<'_>> = FuturesUnordered::new();
+        loop {
+            let take = running.len() < self.per_connection;
+            tokio::select! {
+                biased;
+                Some((job, attempt, usable)) = running.next() => {
+                    if !usable {
+                        conn = None;
+                    }
+                    self.after(job, attempt, &shard);
+                }
+                job = self.next_job(source, &shard, &mut done, &mut unwatched), if take => {
+                    let Some(mut job) = job else {
+                        if running.is_empty() { return Ok(()); }
+                        continue;
+                    };
+                    job.first_sent.get_or_insert_with(Instant::now);
+                    if conn.as_ref().is_none_or(|c| !c.is_usable()) {
+                        if failures > 0 {
+                            tokio::time::sleep(backoff(failures, 0.5)).await;
+                        }
+                        match self.connector.connect().await {
+                            Ok(c) => {
+                                failures = 0;
+                                conn = Some(c);
+                            }
+                            Err(f) => {
+                                failures += 1;
+                                self.after(job, Attempt::failed(f, false), &shard);
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(Conn::H2(send)) = &conn else { unreachable!("an HTTP/2 worker holds HTTP/2 connections") };
+                    let mut own = Conn::H2(send.clone());
+                    running.push(Box::pin(async move {
+                        match self.exchange.attempt(&mut own, &job.prepared.body).await {
+                            Tried::Done { attempt, usable } => (job, attempt, usable),
+                            Tried::NotSent => {
+                                let f = (crate::stats::ErrorClass::Closed, "the HTTP/2 connection closed before the request was sent".into());
+                                (job, Attempt::failed(f, false), false)
+                            }
+                        }
+                    }));
+                }
+                else => {
+                    if done && running.is_empty() { return Ok(()); }
+                }
+            }
+        }
+    }
+
+    /// After an attempt: queue a retry (it keeps its in-flight slot), or record the end.
+    fn after(&self, mut job: Job, a: Attempt, shard: &Shard) {
+        job.attempts += 1;
+        let p = &job.prepared;
+        if a.body_sent {
+            job.wire += p.body.len() as u64;
+        }
+        if !a.outcome.ok() {
+            match (&a.outcome, &a.message) {
+                (Outcome::Status(s), _) => log::debug!("request {} attempt {}: status {s}", p.seq, job.attempts),
+                (Outcome::Error(c), m) => log::debug!(
+                    "request {} attempt {}: {} ({})",
+                    p.seq,
+                    job.attempts,
+                    c.describe(),
+                    m.as_deref().unwrap_or_default()
+                ),
+            }
+        }
+        let now = Instant::now();
+        if job.attempts <= self.target.retries && retryable(a.outcome) && !self.stop.load(Ordering::Relaxed) {
+            let wait = a.retry_after.unwrap_or_else(|| backoff(job.attempts, jitter(p.seq, job.attempts)));
+            let first = job.first_sent.unwrap_or(now);
+            if let Some(at) = next_attempt(now, wait, first, self.deadline) {
+                self.retries.push(at, job);
+                return;
+            }
+            log::debug!("request {}: no retry after {wait:?}: past the run's end or the retry budget", p.seq);
+        }
+        let c = Completion {
+            scenario: p.scenario,
+            intended: job.intended,
+            sent: job.first_sent.unwrap_or(now),
+            done: now,
+            outcome: a.outcome,
+            attempts: job.attempts,
+            bytes_wire: job.wire,
+            bytes_raw: if job.wire > 0 { p.raw_len } else { 0 },
+            spans: p.spans,
+            traces: p.traces,
+            rejected_spans: a.rejected_spans,
+            message: a.message,
+        };
+        shard.with(|s| s.complete(&c));
+        self.inflight.release();
+    }
+
+    /// Requests that got any HTTP answer.
+    pub fn responses(&self) -> usize {
+        self.exchange.responses.load(Ordering::Relaxed)
+    }
+}
+
+/// A number in [0, 1) from a request and its attempt (equal jitter for the backoff): spread
+/// retries of requests that failed together, reproducibly.
+fn jitter(seq: u64, attempt: u32) -> f64 {
+    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(attempt).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
