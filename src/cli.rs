@@ -155,6 +155,10 @@ pub struct ReplayArgs {
     /// OTLP/HTTP traces endpoint [default: http://localhost:4318/v1/traces, or the platform's].
     #[arg(long)]
     pub endpoint: Option<String>,
+    /// OTLP transport: http/protobuf, http/json or grpc (or OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    /// OTEL_EXPORTER_OTLP_PROTOCOL) [default: http/protobuf; grpc's endpoint: localhost:4317].
+    #[arg(long, value_parser = Suggest(&crate::replay::Protocol::NAMES), hide_possible_values = true)]
+    pub protocol: Option<String>,
     /// Platform preset: otlp, braintrust, langsmith, langfuse, phoenix, honeycomb (or OTEL_PLATFORM).
     #[arg(long, value_parser = Suggest(&crate::platform::PLATFORMS), hide_possible_values = true)]
     pub platform: Option<String>,

@@ -13,6 +13,7 @@
 use base64::Engine;
 
 use crate::config::env::Env;
+use crate::replay::Protocol;
 
 /// Known presets.
 pub const PLATFORMS: [&str; 6] = ["otlp", "braintrust", "langsmith", "langfuse", "phoenix", "honeycomb"];
@@ -93,28 +94,54 @@ fn base(env: &Env, var: &str, default: &str) -> (String, String) {
     }
 }
 
-/// The OTel SDK endpoint: the traces-specific variable as is, else the base + `/v1/traces`.
-pub fn otel_endpoint(env: &Env) -> (String, String) {
+/// The OTel SDK endpoint: the traces-specific variable as is, else the base + `/v1/traces`
+/// (as is for gRPC, whose path is the service's), else localhost on the protocol's port.
+pub fn otel_endpoint(env: &Env, protocol: Protocol) -> (String, String) {
     if let Some(e) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
         return (e, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into());
     }
+    let grpc = protocol == Protocol::Grpc;
     if let Some(e) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        return (format!("{}/v1/traces", e.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT".into());
+        let e = e.trim_end_matches('/');
+        let url = if grpc { e.to_string() } else { format!("{e}/v1/traces") };
+        return (url, "OTEL_EXPORTER_OTLP_ENDPOINT".into());
     }
-    ("http://localhost:4318/v1/traces".into(), "default".into())
+    let url = if grpc { "http://localhost:4317" } else { "http://localhost:4318/v1/traces" };
+    (url.into(), "default".into())
 }
 
-/// Resolves `platform` from the environment. Errors name the missing variable.
-pub fn resolve(platform: &str, env: &Env) -> Result<Preset, String> {
+/// The protocols a platform's OTLP endpoint takes (the first is the one to suggest).
+pub fn protocols(platform: &str) -> &'static [Protocol] {
+    use Protocol::*;
+    match platform {
+        "otlp" | "honeycomb" => &[HttpProtobuf, HttpJson, Grpc],
+        // Phoenix reads protobuf only over HTTP, and its cloud has no gRPC endpoint.
+        "phoenix" => &[HttpProtobuf],
+        _ => &[HttpProtobuf, HttpJson],
+    }
+}
+
+/// Resolves `platform` for `protocol` from the environment. Errors name the missing variable,
+/// or the protocols the platform takes.
+pub fn resolve(platform: &str, env: &Env, protocol: Protocol) -> Result<Preset, String> {
     let p = platform.trim().to_ascii_lowercase();
     let name = PLATFORMS
         .iter()
         .copied()
         .find(|n| *n == p)
         .ok_or_else(|| format!("--platform '{platform}' is unknown (known: {})", PLATFORMS.join(", ")))?;
+    let takes = protocols(name);
+    if !takes.contains(&protocol) {
+        let names: Vec<&str> = takes.iter().map(|p| p.name()).collect();
+        return Err(format!(
+            "--platform {name} does not take --protocol {} (it takes {})",
+            protocol.name(),
+            names.join(", ")
+        ));
+    }
     let (endpoint, endpoint_origin, headers) = match name {
         "otlp" => {
-            let (e, o) = otel_endpoint(env);
+            let (e, o) = otel_endpoint(env, protocol);
             (e, o, vec![])
         }
         "braintrust" => {
@@ -161,7 +188,9 @@ pub fn resolve(platform: &str, env: &Env) -> Result<Preset, String> {
             if let Some(ds) = env.get("HONEYCOMB_DATASET") {
                 h.push(("x-honeycomb-dataset".into(), ds));
             }
-            (format!("{b}/v1/traces"), o, h)
+            // Honeycomb takes gRPC on the same host (port 443).
+            let url = if protocol == Protocol::Grpc { b } else { format!("{b}/v1/traces") };
+            (url, o, h)
         }
         _ => unreachable!("listed in PLATFORMS"),
     };
@@ -175,7 +204,7 @@ mod tests {
     #[test]
     fn presets_build_endpoint_and_auth() {
         let env = Env::from_pairs(&[("BRAINTRUST_API_KEY", "sk-1"), ("BRAINTRUST_PROJECT", "demo")]);
-        let p = resolve("braintrust", &env).unwrap();
+        let p = resolve("braintrust", &env, Protocol::HttpProtobuf).unwrap();
         assert_eq!(p.endpoint, "https://api.braintrust.dev/otel/v1/traces");
         assert_eq!(
             p.headers,
@@ -187,7 +216,7 @@ mod tests {
             ("LANGFUSE_SECRET_KEY", "sk"),
             ("LANGFUSE_HOST", "https://us.cloud.langfuse.com/"),
         ]);
-        let p = resolve("langfuse", &env).unwrap();
+        let p = resolve("langfuse", &env, Protocol::HttpProtobuf).unwrap();
         assert_eq!(p.endpoint, "https://us.cloud.langfuse.com/api/public/otel/v1/traces");
         assert_eq!(p.headers[0].1, "Basic cGs6c2s=");
 
@@ -196,15 +225,16 @@ mod tests {
             ("LANGSMITH_PROJECT", "p"),
             ("LANGSMITH_ENDPOINT", "https://eu.api.smith.langchain.com"),
         ]);
-        let p = resolve("langsmith", &env).unwrap();
+        let p = resolve("langsmith", &env, Protocol::HttpProtobuf).unwrap();
         assert_eq!(p.endpoint, "https://eu.api.smith.langchain.com/otel/v1/traces");
         assert_eq!(p.headers[1], ("Langsmith-Project".into(), "p".into()));
 
-        let p = resolve("honeycomb", &Env::from_pairs(&[("HONEYCOMB_API_KEY", "h")])).unwrap();
+        let p = resolve("honeycomb", &Env::from_pairs(&[("HONEYCOMB_API_KEY", "h")]), Protocol::HttpProtobuf).unwrap();
         assert_eq!(p.headers, vec![("x-honeycomb-team".into(), "h".into())]);
         let p = resolve(
             "phoenix",
             &Env::from_pairs(&[("PHOENIX_API_KEY", "x"), ("PHOENIX_COLLECTOR_ENDPOINT", "http://localhost:6006")]),
+            Protocol::HttpProtobuf,
         )
         .unwrap();
         assert_eq!(p.endpoint, "http://localhost:6006/v1/traces");
@@ -212,26 +242,51 @@ mod tests {
 
     #[test]
     fn missing_variables_and_unknown_platforms_are_named() {
-        let e = resolve("braintrust", &Env::from_pairs(&[("BRAINTRUST_PROJECT", "demo")])).unwrap_err();
+        let e = resolve("braintrust", &Env::from_pairs(&[("BRAINTRUST_PROJECT", "demo")]), Protocol::HttpProtobuf)
+            .unwrap_err();
         assert!(e.contains("BRAINTRUST_API_KEY"), "{e}");
-        let e = resolve("langfuse", &Env::from_pairs(&[("LANGFUSE_PUBLIC_KEY", "pk")])).unwrap_err();
+        let e = resolve("langfuse", &Env::from_pairs(&[("LANGFUSE_PUBLIC_KEY", "pk")]), Protocol::HttpProtobuf)
+            .unwrap_err();
         assert!(e.contains("LANGFUSE_SECRET_KEY"), "{e}");
-        let e = resolve("datadog", &Env::default()).unwrap_err();
+        let e = resolve("datadog", &Env::default(), Protocol::HttpProtobuf).unwrap_err();
         assert!(e.contains("'datadog'") && e.contains("braintrust"), "{e}");
     }
 
     #[test]
+    fn presets_refuse_the_protocols_their_platform_does_not_take() {
+        let keys = Env::from_pairs(&[
+            ("PHOENIX_API_KEY", "x"),
+            ("LANGFUSE_PUBLIC_KEY", "p"),
+            ("LANGFUSE_SECRET_KEY", "s"),
+            ("HONEYCOMB_API_KEY", "h"),
+        ]);
+        let e = resolve("phoenix", &keys, Protocol::Grpc).unwrap_err();
+        assert_eq!(e, "--platform phoenix does not take --protocol grpc (it takes http/protobuf)");
+        assert!(resolve("phoenix", &keys, Protocol::HttpJson).is_err());
+        assert!(resolve("langfuse", &keys, Protocol::Grpc).is_err());
+        assert!(resolve("langfuse", &keys, Protocol::HttpJson).is_ok());
+        assert_eq!(resolve("honeycomb", &keys, Protocol::Grpc).unwrap().endpoint, "https://api.honeycomb.io");
+        assert_eq!(otel_endpoint(&Env::default(), Protocol::Grpc).0, "http://localhost:4317");
+        let base = Env::from_pairs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")]);
+        assert_eq!(otel_endpoint(&base, Protocol::Grpc).0, "http://c:4317", "no path for gRPC");
+    }
+
+    #[test]
     fn otlp_endpoint_follows_the_sdk_rules() {
-        assert_eq!(otel_endpoint(&Env::from_pairs(&[])).0, "http://localhost:4318/v1/traces");
+        assert_eq!(otel_endpoint(&Env::from_pairs(&[]), Protocol::HttpProtobuf).0, "http://localhost:4318/v1/traces");
         assert_eq!(
-            otel_endpoint(&Env::from_pairs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])).0,
+            otel_endpoint(
+                &Env::from_pairs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]),
+                Protocol::HttpProtobuf
+            )
+            .0,
             "http://c:4318/v1/traces"
         );
         let both = Env::from_pairs(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:9/x"),
         ]);
-        assert_eq!(otel_endpoint(&both).0, "http://t:9/x");
+        assert_eq!(otel_endpoint(&both, Protocol::HttpProtobuf).0, "http://t:9/x");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::env::{Env, header_hint, parse_otel_headers};
 use crate::cli::ReplayArgs;
 use crate::output::Output;
 use crate::platform::{self, is_secret_header, redact_url};
-use crate::replay::{Compression, Rate, ReplayPlan, Stop, Target};
+use crate::replay::{Compression, Protocol, Rate, ReplayPlan, Stop, Target};
 use crate::units::{parse_count, parse_duration};
 
 /// A value and where it came from.
@@ -76,6 +76,20 @@ pub const MAX_LOOPS: u64 = 1_000_000_000;
 /// Most `--requests` (at `MAX_RATE`, more than `MAX_DURATION` of them).
 pub const MAX_REQUESTS: u64 = 1_000_000_000_000_000;
 
+/// `--protocol`, else `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`,
+/// else `http/protobuf` (the default of the OTel SDKs' OTLP/HTTP exporters).
+fn protocol(a: &ReplayArgs, env: &Env) -> Result<Protocol> {
+    let given = pick(&a.protocol, "--protocol", env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| {
+        env.get("OTEL_EXPORTER_OTLP_PROTOCOL").map(|v| Val { v, from: "OTEL_EXPORTER_OTLP_PROTOCOL".into() })
+    });
+    match given {
+        None => Ok(Protocol::HttpProtobuf),
+        Some(Val { v, from }) => {
+            Protocol::parse(&v).ok_or_else(|| anyhow!("{from} '{v}': expected {}", Protocol::NAMES.join(", ")))
+        }
+    }
+}
+
 /// Whether `url` is a base URL with no path (`http://host:4318` or `http://host:4318/`): no
 /// `/` after the authority, or only one, and no query.
 fn bare_base(url: &str) -> bool {
@@ -123,10 +137,12 @@ pub fn parse_header(s: &str, position: usize) -> Result<(HeaderName, HeaderValue
 pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     let platform_name =
         pick(&a.platform, "--platform", env, "OTEL_PLATFORM").map(|v| v.v).unwrap_or_else(|| "otlp".into());
-    let preset = platform::resolve(&platform_name, env).map_err(anyhow::Error::msg)?;
+    let protocol = protocol(a, env)?;
+    let preset = platform::resolve(&platform_name, env, protocol).map_err(anyhow::Error::msg)?;
 
     let given = pick(&a.endpoint, "--endpoint", env, "TRACEBLAST_ENDPOINT");
-    let appended = given.as_ref().is_some_and(|e| bare_base(&e.v));
+    // gRPC's path is the service's; only OTLP/HTTP gets /v1/traces after a base URL.
+    let appended = protocol != Protocol::Grpc && given.as_ref().is_some_and(|e| bare_base(&e.v));
     let endpoint = match given {
         // A base URL without a path gets the OTLP traces path, as OTEL_EXPORTER_OTLP_ENDPOINT
         // does in every SDK (`http://host:4318` → `http://host:4318/v1/traces`).
@@ -192,8 +208,17 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
             _ => bail!("{from} '{v}': expected none, gzip or zstd"),
         },
     };
-    headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-    if let Some(enc) = compression.header() {
+    // gRPC sets its own content type and grpc-encoding (tonic compresses the message).
+    match protocol {
+        Protocol::HttpProtobuf => {
+            headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+        }
+        Protocol::HttpJson => {
+            headers.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Protocol::Grpc => {}
+    }
+    if let (Some(enc), true) = (compression.header(), protocol != Protocol::Grpc) {
         headers.insert(hyper::header::CONTENT_ENCODING, HeaderValue::from_static(enc));
     }
     if !headers.contains_key(hyper::header::USER_AGENT) {
@@ -235,7 +260,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     if timeout.is_zero() {
         bail!("--timeout must be more than 0");
     }
-    let http2 = a.http2 || bool_env(env, "TRACEBLAST_HTTP2")?;
+    let http2 = a.http2 || bool_env(env, "TRACEBLAST_HTTP2")? || protocol == Protocol::Grpc;
     let connections = bounded(
         pick(&a.connections, "--connections", env, "TRACEBLAST_CONNECTIONS"),
         if http2 { 2 } else { 64 },
@@ -295,16 +320,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         corpus: a.corpus.clone(),
         endpoint_display: redact_url(&endpoint.v),
         endpoint_appended: appended,
-        target: Target {
-            uri,
-            protocol: crate::replay::Protocol::HttpProtobuf,
-            headers,
-            http2,
-            insecure: a.insecure,
-            timeout,
-            retries,
-            connections,
-        },
+        target: Target { uri, protocol, headers, http2, insecure: a.insecure, timeout, retries, connections },
         headers_display,
         platform: preset.name.to_string(),
         rate,

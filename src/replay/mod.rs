@@ -255,6 +255,9 @@ pub fn run(
     let start_ns = start_wall.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let id_key = plan.rewrite.then(|| plan.id_key.unwrap_or_else(fresh_id_key));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    // gRPC compresses in tonic's encoder, at send time: prepared bodies go out raw.
+    let compression = if plan.target.protocol == Protocol::Grpc { Compression::None } else { plan.compression };
+    let json = plan.target.protocol == Protocol::HttpJson;
     let stream_cfg = prepare::PrepareConfig {
         records,
         passes: plan.stop.loops,
@@ -269,8 +272,10 @@ pub fn run(
             }
             Rate::Max => prepare::TimeBase::Now,
         },
-        compression: plan.compression,
-        workers: if plan.compression == Compression::None { 0 } else { cores.clamp(1, 4) },
+        compression,
+        json,
+        // Compressing or transcoding costs more than a thread hand-off: workers do it.
+        workers: if compression == Compression::None && !json { 0 } else { cores.clamp(1, 4) },
         max_ahead_bytes: 64 << 20,
         max_ahead: look_ahead(rate),
         #[cfg(test)]

@@ -87,6 +87,8 @@ pub struct PrepareConfig {
     pub time: TimeBase,
     /// Body compression.
     pub compression: Compression,
+    /// Transcode bodies to OTLP/JSON (`--protocol http/json`).
+    pub json: bool,
     /// Worker threads (0: the reader prepares bodies itself).
     pub workers: usize,
     /// Bytes prepared ahead at most.
@@ -545,38 +547,49 @@ pub fn check_slice(corpus: &Corpus, range: std::ops::Range<u64>, max_raw: u64) -
     Ok(Checked { records: checked, of: range.end - range.start })
 }
 
+/// A request (one or several concatenated `ExportTraceServiceRequest` records: protobuf
+/// messages concatenate) as OTLP/JSON: hex IDs, 64-bit integers as strings, enums as numbers.
+fn to_json(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let req = crate::otlp::decode_request(raw).map_err(|e| e.to_string())?;
+    serde_json::to_vec(&crate::otlp::json::request_to_json(&req)).map_err(|e| e.to_string())
+}
+
 /// Worker: job → body.
 fn build(corpus: &Corpus, cfg: &PrepareConfig, job: Job) -> Result<Prepared, String> {
     let keys = id_keys(cfg.seed, job.pass, cfg.id_key);
     let delta = |p: &Part| p.target_ns.wrapping_sub(cfg.epoch_ns);
     let compress_err = |what: &str, e: std::io::Error| format!("cannot compress request {} with {what}: {e}", job.seq);
-    // For compression: the records copied into one buffer and patched in place.
-    let patched_copy = || -> Result<Vec<u8>, CorpusError> {
+    // For compression and JSON: the records copied into one buffer and patched in place.
+    let patched_copy = || -> Result<Vec<u8>, String> {
         let mut raw = Vec::with_capacity(job.raw_len);
         for p in &job.parts {
             let at = raw.len();
             raw.extend_from_slice(&p.record);
             if cfg.rewrite {
-                p.patch(corpus)?.apply(&mut raw[at..], delta(p), keys);
+                p.patch(corpus).map_err(|e| e.to_string())?.apply(&mut raw[at..], delta(p), keys);
             } else if p.patch.is_none() {
                 // Sent as stored, but still checked: a malformed record is never sent.
-                checked_patch(corpus, &p.record, p.meta, p.at)?;
+                checked_patch(corpus, &p.record, p.meta, p.at).map_err(|e| e.to_string())?;
             }
+        }
+        if cfg.json {
+            raw = to_json(&raw).map_err(|e| format!("request {}: cannot transcode to OTLP/JSON: {e}", job.seq))?;
         }
         Ok(raw)
     };
     let body = match cfg.compression {
         Compression::Gzip => {
-            let raw = patched_copy().map_err(|e| e.to_string())?;
+            let raw = patched_copy()?;
             let mut enc =
                 flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::default());
             enc.write_all(&raw).map_err(|e| compress_err("gzip", e))?;
             Body::from(Bytes::from(enc.finish().map_err(|e| compress_err("gzip", e))?))
         }
         Compression::Zstd => {
-            let raw = patched_copy().map_err(|e| e.to_string())?;
+            let raw = patched_copy()?;
             Body::from(Bytes::from(zstd::bulk::compress(&raw, 3).map_err(|e| compress_err("zstd", e))?))
         }
+        Compression::None if cfg.json => Body::from(Bytes::from(patched_copy()?)),
         // Uncompressed: the corpus's bytes go out as they are, around the patched fields.
         Compression::None => {
             let mut pieces = Vec::new();

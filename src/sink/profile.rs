@@ -185,7 +185,7 @@ mod tests {
             ("HONEYCOMB_API_KEY", "k"),
         ]);
         for p in Profile::ALL {
-            let url = crate::platform::resolve(p.name(), &env).unwrap().endpoint;
+            let url = crate::platform::resolve(p.name(), &env, crate::replay::Protocol::HttpProtobuf).unwrap().endpoint;
             let path = url.splitn(4, '/').nth(3).map(|rest| format!("/{rest}"));
             assert_eq!(path.as_deref(), Some(p.path()), "{url}");
         }

@@ -155,6 +155,7 @@ fn config(records: std::ops::Range<u64>, passes: Option<u64>, batch: u32, worker
             schedule: Schedule { rate: 100.0, ramp: Duration::ZERO },
         },
         compression: Compression::None,
+        json: false,
         workers,
         max_ahead_bytes: 1 << 20,
         max_ahead: 8,
