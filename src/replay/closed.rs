@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::inflight::InFlight;
 use super::pacer::End;
-use super::prepare::AsyncPrepared;
+use super::prepare::{AsyncPrepared, Prepared};
 use super::worker::{Job, Source};
 use crate::stats::Shard;
 
@@ -58,22 +58,26 @@ impl ClosedLoop {
     }
 }
 
-impl Source for ClosedLoop {
-    async fn next(&self, shard: &Shard) -> Option<Job> {
-        self.inflight.acquire(self.max_in_flight).await;
-        let mut slot = Slot(Some(&self.inflight));
+impl ClosedLoop {
+    /// The limits that end taking, checked before a request is taken.
+    fn ended(&self) -> Option<End> {
         if self.stop.load(Ordering::Relaxed) {
-            return self.end(End::Stopped);
+            Some(End::Stopped)
+        } else if self.duration.is_some_and(|d| self.start.elapsed() >= d) {
+            Some(End::Duration)
+        } else if self.max_requests.is_some_and(|m| self.taken.load(Ordering::Relaxed) >= m) {
+            Some(End::Requests)
+        } else {
+            None
         }
-        if self.duration.is_some_and(|d| self.start.elapsed() >= d) {
-            return self.end(End::Duration);
-        }
-        if self.max_requests.is_some_and(|m| self.taken.load(Ordering::Relaxed) >= m) {
-            return self.end(End::Requests);
-        }
-        match self.prepared.next().await {
+    }
+
+    /// Turns what preparation gave into a job (with a slot already taken).
+    fn accept(&self, item: Option<Result<Prepared, String>>, shard: &Shard, slot: &mut Slot<'_>) -> Option<Job> {
+        match item {
             Some(Ok(p)) => {
-                if self.max_requests.is_some_and(|m| self.taken.fetch_add(1, Ordering::Relaxed) >= m) {
+                let n = self.taken.fetch_add(1, Ordering::Relaxed);
+                if self.max_requests.is_some_and(|m| n >= m) {
                     return self.end(End::Requests);
                 }
                 let now = Instant::now();
@@ -92,5 +96,29 @@ impl Source for ClosedLoop {
             }
             None => self.end(End::Exhausted),
         }
+    }
+}
+
+impl Source for ClosedLoop {
+    async fn next(&self, shard: &Shard) -> Option<Job> {
+        self.inflight.acquire(self.max_in_flight).await;
+        let mut slot = Slot(Some(&self.inflight));
+        if let Some(e) = self.ended() {
+            return self.end(e);
+        }
+        let item = self.prepared.next().await;
+        self.accept(item, shard, &mut slot)
+    }
+
+    fn try_next(&self, shard: &Shard) -> Option<Option<Job>> {
+        if !self.inflight.try_acquire(self.max_in_flight) {
+            return None;
+        }
+        let mut slot = Slot(Some(&self.inflight));
+        if let Some(e) = self.ended() {
+            return Some(self.end(e));
+        }
+        let item = self.prepared.try_next()?;
+        Some(self.accept(item, shard, &mut slot))
     }
 }

@@ -10,7 +10,10 @@ use tokio::sync::Notify;
 #[derive(Debug, Default)]
 pub struct InFlight {
     count: AtomicUsize,
-    /// Woken on every release (the closed loop waits here for a free slot).
+    /// Tasks waiting for a release: only then does a release notify (at a fixed rate nobody
+    /// waits, and a wake-up per request would be pure overhead).
+    waiters: AtomicUsize,
+    /// Woken on a release when someone waits.
     released: Notify,
 }
 
@@ -31,6 +34,10 @@ impl InFlight {
 
     /// Waits for a slot.
     pub async fn acquire(&self, cap: usize) {
+        if self.try_acquire(cap) {
+            return;
+        }
+        let _waiting = Waiting::new(&self.waiters);
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
@@ -44,8 +51,10 @@ impl InFlight {
 
     /// Frees a slot.
     pub fn release(&self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
-        self.released.notify_waiters();
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.released.notify_waiters();
+        }
     }
 
     /// Slots in use.
@@ -53,9 +62,27 @@ impl InFlight {
         self.count.load(Ordering::Acquire)
     }
 
-    /// A future that resolves at the next release.
-    pub fn released(&self) -> tokio::sync::futures::Notified<'_> {
-        self.released.notified()
+    /// Waits for the next release (call [`InFlight::current`] after registering: a release
+    /// between the two is not missed, the returned guard counts as a waiter).
+    pub fn watch(&self) -> (Waiting<'_>, tokio::sync::futures::Notified<'_>) {
+        (Waiting::new(&self.waiters), self.released.notified())
+    }
+}
+
+/// Counts a task as waiting for releases while it lives.
+#[derive(Debug)]
+pub struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

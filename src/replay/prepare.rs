@@ -314,6 +314,21 @@ pub struct AsyncPrepared {
 }
 
 impl AsyncPrepared {
+    /// The next request if one is ready: `Some(None)` when every pass is done, `None` when
+    /// none is ready yet.
+    pub fn try_next(&self) -> Option<Option<Result<Prepared, String>>> {
+        match self.rx.try_recv() {
+            Ok((_, item)) => {
+                if let Ok(p) = &item {
+                    self.credits.release(p.raw_len as usize);
+                }
+                Some(Some(item))
+            }
+            Err(flume::TryRecvError::Empty) => None,
+            Err(flume::TryRecvError::Disconnected) => Some(None),
+        }
+    }
+
     /// The next ready request; `None` when every pass is done.
     pub async fn next(&self) -> Option<Result<Prepared, String>> {
         let (_, item) = self.rx.recv_async().await.ok()?;

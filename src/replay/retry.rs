@@ -62,6 +62,8 @@ pub fn backoff(retry: u32, unit: f64) -> Duration {
 pub struct RetryQueue<T> {
     heap: Mutex<BinaryHeap<Reverse<Due<T>>>>,
     pushed: std::sync::atomic::AtomicU64,
+    /// Retries waiting (read without the lock: usually none).
+    waiting: std::sync::atomic::AtomicUsize,
     /// Woken when a retry is queued (a worker waiting for work may need to wait less).
     pub queued: tokio::sync::Notify,
 }
@@ -92,6 +94,7 @@ impl<T> Default for RetryQueue<T> {
         RetryQueue {
             heap: Mutex::new(BinaryHeap::new()),
             pushed: std::sync::atomic::AtomicU64::new(0),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             queued: tokio::sync::Notify::new(),
         }
     }
@@ -102,14 +105,21 @@ impl<T> RetryQueue<T> {
     pub fn push(&self, due: Instant, item: T) {
         let n = self.pushed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.heap.lock().expect("not poisoned").push(Reverse(Due(due, n, item)));
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.queued.notify_waiters();
     }
 
     /// The earliest retry if it is due at `now`; else when the earliest is due.
     pub fn pop_due(&self, now: Instant) -> Result<T, Option<Instant>> {
+        if self.waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(None);
+        }
         let mut h = self.heap.lock().expect("not poisoned");
         match h.peek() {
-            Some(Reverse(Due(at, ..))) if *at <= now => Ok(h.pop().expect("peeked").0.2),
+            Some(Reverse(Due(at, ..))) if *at <= now => {
+                self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(h.pop().expect("peeked").0.2)
+            }
             Some(Reverse(Due(at, ..))) => Err(Some(*at)),
             None => Err(None),
         }
@@ -117,12 +127,14 @@ impl<T> RetryQueue<T> {
 
     /// Every queued retry, due or not (a run that stops takes them out as failures).
     pub fn drain(&self) -> Vec<T> {
-        self.heap.lock().expect("not poisoned").drain().map(|Reverse(d)| d.2).collect()
+        let mut h = self.heap.lock().expect("not poisoned");
+        self.waiting.store(0, std::sync::atomic::Ordering::SeqCst);
+        h.drain().map(|Reverse(d)| d.2).collect()
     }
 
     /// Retries waiting.
     pub fn len(&self) -> usize {
-        self.heap.lock().expect("not poisoned").len()
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether no retry waits.

@@ -50,6 +50,10 @@ pub trait Source: Send + Sync + 'static {
     /// The next request released to send, recorded as scheduled; `None` once no more come.
     /// Must be cancel-safe: a worker may drop the future to send a due retry instead.
     fn next(&self, shard: &Shard) -> impl Future<Output = Option<Job>> + Send;
+
+    /// The next request if one is ready now: `Some(Some(job))`, `Some(None)` when no more
+    /// come, `None` when the caller must wait.
+    fn try_next(&self, shard: &Shard) -> Option<Option<Job>>;
 }
 
 /// The open loop's source: what the pacer released.
@@ -58,6 +62,14 @@ pub struct Paced(pub flume::Receiver<Job>);
 impl Source for Paced {
     async fn next(&self, _: &Shard) -> Option<Job> {
         self.0.recv_async().await.ok()
+    }
+
+    fn try_next(&self, _: &Shard) -> Option<Option<Job>> {
+        match self.0.try_recv() {
+            Ok(job) => Some(Some(job)),
+            Err(flume::TryRecvError::Empty) => None,
+            Err(flume::TryRecvError::Disconnected) => Some(None),
+        }
     }
 }
 
@@ -139,11 +151,23 @@ impl Senders {
         done: &mut bool,
         conn: &mut Option<Conn>,
     ) -> Option<Job> {
+        // The fast path, taken by almost every request at a high rate: a due retry, or a
+        // request ready at once — no registration, no timer, no select.
+        if let Ok(job) = self.retries.pop_due(Instant::now()) {
+            return Some(job);
+        }
+        if !*done {
+            match source.try_next(shard) {
+                Some(Some(job)) => return Some(job),
+                Some(None) => *done = true,
+                None => {}
+            }
+        }
         loop {
             // Registered before looking, so a retry queued or a request finished meanwhile
             // wakes this wait.
             let queued = self.retries.queued.notified();
-            let released = self.inflight.released();
+            let (_waiting, released) = self.inflight.watch();
             tokio::pin!(queued, released);
             queued.as_mut().enable();
             released.as_mut().enable();

@@ -71,6 +71,8 @@ fn every_stop_condition_accounts_exactly_over_http1_and_http2() {
         assert!(started.elapsed() < Duration::from_secs(10), "{proto:?}: stopped after the duration");
         assert_eq!(n(&r, "failed") + n(&r, "missed"), 0, "{proto:?}: {}", r["requests"]);
         assert!(n(&r, "ok") > 40, "{proto:?}: loops on past one pass within 1 s: {}", r["requests"]);
+        let achieved = r["rate"]["achieved"].as_f64().unwrap();
+        assert!(achieved > 40.0, "{proto:?}: the achieved rate is measured: {achieved}");
     }
 }
 
