@@ -167,6 +167,8 @@ impl ErrorClass {
 pub enum Outcome {
     /// An HTTP status (2xx is ok, anything else failed).
     Status(u16),
+    /// A gRPC status code (0, OK, is ok).
+    Grpc(tonic::Code),
     /// No status.
     Error(ErrorClass),
 }
@@ -174,7 +176,11 @@ pub enum Outcome {
 impl Outcome {
     /// Whether this counts as ok.
     pub fn ok(self) -> bool {
-        matches!(self, Outcome::Status(s) if (200..300).contains(&s))
+        match self {
+            Outcome::Status(s) => (200..300).contains(&s),
+            Outcome::Grpc(c) => c == tonic::Code::Ok,
+            Outcome::Error(_) => false,
+        }
     }
 }
 
@@ -277,8 +283,10 @@ pub struct Stats {
     pub missed: u64,
     /// Attempts beyond the first.
     pub retries: u64,
-    /// Final status per request (failed and ok).
+    /// Final HTTP status per request (failed and ok).
     pub status: BTreeMap<u16, u64>,
+    /// Final gRPC status per request, by code name (`OK`, `UNAVAILABLE`, …).
+    pub grpc_status: BTreeMap<&'static str, u64>,
     /// Failures without a status, by kind.
     pub errors: BTreeMap<&'static str, u64>,
     /// Failures without a status, by class: count and the first message seen.
@@ -319,6 +327,7 @@ impl Stats {
             missed: 0,
             retries: 0,
             status: BTreeMap::new(),
+            grpc_status: BTreeMap::new(),
             errors: BTreeMap::new(),
             error_classes: BTreeMap::new(),
             spans_ok: 0,
@@ -377,8 +386,17 @@ impl Stats {
         self.bytes_wire += c.bytes_wire;
         self.bytes_raw += c.bytes_raw;
         let ok = c.outcome.ok();
-        let code = match c.outcome {
-            Outcome::Status(s) => s,
+        // The per-second series counts by HTTP status: a gRPC code under its HTTP equivalent,
+        // a failure without a status under 0.
+        let second_code = match c.outcome {
+            Outcome::Status(s) => {
+                *self.status.entry(s).or_default() += 1;
+                s
+            }
+            Outcome::Grpc(g) => {
+                *self.grpc_status.entry(crate::grpc::code_name(g)).or_default() += 1;
+                crate::grpc::http_for_code(g)
+            }
             Outcome::Error(class) => {
                 *self.errors.entry(class.kind().as_str()).or_default() += 1;
                 let e = self.error_classes.entry(class.as_str()).or_default();
@@ -389,9 +407,6 @@ impl Stats {
                 0
             }
         };
-        if code != 0 {
-            *self.status.entry(code).or_default() += 1;
-        }
         if ok {
             // A server may claim more rejected spans than the request carried (40,000 of 207
             // was seen); only the request's own can have been rejected.
@@ -415,7 +430,7 @@ impl Stats {
         } else {
             s.failed += 1;
         }
-        *s.status.entry(code).or_default() += 1;
+        *s.status.entry(second_code).or_default() += 1;
         s.bytes += c.bytes_wire;
         s.latency.record((corrected.as_micros() as u64).clamp(1, SECOND_MAX_US)).expect("value within bounds");
     }
@@ -472,6 +487,9 @@ impl Stats {
         self.rejected_claimed += o.rejected_claimed;
         for (k, v) in o.status {
             *self.status.entry(k).or_default() += v;
+        }
+        for (k, v) in o.grpc_status {
+            *self.grpc_status.entry(k).or_default() += v;
         }
         for (k, v) in o.errors {
             *self.errors.entry(k).or_default() += v;

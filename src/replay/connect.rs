@@ -71,6 +71,9 @@ pub struct Target {
     pub timeout: Duration,
     /// Retries per request.
     pub retries: u32,
+    /// Body compression (HTTP: prepared ahead, sent with `Content-Encoding`; gRPC: tonic
+    /// compresses each message, `grpc-encoding`).
+    pub compression: super::prepare::Compression,
     /// Connections.
     pub connections: usize,
 }
@@ -103,6 +106,27 @@ pub enum Conn {
     H1(http1::SendRequest<ReqBody>, Driver),
     /// HTTP/2 (h2, h2c): multiplexed; its I/O runs in a task of its own.
     H2(http2::SendRequest<ReqBody>),
+    /// gRPC: an HTTP/2 connection tonic's client sends on.
+    Grpc(GrpcChannel),
+}
+
+/// An HTTP/2 connection as the tower service tonic's client sends gRPC requests through (our
+/// connector and TLS, not tonic's transport).
+#[derive(Clone)]
+pub struct GrpcChannel(pub http2::SendRequest<tonic::body::Body>);
+
+impl tower_service::Service<hyper::Request<tonic::body::Body>> for GrpcChannel {
+    type Response = hyper::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<hyper::Result<()>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: hyper::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(self.0.send_request(req))
+    }
 }
 
 impl Conn {
@@ -111,6 +135,7 @@ impl Conn {
         match self {
             Conn::H1(s, d) => !d.done && !s.is_closed(),
             Conn::H2(s) => !s.is_closed(),
+            Conn::Grpc(s) => !s.0.is_closed(),
         }
     }
 
@@ -225,7 +250,12 @@ impl Connector {
             .map_err(|e| (classify::connect(e.as_ref()), classify::message(e.as_ref())))?;
         let failed = |e: hyper::Error| (classify::connect(&e), classify::message(&e));
         let conn = match (t.protocol, t.http2) {
-            (Protocol::Grpc, _) | (_, true) => {
+            (Protocol::Grpc, _) => {
+                let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(failed)?;
+                tokio::spawn(conn);
+                Conn::Grpc(GrpcChannel(send))
+            }
+            (_, true) => {
                 let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(failed)?;
                 tokio::spawn(conn);
                 Conn::H2(send)

@@ -17,7 +17,8 @@ use prost::Message;
 use super::body::Body;
 use super::classify;
 use super::connect::{Conn, ReqBody, Target, with_driver};
-use super::retry::parse_retry_after;
+use super::prepare::Compression;
+use super::retry::{parse_retry_after, retryable};
 use crate::otlp::ExportTraceServiceResponse;
 use crate::stats::{ErrorClass, Outcome};
 
@@ -37,17 +38,22 @@ pub struct Attempt {
     pub body_sent: bool,
     /// With an error outcome, what the error said.
     pub message: Option<String>,
+    /// Whether the OTLP spec lets this attempt be retried (for gRPC, `RESOURCE_EXHAUSTED` is
+    /// retryable only with a `RetryInfo`, known only here).
+    pub retryable: bool,
 }
 
 impl Attempt {
     /// An attempt that ended in `failure`.
     pub fn failed((class, message): super::connect::Failure, body_sent: bool) -> Attempt {
+        let outcome = Outcome::Error(class);
         Attempt {
-            outcome: Outcome::Error(class),
+            outcome,
             rejected_spans: 0,
             retry_after: None,
             body_sent,
             message: Some(message),
+            retryable: retryable(outcome),
         }
     }
 }
@@ -73,6 +79,9 @@ pub struct Exchange {
     /// The request target: origin form plus `Host` for HTTP/1.1, absolute form for HTTP/2.
     request_uri: Uri,
     request_headers: HeaderMap,
+    /// gRPC: the headers as metadata, and the message compression.
+    metadata: tonic::metadata::MetadataMap,
+    grpc_encoding: Option<tonic::codec::CompressionEncoding>,
     /// Requests that got any HTTP response (for the "is it running?" hint).
     pub responses: AtomicUsize,
 }
@@ -92,7 +101,13 @@ impl Exchange {
             }
             target.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().expect("path is a valid URI")
         };
-        Exchange { target, request_uri, request_headers, responses: AtomicUsize::new(0) }
+        let metadata = tonic::metadata::MetadataMap::from_headers(target.headers.clone());
+        let grpc_encoding = match target.compression {
+            Compression::Gzip => Some(tonic::codec::CompressionEncoding::Gzip),
+            Compression::Zstd => Some(tonic::codec::CompressionEncoding::Zstd),
+            Compression::None => None,
+        };
+        Exchange { target, request_uri, request_headers, metadata, grpc_encoding, responses: AtomicUsize::new(0) }
     }
 
     fn request(&self, body: Body) -> Request<ReqBody> {
@@ -105,6 +120,9 @@ impl Exchange {
 
     /// Sends `body` on `conn` and reads the answer, within `--timeout`.
     pub async fn attempt(&self, conn: &mut Conn, body: &Body) -> Tried {
+        if let Conn::Grpc(channel) = conn {
+            return self.attempt_grpc(channel.clone(), body).await;
+        }
         let req = self.request(body.clone());
         let timeout = self.target.timeout;
         let fut = async {
@@ -121,6 +139,7 @@ impl Exchange {
                     s.ready().await?;
                     (s.send_request(req).await?, None)
                 }
+                Conn::Grpc(_) => unreachable!("gRPC is sent by attempt_grpc"),
             };
             let status = resp.status().as_u16();
             let retry_after = resp
@@ -164,6 +183,77 @@ impl Exchange {
     }
 }
 
+impl Exchange {
+    /// One unary `Export` call through tonic's client on `channel`: the record's bytes as they
+    /// are (the raw codec), compressed as gRPC does when asked, the headers as metadata.
+    async fn attempt_grpc(&self, channel: super::connect::GrpcChannel, body: &Body) -> Tried {
+        let timeout = self.target.timeout;
+        let mut grpc = tonic::client::Grpc::with_origin(channel, self.target.uri.clone());
+        if let Some(enc) = self.grpc_encoding {
+            grpc = grpc.send_compressed(enc);
+        }
+        let mut req = tonic::Request::new(body.to_bytes());
+        *req.metadata_mut() = self.metadata.clone();
+        req.set_timeout(timeout);
+        let path = hyper::http::uri::PathAndQuery::from_static(crate::grpc::EXPORT_PATH);
+        let call = async {
+            grpc.ready().await.map_err(|e| tonic::Status::from_error(Box::new(e)))?;
+            grpc.unary(req, path, crate::grpc::RawCodec).await
+        };
+        let result = match tokio::time::timeout(timeout, call).await {
+            Err(_) => {
+                let f = (ErrorClass::Timeout, format!("no response within {timeout:?}"));
+                return Tried::Done { attempt: Attempt::failed(f, true), usable: false };
+            }
+            Ok(r) => r,
+        };
+        let status = match result {
+            Ok(resp) => {
+                self.responses.fetch_add(1, Ordering::Relaxed);
+                let attempt = match ExportTraceServiceResponse::decode(resp.into_inner().as_ref()) {
+                    Ok(r) => Attempt {
+                        outcome: Outcome::Grpc(tonic::Code::Ok),
+                        rejected_spans: r.partial_success.map_or(0, |p| p.rejected_spans.max(0) as u64),
+                        retry_after: None,
+                        body_sent: true,
+                        message: None,
+                        retryable: false,
+                    },
+                    Err(_) => Attempt::failed(
+                        (ErrorClass::BadResponse, "the OK response is not an ExportTraceServiceResponse".into()),
+                        true,
+                    ),
+                };
+                return Tried::Done { attempt, usable: true };
+            }
+            Err(status) => status,
+        };
+        // A transport failure reaches tonic as a status whose source is the hyper error:
+        // classified like any other; a status the server sent is its answer.
+        if let Some(e) = std::error::Error::source(&status).and_then(|e| e.downcast_ref::<hyper::Error>()) {
+            if e.is_canceled() || e.is_closed() {
+                return Tried::NotSent;
+            }
+            let f = (classify::exchange(e), classify::message(e));
+            return Tried::Done { attempt: Attempt::failed(f, true), usable: false };
+        }
+        self.responses.fetch_add(1, Ordering::Relaxed);
+        let (retryable, retry_after) = match crate::grpc::retry(&status) {
+            crate::grpc::Retry::After(d) => (true, d),
+            crate::grpc::Retry::Never => (false, None),
+        };
+        let attempt = Attempt {
+            outcome: Outcome::Grpc(status.code()),
+            rejected_spans: 0,
+            retry_after,
+            body_sent: true,
+            message: Some(status.message().chars().take(200).collect()),
+            retryable,
+        };
+        Tried::Done { attempt, usable: true }
+    }
+}
+
 /// Judges a response: its status, and for a 2xx whether the whole body came and is OTLP.
 fn answer(
     status: u16,
@@ -173,8 +263,16 @@ fn answer(
 ) -> (Attempt, bool) {
     let ok = (200..300).contains(&status);
     let plain = |rejected_spans, usable| {
+        let outcome = Outcome::Status(status);
         (
-            Attempt { outcome: Outcome::Status(status), rejected_spans, retry_after, body_sent: true, message: None },
+            Attempt {
+                outcome,
+                rejected_spans,
+                retry_after,
+                body_sent: true,
+                message: None,
+                retryable: retryable(outcome),
+            },
             usable,
         )
     };

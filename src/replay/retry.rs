@@ -27,6 +27,8 @@ pub const MAX_RETRY_TIME: Duration = Duration::from_secs(300);
 pub fn retryable(o: Outcome) -> bool {
     match o {
         Outcome::Status(s) => matches!(s, 429 | 502 | 503 | 504),
+        // Whether a gRPC status is retryable depends on its RetryInfo: decided where it is read.
+        Outcome::Grpc(c) => crate::grpc::retryable(c, false),
         // A certificate problem does not go away by retrying.
         // A certificate problem does not go away by retrying, and a malformed answer was an
         // answer (resending could store the spans twice).

@@ -20,7 +20,7 @@ use super::connect::{Conn, Connector, Target};
 use super::exchange::{Attempt, Exchange, Tried};
 use super::inflight::InFlight;
 use super::prepare::Prepared;
-use super::retry::{RetryQueue, backoff, next_attempt, retryable};
+use super::retry::{RetryQueue, backoff, next_attempt};
 use crate::stats::{Completion, Outcome, Recorder, Shard};
 
 /// A request released to the senders.
@@ -290,8 +290,11 @@ impl Senders {
                             }
                         }
                     }
-                    let Some(Conn::H2(send)) = &conn else { unreachable!("an HTTP/2 worker holds HTTP/2 connections") };
-                    let mut own = Conn::H2(send.clone());
+                    let mut own = match &conn {
+                        Some(Conn::H2(send)) => Conn::H2(send.clone()),
+                        Some(Conn::Grpc(channel)) => Conn::Grpc(channel.clone()),
+                        _ => unreachable!("an HTTP/2 worker holds HTTP/2 connections"),
+                    };
                     running.push(Box::pin(async move {
                         match self.exchange.attempt(&mut own, &job.prepared.body).await {
                             Tried::Done { attempt, usable } => (job, attempt, usable),
@@ -319,6 +322,13 @@ impl Senders {
         if !a.outcome.ok() {
             match (&a.outcome, &a.message) {
                 (Outcome::Status(s), _) => log::debug!("request {} attempt {}: status {s}", p.seq, job.attempts),
+                (Outcome::Grpc(c), m) => log::debug!(
+                    "request {} attempt {}: gRPC {} ({})",
+                    p.seq,
+                    job.attempts,
+                    crate::grpc::code_name(*c),
+                    m.as_deref().unwrap_or_default()
+                ),
                 (Outcome::Error(c), m) => log::debug!(
                     "request {} attempt {}: {} ({})",
                     p.seq,
@@ -329,7 +339,7 @@ impl Senders {
             }
         }
         let now = Instant::now();
-        if job.attempts <= self.target.retries && retryable(a.outcome) && !self.stop.load(Ordering::Relaxed) {
+        if job.attempts <= self.target.retries && a.retryable && !self.stop.load(Ordering::Relaxed) {
             let wait = a.retry_after.unwrap_or_else(|| backoff(job.attempts, jitter(p.seq, job.attempts)));
             let first = job.first_sent.unwrap_or(now);
             if let Some(at) = next_attempt(now, wait, first, self.deadline) {

@@ -104,7 +104,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
 /// its message), or everything was 404 (the path used).
 fn hint_why_nothing_succeeded(plan: &ReplayPlan, r: &RunResult, hinted: bool) {
     let s = &r.stats;
-    let answered: u64 = s.status.values().sum();
+    let answered: u64 = s.status.values().sum::<u64>() + s.grpc_status.values().sum::<u64>();
     if answered == 0 && s.scheduled > s.missed && !hinted {
         log::warn!("{}", monitor::no_response_hint(&plan.endpoint_display, &s.error_classes, None));
     } else if answered > 0 && s.status.get(&404) == Some(&answered) {
