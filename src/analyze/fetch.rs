@@ -11,15 +11,15 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// Largest metrics page read; a Collector's is a few hundred KB.
-const MAX_BODY: usize = 64 << 20;
+/// Largest metrics page read (fetched or from a file); a Collector's is a few hundred KB.
+pub const MAX_BODY: usize = 64 << 20;
 
 /// Why a fetch failed. The caller names the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The text is not an http(s) URL.
-    #[error("not an http(s) URL: {0}")]
-    BadUrl(String),
+    /// The text is not an http(s) URL (the caller names it, redacted).
+    #[error("not an http(s) URL with a host")]
+    BadUrl,
     /// Nothing answered (refused, DNS, TLS).
     #[error("cannot connect")]
     Connect(#[source] hyper_util::client::legacy::Error),
@@ -42,9 +42,9 @@ pub enum FetchError {
 
 /// GETs `url` and returns the body as text (lossy UTF-8).
 pub fn get_text(url: &str, timeout: Duration) -> Result<String, FetchError> {
-    let uri: hyper::Uri = url.parse().map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+    let uri: hyper::Uri = url.parse().map_err(|_| FetchError::BadUrl)?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        return Err(FetchError::BadUrl(url.to_owned()));
+        return Err(FetchError::BadUrl);
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(FetchError::Runtime)?;
     let body = rt.block_on(async {
@@ -65,7 +65,7 @@ async fn get(uri: hyper::Uri) -> Result<Bytes, FetchError> {
         .header(hyper::header::USER_AGENT, concat!("traceblast/", env!("CARGO_PKG_VERSION")))
         .header(hyper::header::ACCEPT, "text/plain")
         .body(Empty::new())
-        .map_err(|e| FetchError::BadUrl(e.to_string()))?;
+        .map_err(|_| FetchError::BadUrl)?;
     let resp = client.request(req).await.map_err(FetchError::Connect)?;
     if !resp.status().is_success() {
         return Err(FetchError::Status(resp.status()));
@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn bad_urls_fail_before_connecting() {
         for bad in ["ftp://x/metrics", "http://", "not a url"] {
-            assert!(matches!(get_text(bad, Duration::from_secs(1)), Err(FetchError::BadUrl(_))), "{bad}");
+            assert!(matches!(get_text(bad, Duration::from_secs(1)), Err(FetchError::BadUrl)), "{bad}");
         }
     }
 

@@ -10,7 +10,7 @@
 //! substring scans.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde::Serialize;
 
@@ -48,6 +48,9 @@ pub struct LogReport {
     /// Drop or reject lines of the metrics or logs signal (`data_type`/`otelcol.signal` not
     /// `traces`); their items are not spans and are counted nowhere else.
     pub other_signals: Tally,
+    /// Some item count reached 2^64 - 1 and stopped there (sums saturate rather than wrap):
+    /// those counts are lower bounds.
+    pub saturated: bool,
 }
 
 /// Drops attributed to one HTTP status.
@@ -113,18 +116,48 @@ const PARTIAL: &str = "Partial success response";
 /// Longest error text kept as a sample.
 const SAMPLE_CHARS: usize = 160;
 
+/// Longest line parsed: a Collector's drop line is a few KB. Longer lines (a binary file, a
+/// huge stack dump) are skipped and counted as unparsed, so memory stays bounded.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// Reads a whole log and reports what it says about drops. Only I/O errors fail.
 pub fn scan(mut reader: impl BufRead) -> std::io::Result<LogReport> {
     let mut scan = Scan::default();
     let mut buf = Vec::with_capacity(8 << 10);
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
+        if (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf)? == 0 {
             break;
+        }
+        if buf.len() > MAX_LINE_BYTES && !buf.ends_with(b"\n") {
+            skip_line(&mut reader)?;
+            scan.report.lines += 1;
+            scan.report.unparsed += 1;
+            continue;
         }
         scan.line(&String::from_utf8_lossy(&buf));
     }
     Ok(scan.finish())
+}
+
+/// Consumes the rest of the current line (through its newline), holding none of it.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        match available.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = available.len();
+                reader.consume(n);
+            }
+        }
+    }
 }
 
 /// Finds the HTTP status in an exporter error text, or `None`.
@@ -209,7 +242,7 @@ impl Scan {
         let traces = rec.str(&["otelcol.signal", "data_type"]).is_none_or(|s| s == "traces");
         if (drop || reject) && !traces {
             r.other_signals.occurrences += 1;
-            r.other_signals.items += items;
+            r.other_signals.items = r.other_signals.items.saturating_add(items);
             return true;
         }
         let queue_full = msg.contains("queue is full") || error.contains("queue is full");
@@ -218,24 +251,24 @@ impl Scan {
         }
         if drop {
             r.drop_events += 1;
-            r.spans_dropped += items;
+            r.spans_dropped = r.spans_dropped.saturating_add(items);
             if queue_full {
-                r.queue_full.spans_dropped += items;
+                r.queue_full.spans_dropped = r.queue_full.spans_dropped.saturating_add(items);
             } else if let Some(status) = status_of(error) {
                 let e = self.statuses.entry(status).or_default();
                 e.0 += 1;
-                e.1 += items;
+                e.1 = e.1.saturating_add(items);
                 if let Some(name) = rec.str(&["otelcol.component.id", "name"]) {
                     e.2.insert(name.to_owned());
                 }
             } else {
                 r.no_status.occurrences += 1;
-                r.no_status.spans_dropped += items;
+                r.no_status.spans_dropped = r.no_status.spans_dropped.saturating_add(items);
                 r.no_status.sample.get_or_insert_with(|| shorten(error));
             }
         } else if reject {
             r.rejected.occurrences += 1;
-            r.rejected.items += items;
+            r.rejected.items = r.rejected.items.saturating_add(items);
         }
         if msg.contains("Memory usage is above soft limit") {
             r.memory_limiter.soft_limit += 1;
@@ -248,7 +281,8 @@ impl Scan {
         }
         if msg.contains(PARTIAL) {
             r.partial_success.occurrences += 1;
-            r.partial_success.items += rec.count(&["dropped_spans"]).unwrap_or(0);
+            let n = rec.count(&["dropped_spans"]).unwrap_or(0);
+            r.partial_success.items = r.partial_success.items.saturating_add(n);
         }
         true
     }
@@ -266,6 +300,17 @@ impl Scan {
             .collect();
         by_status.sort_by(|a, b| b.spans_dropped.cmp(&a.spans_dropped).then(a.status.cmp(&b.status)));
         self.report.by_status = by_status;
+        let r = &self.report;
+        let items = [
+            r.spans_dropped,
+            r.no_status.spans_dropped,
+            r.queue_full.spans_dropped,
+            r.rejected.items,
+            r.partial_success.items,
+            r.other_signals.items,
+        ];
+        let saturated = items.into_iter().chain(r.by_status.iter().map(|s| s.spans_dropped)).any(|n| n == u64::MAX);
+        self.report.saturated = saturated;
         self.report
     }
 }
@@ -437,6 +482,25 @@ mod tests {
         let line = "\u{1b}[36motel-collector-1  |\u{1b}[0m 2025-01-15T10:23:45.123Z\t\u{1b}[31merror\u{1b}[0m\tx.go:1\tExporting failed. Dropping data.\t{\"error\": \"HTTP Status Code 429\", \"dropped_items\": 9}\r\n";
         let r = report(line);
         assert_eq!((r.records, r.spans_dropped, r.by_status[0].status), (1, 9, 429));
+    }
+
+    #[test]
+    fn item_sums_saturate_and_say_so() {
+        let r = report(&(json_drop(&http(413), u64::MAX - 1) + &json_drop(&http(413), 5)));
+        assert_eq!((r.drop_events, r.spans_dropped, r.by_status[0].spans_dropped), (2, u64::MAX, u64::MAX));
+        assert!(r.saturated);
+        assert!(!report(&json_drop(&http(413), 5)).saturated);
+        let huge = "{\"level\":\"error\",\"msg\":\"Exporting failed. Dropping data.\",\"dropped_items\":1e30}\n";
+        assert!(report(huge).saturated, "a count past 2^64 is read as 2^64 - 1, and said so");
+    }
+
+    #[test]
+    fn an_endless_line_is_skipped_without_being_held() {
+        let long = format!("{}\n{}", "x".repeat(MAX_LINE_BYTES + 10), json_drop(&http(429), 3));
+        let r = report(&long);
+        assert_eq!((r.lines, r.unparsed, r.records, r.spans_dropped), (2, 1, 1, 3));
+        let r = report(&"y".repeat(MAX_LINE_BYTES * 2));
+        assert_eq!((r.lines, r.unparsed), (1, 1), "a last line without a newline");
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct MetricsReport {
     pub receiver_refused_spans: Option<u64>,
     /// Span counter series read; 0 means the text is not a Collector's metrics.
     pub series: u64,
+    /// Some count reached 2^64 - 1 and stopped there (sums saturate rather than wrap): those
+    /// counts are lower bounds.
+    pub saturated: bool,
 }
 
 /// One exporter's span counters.
@@ -108,21 +111,28 @@ impl MetricsReport {
             };
             report.series += samples.count;
             for (exporter, v) in samples.by_exporter {
+                // A sum past 2^64 (or an infinite one) converts to 2^64 - 1.
                 let v = v.round() as u64;
-                match counter {
-                    Counter::Sent => row(&mut exporters, exporter).sent += v,
-                    Counter::SendFailed => row(&mut exporters, exporter).send_failed += v,
-                    Counter::EnqueueFailed => row(&mut exporters, exporter).enqueue_failed += v,
-                    Counter::Accepted => *report.receiver_accepted_spans.get_or_insert(0) += v,
-                    Counter::Refused => *report.receiver_refused_spans.get_or_insert(0) += v,
-                }
+                let into = match counter {
+                    Counter::Sent => &mut row(&mut exporters, exporter).sent,
+                    Counter::SendFailed => &mut row(&mut exporters, exporter).send_failed,
+                    Counter::EnqueueFailed => &mut row(&mut exporters, exporter).enqueue_failed,
+                    Counter::Accepted => report.receiver_accepted_spans.get_or_insert(0),
+                    Counter::Refused => report.receiver_refused_spans.get_or_insert(0),
+                };
+                *into = into.saturating_add(v);
             }
         }
         report.exporters = exporters.into_values().collect();
-        report.sent_spans = report.exporters.iter().map(|e| e.sent).sum();
-        report.send_failed_spans = report.exporters.iter().map(|e| e.send_failed).sum();
-        report.enqueue_failed_spans = report.exporters.iter().map(|e| e.enqueue_failed).sum();
-        report.spans_dropped = report.send_failed_spans + report.enqueue_failed_spans;
+        let total = |f: fn(&ExporterSpans) -> u64| report.exporters.iter().map(f).fold(0u64, u64::saturating_add);
+        report.sent_spans = total(|e| e.sent);
+        report.send_failed_spans = total(|e| e.send_failed);
+        report.enqueue_failed_spans = total(|e| e.enqueue_failed);
+        report.spans_dropped = report.send_failed_spans.saturating_add(report.enqueue_failed_spans);
+        let r = &report;
+        let counts = [r.sent_spans, r.send_failed_spans, r.enqueue_failed_spans, r.spans_dropped];
+        let receivers = [r.receiver_accepted_spans, r.receiver_refused_spans].into_iter().flatten();
+        report.saturated = counts.into_iter().chain(receivers).any(|n| n == u64::MAX);
         report
     }
 }
@@ -309,6 +319,23 @@ mod tests {
         assert_eq!((r.sent_spans, r.send_failed_spans, r.enqueue_failed_spans, r.spans_dropped), (16, 4, 3, 7));
         assert_eq!((r.receiver_accepted_spans, r.receiver_refused_spans), (Some(22), None));
         assert_eq!(r.series, 7);
+    }
+
+    #[test]
+    fn sums_saturate_and_say_so() {
+        let text = "\
+            otelcol_exporter_send_failed_spans_total{exporter=\"a\"} 1.8e19\n\
+            otelcol_exporter_enqueue_failed_spans_total{exporter=\"a\"} 1e19\n\
+            otelcol_receiver_refused_spans_total 1e308\n\
+            otelcol_receiver_refused_spans_total 1e308\n";
+        let r = MetricsReport::parse(text);
+        assert_eq!(
+            (r.send_failed_spans, r.enqueue_failed_spans),
+            (18_000_000_000_000_000_000, 10_000_000_000_000_000_000)
+        );
+        assert_eq!((r.spans_dropped, r.receiver_refused_spans), (u64::MAX, Some(u64::MAX)));
+        assert!(r.saturated);
+        assert!(!MetricsReport::parse("otelcol_exporter_sent_spans 5\n").saturated);
     }
 
     #[test]

@@ -5,16 +5,16 @@
 //! Two independent inputs feed one [`Report`]. The Collector's log ([`logs`]) says *why*: its
 //! exporterhelper "Exporting failed. Dropping data." lines carry the backend's answer and the
 //! item count. Its own metrics ([`metrics`], fetched by [`fetch`] or read from a file) say *how
-//! many*, even after logs rotated. [`advice`] maps causes to changes. Printing is
-//! `cmd::analyze`'s job; this module only builds the report.
+//! many*, even after logs rotated. [`advice`] maps causes to changes; [`text`] renders the report
+//! for people (`cmd::analyze` prints it, or the JSON).
 
 pub mod advice;
 pub mod fetch;
 pub mod logs;
 pub mod metrics;
 mod record;
+pub mod text;
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +22,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::config::env::{open_input, read_input};
+use crate::platform::redact_url;
 pub use advice::Recommendation;
 pub use logs::LogReport;
 pub use metrics::MetricsReport;
@@ -80,7 +82,7 @@ impl Plan {
             None => None,
             Some(LogSource::Stdin) => Some(Box::new(std::io::stdin().lock())),
             Some(LogSource::File(p)) => {
-                let f = File::open(p).with_context(|| format!("cannot open the log {}", p.display()))?;
+                let f = open_input(p).with_context(|| format!("cannot open the log {}", p.display()))?;
                 Some(Box::new(BufReader::with_capacity(1 << 16, f)))
             }
         };
@@ -146,9 +148,11 @@ impl Report {
     }
 }
 
+/// The metrics source as printed anywhere (messages, the report): a URL without its
+/// credentials (user info, secret-looking query parameters).
 fn metrics_name(m: &MetricsSource) -> String {
     match m {
-        MetricsSource::Url(u) => u.clone(),
+        MetricsSource::Url(u) => redact_url(u),
         MetricsSource::File(p) => p.display().to_string(),
     }
 }
@@ -156,9 +160,11 @@ fn metrics_name(m: &MetricsSource) -> String {
 fn read_metrics(source: &MetricsSource) -> Result<MetricsReport> {
     let name = metrics_name(source);
     let text = match source {
-        MetricsSource::Url(url) => fetch::get_text(url, FETCH_TIMEOUT).with_context(|| format!("--metrics {url}"))?,
+        MetricsSource::Url(url) => fetch::get_text(url, FETCH_TIMEOUT).with_context(|| format!("--metrics {name}"))?,
         MetricsSource::File(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("--metrics: cannot read {}", p.display()))?
+            let bytes = read_input(p, fetch::MAX_BODY as u64)
+                .with_context(|| format!("--metrics: cannot read {}", p.display()))?;
+            String::from_utf8_lossy(&bytes).into_owned()
         }
     };
     let report = MetricsReport::parse(&text);

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::replay::write_reports;
 use crate::cli::{CompareArgs, MergeArgs, ReportAction, ReportArgs, ShowArgs};
+use crate::config::env::read_input;
 use crate::output::Output;
 use crate::report::{self, Render, Report};
 
@@ -20,9 +21,18 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
     }
 }
 
-/// Reads and parses a report; errors name the file.
+/// Reads, parses and validates a report; errors name the file. A FIFO, a directory or a file
+/// past `MAX_REPORT_BYTES` is refused before anything is read.
 pub fn load(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes =
+        read_input(path, report::json::MAX_REPORT_BYTES).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a traceblast report (not UTF-8 text at byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
     report::json::parse(&text, &path.display().to_string()).map_err(anyhow::Error::msg)
 }
 

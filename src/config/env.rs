@@ -2,10 +2,19 @@
 //! wins over a `.env` file (the working directory's, or `--env-file`), which never overrides
 //! one. The process environment is never modified.
 
+mod dotenv;
+
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+use crate::units::thousands;
+pub use dotenv::parse as parse_dotenv;
+
+/// Largest `.env` file read: a few dozen variables take a few KB.
+pub const MAX_DOTENV_BYTES: u64 = 1 << 20;
 
 /// Environment lookups with a `.env` fallback.
 #[derive(Debug, Default, Clone)]
@@ -21,20 +30,14 @@ impl Env {
     /// Reads `explicit` (must exist) or `./.env` (if present).
     pub fn load(explicit: Option<&Path>) -> Result<Env> {
         let path = match explicit {
-            Some(p) => {
-                if !p.is_file() {
-                    bail!("--env-file {}: no such file", p.display());
-                }
-                Some(p.to_path_buf())
-            }
+            Some(p) => Some(p.to_path_buf()),
             None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
         };
         let mut file = HashMap::new();
         if let Some(p) = &path {
-            for item in dotenvy::from_path_iter(p).with_context(|| format!("cannot read {}", p.display()))? {
-                let (k, v) = item.map_err(|e| anyhow::anyhow!("{}: {}", p.display(), dotenv_error(&e)))?;
-                file.insert(k, v);
-            }
+            let flag = if explicit.is_some() { "--env-file " } else { "" };
+            let bytes = read_input(p, MAX_DOTENV_BYTES).with_context(|| format!("{flag}{}", p.display()))?;
+            file.extend(parse_dotenv(&bytes, &p.display().to_string()).map_err(anyhow::Error::msg)?);
         }
         Ok(Env { file, path, vars: None })
     }
@@ -55,11 +58,61 @@ impl Env {
     }
 }
 
-fn dotenv_error(e: &dotenvy::Error) -> String {
-    match e {
-        dotenvy::Error::LineParse(line, index) => format!("cannot parse line {line:?} at character {index}"),
-        other => other.to_string(),
+/// Opens a file the user named as an input (a report, a Collector log or metrics, `.env`). Only
+/// a regular file (or a symlink to one) is accepted, and that is decided before anything is
+/// read: the file is opened without blocking and its type checked on the open descriptor, so a
+/// FIFO is refused at once (a plain open waits for a writer) and a directory or device gets a
+/// message saying what it is. Errors carry no path: callers name the file.
+pub fn open_input(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(file);
     }
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if is_fifo(&kind) {
+        "a named pipe (FIFO); save the input to a file first"
+    } else {
+        "not a regular file"
+    };
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {what}")))
+}
+
+#[cfg(unix)]
+fn is_fifo(kind: &std::fs::FileType) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(kind)
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::FileType) -> bool {
+    false
+}
+
+/// Reads a whole input file (see [`open_input`]) of at most `max` bytes.
+pub fn read_input(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_input(path)?;
+    let len = file.metadata()?.len();
+    let too_large = |n: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {} bytes, more than the {}-byte limit", thousands(n), thousands(max)),
+        )
+    };
+    if len > max {
+        return Err(too_large(len));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    file.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(too_large(out.len() as u64));
+    }
+    Ok(out)
 }
 
 /// Parses an OTel header list `k1=v1,k2=v2` (W3C baggage-like, percent-encoded values).
@@ -114,6 +167,25 @@ mod tests {
         let env = Env::load(Some(&f)).unwrap();
         assert_eq!(env.get("TB_TEST_ONLY_IN_FILE").as_deref(), Some("file"));
         assert_ne!(env.get("PATH").as_deref(), Some("/from/file"));
-        assert!(Env::load(Some(&dir.path().join("missing"))).unwrap_err().to_string().contains("missing"));
+        let e = format!("{:#}", Env::load(Some(&dir.path().join("missing"))).unwrap_err());
+        assert!(e.starts_with("--env-file ") && e.ends_with("missing: No such file or directory (os error 2)"), "{e}");
+    }
+
+    #[test]
+    fn a_fifo_or_a_directory_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", Env::load(Some(dir.path())).unwrap_err());
+        assert!(e.ends_with(": it is a directory"), "{e}");
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo.env");
+            assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+            let e = format!("{:#}", Env::load(Some(&fifo)).unwrap_err());
+            assert!(e.ends_with(": it is a named pipe (FIFO); save the input to a file first"), "{e}");
+        }
+        let big = dir.path().join("big.env");
+        std::fs::write(&big, vec![b'#'; MAX_DOTENV_BYTES as usize + 1]).unwrap();
+        let e = format!("{:#}", Env::load(Some(&big)).unwrap_err());
+        assert!(e.ends_with("big.env: it is 1,048,577 bytes, more than the 1,048,576-byte limit"), "{e}");
     }
 }

@@ -38,6 +38,11 @@ impl Sum {
             return Ok(());
         }
         let h = decode_histogram(encoded).map_err(|e| format!("{}: {e}", origin()))?;
+        // hdrhistogram saturates its counters silently, and V2 cannot encode a count past
+        // 2^63 - 1 (encoding would fail): a sum that could reach either is refused instead.
+        if self.0.as_ref().is_some_and(|sum| sum.len().checked_add(h.len()).is_none_or(|n| n > i64::MAX as u64)) {
+            return Err(format!("{}: the histograms' counts add up to more than 2^63 - 1", origin()));
+        }
         match &mut self.0 {
             None => {
                 let mut h = h;
@@ -79,10 +84,35 @@ fn unify<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
     seen.join(", ")
 }
 
-fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+/// `into += v`, or an error naming `file` and the field when the sum passes 2^64 − 1.
+fn add(into: &mut u64, v: u64, file: &str, field: impl std::fmt::Display) -> Result<(), String> {
+    *into = into.checked_add(v).ok_or_else(|| format!("{file}: {field}: the sum over the inputs passes 2^64 - 1"))?;
+    Ok(())
+}
+
+fn add_counts(
+    into: &mut BTreeMap<String, u64>,
+    from: &BTreeMap<String, u64>,
+    file: &str,
+    field: &str,
+) -> Result<(), String> {
     for (k, v) in from {
-        *into.entry(k.clone()).or_default() += v;
+        add(into.entry(k.clone()).or_default(), *v, file, format_args!("{field}.{k}"))?;
     }
+    Ok(())
+}
+
+/// `scheduled == ok + failed + missed`: every scheduled request ends in exactly one of them. A
+/// report where they disagree was edited or damaged, and its sums would be wrong.
+fn check_outcomes(file: &str, q: &Requests) -> Result<(), String> {
+    let ended = q.ok.checked_add(q.failed).and_then(|s| s.checked_add(q.missed));
+    if ended != Some(q.scheduled) {
+        return Err(format!(
+            "{file}: requests.scheduled is {} but ok + failed + missed is {} + {} + {} (every scheduled request ends in exactly one)",
+            q.scheduled, q.ok, q.failed, q.missed
+        ));
+    }
+    Ok(())
 }
 
 /// `(start, end)` of a run, when its start time parses.
@@ -111,31 +141,36 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
     let mut achieved = 0.0;
     for (file, r) in inputs {
         let q = &r.requests;
+        check_outcomes(file, q)?;
         let s = &mut m.requests;
-        s.scheduled += q.scheduled;
-        s.ok += q.ok;
-        s.failed += q.failed;
-        s.missed += q.missed;
-        s.retries += q.retries;
-        s.cancelled += q.cancelled;
+        for (into, v, field) in [
+            (&mut s.scheduled, q.scheduled, "requests.scheduled"),
+            (&mut s.ok, q.ok, "requests.ok"),
+            (&mut s.failed, q.failed, "requests.failed"),
+            (&mut s.missed, q.missed, "requests.missed"),
+            (&mut s.retries, q.retries, "requests.retries"),
+            (&mut s.cancelled, q.cancelled, "requests.cancelled"),
+            (&mut m.bytes.sent, r.bytes.sent, "bytes.sent"),
+            (&mut m.bytes.raw, r.bytes.raw, "bytes.raw"),
+            (&mut m.spans.ok, r.spans.ok, "spans.ok"),
+            (&mut m.spans.rejected, r.spans.rejected, "spans.rejected"),
+            (&mut m.traces.ok, r.traces.ok, "traces.ok"),
+        ] {
+            add(into, v, file, field)?;
+        }
         target = target.zip(r.rate.target).map(|(a, b)| a + b);
         achieved += r.rate.achieved;
-        m.bytes.sent += r.bytes.sent;
-        m.bytes.raw += r.bytes.raw;
-        m.spans.ok += r.spans.ok;
-        m.spans.rejected += r.spans.rejected;
-        m.traces.ok += r.traces.ok;
         m.interrupted |= r.interrupted;
-        add_counts(&mut m.status, &r.status);
-        add_counts(&mut m.errors, &r.errors);
+        add_counts(&mut m.status, &r.status, file, "status")?;
+        add_counts(&mut m.errors, &r.errors, file, "errors")?;
         let h = &r.histograms;
         corrected.add(&h.corrected, || format!("{file}: histograms.corrected"))?;
         uncorrected.add(&h.uncorrected, || format!("{file}: histograms.uncorrected"))?;
         lateness.add(&h.lateness, || format!("{file}: histograms.lateness"))?;
         for (name, sc) in &r.scenarios {
             let into = m.scenarios.entry(name.clone()).or_default();
-            into.requests += sc.requests;
-            into.ok += sc.ok;
+            add(&mut into.requests, sc.requests, file, format_args!("scenarios.{name}.requests"))?;
+            add(&mut into.ok, sc.ok, file, format_args!("scenarios.{name}.ok"))?;
             *raw_bytes.entry(name.clone()).or_default() += sc.avg_bytes * sc.requests as f64;
         }
         for (name, enc) in &h.scenarios {
@@ -148,12 +183,13 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
             let sum = seconds.entry(p.t).or_default();
             let into = &mut sum.point;
             into.t = p.t;
-            into.scheduled += p.scheduled;
-            into.ok += p.ok;
-            into.failed += p.failed;
-            into.missed += p.missed;
-            into.bytes += p.bytes;
-            add_counts(&mut into.status, &p.status);
+            let field = |f: &str| format!("series (t = {}).{f}", p.t);
+            add(&mut into.scheduled, p.scheduled, file, field("scheduled"))?;
+            add(&mut into.ok, p.ok, file, field("ok"))?;
+            add(&mut into.failed, p.failed, file, field("failed"))?;
+            add(&mut into.missed, p.missed, file, field("missed"))?;
+            add(&mut into.bytes, p.bytes, file, field("bytes"))?;
+            add_counts(&mut into.status, &p.status, file, &field("status"))?;
             sum.hist.add(&p.hist, || format!("{file}: series (t = {}).hist", p.t))?;
         }
     }
@@ -206,6 +242,9 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
                 .push("the runs do not all overlap in time: their rates are summed as if they had run at once".into());
         }
     }
+    // Sums of valid reports can still leave the bounds a report is read with (rates past
+    // `MAX_REAL`, histograms past the bucket budget): never write what could not be read back.
+    super::validate::validate(&m).map_err(|e| format!("the merged report would be invalid: {e}"))?;
     Ok(Merged { report: m, warnings })
 }
 
@@ -339,6 +378,39 @@ mod tests {
         assert_eq!((m.report.run.started_at.as_str(), m.report.run.duration_s), ("2026-01-01T00:00:00.000Z", 3.0));
         assert_eq!(m.report.rate.target, None, "a shard at --rate max makes the total max");
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn outcomes_must_add_up_and_sums_must_fit() {
+        let mut r = Report::default();
+        (r.requests.scheduled, r.requests.ok, r.requests.failed, r.requests.missed) = (10, 7, 2, 0);
+        let e = merge(&[("a.json".into(), Report::default()), ("b.json".into(), r.clone())]).unwrap_err();
+        assert_eq!(
+            e,
+            "b.json: requests.scheduled is 10 but ok + failed + missed is 7 + 2 + 0 (every scheduled request ends in exactly one)"
+        );
+        r.requests.missed = 1;
+        r.bytes.sent = u64::MAX;
+        let e = merge(&[("a.json".into(), r.clone()), ("b.json".into(), r.clone())]).unwrap_err();
+        assert_eq!(e, "b.json: bytes.sent: the sum over the inputs passes 2^64 - 1");
+        r.bytes.sent = 0;
+        r.status.insert("200".into(), u64::MAX);
+        let e = merge(&[("a.json".into(), r.clone()), ("b.json".into(), r.clone())]).unwrap_err();
+        assert_eq!(e, "b.json: status.200: the sum over the inputs passes 2^64 - 1");
+        r.status.clear();
+        let mut h = crate::stats::histogram();
+        h.record_n(1000, i64::MAX as u64).unwrap();
+        r.histograms.corrected = encode_histogram(&h);
+        let e = merge(&[("a.json".into(), r.clone()), ("b.json".into(), r)]).unwrap_err();
+        assert_eq!(e, "b.json: histograms.corrected: the histograms' counts add up to more than 2^63 - 1");
+    }
+
+    #[test]
+    fn a_merge_that_could_not_be_read_back_is_refused() {
+        let mut r = Report::default();
+        r.rate.achieved = 9e14;
+        let e = merge(&[("a.json".into(), r.clone()), ("b.json".into(), r)]).unwrap_err();
+        assert_eq!(e, "the merged report would be invalid: rate.achieved is 1.8e15, outside 0 to 1e15");
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! corpora: callers hand it the run description already redacted.
 
 pub mod compare;
+pub mod histogram;
 pub mod html;
 pub mod json;
 pub mod merge;
 pub mod model;
 pub mod svg;
 pub mod text;
+pub mod validate;
 
 use std::collections::BTreeMap;
 

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
+
+pub use super::histogram::{decode_histogram, encode_histogram};
 
 /// Version of the report's JSON shape; bumped when a key changes meaning or disappears.
 pub const REPORT_VERSION: u32 = 1;
@@ -263,35 +263,4 @@ pub struct Report {
     /// the JSON of a single run, so older readers see the same keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
-}
-
-/// Serializes a histogram as HdrHistogram V2, base64.
-pub fn encode_histogram(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    V2Serializer::new().serialize(h, &mut buf).expect("in-memory serialization");
-    base64::engine::general_purpose::STANDARD.encode(buf)
-}
-
-/// Parses a histogram written by [`encode_histogram`] (any HdrHistogram V2 encoder).
-pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, String> {
-    let bytes =
-        base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("histogram is not base64: {e}"))?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("histogram does not decode: {e:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_round_trip_exactly() {
-        let mut h = crate::stats::histogram();
-        for v in [1u64, 10, 100, 1_000, 12_345, 999_999, 3_000_000] {
-            h.record(v).unwrap();
-        }
-        let back = decode_histogram(&encode_histogram(&h)).unwrap();
-        assert_eq!(Percentiles::of(&back), Percentiles::of(&h));
-        assert_eq!(back.len(), 7);
-        assert!(decode_histogram("!!").is_err());
-    }
 }

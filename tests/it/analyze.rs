@@ -1,8 +1,14 @@
 //! `traceblast analyze` on the fixtures in `fixtures/analyze/` (their numbers are listed in its
-//! README): exact counts in text and JSON, stdin via `-`, and one-line errors for bad input.
+//! README): exact counts in text and JSON, stdin via `-`, and one-line errors for bad input;
+//! saturated sums said so, metrics URL credentials never printed, FIFOs refused at once.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::report::{mkfifo, run_within};
 use crate::util::{assert_bad_input, run, run_stdin, stdout};
 
 fn fixture(name: &str) -> String {
@@ -183,7 +189,8 @@ fn json_shape_is_stable() {
             "memory_limiter",
             "rejected",
             "partial_success",
-            "other_signals"
+            "other_signals",
+            "saturated"
         ]
     );
     assert_eq!(keys(&r["logs"]["by_status"][0]), ["status", "occurrences", "spans_dropped", "exporters"]);
@@ -198,7 +205,8 @@ fn json_shape_is_stable() {
             "spans_dropped",
             "receiver_accepted_spans",
             "receiver_refused_spans",
-            "series"
+            "series",
+            "saturated"
         ]
     );
     assert_eq!(keys(&r["recommendations"][0]), ["cause", "advice"]);
@@ -214,4 +222,87 @@ fn bad_input_is_one_line_exit_2() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}/metrics");
     assert_bad_input(&run(&["analyze", &fixture("collector-json.log"), "--metrics", &url]), &[&url, "cannot connect"]);
+}
+
+/// Serves `body` as the answer to one GET on 127.0.0.1; returns the URL's `host:port`.
+fn serve_once(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("one connection");
+        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+            line.clear();
+        }
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+        let _ = (&conn).write_all(head.as_bytes()).and_then(|_| (&conn).write_all(body.as_bytes()));
+    });
+    addr
+}
+
+#[test]
+fn metrics_url_credentials_are_never_printed() {
+    let metrics = std::fs::read_to_string(fixture("metrics-total.prom")).unwrap();
+    let url = format!("http://scraper:pa55w0rd@{}/metrics?api_token=t0k3n&x=1", serve_once(metrics.clone()));
+    let r = json_report(&["analyze", "--metrics", &url]);
+    let shown = r["sources"]["metrics"].as_str().unwrap().to_string();
+    assert!(shown.ends_with("/metrics?api_token=<redacted>&x=1") && !shown.contains("scraper"), "{shown}");
+    let url = format!("http://scraper:pa55w0rd@{}/metrics?api_token=t0k3n", serve_once(metrics));
+    let text = stdout(&run(&["analyze", "--metrics", &url]));
+    assert!(
+        text.contains("\nmetrics http://127.0.0.1:") && !text.contains("pa55w0rd") && !text.contains("t0k3n"),
+        "{text}"
+    );
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = format!("http://scraper:pa55w0rd@127.0.0.1:{port}/metrics?token=t0k3n");
+    let o = run(&["analyze", "--metrics", &closed]);
+    assert_bad_input(&o, &[&format!("--metrics http://127.0.0.1:{port}/metrics?token=<redacted>: cannot connect")]);
+    let o = run(&["analyze", "--metrics", "http://scraper:pa55w0rd@[::1/metrics"]);
+    assert_bad_input(&o, &["--metrics http://[::1/metrics: not an http(s) URL"]);
+    assert!(!crate::util::stderr(&o).contains("pa55w0rd"));
+}
+
+#[test]
+fn counts_that_saturate_are_said_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("huge.prom");
+    std::fs::write(&prom, "otelcol_exporter_send_failed_spans_total{exporter=\"e\"} 1e30\n").unwrap();
+    let prom = prom.to_str().unwrap();
+    let r = json_report(&["analyze", "--metrics", prom]);
+    assert_eq!(
+        (r["metrics"]["spans_dropped"].as_u64(), r["metrics"]["saturated"].as_bool()),
+        (Some(u64::MAX), Some(true))
+    );
+    let text = stdout(&run(&["analyze", "--metrics", prom]));
+    assert!(
+        text.contains("note: some counts reached 18,446,744,073,709,551,615 (2^64 - 1) and stopped there"),
+        "{text}"
+    );
+    let log = format!(
+        "{{\"level\":\"error\",\"msg\":\"Exporting failed. Dropping data.\",\"error\":\"x\",\"dropped_items\":{}}}\n",
+        u64::MAX
+    );
+    let r: Value =
+        serde_json::from_slice(&run_stdin(&["analyze", "-", "--json"], format!("{log}{log}").as_bytes()).stdout)
+            .unwrap();
+    assert_eq!((r["logs"]["spans_dropped"].as_u64(), r["logs"]["saturated"].as_bool()), (Some(u64::MAX), Some(true)));
+}
+
+#[test]
+fn a_fifo_or_a_directory_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("collector.log");
+    mkfifo(&fifo);
+    let (fifo, limit) = (fifo.to_str().unwrap(), Duration::from_secs(20));
+    assert_bad_input(
+        &run_within(limit, &["analyze", fifo]),
+        &["cannot open the log", "collector.log: it is a named pipe (FIFO)"],
+    );
+    assert_bad_input(
+        &run_within(limit, &["analyze", "--metrics", fifo]),
+        &["--metrics: cannot read", "it is a named pipe (FIFO)"],
+    );
+    let d = dir.path().to_str().unwrap();
+    assert_bad_input(&run_within(limit, &["analyze", d]), &["cannot open the log", "it is a directory"]);
 }

@@ -367,3 +367,98 @@ fn a_report_from_an_earlier_build_still_reads() {
         "doubling every count moves no percentile"
     );
 }
+
+/// Runs `traceblast args...` and fails the test if it has not finished within `limit` (a FIFO
+/// opened for reading would block it forever). For commands with little output.
+pub fn run_within(limit: Duration, args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(crate::util::bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("traceblast runs");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("child status").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("traceblast {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output collected")
+}
+
+/// A named pipe at `path` (nobody ever writes to it).
+pub fn mkfifo(path: &Path) {
+    assert!(std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs").success());
+}
+
+#[test]
+fn a_fifo_or_a_directory_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.json");
+    mkfifo(&fifo);
+    let good = write_report(dir.path(), "good.json", &synthetic_report(&|_| true, 1.0));
+    let limit = Duration::from_secs(20);
+    assert_bad_input(
+        &run_within(limit, &["report", s(&fifo)]),
+        &["cannot read", "pipe.json: it is a named pipe (FIFO)"],
+    );
+    assert_bad_input(
+        &run_within(limit, &["report", "compare", s(&good), s(&fifo)]),
+        &["pipe.json: it is a named pipe (FIFO)"],
+    );
+    assert_bad_input(&run_within(limit, &["report", s(dir.path())]), &["it is a directory"]);
+}
+
+/// A V2 histogram header whose payload length says 4 GiB: 60 base64 characters that made
+/// hdrhistogram allocate 4.2 GB.
+fn four_gib_histogram() -> String {
+    use base64::Engine;
+    let mut h = Vec::new();
+    for word in [0x1c84_9313u32, u32::MAX, 0, 3] {
+        h.extend(word.to_be_bytes());
+    }
+    h.extend(1u64.to_be_bytes());
+    h.extend(3_600_000_000u64.to_be_bytes());
+    h.extend(1.0f64.to_be_bytes());
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+#[test]
+fn a_histogram_that_would_allocate_gigabytes_is_refused_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_report(dir.path(), "good.json", &synthetic_report(&|_| true, 1.0));
+    let mut r = synthetic_report(&|_| true, 1.0);
+    r.histograms.lateness = four_gib_histogram();
+    let bad = write_report(dir.path(), "bad.json", &r);
+    let (html, out) = (dir.path().join("bad.html"), dir.path().join("merged.json"));
+    let named = "bad.json: histograms.lateness: histogram header states 4294967295 payload bytes, 0 follow";
+    assert_bad_input(&run(&["report", s(&bad)]), &[named]);
+    assert_bad_input(&run(&["report", s(&bad), "--html", s(&html)]), &[named]);
+    assert_bad_input(&run(&["report", "compare", s(&good), s(&bad)]), &[named]);
+    assert_bad_input(&run(&["report", "merge", s(&good), s(&bad), "-o", s(&out)]), &[named]);
+    assert!(!html.exists() && !out.exists(), "nothing is written");
+
+    let mut r = synthetic_report(&|_| true, 1.0);
+    r.series[3].t = r.series[2].t;
+    let unordered = write_report(dir.path(), "unordered.json", &r);
+    assert_bad_input(&run(&["report", s(&unordered)]), &["unordered.json: series[3].t", "seconds must increase"]);
+}
+
+#[test]
+fn merge_refuses_outcomes_that_do_not_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_report(dir.path(), "good.json", &synthetic_report(&|_| true, 1.0));
+    let mut r = synthetic_report(&|_| true, 1.0);
+    r.requests.ok += 1;
+    let edited = write_report(dir.path(), "edited.json", &r);
+    let out = dir.path().join("merged.json");
+    assert_bad_input(
+        &run(&["report", "merge", s(&good), s(&edited), "-o", s(&out)]),
+        &["edited.json: requests.scheduled is", "ok + failed + missed"],
+    );
+    assert!(!out.exists());
+}
