@@ -339,7 +339,7 @@ fn bad_files_and_flags_get_one_line_naming_them() {
     );
     assert_bad_input(&run(&["report", "merge", s(&good), s(&future), "-o", s(&out)]), &["future.json"]);
     assert!(!out.exists(), "a failed merge writes nothing");
-    assert_bad_input(&run(&["report", "merge", s(&good), "-o", s(&out)]), &["2 values required"]);
+    assert_usage_error(&run(&["report", "merge", s(&good), "-o", s(&out)]), &["2 values required"]);
 }
 
 #[test]
