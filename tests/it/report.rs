@@ -12,7 +12,7 @@ use traceblast::report::model::{CorpusInfo, RunInfo};
 use traceblast::report::{self, Context, Render, Report};
 use traceblast::stats::{Completion, ErrorClass, Outcome, Stats};
 
-use crate::util::{assert_bad_input, run, run_in, stderr, stdout};
+use crate::util::{assert_bad_input, assert_usage_error, run, run_in, stderr, stdout};
 
 const SCENARIOS: [&str; 4] = ["simple_query", "single_service_search", "delegated_booking", "multi_service_complex"];
 
