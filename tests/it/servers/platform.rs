@@ -1,0 +1,123 @@
+//! Real platforms (Arize Phoenix, MLflow) started through `scripts/platforms.sh run`, bound to
+//! 127.0.0.1 on a free port with a temporary working directory, and stopped when dropped.
+//!
+//! A platform that is not installed is a skip, never a silent pass: the test prints one
+//! `SKIPPED <test>: <why>` line straight to the process's stderr (libtest captures only the
+//! print macros, so the line shows in the CI log), and with `TRACEBLAST_PLATFORMS=required` the
+//! test fails instead.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest wait for a platform to listen (Phoenix's first start migrates its database: ~30 s).
+const START_LIMIT: Duration = Duration::from_secs(120);
+
+/// A platform `platforms.sh` can run.
+#[derive(Debug, Clone, Copy)]
+pub enum Platform {
+    Phoenix,
+    Mlflow,
+}
+
+impl Platform {
+    fn name(self) -> &'static str {
+        match self {
+            Platform::Phoenix => "phoenix",
+            Platform::Mlflow => "mlflow",
+        }
+    }
+}
+
+/// A running platform; killed (and its directory removed) when dropped.
+pub struct Launched {
+    child: Child,
+    /// Its HTTP port on 127.0.0.1.
+    pub port: u16,
+    /// How long it took to accept connections.
+    pub started_in: Duration,
+    _dir: tempfile::TempDir,
+}
+
+impl Launched {
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/platforms.sh")
+}
+
+/// A port free on 127.0.0.1 whose successor is free too (Phoenix's gRPC port is PORT+1).
+fn free_port_pair() -> u16 {
+    for _ in 0..50 {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = a.local_addr().unwrap().port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no pair of free ports on 127.0.0.1 in 50 tries");
+}
+
+/// Starts `p`, or prints why it cannot and returns `None` (a skip the CI log shows).
+pub fn launch_or_skip(p: Platform, test: &str) -> Option<Launched> {
+    match launch(p) {
+        Ok(l) => Some(l),
+        Err(why) => {
+            if std::env::var("TRACEBLAST_PLATFORMS").as_deref() == Ok("required") {
+                panic!("{test}: {why} (TRACEBLAST_PLATFORMS=required)");
+            }
+            let _ = std::io::stderr().write_all(format!("SKIPPED {test}: {why}\n").as_bytes());
+            None
+        }
+    }
+}
+
+/// Starts `p` and waits until it accepts connections. `Err` only when the platform is not
+/// installed (the script's exit 3, with its reason); any other failure panics.
+fn launch(p: Platform) -> Result<Launched, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port_pair();
+    let log = dir.path().join("server.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let start = Instant::now();
+    let mut child = Command::new("bash")
+        .arg(script())
+        .args(["run", p.name(), &port.to_string(), dir.path().to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("bash runs scripts/platforms.sh");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let text = log_text();
+            if status.code() == Some(3) {
+                return Err(text.trim().lines().last().unwrap_or("not installed").to_string());
+            }
+            panic!("{} exited ({status}) before listening on {port}:\n{text}", p.name());
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let started_in = start.elapsed();
+            return Ok(Launched { child, port, started_in, _dir: dir });
+        }
+        if start.elapsed() > START_LIMIT {
+            let _ = child.kill();
+            panic!("{} not listening on {port} after {START_LIMIT:?}:\n{}", p.name(), log_text());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
