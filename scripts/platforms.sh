@@ -5,7 +5,6 @@
 #   scripts/platforms.sh install [phoenix|mlflow|all]   create or reuse the venvs (default all)
 #   scripts/platforms.sh run phoenix PORT DIR           Phoenix in the foreground (exec)
 #   scripts/platforms.sh run mlflow PORT DIR            MLflow in the foreground (exec)
-#   scripts/platforms.sh env                            print the variables tests read
 #
 # Each platform gets its own venv (Phoenix and MLflow pin different versions of SQLAlchemy,
 # OpenTelemetry and FastAPI, so one venv would make pip pick versions neither was tested with):
@@ -120,15 +119,8 @@ case "$cmd" in
     fi
     "run_$name" "$port" "$dir"
     ;;
-  env)
-    for name in phoenix mlflow; do
-      venv=$(venv_of "$name")
-      upper=$(echo "$name" | tr a-z A-Z)
-      if [ -f "$venv/.complete" ]; then echo "export TRACEBLAST_${upper}_VENV=$venv"; fi
-    done
-    ;;
   *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,7p' "$0" >&2
     exit 2
     ;;
 esac
