@@ -348,3 +348,29 @@ fn phoenix_idle_keep_alive_costs_no_timeout() {
         assert!(max < 2_000_000, "slowest request {max} µs");
     }
 }
+
+#[test]
+fn mlflow_accepts_otlp_traces_once_warmed_up() {
+    let test = "real_servers::mlflow_accepts_otlp_traces_once_warmed_up";
+    let Some(mf) = launch_or_skip(Platform::Mlflow, test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "20", &["--mix", "simple=1"]);
+    let url = mf.url("/v1/traces");
+    let header = ["-H", "x-mlflow-experiment-id: 0"];
+    // MLflow's first OTLP requests after start took 13 s here (it initialises trace ingestion
+    // lazily); one request with a long timeout warms it up before the measured run.
+    let warm = replay_within(
+        dir.path(),
+        &c,
+        &url,
+        &[&header[..], &["--requests", "1", "--timeout", "60s"]].concat(),
+        Duration::from_secs(90),
+    );
+    assert_eq!(warm.req("ok"), 1, "warm-up: {}", warm.report["requests"]);
+    let args = [&header[..], &["--rate", "10", "--connections", "4", "--requests", "20"]].concat();
+    let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(60));
+    r.assert_accounted();
+    assert_eq!(r.req("ok"), 20, "{}", r.report["requests"]);
+    assert_eq!(r.status(200), 20);
+    assert_eq!(r.errors(), &serde_json::json!({}));
+}
