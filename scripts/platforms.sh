@@ -96,6 +96,9 @@ run_mlflow() {
   local port=$1 dir=$2 venv
   venv=$(venv_of mlflow)
   cd "$dir"
+  # The job runner (a process and 7 huey consumers, ~10 % CPU each when idle here) serves
+  # MLflow's background jobs, not trace ingestion.
+  export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
   exec "$venv/bin/mlflow" server --host 127.0.0.1 --port "$port" --workers 1 \
     --backend-store-uri "sqlite:///$dir/mlflow.db" --default-artifact-root "$dir/artifacts"
 }

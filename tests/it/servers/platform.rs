@@ -8,12 +8,15 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Longest wait for a platform to listen (Phoenix's first start migrates its database: ~30 s).
 const START_LIMIT: Duration = Duration::from_secs(120);
+/// Longest wait for a platform's processes to exit on SIGTERM before SIGKILL.
+const STOP_LIMIT: Duration = Duration::from_secs(10);
 
 /// A platform `platforms.sh` can run.
 #[derive(Debug, Clone, Copy)]
@@ -49,9 +52,18 @@ impl Launched {
 }
 
 impl Drop for Launched {
+    /// Stops the server's whole process group: MLflow's `mlflow server` runs uvicorn as a child
+    /// (and, unless disabled, a job runner with its own children), which outlive a kill of the
+    /// parent alone. SIGTERM first, SIGKILL for whatever is left after [`STOP_LIMIT`].
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let Some(group) = rustix::process::Pid::from_raw(self.child.id() as i32) else { return };
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+        let start = Instant::now();
         let _ = self.child.wait();
+        while rustix::process::test_kill_process_group(group).is_ok() && start.elapsed() < STOP_LIMIT {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
 }
 
@@ -93,7 +105,9 @@ fn launch(p: Platform) -> Result<Launched, String> {
     let log = dir.path().join("server.log");
     let out = std::fs::File::create(&log).unwrap();
     let start = Instant::now();
+    // Its own process group, so that dropping it stops the server's children too.
     let mut child = Command::new("bash")
+        .process_group(0)
         .arg(script())
         .args(["run", p.name(), &port.to_string(), dir.path().to_str().unwrap()])
         .stdin(Stdio::null())
@@ -115,8 +129,9 @@ fn launch(p: Platform) -> Result<Launched, String> {
             return Ok(Launched { child, port, started_in, _dir: dir });
         }
         if start.elapsed() > START_LIMIT {
-            let _ = child.kill();
-            panic!("{} not listening on {port} after {START_LIMIT:?}:\n{}", p.name(), log_text());
+            let text = log_text();
+            drop(Launched { child, port, started_in: start.elapsed(), _dir: dir });
+            panic!("{} not listening on {port} after {START_LIMIT:?}:\n{text}", p.name());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
