@@ -14,7 +14,7 @@ use traceblast::sink::{self, SinkPlan};
 use crate::replay::corpus;
 use crate::servers::h1::{self, Broken, Idle};
 use crate::servers::h2::{self, End};
-use crate::servers::platform::{Platform, launch_or_skip};
+use crate::servers::platform::{Launched, Platform, launch_or_skip};
 use crate::util::*;
 
 /// A finished replay run: its output, JSON report and wall time.
@@ -293,9 +293,10 @@ fn http1_and_h2c_deliver_spans_received_equal_to_spans_acknowledged() {
     }
 }
 
-/// Replays 100 simple traces into a real Phoenix with `args`; returns the run.
-fn into_phoenix(test: &str, runs: &[&[&str]]) -> Vec<Run> {
-    let Some(px) = launch_or_skip(Platform::Phoenix, test) else { return Vec::new() };
+/// Replays 100 simple traces into a real Phoenix with each of `runs`; calls `check` with the
+/// platform and the runs while it is still up.
+fn into_phoenix(test: &str, runs: &[&[&str]], check: impl FnOnce(&Launched, Vec<Run>)) {
+    let Some(px) = launch_or_skip(Platform::Phoenix, test) else { return };
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
         format!("{test}: Phoenix listening after {:?}\n", px.started_in).as_bytes(),
@@ -303,50 +304,65 @@ fn into_phoenix(test: &str, runs: &[&[&str]]) -> Vec<Run> {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "100", &["--mix", "simple=1"]);
     let url = px.url("/v1/traces");
-    runs.iter()
+    let runs = runs
+        .iter()
         .map(|args| {
             let r = replay_within(dir.path(), &c, &url, args, Duration::from_secs(90));
             r.assert_accounted();
             r
         })
-        .collect()
+        .collect();
+    check(&px, runs);
+}
+
+/// Spans Phoenix has stored in its default project (at most 1000: one page).
+fn phoenix_spans(px: &Launched) -> u64 {
+    let page = px.get_json("/v1/projects/default/spans?limit=1000");
+    assert!(page["next_cursor"].is_null(), "more than one page of spans: {}", page["next_cursor"]);
+    page["data"].as_array().expect("a list of spans").len() as u64
 }
 
 #[test]
-fn phoenix_accepts_requests_on_reused_connections() {
+fn phoenix_stores_every_span_it_acknowledged() {
     // Every connection is reused within uvicorn's 5 s keep-alive: today's sender passes.
-    let runs = into_phoenix(
-        "real_servers::phoenix_accepts_requests_on_reused_connections",
-        &[&["--rate", "10", "--connections", "4", "--requests", "30"]],
-    );
-    for r in runs {
+    let runs: [&[&str]; 1] = [&["--rate", "10", "--connections", "4", "--requests", "30"]];
+    into_phoenix("real_servers::phoenix_stores_every_span_it_acknowledged", &runs, |px, runs| {
+        let r = &runs[0];
         assert_eq!(r.req("ok"), 30, "{}", r.report);
         assert_eq!(r.status(200), 30);
         assert_eq!(r.errors(), &serde_json::json!({}));
-    }
+        // Phoenix inserts spans in batches after answering: wait for them, with a deadline.
+        let acked = r.report["spans"]["ok"].as_u64().unwrap();
+        let start = Instant::now();
+        let mut stored = phoenix_spans(px);
+        while stored < acked && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(200));
+            stored = phoenix_spans(px);
+        }
+        assert_eq!(stored, acked, "spans Phoenix stored == spans it acknowledged");
+    });
 }
 
 #[test]
 #[ignore = "issue 14: Phoenix closes connections idle 5 s; reusing one waits out --timeout (36 of 100 at the defaults)"]
 fn phoenix_idle_keep_alive_costs_no_timeout() {
-    let runs = into_phoenix(
-        "real_servers::phoenix_idle_keep_alive_costs_no_timeout",
-        &[
-            // The defaults: each of 64 connections is reused 6.4 s after its last answer.
-            &["--rate", "10", "--connections", "64"],
-            // One connection, a request every 6.7 s.
-            &["--rate", "0.15", "--connections", "1", "--requests", "3"],
-        ],
-    );
-    for r in runs {
-        let n = r.req("scheduled");
-        assert_eq!(r.errors(), &serde_json::json!({}), "no timeout: {}", r.report["requests"]);
-        assert_eq!(r.req("ok"), n, "{}", r.report["requests"]);
-        assert_eq!(r.status(200), n);
-        // Nothing waited out --timeout: the slowest request is far below 10 s.
-        let max = r.report["latency_us"]["uncorrected"]["max"].as_u64().unwrap();
-        assert!(max < 2_000_000, "slowest request {max} µs");
-    }
+    let runs: [&[&str]; 2] = [
+        // The defaults: each of 64 connections is reused 6.4 s after its last answer.
+        &["--rate", "10", "--connections", "64"],
+        // One connection, a request every 6.7 s.
+        &["--rate", "0.15", "--connections", "1", "--requests", "3"],
+    ];
+    into_phoenix("real_servers::phoenix_idle_keep_alive_costs_no_timeout", &runs, |_, runs| {
+        for r in runs {
+            let n = r.req("scheduled");
+            assert_eq!(r.errors(), &serde_json::json!({}), "no timeout: {}", r.report["requests"]);
+            assert_eq!(r.req("ok"), n, "{}", r.report["requests"]);
+            assert_eq!(r.status(200), n);
+            // Nothing waited out --timeout: the slowest request is far below 10 s.
+            let max = r.report["latency_us"]["uncorrected"]["max"].as_u64().unwrap();
+            assert!(max < 2_000_000, "slowest request {max} µs");
+        }
+    });
 }
 
 #[test]

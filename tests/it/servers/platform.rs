@@ -49,6 +49,21 @@ impl Launched {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+
+    /// GETs `path` and parses the answer as JSON (a 200 is required).
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        use std::io::Read;
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("GET {path}: {text}"));
+        assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+        assert!(!head.to_ascii_lowercase().contains("transfer-encoding"), "GET {path}: a chunked answer: {head}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
 }
 
 impl Drop for Launched {
