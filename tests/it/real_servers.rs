@@ -1,0 +1,392 @@
+//! `traceblast replay` against servers that behave as real ones do (issue 14): a real Arize
+//! Phoenix, and the small hostile servers of `servers` (idle keep-alive closes, early answers,
+//! broken 200s, absurd `rejected_spans`, long `Retry-After`, HTTP/2 GOAWAY and dead
+//! connections). Each test compares the server's own counts with replay's report exactly and
+//! bounds the run's time. Tests that today's sender fails are ignored with the failure named.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use traceblast::sink::{self, SinkPlan};
+
+use crate::replay::corpus;
+use crate::servers::h1::{self, Broken, Idle};
+use crate::servers::h2::{self, End};
+use crate::servers::platform::{Launched, Platform, launch_or_skip};
+use crate::util::*;
+
+/// A finished replay run: its output, JSON report and wall time.
+struct Run {
+    out: Output,
+    report: Value,
+    took: Duration,
+}
+
+impl Run {
+    fn req(&self, k: &str) -> u64 {
+        self.report["requests"][k].as_u64().unwrap_or_else(|| panic!("requests.{k} in {}", self.report))
+    }
+    fn status(&self, code: u16) -> u64 {
+        self.report["status"][code.to_string()].as_u64().unwrap_or(0)
+    }
+    fn errors(&self) -> &Value {
+        &self.report["errors"]
+    }
+    /// Asserts that every scheduled request ended exactly once.
+    fn assert_accounted(&self) {
+        let (s, ok, failed, missed) = (self.req("scheduled"), self.req("ok"), self.req("failed"), self.req("missed"));
+        assert_eq!(s, ok + failed + missed, "scheduled == ok + failed + missed: {}", self.report["requests"]);
+        assert_eq!(self.req("cancelled"), 0, "nothing cancelled without an interrupt");
+        assert!(!stderr(&self.out).contains("panicked"), "{}", stderr(&self.out));
+    }
+}
+
+/// Runs `traceblast replay CORPUS --endpoint URL --report … ARGS`, killing it (and failing the
+/// test) if it is still running after `limit`.
+fn replay_within(dir: &Path, corpus: &Path, endpoint: &str, args: &[&str], limit: Duration) -> Run {
+    let report = dir.join("run.json");
+    let _ = std::fs::remove_file(&report);
+    let start = Instant::now();
+    let mut child = Command::new(bin())
+        .args(["replay", corpus.to_str().unwrap(), "--endpoint", endpoint, "--report", report.to_str().unwrap()])
+        .args(["-q", "--min-success", "0"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("traceblast runs");
+    while child.try_wait().expect("wait on replay").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("replay {args:?} still running after {limit:?}; stderr: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let took = start.elapsed();
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("no report ({e}): {}", stderr(&out)));
+    Run { out, report: serde_json::from_str(&text).unwrap(), took }
+}
+
+/// Spans in the whole corpus.
+fn corpus_spans(c: &Path) -> u64 {
+    traceblast::corpus::Corpus::open(c).unwrap().index.meta.totals.spans
+}
+
+/// Idle keep-alive connections closed by the server (uvicorn does so after 5 s): at Phoenix's
+/// pattern (every connection reused after longer than the idle limit) and over one connection.
+fn idle_closes_cost_no_timeout(how: Idle) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
+    let runs: [&[&str]; 2] = [
+        // 16 connections at 10/s: each is reused 1.6 s after its last answer, past the 1 s limit.
+        &["--rate", "10", "--connections", "16", "--requests", "40", "--timeout", "4s"],
+        // One connection, a request every 1.67 s.
+        &["--rate", "0.6", "--connections", "1", "--requests", "3", "--timeout", "4s"],
+    ];
+    for args in runs {
+        let s = h1::idle_closing(Duration::from_secs(1), how);
+        let r = replay_within(dir.path(), &c, &s.url(), args, Duration::from_secs(30));
+        let seen = s.stop();
+        r.assert_accounted();
+        let n = r.req("scheduled");
+        assert_eq!(r.errors(), &serde_json::json!({}), "{args:?}: no request failed: {}", r.report["requests"]);
+        assert_eq!(r.req("ok"), n, "{args:?}");
+        assert_eq!(seen.requests, n, "{args:?}: the server saw each request once: {seen:?}");
+        assert_eq!(seen.answered.get(&200), Some(&n), "{args:?}: {seen:?}");
+        assert_eq!(seen.after_half_close, 0, "{args:?}: no request went into a half-closed connection");
+        assert!(seen.connections > 1, "{args:?}: the server closed idle connections: {seen:?}");
+    }
+}
+
+#[test]
+#[ignore = "issue 14: a connection the server closed while idle is reused; the request waits out --timeout"]
+fn idle_connections_closed_by_the_server_cost_no_timeout() {
+    idle_closes_cost_no_timeout(Idle::Close);
+}
+
+#[test]
+#[ignore = "issue 14: a connection the server half-closed while idle is reused; the request waits out --timeout"]
+fn idle_connections_half_closed_by_the_server_cost_no_timeout() {
+    idle_closes_cost_no_timeout(Idle::HalfClose);
+}
+
+/// Requests large enough (about 1 MB) that the server answers long before the body is sent.
+fn big_request_corpus(dir: &Path) -> std::path::PathBuf {
+    corpus(dir, "60", &["--mix", "simple=1", "--traces-per-request", "20"])
+}
+
+#[test]
+fn an_early_answer_that_closes_the_connection_is_counted_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = big_request_corpus(dir.path());
+    for status in [413u16, 401, 404] {
+        let s = h1::early_status(status);
+        let args = ["--rate", "20", "--loops", "3", "--connections", "2", "--timeout", "4s"];
+        let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(30));
+        let seen = s.stop();
+        r.assert_accounted();
+        let n = r.req("scheduled");
+        assert_eq!(r.status(status), n, "{status}: every request counted with its status: {}", r.report);
+        assert_eq!(r.errors(), &serde_json::json!({}), "{status}: not io or timeout");
+        assert_eq!(seen.requests, n, "{status}: {seen:?}");
+        assert_eq!(seen.answered.get(&status), Some(&n), "{status}: {seen:?}");
+    }
+}
+
+#[test]
+#[ignore = "issue 14: the sink closes with the body unread (RST); some early 413s are counted as io"]
+fn the_sink_counts_the_early_413s_it_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = big_request_corpus(dir.path());
+    let s = sink::spawn(SinkPlan { max_body: 64 * 1024, quiet: true, ..SinkPlan::default() }).unwrap();
+    let url = format!("http://{}/v1/traces", s.addr);
+    let args = ["--rate", "20", "--loops", "3", "--connections", "2", "--timeout", "4s"];
+    let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(30));
+    let sum = s.shutdown();
+    r.assert_accounted();
+    let n = r.req("scheduled");
+    assert_eq!(r.status(413), n, "every request answered 413 by its declared size: {}", r.report);
+    assert_eq!(r.errors(), &serde_json::json!({}));
+    assert_eq!(sum.requests_by_status.get(&413), Some(&n), "the sink counts the 413s it answered: {sum:?}");
+    assert_eq!(sum.requests, n);
+}
+
+#[test]
+#[ignore = "issue 14: a 200 whose body is truncated or malformed counts as ok"]
+fn a_truncated_or_malformed_200_is_a_failure_with_its_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "5", &["--mix", "simple=1"]);
+    for how in [Broken::Truncated, Broken::BadChunk] {
+        let s = h1::broken_200(how);
+        let args = ["--rate", "20", "--connections", "1", "--timeout", "4s"];
+        let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(20));
+        let seen = s.stop();
+        r.assert_accounted();
+        assert_eq!(r.req("ok"), 0, "{how:?}: a broken 200 is not a success: {}", r.report);
+        assert_eq!(r.req("failed"), 5, "{how:?}");
+        assert_eq!(r.report["spans"]["ok"], 0, "{how:?}: no span acknowledged");
+        let errors = r.errors().as_object().unwrap();
+        assert_eq!(errors.values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 5, "{how:?}: {errors:?}");
+        assert!(!errors.contains_key("timeout"), "{how:?}: failed fast, with its class: {errors:?}");
+        assert_eq!(seen.requests, 5, "{how:?}: {seen:?}");
+    }
+}
+
+#[test]
+#[ignore = "issue 14: partial_success.rejected_spans is not clamped to the spans of the request"]
+fn rejected_spans_are_clamped_to_the_spans_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "10", &["--mix", "simple=1"]);
+    let spans = corpus_spans(&c);
+    let s = h1::rejecting(40_000);
+    let r = replay_within(dir.path(), &c, &s.url(), &["--rate", "50", "--connections", "1"], Duration::from_secs(20));
+    let seen = s.stop();
+    r.assert_accounted();
+    assert_eq!(seen.requests, 10);
+    assert_eq!(r.status(200), 10);
+    assert_eq!(r.report["spans"]["rejected"], spans, "each request's claim clamped to its own spans: {}", r.report);
+    let text = r.report.to_string();
+    // The report says the server claimed more than it was sent (the flag's name is the
+    // engine's to choose; it must mention the claim).
+    assert!(text.contains("claimed"), "a report flag notes the server claimed more spans than sent: {text}");
+}
+
+#[test]
+#[ignore = "issue 14: a Retry-After of 60 s stretches a 2 s run to about 62 s"]
+fn retry_after_beyond_the_run_does_not_extend_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
+    let s = h1::retry_after(60);
+    let args = ["--rate", "10", "--duration", "2s", "--timeout", "2s", "--retries", "3", "--connections", "4"];
+    let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(20));
+    let seen = s.stop();
+    r.assert_accounted();
+    // --duration + --timeout, plus start-up and report writing of a debug build.
+    assert!(r.took < Duration::from_millis(5_500), "the run took {:?}, past --duration 2s + --timeout 2s", r.took);
+    assert_eq!(r.req("ok"), 0);
+    let sent = r.req("scheduled") - r.req("missed");
+    assert_eq!(seen.requests, sent + r.req("retries"), "every attempt counted once: {seen:?} {}", r.report);
+    assert_eq!(seen.answered.get(&429), Some(&seen.requests));
+}
+
+#[test]
+#[ignore = "issue 14: retries sleep inside the connection worker, so a 429 storm idles every connection"]
+fn a_429_storm_does_not_idle_the_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "60", &["--mix", "simple=1"]);
+    // Every request is answered 429 (Retry-After: 1) once, then 200. Re-queued retries keep
+    // the two connections busy with new requests meanwhile: about 20 requests wait at once,
+    // below the cap of 40. Retries sleeping in the worker serve 2 requests a second instead.
+    let s = h1::first_attempt_429(1);
+    let args = ["--rate", "20", "--requests", "60", "--connections", "2", "--max-in-flight", "40", "--retries", "2"];
+    let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(60));
+    let seen = s.stop();
+    r.assert_accounted();
+    assert_eq!(r.req("missed"), 0, "the schedule was kept: {}", r.report["requests"]);
+    assert_eq!(r.req("ok"), 60);
+    assert_eq!(r.req("retries"), 60);
+    assert_eq!(seen.requests, 120, "{seen:?}");
+    assert_eq!(seen.answered.get(&429), Some(&60));
+    assert_eq!(seen.answered.get(&200), Some(&60));
+}
+
+/// HTTP/2: 100 requests at 200/s over one connection to a server that takes 50 ms per answer
+/// (about 10 requests in flight) and ends each connection after 10 answers.
+fn h2_reconnects_once_per_end(end: End) -> (Run, crate::servers::Snapshot) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "100", &["--mix", "simple=1"]);
+    let s = h2::ending_after(10, end, Duration::from_millis(50));
+    let args = ["--http2", "--connections", "1", "--rate", "200", "--retries", "3", "--timeout", "4s"];
+    let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(30));
+    let seen = s.stop();
+    r.assert_accounted();
+    assert_eq!(r.req("ok"), 100, "{end:?}: {}", r.report);
+    // One reconnect per ended connection, shared by the requests waiting for it: at most 10
+    // ends; 2 spare for a request racing an end.
+    // Streams already sent when GOAWAY comes finish on the old connection, so with GOAWAY a
+    // connection may serve more than 10: fewer connections, but more than one.
+    assert!(seen.connections >= 2, "{end:?}: the server ended its connections: {seen:?}");
+    assert!(seen.connections <= 12, "{end:?}: {} connections for 10 connection ends", seen.connections);
+    (r, seen)
+}
+
+#[test]
+fn after_goaway_requests_share_one_reconnect() {
+    // Passes today (9 or 10 connections): hyper's graceful GOAWAY lets every stream already
+    // sent finish, and the worker sees the handle closed before the next request.
+    let (_, seen) = h2_reconnects_once_per_end(End::GoAway);
+    assert_eq!(seen.requests, 100, "no request was sent twice: {seen:?}");
+    assert_eq!(seen.answered.get(&200), Some(&100));
+}
+
+#[test]
+#[ignore = "issue 14: after a dead HTTP/2 connection each request may open its own connection"]
+fn after_a_dead_h2_connection_requests_share_one_reconnect() {
+    let (r, seen) = h2_reconnects_once_per_end(End::Drop);
+    // Requests that died with a connection were retried on the next one.
+    assert_eq!(seen.answered.get(&200), Some(&100), "{seen:?}");
+    assert_eq!(seen.requests, 100 + r.req("retries"), "every attempt reached the server once: {seen:?}");
+}
+
+#[test]
+fn http1_and_h2c_deliver_spans_received_equal_to_spans_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "30", &[]);
+    let spans = corpus_spans(&c);
+    for proto in [&[][..], &["--http2"][..]] {
+        let s = sink::spawn(SinkPlan { quiet: true, ..SinkPlan::default() }).unwrap();
+        let url = format!("http://{}/v1/traces", s.addr);
+        let mut args = vec!["--rate", "100"];
+        args.extend_from_slice(proto);
+        let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(30));
+        let sum = s.shutdown();
+        r.assert_accounted();
+        assert_eq!(r.report["spans"]["ok"], spans, "{proto:?}");
+        assert_eq!(sum.unique_spans, spans, "{proto:?}: spans received == spans acknowledged");
+        assert_eq!(sum.spans, spans, "{proto:?}: none twice");
+        assert_eq!(sum.requests, r.req("ok"), "{proto:?}");
+    }
+}
+
+/// Replays 100 simple traces into a real Phoenix with each of `runs`; calls `check` with the
+/// platform and the runs while it is still up.
+fn into_phoenix(test: &str, runs: &[&[&str]], check: impl FnOnce(&Launched, Vec<Run>)) {
+    let Some(px) = launch_or_skip(Platform::Phoenix, test) else { return };
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("{test}: Phoenix listening after {:?}\n", px.started_in).as_bytes(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "100", &["--mix", "simple=1"]);
+    let url = px.url("/v1/traces");
+    let runs = runs
+        .iter()
+        .map(|args| {
+            let r = replay_within(dir.path(), &c, &url, args, Duration::from_secs(90));
+            r.assert_accounted();
+            r
+        })
+        .collect();
+    check(&px, runs);
+}
+
+/// Spans Phoenix has stored in its default project (at most 1000: one page).
+fn phoenix_spans(px: &Launched) -> u64 {
+    let page = px.get_json("/v1/projects/default/spans?limit=1000");
+    assert!(page["next_cursor"].is_null(), "more than one page of spans: {}", page["next_cursor"]);
+    page["data"].as_array().expect("a list of spans").len() as u64
+}
+
+#[test]
+fn phoenix_stores_every_span_it_acknowledged() {
+    // Every connection is reused within uvicorn's 5 s keep-alive: today's sender passes.
+    let runs: [&[&str]; 1] = [&["--rate", "10", "--connections", "4", "--requests", "30"]];
+    into_phoenix("real_servers::phoenix_stores_every_span_it_acknowledged", &runs, |px, runs| {
+        let r = &runs[0];
+        assert_eq!(r.req("ok"), 30, "{}", r.report);
+        assert_eq!(r.status(200), 30);
+        assert_eq!(r.errors(), &serde_json::json!({}));
+        // Phoenix inserts spans in batches after answering: wait for them, with a deadline.
+        let acked = r.report["spans"]["ok"].as_u64().unwrap();
+        let start = Instant::now();
+        let mut stored = phoenix_spans(px);
+        while stored < acked && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(200));
+            stored = phoenix_spans(px);
+        }
+        assert_eq!(stored, acked, "spans Phoenix stored == spans it acknowledged");
+    });
+}
+
+#[test]
+#[ignore = "issue 14: Phoenix closes connections idle 5 s; reusing one waits out --timeout (36 of 100 at the defaults)"]
+fn phoenix_idle_keep_alive_costs_no_timeout() {
+    let runs: [&[&str]; 2] = [
+        // The defaults: each of 64 connections is reused 6.4 s after its last answer.
+        &["--rate", "10", "--connections", "64"],
+        // One connection, a request every 6.7 s.
+        &["--rate", "0.15", "--connections", "1", "--requests", "3"],
+    ];
+    into_phoenix("real_servers::phoenix_idle_keep_alive_costs_no_timeout", &runs, |_, runs| {
+        for r in runs {
+            let n = r.req("scheduled");
+            assert_eq!(r.errors(), &serde_json::json!({}), "no timeout: {}", r.report["requests"]);
+            assert_eq!(r.req("ok"), n, "{}", r.report["requests"]);
+            assert_eq!(r.status(200), n);
+            // Nothing waited out --timeout: the slowest request is far below 10 s.
+            let max = r.report["latency_us"]["uncorrected"]["max"].as_u64().unwrap();
+            assert!(max < 2_000_000, "slowest request {max} µs");
+        }
+    });
+}
+
+#[test]
+fn mlflow_accepts_otlp_traces_once_warmed_up() {
+    let test = "real_servers::mlflow_accepts_otlp_traces_once_warmed_up";
+    let Some(mf) = launch_or_skip(Platform::Mlflow, test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "20", &["--mix", "simple=1"]);
+    let url = mf.url("/v1/traces");
+    let header = ["-H", "x-mlflow-experiment-id: 0"];
+    // MLflow's first OTLP requests after start took 13 s here (it initialises trace ingestion
+    // lazily); one request with a long timeout warms it up before the measured run.
+    let warm = replay_within(
+        dir.path(),
+        &c,
+        &url,
+        &[&header[..], &["--requests", "1", "--timeout", "60s"]].concat(),
+        Duration::from_secs(90),
+    );
+    assert_eq!(warm.req("ok"), 1, "warm-up: {}", warm.report["requests"]);
+    let args = [&header[..], &["--rate", "10", "--connections", "4", "--requests", "20"]].concat();
+    let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(60));
+    r.assert_accounted();
+    assert_eq!(r.req("ok"), 20, "{}", r.report["requests"]);
+    assert_eq!(r.status(200), 20);
+    assert_eq!(r.errors(), &serde_json::json!({}));
+}
