@@ -229,6 +229,8 @@ pub struct Second {
     pub status: BTreeMap<u16, u64>,
     /// Body bytes sent by requests completed in this second.
     pub bytes: u64,
+    /// Spans acknowledged by requests completed in this second.
+    pub spans: u64,
     /// Corrected latency of requests completed in this second.
     pub latency: Histogram<u64>,
 }
@@ -242,6 +244,7 @@ impl Default for Second {
             missed: 0,
             status: BTreeMap::new(),
             bytes: 0,
+            spans: 0,
             latency: second_histogram(),
         }
     }
@@ -432,6 +435,9 @@ impl Stats {
         }
         *s.status.entry(second_code).or_default() += 1;
         s.bytes += c.bytes_wire;
+        if ok {
+            s.spans += u64::from(c.spans) - c.rejected_spans.min(u64::from(c.spans));
+        }
         s.latency.record((corrected.as_micros() as u64).clamp(1, SECOND_MAX_US)).expect("value within bounds");
     }
 
@@ -472,6 +478,7 @@ impl Second {
             *self.status.entry(k).or_default() += v;
         }
         self.bytes += o.bytes;
+        self.spans += o.spans;
         add_histogram(&mut self.latency, &o.latency);
     }
 }

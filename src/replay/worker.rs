@@ -36,12 +36,14 @@ pub struct Job {
     pub first_sent: Option<Instant>,
     /// Body bytes put on the wire so far.
     pub wire: u64,
+    /// Times it found its connection closed before it went out (not attempts).
+    pub not_sent: u8,
 }
 
 impl Job {
     /// A request due at `intended`, not yet attempted.
     pub fn new(prepared: Prepared, intended: Instant) -> Job {
-        Job { prepared, intended, attempts: 0, first_sent: None, wire: 0 }
+        Job { prepared, intended, attempts: 0, first_sent: None, wire: 0, not_sent: 0 }
     }
 }
 
@@ -73,9 +75,9 @@ impl Source for Paced {
     }
 }
 
-/// An exchange in progress on a multiplexed connection: the request, its attempt, and whether
-/// the connection is still good.
-type Exchanging<'a> = std::pin::Pin<Box<dyn Future<Output = (Job, Attempt, bool)> + Send + 'a>>;
+/// An exchange in progress on a multiplexed connection: the request, what the attempt gave,
+/// and the generation of the connection it went out on.
+type Exchanging<'a> = std::pin::Pin<Box<dyn Future<Output = (Job, Tried, u64)> + Send + 'a>>;
 
 /// What every worker of a run shares.
 pub struct Senders {
@@ -252,7 +254,10 @@ impl Senders {
     /// HTTP/2: up to `per_connection` requests at once on one connection, reopened once for
     /// all of them when it ends.
     async fn multiplexed(&self, source: &impl Source, shard: Shard) -> Result<(), String> {
-        let mut conn: Option<Conn> = None;
+        // The connection and its generation: an exchange that finds its connection dead resets
+        // it only if it is still the current one (not one opened since, for other requests).
+        let mut conn: Option<(Conn, u64)> = None;
+        let mut generation = 0u64;
         // Nothing to watch while waiting: an HTTP/2 connection's own task sees its end.
         let mut unwatched: Option<Conn> = None;
         let mut done = false;
@@ -262,11 +267,18 @@ impl Senders {
             let take = running.len() < self.per_connection;
             tokio::select! {
                 biased;
-                Some((job, attempt, usable)) = running.next() => {
-                    if !usable {
+                Some((job, tried, sent_on)) = running.next() => {
+                    let usable = match &tried {
+                        Tried::Done { usable, .. } => *usable,
+                        Tried::NotSent => false,
+                    };
+                    if !usable && conn.as_ref().is_some_and(|(_, g)| *g == sent_on) {
                         conn = None;
                     }
-                    self.after(job, attempt, &shard);
+                    match tried {
+                        Tried::Done { attempt, .. } => self.after(job, attempt, &shard),
+                        Tried::NotSent => self.not_sent(job, &shard),
+                    }
                 }
                 job = self.next_job(source, &shard, &mut done, &mut unwatched), if take => {
                     let Some(mut job) = job else {
@@ -274,14 +286,15 @@ impl Senders {
                         continue;
                     };
                     job.first_sent.get_or_insert_with(Instant::now);
-                    if conn.as_ref().is_none_or(|c| !c.is_usable()) {
+                    if conn.as_ref().is_none_or(|(c, _)| !c.is_usable()) {
                         if failures > 0 {
                             tokio::time::sleep(backoff(failures, 0.5)).await;
                         }
                         match self.connector.connect().await {
                             Ok(c) => {
                                 failures = 0;
-                                conn = Some(c);
+                                generation += 1;
+                                conn = Some((c, generation));
                             }
                             Err(f) => {
                                 failures += 1;
@@ -290,19 +303,14 @@ impl Senders {
                             }
                         }
                     }
-                    let mut own = match &conn {
-                        Some(Conn::H2(send)) => Conn::H2(send.clone()),
-                        Some(Conn::Grpc(channel)) => Conn::Grpc(channel.clone()),
+                    let (mut own, current) = match &conn {
+                        Some((Conn::H2(send), g)) => (Conn::H2(send.clone()), *g),
+                        Some((Conn::Grpc(channel), g)) => (Conn::Grpc(channel.clone()), *g),
                         _ => unreachable!("an HTTP/2 worker holds HTTP/2 connections"),
                     };
                     running.push(Box::pin(async move {
-                        match self.exchange.attempt(&mut own, &job.prepared.body).await {
-                            Tried::Done { attempt, usable } => (job, attempt, usable),
-                            Tried::NotSent => {
-                                let f = (crate::stats::ErrorClass::Closed, "the HTTP/2 connection closed before the request was sent".into());
-                                (job, Attempt::failed(f, false), false)
-                            }
-                        }
+                        let tried = self.exchange.attempt(&mut own, &job.prepared.body).await;
+                        (job, tried, current)
                     }));
                 }
                 else => {
@@ -310,6 +318,18 @@ impl Senders {
                 }
             }
         }
+    }
+
+    /// A request that never went out (its connection was found closed): sent again at once on
+    /// a fresh connection, not counted as an attempt — twice at most, then it counts as one.
+    fn not_sent(&self, mut job: Job, shard: &Shard) {
+        job.not_sent += 1;
+        if job.not_sent <= 2 {
+            self.retries.push(Instant::now(), job);
+            return;
+        }
+        let f = (crate::stats::ErrorClass::Closed, "the connection closed before the request was sent".into());
+        self.after(job, Attempt::failed(f, false), shard);
     }
 
     /// After an attempt: queue a retry (it keeps its in-flight slot), or record the end.

@@ -154,6 +154,7 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
             (&mut m.bytes.raw, r.bytes.raw, "bytes.raw"),
             (&mut m.spans.ok, r.spans.ok, "spans.ok"),
             (&mut m.spans.rejected, r.spans.rejected, "spans.rejected"),
+            (&mut m.spans.rejected_claimed, r.spans.rejected_claimed, "spans.rejected_claimed"),
             (&mut m.traces.ok, r.traces.ok, "traces.ok"),
         ] {
             add(into, v, file, field)?;
@@ -163,6 +164,14 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
         m.interrupted |= r.interrupted;
         add_counts(&mut m.status, &r.status, file, "status")?;
         add_counts(&mut m.errors, &r.errors, file, "errors")?;
+        add_counts(&mut m.grpc_status, &r.grpc_status, file, "grpc_status")?;
+        for (class, e) in &r.error_classes {
+            let into = m.error_classes.entry(class.clone()).or_default();
+            add(&mut into.count, e.count, file, format_args!("error_classes.{class}.count"))?;
+            if into.sample.is_empty() {
+                into.sample = e.sample.clone();
+            }
+        }
         let h = &r.histograms;
         corrected.add(&h.corrected, || format!("{file}: histograms.corrected"))?;
         uncorrected.add(&h.uncorrected, || format!("{file}: histograms.uncorrected"))?;
@@ -189,6 +198,7 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
             add(&mut into.failed, p.failed, file, field("failed"))?;
             add(&mut into.missed, p.missed, file, field("missed"))?;
             add(&mut into.bytes, p.bytes, file, field("bytes"))?;
+            add(&mut into.spans, p.spans, file, field("spans"))?;
             add_counts(&mut into.status, &p.status, file, &field("status"))?;
             sum.hist.add(&p.hist, || format!("{file}: series (t = {}).hist", p.t))?;
         }

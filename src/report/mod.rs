@@ -84,6 +84,7 @@ pub fn build(stats: &Stats, ctx: Context) -> Report {
                 failed: s.failed,
                 missed: s.missed,
                 bytes: s.bytes,
+                spans: s.spans,
                 p50_us: p.p50,
                 p99_us: p.p99,
                 status: s.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -129,10 +130,16 @@ pub fn build(stats: &Stats, ctx: Context) -> Report {
             raw: stats.bytes_raw,
             per_request: round2(stats.bytes_wire as f64 / sent.max(1) as f64),
         },
-        spans: Spans { ok: stats.spans_ok, rejected: stats.rejected_spans },
+        spans: Spans { ok: stats.spans_ok, rejected: stats.rejected_spans, rejected_claimed: stats.rejected_claimed },
         traces: Traces { ok: stats.traces_ok },
         status: stats.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         errors: stats.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+        error_classes: stats
+            .error_classes
+            .iter()
+            .map(|(k, (count, sample))| (k.to_string(), ErrorClassReport { count: *count, sample: sample.clone() }))
+            .collect(),
+        grpc_status: stats.grpc_status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         scenarios,
         series,
         histograms,

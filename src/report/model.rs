@@ -110,8 +110,25 @@ pub struct Bytes {
 pub struct Spans {
     /// Spans in 2xx requests, minus those the server rejected.
     pub ok: u64,
-    /// `partial_success.rejected_spans`, summed.
+    /// `partial_success.rejected_spans`, summed (each clamped to its request's spans).
     pub rejected: u64,
+    /// Rejected spans servers claimed beyond the spans of their request (clamped away from
+    /// `rejected`): a server whose partial-success counts cannot be trusted. Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rejected_claimed: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// One class of failure without a status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorClassReport {
+    /// Requests that ended in it.
+    pub count: u64,
+    /// The first error message of the class, one line.
+    pub sample: String,
 }
 
 /// Trace counts.
@@ -151,6 +168,9 @@ pub struct SeriesPoint {
     pub missed: u64,
     /// Body bytes of requests completed in this second.
     pub bytes: u64,
+    /// Spans acknowledged by requests completed in this second (absent in reports before it).
+    #[serde(default)]
+    pub spans: u64,
     /// Median corrected latency of completions in this second, µs.
     pub p50_us: u64,
     /// 99th percentile of the same, µs.
@@ -253,6 +273,13 @@ pub struct Report {
     pub status: BTreeMap<String, u64>,
     /// Failures without a status: `timeout`, `connection`, `io`, `cancelled`.
     pub errors: BTreeMap<String, u64>,
+    /// Failures without a status by class (`refused`, `dns`, `tls_untrusted`, …), with a
+    /// sample message each. Absent when there were none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_classes: BTreeMap<String, ErrorClassReport>,
+    /// Final gRPC status of each request, by code name (`--protocol grpc`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grpc_status: BTreeMap<String, u64>,
     /// Per scenario.
     pub scenarios: BTreeMap<String, ScenarioReport>,
     /// Per wall-clock second.

@@ -27,6 +27,19 @@ fn row(p: &Percentiles) -> String {
     [p.p50, p.p90, p.p95, p.p99, p.p999, p.max].iter().map(|v| format!("{:>10}", us(*v))).collect()
 }
 
+/// Why a run ended, in words (the JSON keeps the key: `corpus`, `requests`, …).
+pub fn ended_by(key: &str) -> String {
+    match key {
+        "corpus" => "the corpus was sent".into(),
+        "requests" => "--requests reached".into(),
+        "duration" => "--duration reached".into(),
+        "interrupted" => "interrupted".into(),
+        "error" => "stopped on an error".into(),
+        // Merged reports join the inputs' keys: shown as they are.
+        other => other.into(),
+    }
+}
+
 /// "200 ×19,998 · 503 ×2".
 pub fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {
     if m.is_empty() {
@@ -50,8 +63,10 @@ impl Render for Text {
         );
         let _ = writeln!(
             o,
-            "  duration        {:.2} s (ended by {}), started {}",
-            run.duration_s, run.ended_by, run.started_at
+            "  duration        {:.2} s (ended: {}), started {}",
+            run.duration_s,
+            ended_by(&run.ended_by),
+            run.started_at
         );
         if let Some(e) = &run.error {
             let _ = writeln!(o, "  ENDED EARLY     {e}");
@@ -100,9 +115,25 @@ impl Render for Text {
                 String::new()
             }
         );
-        let _ = writeln!(o, "  status          {}", counts(&r.status));
+        if r.spans.rejected_claimed > 0 {
+            let _ = writeln!(
+                o,
+                "  NOTE            the server claimed {} more rejected spans than its requests carried (counted as the requests' spans)",
+                thousands(r.spans.rejected_claimed)
+            );
+        }
+        if !r.status.is_empty() || r.grpc_status.is_empty() {
+            let _ = writeln!(o, "  status          {}", counts(&r.status));
+        }
+        if !r.grpc_status.is_empty() {
+            let _ = writeln!(o, "  gRPC status     {}", counts(&r.grpc_status));
+        }
         if !r.errors.is_empty() {
             let _ = writeln!(o, "  errors          {}", counts(&r.errors));
+            for (class, e) in &r.error_classes {
+                let what = crate::stats::ErrorClass::from_name(class).map_or(class.as_str(), |c| c.describe());
+                let _ = writeln!(o, "    {what} ×{}: {}", thousands(e.count), e.sample);
+            }
         }
         if !r.scenarios.is_empty() {
             let _ = writeln!(

@@ -104,13 +104,11 @@ fn idle_closes_cost_no_timeout(how: Idle) {
 }
 
 #[test]
-#[ignore = "issue 14: a connection the server closed while idle is reused; the request waits out --timeout"]
 fn idle_connections_closed_by_the_server_cost_no_timeout() {
     idle_closes_cost_no_timeout(Idle::Close);
 }
 
 #[test]
-#[ignore = "issue 14: a connection the server half-closed while idle is reused; the request waits out --timeout"]
 fn idle_connections_half_closed_by_the_server_cost_no_timeout() {
     idle_closes_cost_no_timeout(Idle::HalfClose);
 }
@@ -157,7 +155,6 @@ fn the_sink_counts_the_early_413s_it_answered() {
 }
 
 #[test]
-#[ignore = "issue 14: a 200 whose body is truncated or malformed counts as ok"]
 fn a_truncated_or_malformed_200_is_a_failure_with_its_class() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "5", &["--mix", "simple=1"]);
@@ -178,7 +175,6 @@ fn a_truncated_or_malformed_200_is_a_failure_with_its_class() {
 }
 
 #[test]
-#[ignore = "issue 14: partial_success.rejected_spans is not clamped to the spans of the request"]
 fn rejected_spans_are_clamped_to_the_spans_sent() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "10", &["--mix", "simple=1"]);
@@ -190,14 +186,11 @@ fn rejected_spans_are_clamped_to_the_spans_sent() {
     assert_eq!(seen.requests, 10);
     assert_eq!(r.status(200), 10);
     assert_eq!(r.report["spans"]["rejected"], spans, "each request's claim clamped to its own spans: {}", r.report);
-    let text = r.report.to_string();
-    // The report says the server claimed more than it was sent (the flag's name is the
-    // engine's to choose; it must mention the claim).
-    assert!(text.contains("claimed"), "a report flag notes the server claimed more spans than sent: {text}");
+    // The report notes what the server claimed beyond the spans it was sent.
+    assert_eq!(r.report["spans"]["rejected_claimed"], 10 * 40_000 - spans, "{}", r.report["spans"]);
 }
 
 #[test]
-#[ignore = "issue 14: a Retry-After of 60 s stretches a 2 s run to about 62 s"]
 fn retry_after_beyond_the_run_does_not_extend_it() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
@@ -215,7 +208,6 @@ fn retry_after_beyond_the_run_does_not_extend_it() {
 }
 
 #[test]
-#[ignore = "issue 14: retries sleep inside the connection worker, so a 429 storm idles every connection"]
 fn a_429_storm_does_not_idle_the_connections() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "60", &["--mix", "simple=1"]);
@@ -241,7 +233,9 @@ fn h2_reconnects_once_per_end(end: End) -> (Run, crate::servers::Snapshot) {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "100", &["--mix", "simple=1"]);
     let s = h2::ending_after(10, end, Duration::from_millis(50));
-    let args = ["--http2", "--connections", "1", "--rate", "200", "--retries", "3", "--timeout", "4s"];
+    // A dropped connection kills every request in flight on it (about 10): each may die on a
+    // few connections in turn before one answers it, so it gets retries enough.
+    let args = ["--http2", "--connections", "1", "--rate", "200", "--retries", "10", "--timeout", "4s"];
     let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(30));
     let seen = s.stop();
     r.assert_accounted();
@@ -265,12 +259,17 @@ fn after_goaway_requests_share_one_reconnect() {
 }
 
 #[test]
-#[ignore = "issue 14: after a dead HTTP/2 connection each request may open its own connection"]
 fn after_a_dead_h2_connection_requests_share_one_reconnect() {
     let (r, seen) = h2_reconnects_once_per_end(End::Drop);
-    // Requests that died with a connection were retried on the next one.
-    assert_eq!(seen.answered.get(&200), Some(&100), "{seen:?}");
-    assert_eq!(seen.requests, 100 + r.req("retries"), "every attempt reached the server once: {seen:?}");
+    // Requests that died with a connection were retried on the next one (all 100 ok, checked
+    // above). The server may have answered a few whose answer died with the connection
+    // (counted when answered, before the drop flushed it): those were retried too.
+    assert!(seen.answered.get(&200).copied().unwrap_or(0) >= 100, "{seen:?}");
+    // Every attempt reached the server, but for one racing each drop at most (sent as the
+    // connection died, before the client could know): no attempt went to a known-dead one.
+    let attempts = 100 + r.req("retries");
+    assert!(seen.requests <= attempts, "{seen:?}");
+    assert!(attempts - seen.requests <= seen.connections, "{attempts} attempts, {seen:?}");
 }
 
 #[test]
@@ -344,7 +343,6 @@ fn phoenix_stores_every_span_it_acknowledged() {
 }
 
 #[test]
-#[ignore = "issue 14: Phoenix closes connections idle 5 s; reusing one waits out --timeout (36 of 100 at the defaults)"]
 fn phoenix_idle_keep_alive_costs_no_timeout() {
     let runs: [&[&str]; 2] = [
         // The defaults: each of 64 connections is reused 6.4 s after its last answer.

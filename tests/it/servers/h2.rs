@@ -27,26 +27,38 @@ pub enum End {
 /// Answers 200, `delay` after reading each request (a server's processing time, so that
 /// several requests are in flight when a connection ends), to the first `per_conn` requests of
 /// each connection, then ends it as `end`
-/// says: GOAWAY once the last of them is being answered (it still completes), or a drop when
-/// one more request arrives (that one is counted in `requests` and never answered).
+/// says: GOAWAY once the last of them is being answered (it still completes), or a drop once
+/// they are answered and one more request has arrived (that one, and any others past the share,
+/// are counted in `requests` and never answered).
 pub fn ending_after(per_conn: u64, end: End, delay: Duration) -> Running {
     spawn(move |stream, counts| async move {
+        let arrived = Arc::new(AtomicU64::new(0));
         let answered = Arc::new(AtomicU64::new(0));
+        let all_answered = Arc::new(Notify::new());
         let enough = Arc::new(Notify::new());
-        let (a, e, c) = (answered.clone(), enough.clone(), counts.clone());
+        let (a, d, all, e, c) =
+            (arrived.clone(), answered.clone(), all_answered.clone(), enough.clone(), counts.clone());
         let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let (a, e, c) = (a.clone(), e.clone(), c.clone());
+            let (a, d, all, e, c) = (a.clone(), d.clone(), all.clone(), e.clone(), c.clone());
             async move {
                 c.requests.fetch_add(1, Ordering::SeqCst);
                 let k = a.fetch_add(1, Ordering::SeqCst) + 1;
                 if end == End::Drop && k > per_conn {
-                    // Never answered: the connection is dropped under this request.
+                    // Never answered: once the connection's share is answered, it is dropped
+                    // under this request (and any others past the share).
+                    let done = all.notified();
+                    if d.load(Ordering::SeqCst) < per_conn {
+                        done.await;
+                    }
                     e.notify_one();
                     std::future::pending::<()>().await;
                 }
                 let _ = req.into_body().collect().await;
                 tokio::time::sleep(delay).await;
                 c.answer(200);
+                if d.fetch_add(1, Ordering::SeqCst) + 1 == per_conn {
+                    all.notify_waiters();
+                }
                 if end == End::GoAway && k == per_conn {
                     e.notify_one();
                 }
