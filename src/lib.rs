@@ -31,7 +31,7 @@
 //! - [`sink`] — OTLP/HTTP receiver: counts spans, traces and duplicate IDs; injects faults;
 //!   emulates platforms' header and size checks.
 //! - [`wire`] — zero-copy scan of encoded OTLP requests (replay patching, sink counting).
-//! - [`output`] — the one atomic writer every output file goes through.
+//! - [`input`] — the one opener of input files; [`output`] — the one atomic writer of outputs.
 //! - [`cmd`] — command handlers that print results; [`units`], [`progress`] — helpers.
 
 pub mod analyze;
@@ -42,6 +42,7 @@ pub mod corpus;
 pub mod encode;
 pub mod generate;
 pub mod grpc;
+pub mod input;
 pub mod logging;
 pub mod otlp;
 pub mod output;

@@ -5,12 +5,11 @@
 mod dotenv;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::units::thousands;
+pub use crate::input::{open_input, read_input};
 pub use dotenv::parse as parse_dotenv;
 
 /// Largest `.env` file read: a few dozen variables take a few KB.
@@ -24,6 +23,17 @@ pub struct Env {
     pub path: Option<PathBuf>,
     /// Overrides for tests: consulted before the process environment.
     vars: Option<HashMap<String, String>>,
+    /// Every variable a lookup found, and where (for the plan's "settings from" line).
+    used: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, Source>>>,
+}
+
+/// Where a variable's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// The process environment.
+    Environment,
+    /// The `.env` file.
+    DotEnv,
 }
 
 impl Env {
@@ -39,7 +49,7 @@ impl Env {
             let bytes = read_input(p, MAX_DOTENV_BYTES).with_context(|| format!("{flag}{}", p.display()))?;
             file.extend(parse_dotenv(&bytes, &p.display().to_string()).map_err(anyhow::Error::msg)?);
         }
-        Ok(Env { file, path, vars: None })
+        Ok(Env { file, path, vars: None, used: Default::default() })
     }
 
     /// An environment made of `vars` only (tests).
@@ -53,66 +63,35 @@ impl Env {
         let real = match &self.vars {
             Some(v) => v.get(key).cloned(),
             None => std::env::var(key).ok(),
+        }
+        .filter(|v| !v.trim().is_empty());
+        let (value, source) = match real {
+            Some(v) => (v, Source::Environment),
+            None => (self.file.get(key).cloned().filter(|v| !v.trim().is_empty())?, Source::DotEnv),
         };
-        real.or_else(|| self.file.get(key).cloned()).filter(|v| !v.trim().is_empty())
+        if let Ok(mut used) = self.used.lock() {
+            used.insert(key.to_string(), source);
+        }
+        Some(value)
     }
-}
 
-/// Opens a file the user named as an input (a report, a Collector log or metrics, `.env`). Only
-/// a regular file (or a symlink to one) is accepted, and that is decided before anything is
-/// read: the file is opened without blocking and its type checked on the open descriptor, so a
-/// FIFO is refused at once (a plain open waits for a writer) and a directory or device gets a
-/// message saying what it is. Errors carry no path: callers name the file.
-pub fn open_input(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path)?;
-    let kind = file.metadata()?.file_type();
-    if kind.is_file() {
-        return Ok(file);
+    /// The variables lookups found so far, by where they came from — names only (values can
+    /// be secrets): `settings from .env: A, B; from the environment: C`.
+    pub fn applied(&self) -> Option<String> {
+        let used = self.used.lock().ok()?;
+        let names = |src| used.iter().filter(|(_, s)| **s == src).map(|(k, _)| k.as_str()).collect::<Vec<_>>();
+        let mut parts = Vec::new();
+        let file = names(Source::DotEnv);
+        if !file.is_empty() {
+            let shown = self.path.as_ref().map_or(".env".to_string(), |p| p.display().to_string());
+            parts.push(format!("from {shown}: {}", file.join(", ")));
+        }
+        let env = names(Source::Environment);
+        if !env.is_empty() {
+            parts.push(format!("from the environment: {}", env.join(", ")));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
-    let what = if kind.is_dir() {
-        "a directory"
-    } else if is_fifo(&kind) {
-        "a named pipe (FIFO); save the input to a file first"
-    } else {
-        "not a regular file"
-    };
-    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {what}")))
-}
-
-#[cfg(unix)]
-fn is_fifo(kind: &std::fs::FileType) -> bool {
-    std::os::unix::fs::FileTypeExt::is_fifo(kind)
-}
-
-#[cfg(not(unix))]
-fn is_fifo(_: &std::fs::FileType) -> bool {
-    false
-}
-
-/// Reads a whole input file (see [`open_input`]) of at most `max` bytes.
-pub fn read_input(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = open_input(path)?;
-    let len = file.metadata()?.len();
-    let too_large = |n: u64| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("it is {} bytes, more than the {}-byte limit", thousands(n), thousands(max)),
-        )
-    };
-    if len > max {
-        return Err(too_large(len));
-    }
-    let mut out = Vec::with_capacity(len as usize);
-    file.take(max + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > max {
-        return Err(too_large(out.len() as u64));
-    }
-    Ok(out)
 }
 
 /// Parses an OTel header list `k1=v1,k2=v2` (W3C baggage-like, percent-encoded values).

@@ -316,7 +316,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     let shard = a.shard.as_deref().map(|s| super::parse_shard("--shard", s)).transpose()?;
 
     let headers_display = display_headers(&headers, a.show_headers);
-    Ok(ReplayPlan {
+    let mut plan = ReplayPlan {
         corpus: a.corpus.clone(),
         endpoint_display: redact_url(&endpoint.v),
         endpoint_appended: appended,
@@ -353,7 +353,11 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         )?
         .unwrap_or(crate::progress::DEFAULT_INTERVAL),
         dry_run: a.dry_run,
-    })
+        settings: None,
+    };
+    // Last: every lookup above is recorded by now.
+    plan.settings = env.applied();
+    Ok(plan)
 }
 
 /// The headers as output may show them: the values traceblast sets itself (content type and

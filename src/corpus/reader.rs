@@ -103,35 +103,11 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     }
 }
 
-/// Opens `path` for reading only if it is a regular file: a FIFO would block the open (and
-/// give no index), a directory or a device is no corpus.
-fn open_regular(path: &Path) -> Result<File, CorpusError> {
-    let io = |e: std::io::Error| CorpusError::Io { path: path.display().to_string(), cause: e.to_string() };
-    let kind = std::fs::metadata(path).map_err(io)?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_dir() { "a directory" } else { "not a regular file (a FIFO, socket or device)" };
-        return Err(CorpusError::Io { path: path.display().to_string(), cause: format!("it is {what}") });
-    }
-    let mut o = std::fs::OpenOptions::new();
-    o.read(true);
-    #[cfg(unix)]
-    {
-        // If the path was swapped for a FIFO since the check, the open still does not block.
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = o.open(path).map_err(io)?;
-    if !file.metadata().map_err(io)?.is_file() {
-        return Err(CorpusError::Io { path: path.display().to_string(), cause: "it is not a regular file".into() });
-    }
-    Ok(file)
-}
-
 impl Corpus {
     /// Opens `path` and reads and checks its footer and index.
     pub fn open(path: &Path) -> Result<Corpus, CorpusError> {
-        let file = open_regular(path)?;
         let io = |e: std::io::Error| CorpusError::Io { path: path.display().to_string(), cause: e.to_string() };
+        let file = crate::input::open_input(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(corrupt(path, 0, "empty file, not a traceblast corpus".into()));

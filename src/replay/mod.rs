@@ -95,6 +95,8 @@ pub struct ReplayPlan {
     pub quiet: bool,
     /// A status line this often when stderr is not a terminal (zero: none).
     pub progress_interval: Duration,
+    /// The environment and `.env` variables that shaped the plan, names only.
+    pub settings: Option<String>,
     /// Validate and print the plan only.
     pub dry_run: bool,
 }

@@ -113,3 +113,23 @@ fn without_a_terminal_gen_prints_status_lines() {
         assert!(l.contains("/300 traces (") && l.contains("traces/s") && l.contains("MB/s raw"), "{l}");
     }
 }
+
+#[test]
+fn the_plan_lists_the_variables_that_shaped_it_by_name_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    std::fs::write(dir.path().join(".env"), "TRACEBLAST_RATE=50\nOTEL_EXPORTER_OTLP_HEADERS=x-key=SECRETVALUE\n")
+        .unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["replay", c.to_str().unwrap(), "--dry-run"])
+        .env("TRACEBLAST_CONNECTIONS", "4")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out.lines().find(|l| l.trim_start().starts_with("settings")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("from .env: OTEL_EXPORTER_OTLP_HEADERS, TRACEBLAST_RATE"), "{line}");
+    assert!(line.contains("from the environment: TRACEBLAST_CONNECTIONS"), "{line}");
+    assert!(!out.contains("SECRETVALUE") && !out.contains("=50"), "{out}");
+}

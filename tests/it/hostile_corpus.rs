@@ -242,7 +242,7 @@ fn a_fifo_or_directory_is_refused_without_blocking() {
     // With nobody writing to the FIFO, opening it for reading would block forever.
     for args in [&["inspect", fifo.to_str().unwrap()][..], &["replay", fifo.to_str().unwrap(), "--dry-run"]] {
         let o = run(args);
-        assert_bad_input(&o, &["fifo.zst", "not a regular file"]);
+        assert_bad_input(&o, &["fifo.zst", "named pipe (FIFO)"]);
     }
     let o = run(&["inspect", dir.path().to_str().unwrap()]);
     assert_bad_input(&o, &["a directory"]);

@@ -48,6 +48,9 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     let estimate = plan::estimate(plan, &corpus, &records);
     if !plan.quiet {
         crate::progress::println_above(&format!("replay: {}", plan::summary_line(plan, &estimate)));
+        if let Some(s) = &plan.settings {
+            crate::progress::println_above(&format!("replay: settings {s}"));
+        }
     }
     for w in plan::warnings(plan, &estimate, records.end - records.start) {
         log::warn!("{w}");

@@ -238,6 +238,9 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
         line("ramp-up", humantime::format_duration(plan.ramp_up).to_string());
     }
     line("stop after", describe_stop(plan));
+    if let Some(s) = &plan.settings {
+        line("settings", s.clone());
+    }
     let e = estimate(plan, corpus, records);
     line("plan", summary_line(plan, &e));
     line(
