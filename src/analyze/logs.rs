@@ -48,6 +48,10 @@ pub struct LogReport {
     /// Drop or reject lines of the metrics or logs signal (`data_type`/`otelcol.signal` not
     /// `traces`); their items are not spans and are counted nowhere else.
     pub other_signals: Tally,
+    /// "Exporting failed. Will retry the request after interval." lines, by the HTTP status
+    /// their error names (`None`: no status, such as a timeout), most first: the backend
+    /// pushing back before anything is dropped (the seed's `HTTP 429: Occurrences: 172`).
+    pub retries: Vec<StatusRetries>,
     /// Some item count reached 2^64 - 1 and stopped there (sums saturate rather than wrap):
     /// those counts are lower bounds.
     pub saturated: bool,
@@ -64,6 +68,15 @@ pub struct StatusDrops {
     pub spans_dropped: u64,
     /// Exporters that logged them, sorted.
     pub exporters: Vec<String>,
+}
+
+/// Retries the Collector scheduled for one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusRetries {
+    /// The status the backend answered (`null`: none).
+    pub status: Option<u16>,
+    /// "Will retry the request" lines with it.
+    pub occurrences: u64,
 }
 
 /// Drops without an HTTP status.
@@ -107,8 +120,10 @@ pub struct Tally {
 }
 
 /// Substrings that make a line worth parsing; any other line is only counted.
-const NEEDLES: [&str; 6] =
-    ["Dropping data", "Rejecting data", "queue is full", "Memory usage is above", REFUSED, PARTIAL];
+const NEEDLES: [&str; 7] =
+    ["Dropping data", "Rejecting data", "queue is full", "Memory usage is above", REFUSED, PARTIAL, RETRY];
+/// exporterhelper's retry sender, before it drops anything.
+const RETRY: &str = "Will retry the request";
 /// `memorylimiter.ErrDataRefused`, as it appears in errors returned upstream.
 const REFUSED: &str = "data refused due to high memory usage";
 /// The otlphttp exporter's warning for a partially accepted request.
@@ -195,6 +210,8 @@ struct Scan {
     report: LogReport,
     /// status → (occurrences, spans, exporters)
     statuses: BTreeMap<u16, (u64, u64, BTreeSet<String>)>,
+    /// status (or none) → "Will retry the request" lines
+    retries: BTreeMap<Option<u16>, u64>,
 }
 
 impl Scan {
@@ -279,6 +296,9 @@ impl Scan {
         if msg.contains(REFUSED) || error.contains(REFUSED) {
             r.memory_limiter.refusals += 1;
         }
+        if msg.contains(RETRY) {
+            *self.retries.entry(status_of(error)).or_default() += 1;
+        }
         if msg.contains(PARTIAL) {
             r.partial_success.occurrences += 1;
             let n = rec.count(&["dropped_spans"]).unwrap_or(0);
@@ -300,6 +320,10 @@ impl Scan {
             .collect();
         by_status.sort_by(|a, b| b.spans_dropped.cmp(&a.spans_dropped).then(a.status.cmp(&b.status)));
         self.report.by_status = by_status;
+        let mut retries: Vec<StatusRetries> =
+            self.retries.into_iter().map(|(status, occurrences)| StatusRetries { status, occurrences }).collect();
+        retries.sort_by(|a, b| b.occurrences.cmp(&a.occurrences).then(a.status.cmp(&b.status)));
+        self.report.retries = retries;
         let r = &self.report;
         let items = [
             r.spans_dropped,

@@ -90,6 +90,15 @@ impl Plan {
         let logs = log_reader
             .map(|r| logs::scan(r).with_context(|| format!("reading the log {}", self.log_name().unwrap_or_default())))
             .transpose()?;
+        if let Some(l) = &logs
+            && l.records == 0
+        {
+            bail!(
+                "{}: no Collector log records in {} lines (is this the Collector's own log? docker compose logs otel-collector)",
+                self.log_name().unwrap_or_default(),
+                crate::units::thousands(l.lines)
+            );
+        }
         let sources = Sources { logs: self.log_name(), metrics: self.metrics.as_ref().map(metrics_name) };
         Ok(Report::new(sources, logs, metrics))
     }

@@ -104,6 +104,13 @@ fn logs_text(name: &str, l: &LogReport) -> String {
         l.other_signals.items,
         "items (metrics/logs, not counted above)",
     );
+    if !l.retries.is_empty() {
+        let _ = writeln!(out, "  retries the Collector scheduled (\"Will retry the request\"), before any drop:");
+        for r in &l.retries {
+            let status = r.status.map_or("no HTTP status".to_string(), |s| format!("HTTP {s}"));
+            let _ = writeln!(out, "    {status:<16} occurrences {:>10}", thousands(r.occurrences));
+        }
+    }
     if l.saturated {
         out += SATURATED;
     }
