@@ -45,8 +45,9 @@ for t in "${targets[@]}"; do
     else
         status=1
         input=$(grep -oP 'Test unit written to \K\S+' "$log" | tail -1)
-        why=$(grep -m1 -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)|out-of-memory|deadly signal' "$log")
+        why=$(grep -m1 -A1 -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)|out-of-memory' "$log" | tr '\n' ' ' | cut -c1-300)
         summary+=("$(printf '%-18s %12s executions in %4s s, CRASH: %s' "$t" "${execs:-?}" "$took" "${why:-exit $rc, see $log}")")
+        echo "${summary[-1]}"
         summary+=("$(printf '%-18s input kept: %s (log: %s)' '' "${input:-none}" "$log")")
     fi
     echo "${summary[-1]}"
