@@ -62,7 +62,11 @@ pub fn redact_url(url: &str) -> String {
             Some((auth, path)) => format!("{scheme}://{}/{path}", strip_userinfo(auth)),
             None => format!("{scheme}://{}", strip_userinfo(rest)),
         },
-        None => head.to_string(),
+        // No scheme (`user:pw@host:4318/…`): the user info is still cut off.
+        None => match head.split_once('/') {
+            Some((auth, path)) => format!("{}/{path}", strip_userinfo(auth)),
+            None => strip_userinfo(head).to_string(),
+        },
     };
     match query {
         None => head,
@@ -309,5 +313,7 @@ mod tests {
             assert!(!r.contains(secret), "{secret} in {r}");
         }
         assert!(r.ends_with("&x=1"), "{r}");
+        assert_eq!(redact_url("user:s3cr3t@collector:4318/v1/traces"), "collector:4318/v1/traces");
+        assert_eq!(redact_url("user:s3cr3t@collector:4318"), "collector:4318");
     }
 }

@@ -86,7 +86,7 @@ fn main() {
 
 fn first_record(path: &Path) -> Vec<u8> {
     let corpus = Corpus::open(path).expect("fixture corpus opens");
-    let mut dec = zstd::bulk::Decompressor::new().unwrap();
+    let mut dec = traceblast::corpus::FrameReader::new().unwrap();
     let mut data = Vec::new();
     corpus.decompress_frame(0, &mut dec, &mut data).unwrap();
     let mut first = None;

@@ -53,7 +53,7 @@ pub fn corpus_reader(data: &[u8]) {
     let mut file = tempfile::NamedTempFile::new().expect("temporary file");
     file.write_all(&file_bytes).expect("temporary file written");
     let Ok(corpus) = Corpus::open(file.path()) else { return };
-    let mut dec = zstd::bulk::Decompressor::new().expect("zstd context");
+    let mut dec = traceblast::corpus::FrameReader::new().expect("zstd context");
     let mut frame = Vec::new();
     let mut records = 0u64;
     for i in 0..corpus.index.frames.len() {
