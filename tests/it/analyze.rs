@@ -190,6 +190,7 @@ fn json_shape_is_stable() {
             "rejected",
             "partial_success",
             "other_signals",
+            "retries",
             "saturated"
         ]
     );
