@@ -26,6 +26,7 @@
 //!   renderers (text, JSON, HTML), and `report compare` / `report merge` on saved reports.
 //! - [`platform`] — presets for Braintrust, LangSmith, Langfuse, Phoenix, Honeycomb, plain OTLP.
 //! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
+//! - [`grpc`] — OTLP/gRPC pieces shared by sink and replay: raw-bytes codec, status mapping, retries.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
 //! - [`sink`] — OTLP/HTTP receiver: counts spans, traces and duplicate IDs; injects faults;
 //!   emulates platforms' header and size checks.
@@ -40,6 +41,7 @@ pub mod config;
 pub mod corpus;
 pub mod encode;
 pub mod generate;
+pub mod grpc;
 pub mod logging;
 pub mod otlp;
 pub mod output;
