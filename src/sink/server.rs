@@ -198,7 +198,7 @@ pub(super) struct Answer {
 impl Answer {
     /// An error answer with a `google.rpc.Status` body in the request's format.
     pub(super) fn error(status: u16, format: Format, message: impl Into<String>) -> Answer {
-        let st = RpcStatus { code: grpc_code(status), message: message.into() };
+        let st = RpcStatus { code: grpc_code(status), message: message.into(), details: Vec::new() };
         let body = match format {
             Format::Protobuf => st.encode_to_vec(),
             Format::Json => serde_json::to_vec(&serde_json::json!({ "code": st.code, "message": st.message }))
