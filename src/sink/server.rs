@@ -1,6 +1,6 @@
 //! Accepting and serving: connections (HTTP/1.1 and h2c on `--listen`, HTTP/2 gRPC on
 //! `--grpc-listen`) within one `--max-connections`, each request handed to its protocol's path
-//! ([`super::http`], [`super::grpc`]) and counted the same way; connections that idle or
+//! (`sink::http`, `sink::grpc`) and counted the same way; connections that idle or
 //! dawdle closed; a stop on the caller's signal or the plan's stop conditions, then a drain of
 //! the requests in flight.
 

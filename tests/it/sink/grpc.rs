@@ -395,3 +395,17 @@ fn through_rotel_every_span_sent_over_grpc_reaches_the_sink() {
     assert_eq!(sum.requests_by_protocol.keys().collect::<Vec<_>>(), ["grpc"], "rotel exported over gRPC");
     assert_eq!(sum.grpc_requests_by_code.keys().collect::<Vec<_>>(), ["OK"]);
 }
+
+#[test]
+fn both_sockets_share_one_connection_cap() {
+    let limits = traceblast::sink::Limits { max_connections: 1, ..Default::default() };
+    let s = start_grpc(SinkPlan { limits, ..Default::default() });
+    // An idle connection on the gRPC port holds the only place...
+    let _idle = std::net::TcpStream::connect(s.grpc_addr.unwrap()).unwrap();
+    assert!(s.wait_until(DEADLINE, |x| x.limits.connections == 1), "{:?}", s.summary().limits);
+    // ...and an HTTP request takes it: the idle one is closed to make room.
+    assert_eq!(post_pb(s.addr, &pb(1, &[1])).status, 200);
+    let sum = s.shutdown();
+    assert_eq!((sum.limits.connections, sum.limits.evicted, sum.limits.connections_peak), (2, 1, 1));
+    assert_eq!(sum.spans, 1);
+}
