@@ -5,8 +5,9 @@
 //! `--profile`'s headers, which are the call's metadata (`UNAUTHENTICATED`,
 //! `INVALID_ARGUMENT`) → `grpc-encoding` (gzip, zstd or identity, else `UNIMPLEMENTED`) → the
 //! body, read through the same `--max-inflight-bytes` budget, size cap and pause timeout →
-//! the message's declared length against `--max-body` → tonic unframes and decompresses it
-//! with [`RawDecoder`] (capped at `--max-body` too) → [`crate::wire::scan`] → the fault stage.
+//! the message's declared length against `--max-body` → the message: sliced out of the body
+//! when it is the one uncompressed message, else unframed and decompressed by tonic with
+//! [`RawDecoder`] (capped at `--max-body` too) → [`crate::wire::scan`] → the fault stage.
 //!
 //! Answers are decided as HTTP statuses, as on HTTP, and become gRPC statuses here through
 //! [`crate::grpc::code_for_http`]: a message over `--max-body` is `RESOURCE_EXHAUSTED`
@@ -130,13 +131,19 @@ fn unimplemented(status: u16, message: String) -> Answer {
 }
 
 /// The one message of a unary call's body, unframed and decompressed by tonic through
-/// [`RawDecoder`]. Its declared length is checked first (see the module's doc).
+/// [`RawDecoder`]. Its declared length is checked first (see the module's doc); a body that is
+/// exactly one uncompressed message is sliced, not copied.
 async fn message(wire: Bytes, encoding: Option<CompressionEncoding>, plan: &SinkPlan) -> Result<Bytes, Answer> {
     if wire.len() >= FRAME_HEADER {
-        let len = u32::from_be_bytes(wire[1..FRAME_HEADER].try_into().expect("4 bytes"));
-        if len as usize > plan.max_body {
+        let len = u32::from_be_bytes(wire[1..FRAME_HEADER].try_into().expect("4 bytes")) as usize;
+        if len > plan.max_body {
             let m = format!("gRPC message of {len} bytes exceeds the {}-byte limit", plan.max_body);
             return Err(Answer::error(413, Format::Protobuf, m));
+        }
+        // The usual call, one uncompressed message and nothing else, is taken as it is:
+        // tonic would copy it into its own buffer first (growing it as it goes).
+        if wire[0] == 0 && wire.len() == FRAME_HEADER + len {
+            return Ok(wire.slice(FRAME_HEADER..));
         }
     }
     let refused = |s: tonic::Status| match s.code() {
