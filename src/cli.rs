@@ -443,8 +443,12 @@ pub struct SinkArgs {
     /// Address to listen on (HOST:PORT; port 0 picks a free one, printed at start).
     #[arg(long, default_value = "127.0.0.1:4318", value_name = "HOST:PORT")]
     pub listen: String,
-    /// Largest request body, checked compressed and again while decompressing (413 above);
-    /// at most 1GiB.
+    /// Also serve OTLP/gRPC (TraceService/Export, HTTP/2) on this address (HOST:PORT; port 0
+    /// picks a free one, printed at start). Off by default; 4317 is OTLP/gRPC's usual port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub grpc_listen: Option<String>,
+    /// Largest request body (on gRPC, the largest message), checked compressed and again while
+    /// decompressing (413, or RESOURCE_EXHAUSTED, above); at most 1GiB.
     #[arg(long, default_value_t = format!("{}MiB", crate::sink::DEFAULT_MAX_BODY >> 20), value_name = "SIZE")]
     pub max_body: String,
     /// Most connections open at once, 1 to 1000000 (lowered to fit the open-files limit).

@@ -25,7 +25,7 @@
 //! - [`stats`] — outcome counters and HdrHistograms; [`report`] — the report model, its
 //!   renderers (text, JSON, HTML), and `report compare` / `report merge` on saved reports.
 //! - [`platform`] — presets for Braintrust, LangSmith, Langfuse, Phoenix, Honeycomb, plain OTLP.
-//! - [`otlp`] — prost types and OTLP/JSON for the places that decode whole messages.
+//! - [`otlp`] — the OTLP trace messages (opentelemetry-proto's) and our OTLP/JSON mapping.
 //! - [`grpc`] — OTLP/gRPC pieces shared by sink and replay: raw-bytes codec, status mapping, retries.
 //! - [`analyze`] — Collector drop analysis: its logs and `:8888/metrics` → a report.
 //! - [`sink`] — OTLP/HTTP receiver: counts spans, traces and duplicate IDs; injects faults;

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::InspectArgs;
 use crate::corpus::{Corpus, CorpusError};
 use crate::generate::scenario_totals;
-use crate::otlp;
+use crate::otlp::{self, SpanExt as _};
 use crate::units::{human_bytes, thousands};
 
 pub fn run(a: &InspectArgs) -> anyhow::Result<ExitCode> {

@@ -1,4 +1,5 @@
-//! `traceblast sink`: listen, count until a signal or a stop condition, print the summary
+//! `traceblast sink`: listen (OTLP/HTTP, and OTLP/gRPC with `--grpc-listen`), count until a
+//! signal or a stop condition, print the summary
 //! (and write it as JSON with `--summary`). Stopping by Ctrl-C is the normal way to end a
 //! sink, so it exits 0 then too. At start the open-files limit is raised, as servers do, and
 //! `--max-connections` fitted under it, so the sink never runs out of descriptors.
@@ -10,7 +11,7 @@ use anyhow::Context;
 
 use crate::cli::SinkArgs;
 use crate::config::sink::sink_plan;
-use crate::sink::{SinkState, raise_open_files_limit, serve, server::TRACES_PATH};
+use crate::sink::{Listeners, SinkState, raise_open_files_limit, serve, server::TRACES_PATH};
 use crate::units::thousands;
 
 pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
@@ -28,6 +29,12 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("--listen {}: cannot listen", plan.listen))?;
         let addr = listener.local_addr()?;
+        let grpc = match plan.grpc_listen {
+            Some(g) => Some(
+                tokio::net::TcpListener::bind(g).await.with_context(|| format!("--grpc-listen {g}: cannot listen"))?,
+            ),
+            None => None,
+        };
         // Printed even with --quiet: with port 0 it is the only way to learn the port.
         let path = plan.profile.map_or(TRACES_PATH, |p| p.path());
         let mut line = format!("sink: listening on http://{addr}{path}");
@@ -36,6 +43,9 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
             if path != TRACES_PATH {
                 line += &format!(" (and {TRACES_PATH})");
             }
+        }
+        if let Some(g) = &grpc {
+            line += &format!(" · OTLP/gRPC on {}", g.local_addr()?);
         }
         if let Some(asked) = lowered {
             let (max, asked) = (thousands(plan.limits.max_connections as u64), thousands(asked as u64));
@@ -58,7 +68,7 @@ pub fn run(a: &SinkArgs) -> anyhow::Result<ExitCode> {
                 std::process::exit(130);
             });
         };
-        serve(listener, plan.clone(), state.clone(), signal).await.context("serving")
+        serve(Listeners { http: listener, grpc }, plan.clone(), state.clone(), signal).await.context("serving")
     })?;
     let summary = state.summary();
     super::emit(summary.text())?;

@@ -62,11 +62,21 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
     let until_idle = a.until_idle.as_deref().map(|s| positive("--until-idle", s, MAX_UNTIL_IDLE)).transpose()?;
     let expect_spans =
         a.expect_spans.as_deref().map(|s| parse_count(s).map_err(|e| anyhow!("--expect-spans {e}"))).transpose()?;
+    let grpc_listen = a.grpc_listen.as_deref().map(|g| parse_listen("--grpc-listen", g)).transpose()?;
+    let limits = parse_limits(a, max_body)?;
+    if grpc_listen.is_some() && limits.max_inflight_bytes < (max_body + crate::sink::FRAME_HEADER) as u64 {
+        bail!(
+            "--max-inflight-bytes '{}' is smaller than the largest gRPC body ({max_body} bytes of --max-body and a {}-byte frame header): such a call could never be read",
+            a.max_inflight_bytes,
+            crate::sink::FRAME_HEADER
+        );
+    }
     Ok(SinkPlan {
-        listen: parse_listen(&a.listen)?,
+        listen: parse_listen("--listen", &a.listen)?,
+        grpc_listen,
         max_body,
         faults,
-        limits: parse_limits(a, max_body)?,
+        limits,
         profile,
         seed: a.seed,
         quiet: a.quiet,
@@ -77,8 +87,8 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
     })
 }
 
-fn parse_listen(s: &str) -> Result<SocketAddr> {
-    let bad = || format!("--listen '{s}' is not an address to listen on (HOST:PORT, e.g. 127.0.0.1:4318)");
+fn parse_listen(flag: &str, s: &str) -> Result<SocketAddr> {
+    let bad = || format!("{flag} '{s}' is not an address to listen on (HOST:PORT, e.g. 127.0.0.1:4318)");
     if let Ok(a) = s.trim().parse() {
         return Ok(a);
     }

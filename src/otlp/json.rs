@@ -24,6 +24,8 @@ fn any(v: &AnyValue) -> Value {
             use base64::Engine;
             json!({ "bytesValue": base64::engine::general_purpose::STANDARD.encode(b) })
         }
+        // Profiles' string-table index; no trace carries it, but the variant exists.
+        Some(V::StringValueStrindex(i)) => json!({ "stringValueStrindex": i }),
     }
 }
 

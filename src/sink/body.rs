@@ -14,17 +14,20 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use super::answer::Answer;
 use super::decode::{self, DecodeError, Encoding, Format, SpanKey};
 use super::limits::Share;
-use super::server::{Answer, Ctx};
+use super::server::Ctx;
 
-/// Reads the whole body through the size cap and the budget; `declared` is its length when
-/// known (already checked against `--max-body`).
+/// Reads the whole body through the size cap `max` (`--max-body`, plus a gRPC frame's
+/// header on gRPC) and the budget; `declared` is its length when known (already checked
+/// against `max`).
 pub(super) async fn read(
     mut body: Incoming,
     declared: Option<u64>,
     ctx: &Ctx,
     format: Format,
+    max: usize,
     share: &mut Share<'_>,
 ) -> Result<Bytes, Answer> {
     let (plan, limits) = (&ctx.plan, &ctx.plan.limits);
@@ -60,9 +63,9 @@ pub(super) async fn read(
         };
         last = Instant::now();
         if let Ok(data) = frame.into_data() {
-            match got.push(data, plan.max_body, share) {
+            match got.push(data, max, share) {
                 Ok(()) => {}
-                Err(Refused::TooLarge) => return Err(super::server::too_large(plan, format, "body")),
+                Err(Refused::TooLarge) => return Err(super::answer::too_large(plan, format, "body")),
                 Err(Refused::NoRoom) => return Err(busy(ctx, format)),
             }
         }
@@ -124,7 +127,7 @@ impl Received {
 }
 
 /// 503: the body's bytes did not fit in `--max-inflight-bytes` in time.
-fn busy(ctx: &Ctx, format: Format) -> Answer {
+pub(super) fn busy(ctx: &Ctx, format: Format) -> Answer {
     ctx.state.count_busy();
     let max = crate::units::human_bytes(ctx.plan.limits.max_inflight_bytes);
     let mut a = Answer::error(503, format, format!("busy: bodies being read hold --max-inflight-bytes ({max}); retry"));
@@ -143,27 +146,41 @@ pub(super) fn span_keys(
     share: &mut Share<'_>,
 ) -> Result<Vec<SpanKey>, Answer> {
     let plan = &ctx.plan;
-    let mut inflated = Vec::new();
-    let raw: &[u8] = match encoding {
-        Encoding::Identity => &wire,
-        enc => match decode::decompress(&wire, enc, plan.max_body, &mut inflated) {
-            Ok(()) => &inflated,
-            Err(e) => {
-                ctx.state.add_bytes(wire.len() as u64, 0);
+    let wire_len = wire.len();
+    let raw = match encoding {
+        Encoding::Identity => wire,
+        enc => {
+            let mut inflated = Vec::new();
+            if let Err(e) = decode::decompress(&wire, enc, plan.max_body, &mut inflated) {
+                ctx.state.add_bytes(wire_len as u64, 0);
                 return Err(match e {
-                    DecodeError::TooLarge { .. } => super::server::too_large(plan, format, "decompressed body"),
+                    DecodeError::TooLarge { .. } => super::answer::too_large(plan, format, "decompressed body"),
                     DecodeError::Invalid(m) => Answer::error(400, format, m),
                 });
             }
-        },
+            Bytes::from(inflated)
+        }
     };
-    ctx.state.add_bytes(wire.len() as u64, raw.len() as u64);
+    keys(raw, wire_len, ctx, format, capture, share)
+}
+
+/// Lists the spans of a decompressed message (`wire_len` bytes as received) and resizes the
+/// share to the span list.
+pub(super) fn keys(
+    raw: Bytes,
+    wire_len: usize,
+    ctx: &Ctx,
+    format: Format,
+    capture: Option<&mut Vec<u8>>,
+    share: &mut Share<'_>,
+) -> Result<Vec<SpanKey>, Answer> {
+    ctx.state.add_bytes(wire_len as u64, raw.len() as u64);
     if let Some(c) = capture {
-        c.extend_from_slice(raw);
+        c.extend_from_slice(&raw);
     }
     let mut keys = Vec::new();
-    decode::span_keys(raw, format, &mut keys).map_err(|e| Answer::error(400, format, e.to_string()))?;
-    drop((wire, inflated));
+    decode::span_keys(&raw, format, &mut keys).map_err(|e| Answer::error(400, format, e.to_string()))?;
+    drop(raw);
     if !share.resize((keys.capacity() * std::mem::size_of::<SpanKey>()) as u64) {
         let mut a = busy(ctx, format);
         a.refused_spans = keys.len() as u64;

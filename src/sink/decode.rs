@@ -162,49 +162,101 @@ pub fn span_keys(body: &[u8], format: Format, out: &mut Vec<SpanKey>) -> Result<
     }
 }
 
-// OTLP/JSON, only as deep as the IDs. Unknown keys are ignored, as the spec asks of receivers;
-// snake_case keys are accepted too, as the Collector does.
+// OTLP/JSON, as deep as the span fields the spec gives rules for: IDs in hex (either case),
+// enums as integers, 64-bit integers as decimal strings or numbers, keys in lowerCamelCase.
+// Unknown keys are ignored, as the spec asks of receivers; so are the proto field names
+// (`resource_spans`), which the spec says are not valid keys. `null` is a field's default.
 #[derive(Deserialize)]
 struct JsonRequest<'a> {
-    #[serde(default, rename = "resourceSpans", alias = "resource_spans", borrow)]
-    resource_spans: Vec<JsonResourceSpans<'a>>,
+    #[serde(default, rename = "resourceSpans", borrow)]
+    resource_spans: Option<Vec<JsonResourceSpans<'a>>>,
 }
 
 #[derive(Deserialize)]
 struct JsonResourceSpans<'a> {
-    #[serde(default, rename = "scopeSpans", alias = "scope_spans", borrow)]
-    scope_spans: Vec<JsonScopeSpans<'a>>,
+    #[serde(default, rename = "scopeSpans", borrow)]
+    scope_spans: Option<Vec<JsonScopeSpans<'a>>>,
 }
 
 #[derive(Deserialize)]
 struct JsonScopeSpans<'a> {
     #[serde(default, borrow)]
-    spans: Vec<JsonSpan<'a>>,
+    spans: Option<Vec<JsonSpan<'a>>>,
 }
 
 #[derive(Deserialize)]
 struct JsonSpan<'a> {
-    #[serde(default, rename = "traceId", alias = "trace_id", borrow)]
-    trace_id: std::borrow::Cow<'a, str>,
-    #[serde(default, rename = "spanId", alias = "span_id", borrow)]
-    span_id: std::borrow::Cow<'a, str>,
+    #[serde(default, rename = "traceId", borrow)]
+    trace_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, rename = "spanId", borrow)]
+    span_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, rename = "parentSpanId", borrow)]
+    parent_span_id: Option<std::borrow::Cow<'a, str>>,
+    // Read only to be checked: an enum name ("SPAN_KIND_SERVER") is refused, and so is a
+    // time that is not a 64-bit unsigned integer.
+    #[serde(default, rename = "kind")]
+    _kind: Option<i32>,
+    #[serde(default, rename = "startTimeUnixNano")]
+    _start: Option<JsonU64>,
+    #[serde(default, rename = "endTimeUnixNano")]
+    _end: Option<JsonU64>,
+}
+
+/// A proto3 JSON `fixed64`/`uint64`, checked and dropped: a decimal string or a number.
+struct JsonU64;
+
+impl<'de> Deserialize<'de> for JsonU64 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = JsonU64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a 64-bit unsigned integer, as a decimal string or a number")
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<JsonU64, E> {
+                Ok(JsonU64)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<JsonU64, E> {
+                match v.parse::<u64>() {
+                    Ok(_) => Ok(JsonU64),
+                    Err(_) => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn json_keys(body: &[u8], out: &mut Vec<SpanKey>) -> Result<(), DecodeError> {
     let req: JsonRequest =
         serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(format!("invalid OTLP/JSON: {e}")))?;
-    let spans = req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans);
+    let spans = req
+        .resource_spans
+        .iter()
+        .flatten()
+        .flat_map(|r| r.scope_spans.iter().flatten())
+        .flat_map(|s| s.spans.iter().flatten());
     for (i, s) in spans.enumerate() {
         let bad = |what: &str, v: &str| DecodeError::Invalid(format!("span {i}: {what} '{v}' is not {}", hexlen(what)));
-        let trace = hex_u128(&s.trace_id).ok_or_else(|| bad("traceId", &s.trace_id))?;
-        let span = hex_u64(&s.span_id).ok_or_else(|| bad("spanId", &s.span_id))?;
+        let (trace, span) = (s.trace_id.as_deref().unwrap_or(""), s.span_id.as_deref().unwrap_or(""));
+        let trace = hex_u128(trace).ok_or_else(|| bad("traceId", trace))?;
+        let span = hex_u64(span).ok_or_else(|| bad("spanId", span))?;
+        if let Some(p) = s.parent_span_id.as_deref().filter(|p| !p.is_empty())
+            && hex_u64(p).is_none()
+        {
+            return Err(bad("parentSpanId", p));
+        }
         out.push(SpanKey { trace, span });
     }
     Ok(())
 }
 
 fn hexlen(what: &str) -> &'static str {
-    if what == "traceId" { "32 hex characters" } else { "16 hex characters" }
+    match what {
+        "traceId" => "32 hex characters",
+        "spanId" => "16 hex characters",
+        _ => "16 hex characters or empty",
+    }
 }
 
 fn hex_u128(s: &str) -> Option<u128> {
@@ -283,12 +335,57 @@ mod tests {
         assert_eq!(e, DecodeError::Invalid("span 0: traceId '0102' is not 32 hex characters".into()));
         let e = span_keys(b"{not json", Format::Json, &mut out).unwrap_err();
         assert!(e.to_string().starts_with("invalid OTLP/JSON"), "{e}");
-        // snake_case keys and unknown fields are fine; an empty request has no spans.
-        let ok = br#"{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"000102030405060708090a0b0c0d0e0f","span_id":"0001020304050607","name":"x","kind":1}]}]}],"extra":1}"#;
-        span_keys(ok, Format::Json, &mut out).unwrap();
-        assert_eq!(out.len(), 1);
+        // Unknown keys are ignored; the proto field names are not OTLP/JSON keys, so a body
+        // that uses them carries no spans. An empty request has none either.
+        let snake = br#"{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"000102030405060708090a0b0c0d0e0f","span_id":"0001020304050607"}]}]}],"extra":1}"#;
+        span_keys(snake, Format::Json, &mut out).unwrap();
+        assert!(out.is_empty());
         span_keys(b"{}", Format::Json, &mut out).unwrap();
         assert!(out.is_empty());
+    }
+
+    /// What an SDK's OTLP/JSON exporter sends: upper- or lower-case hex, times as strings or
+    /// numbers (above 2^53 too), enums as integers, nulls, attributes of every kind.
+    const SDK_JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}],"droppedAttributesCount":0},
+      "scopeSpans":[{"scope":{"name":"my.library","version":"1.0.0"},"spans":[
+        {"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174","parentSpanId":"EEE19B7EC3C1B173",
+         "name":"GET /cart","kind":2,"startTimeUnixNano":1544712660000000000,"endTimeUnixNano":"1544712661000000000",
+         "attributes":[{"key":"http.status_code","value":{"intValue":"200"}},{"key":"retry","value":{"intValue":1}},
+                       {"key":"ok","value":{"boolValue":true}},{"key":"ratio","value":{"doubleValue":0.5}},
+                       {"key":"tags","value":{"arrayValue":{"values":[{"stringValue":"a"}]}}},
+                       {"key":"raw","value":{"bytesValue":"AQI="}}],
+         "events":[{"timeUnixNano":"1544712660500000000","name":"cache miss"}],"droppedEventsCount":"0",
+         "links":[{"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b175"}],
+         "status":{"code":2,"message":"boom"},"flags":257},
+        {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b173","parentSpanId":"","name":"root",
+         "kind":1,"startTimeUnixNano":"1544712659000000000","endTimeUnixNano":"1544712662000000000","status":null,"traceState":null}]}]}]}"#;
+
+    #[test]
+    fn json_as_an_sdk_sends_it_is_accepted() {
+        let mut out = Vec::new();
+        span_keys(SDK_JSON.as_bytes(), Format::Json, &mut out).unwrap();
+        let trace = 0x5B8E_FFF7_9803_8103_D269_B633_813F_C60C;
+        assert_eq!(
+            out,
+            [SpanKey { trace, span: 0xEEE1_9B7E_C3C1_B174 }, SpanKey { trace, span: 0xEEE1_9B7E_C3C1_B173 }]
+        );
+    }
+
+    #[test]
+    fn json_against_the_spec_is_refused_naming_the_value() {
+        let mut out = Vec::new();
+        for (from, to, says) in [
+            (r#""kind":2"#, r#""kind":"SPAN_KIND_SERVER""#, r#"string "SPAN_KIND_SERVER""#),
+            (r#""startTimeUnixNano":1544712660000000000"#, r#""startTimeUnixNano":"soon""#, r#"string "soon""#),
+            (r#""endTimeUnixNano":"1544712661000000000""#, r#""endTimeUnixNano":-1"#, "integer `-1`"),
+            (r#""parentSpanId":"EEE19B7EC3C1B173""#, r#""parentSpanId":"EEE1""#, "parentSpanId 'EEE1' is not 16 hex"),
+            (r#""spanId":"EEE19B7EC3C1B174""#, r#""spanId":"7EC3C1B174""#, "spanId '7EC3C1B174' is not 16 hex"),
+        ] {
+            assert!(SDK_JSON.contains(from), "{from}");
+            let body = SDK_JSON.replacen(from, to, 1);
+            let e = span_keys(body.as_bytes(), Format::Json, &mut out).unwrap_err().to_string();
+            assert!(e.contains(says), "{to}: {e}");
+        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! `traceblast sink`: an OTLP/HTTP receiver that counts what arrives and injects faults.
+//! `traceblast sink`: an OTLP receiver (HTTP/protobuf, HTTP/JSON, and gRPC on its own port)
+//! that counts what arrives and injects faults.
 //!
 //! A load test is only as good as its check that everything arrived. The sink decodes every
 //! request (protobuf via [`crate::wire::scan`], no struct decode; or OTLP/JSON), counts spans,
-//! unique traces and duplicate span IDs, and answers as the OTLP/HTTP spec says. To rehearse
-//! a platform it can fail, delay, stall or rate-limit requests reproducibly (`--seed`), and
-//! check the headers a platform insists on (`--profile`).
+//! unique traces and duplicate span IDs, and answers as the OTLP spec says for the protocol.
+//! To rehearse a platform it can fail, delay, stall or rate-limit requests reproducibly
+//! (`--seed`), and check the headers a platform insists on (`--profile`).
 //!
-//! - [`server`] — accepting, routing, the per-request stages, stopping and draining.
+//! - [`server`] — accepting on both sockets, the connections, counting each request,
+//!   stopping and draining.
+//! - `http`, `grpc` — each protocol's request path, and how an answer goes out in it.
+//! - `answer` — the answer (decided as an HTTP status) and the fault stage that decides it.
 //! - [`conns`] — the connection cap and each connection's header and idle watchdog.
 //! - [`limits`] — the limits' values and maxima, the open-files limit, the body-bytes budget.
 //! - `body` — reading a body within the budget, then decoding it.
@@ -18,10 +22,13 @@
 //! [`serve`] is the seam (an injected listener and shutdown future); [`spawn`] runs a sink
 //! on its own thread for tests and in-process use.
 
+mod answer;
 mod body;
 pub mod conns;
 pub mod decode;
 pub mod faults;
+mod grpc;
+mod http;
 pub mod limits;
 pub mod profile;
 pub mod server;
@@ -33,10 +40,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use faults::{Faults, Stall};
+pub use grpc::FRAME_HEADER;
 pub use limits::{Limits, raise_open_files_limit};
 pub use profile::Profile;
-pub use server::serve;
-pub use state::SinkState;
+pub use server::{Listeners, serve};
+pub use state::{Protocol, SinkState};
 pub use summary::{FaultCounts, LimitCounts, Summary};
 
 /// The default `--max-body`: 16 MiB.
@@ -45,8 +53,10 @@ pub const DEFAULT_MAX_BODY: usize = 16 << 20;
 /// A validated sink configuration (built by `config::sink` from the command line, or in code).
 #[derive(Debug, Clone)]
 pub struct SinkPlan {
-    /// Address to listen on.
+    /// Address to listen on (OTLP/HTTP).
     pub listen: SocketAddr,
+    /// Address to serve OTLP/gRPC on (`--grpc-listen`), if any.
+    pub grpc_listen: Option<SocketAddr>,
     /// Largest request body, compressed and decompressed (already lowered to the profile's
     /// limit when it has one).
     pub max_body: usize,
@@ -74,6 +84,7 @@ impl Default for SinkPlan {
     fn default() -> Self {
         SinkPlan {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_listen: None,
             max_body: DEFAULT_MAX_BODY,
             faults: Faults::default(),
             limits: Limits::default(),
@@ -103,14 +114,20 @@ pub struct Captured {
 
 /// Runs a sink on its own thread and tokio runtime (for tests and `traceblast demo`).
 ///
-/// Binds `plan.listen` before returning, so [`Running::addr`] is ready to use (with port 0,
-/// the port the system chose). The open-files limit is left as it is: a caller that needs
+/// Binds `plan.listen` (and `plan.grpc_listen`) before returning, so [`Running::addr`] (and
+/// [`Running::grpc_addr`]) are ready to use (with port 0, the port the system chose). The open-files limit is left as it is: a caller that needs
 /// more connections than it allows calls [`raise_open_files_limit`] and
 /// [`Limits::fit_open_files`] first, as `traceblast sink` does.
 pub fn spawn(plan: SinkPlan) -> std::io::Result<Running> {
-    let std_listener = std::net::TcpListener::bind(plan.listen)?;
-    std_listener.set_nonblocking(true)?;
-    let addr = std_listener.local_addr()?;
+    let bind = |a: SocketAddr| -> std::io::Result<(std::net::TcpListener, SocketAddr)> {
+        let l = std::net::TcpListener::bind(a)?;
+        l.set_nonblocking(true)?;
+        let addr = l.local_addr()?;
+        Ok((l, addr))
+    };
+    let (http, addr) = bind(plan.listen)?;
+    let grpc = plan.grpc_listen.map(bind).transpose()?;
+    let grpc_addr = grpc.as_ref().map(|(_, a)| *a);
     let plan = Arc::new(plan);
     let state = Arc::new(SinkState::new(&plan));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -118,20 +135,25 @@ pub fn spawn(plan: SinkPlan) -> std::io::Result<Running> {
     let (p, s) = (plan.clone(), state.clone());
     let thread = std::thread::Builder::new().name(format!("sink {addr}")).spawn(move || {
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener)?;
-            serve(listener, p, s, async {
+            let listeners = Listeners {
+                http: tokio::net::TcpListener::from_std(http)?,
+                grpc: grpc.map(|(l, _)| tokio::net::TcpListener::from_std(l)).transpose()?,
+            };
+            serve(listeners, p, s, async {
                 let _ = stopped.await;
             })
             .await
         })
     })?;
-    Ok(Running { addr, state, stop: Some(stop), thread: Some(thread) })
+    Ok(Running { addr, grpc_addr, state, stop: Some(stop), thread: Some(thread) })
 }
 
 /// A sink started by [`spawn`]. Dropping it stops the sink too.
 pub struct Running {
-    /// The address it listens on.
+    /// The address it serves OTLP/HTTP on.
     pub addr: SocketAddr,
+    /// The address it serves OTLP/gRPC on, when the plan has `grpc_listen`.
+    pub grpc_addr: Option<SocketAddr>,
     state: Arc<SinkState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,

@@ -1,36 +1,28 @@
-//! The HTTP side: accept connections (HTTP/1.1 and h2c) within `--max-connections`, answer
-//! `POST /v1/traces`, close connections that idle or dawdle, stop on the caller's signal or on
-//! the plan's stop conditions, and drain in-flight requests.
-//!
-//! A request goes through the stages in this order, and the first that refuses it decides
-//! the answer: route (404/405) → profile headers (401/400) → content type and encoding (415)
-//! → declared size (413) → room for the body in `--max-inflight-bytes` (503) → size received,
-//! pauses (413, 408) → decompressed size (413) → decode (400) → stall and latency (waits) →
-//! rate limit (429) → `--fail` (its status) → conflict (409) → accept (200, with
-//! `partial_success` when spans are rejected). Spans are recorded only on acceptance, right
-//! before the answer is sent, so the spans a client saw acknowledged are the spans counted.
+//! Accepting and serving: connections (HTTP/1.1 and h2c on `--listen`, HTTP/2 gRPC on
+//! `--grpc-listen`) within one `--max-connections`, each request handed to its protocol's path
+//! (`sink::http`, `sink::grpc`) and counted the same way; connections that idle or
+//! dawdle closed; a stop on the caller's signal or the plan's stop conditions, then a drain of
+//! the requests in flight.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::{Body as _, Incoming};
-use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Method, Request, Response};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use prost::Message;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::conns::{Slot, Verdict, Watched};
-use super::decode::{Encoding, Format, SpanKey};
-use super::faults::{RequestRng, TokenBucket};
-use super::{Captured, Profile, SinkPlan, SinkState, body};
-use crate::otlp::{ExportTracePartialSuccess, ExportTraceServiceResponse, RpcStatus};
+use super::decode::Format;
+use super::faults::TokenBucket;
+use super::state::Protocol;
+use super::{Captured, SinkPlan, SinkState, grpc, http};
 
 /// The OTLP/HTTP traces path.
 pub const TRACES_PATH: &str = "/v1/traces";
@@ -39,7 +31,26 @@ pub const TRACES_PATH: &str = "/v1/traces";
 pub(super) struct Ctx {
     pub(super) plan: Arc<SinkPlan>,
     pub(super) state: Arc<SinkState>,
-    bucket: Option<TokenBucket>,
+    pub(super) bucket: Option<TokenBucket>,
+}
+
+/// The body of every response: a whole body (HTTP answers, gRPC errors, whose status is in
+/// the headers), or a gRPC message followed by its status in trailers.
+pub(super) type ResponseBody = http_body_util::Either<http_body_util::Full<Bytes>, grpc::MessageBody>;
+
+/// The sockets a sink serves: OTLP/HTTP, and OTLP/gRPC when `--grpc-listen` is given. A lone
+/// `TcpListener` converts into an HTTP-only pair.
+pub struct Listeners {
+    /// OTLP/HTTP (HTTP/1.1 and h2c).
+    pub http: TcpListener,
+    /// OTLP/gRPC (HTTP/2 with prior knowledge).
+    pub grpc: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(http: TcpListener) -> Self {
+        Listeners { http, grpc: None }
+    }
 }
 
 /// Serves until `shutdown` resolves or a stop condition of the plan (`until_idle`,
@@ -47,11 +58,12 @@ pub(super) struct Ctx {
 /// grace period) and returns. Prints a progress line per second on stderr unless
 /// `plan.quiet`.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     plan: Arc<SinkPlan>,
     state: Arc<SinkState>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let listeners = listeners.into();
     let bucket = plan.faults.rate_limit.map(TokenBucket::new);
     let ctx = Arc::new(Ctx { plan: plan.clone(), state: state.clone(), bucket });
     let progress = (!plan.quiet).then(|| tokio::spawn(progress(state.clone())));
@@ -65,23 +77,20 @@ pub async fn serve(
     };
     tokio::pin!(stop);
     loop {
-        tokio::select! {
-            why = &mut stop => {
+        let (stream, on) = match next_connection(&listeners, &state, &mut stop).await {
+            Ok(next) => next,
+            Err(why) => {
                 state.set_stopped_by(why);
                 break;
             }
-            accepted = accept(&listener, &state) => match accepted {
-                Ok((stream, slot)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(connection(stream, slot, ctx.clone(), stop_rx.clone()));
-                }
-                // Out of file descriptors and similar: wait a little rather than spin.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-        }
+        };
+        state.count_connection();
+        let slot = state.conns.add();
+        let _ = stream.set_nodelay(true);
+        conns.spawn(connection(stream, slot, ctx.clone(), stop_rx.clone(), on));
         while conns.try_join_next().is_some() {}
     }
-    drop(listener);
+    drop(listeners);
     let _ = stop_tx.send(true);
     let f = &plan.faults;
     let grace = Duration::from_secs(5)
@@ -96,20 +105,53 @@ pub async fn serve(
     Ok(())
 }
 
-/// Accepts a connection and makes room for it under `--max-connections` (closing the one
-/// idle the longest, or waiting for one to end: the connection accepted meanwhile is the
-/// only one held beyond the cap, and the rest wait in the kernel's accept queue).
-async fn accept(listener: &TcpListener, state: &SinkState) -> std::io::Result<(tokio::net::TcpStream, Slot)> {
-    let (stream, _) = listener.accept().await?;
-    state.conns.make_room().await;
-    state.count_connection();
-    Ok((stream, state.conns.add()))
+/// Which socket a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listener {
+    Http,
+    Grpc,
+}
+
+/// The next connection on either socket, with room made for it under `--max-connections`
+/// (closing the one idle the longest, or waiting for one to end: the connection accepted
+/// meanwhile is the only one held beyond the cap, and the rest wait in the kernel's accept
+/// queue); `Err` with the reason once the sink must stop. Only the accepts race each other,
+/// so a connection accepted on one socket is never dropped for one on the other.
+async fn next_connection(
+    listeners: &Listeners,
+    state: &SinkState,
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
+) -> Result<(TcpStream, Listener), &'static str> {
+    loop {
+        let (accepted, on) = tokio::select! {
+            why = stop.as_mut() => return Err(why),
+            a = listeners.http.accept() => (a, Listener::Http),
+            a = accept_on(listeners.grpc.as_ref()) => (a, Listener::Grpc),
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and similar: wait a little rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        tokio::select! {
+            why = stop.as_mut() => return Err(why),
+            () = state.conns.make_room() => return Ok((stream, on)),
+        }
+    }
+}
+
+/// Accepts on `listener`, or waits for ever without one.
+async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Serves one connection until it ends, the sink stops (gracefully: the request in progress
 /// is answered), its watchdog closes it (`--header-timeout`, `--idle-timeout`), or it is
 /// asked to make room while idle.
-async fn connection(stream: tokio::net::TcpStream, slot: Slot, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+async fn connection(stream: TcpStream, slot: Slot, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>, on: Listener) {
     let activity = slot.activity.clone();
     let state = ctx.state.clone();
     let svc = {
@@ -118,13 +160,17 @@ async fn connection(stream: tokio::net::TcpStream, slot: Slot, ctx: Arc<Ctx>, mu
             let busy = activity.begin();
             let ctx = ctx.clone();
             async move {
-                let resp = handle(req, &ctx).await;
+                let resp = handle(req, &ctx, on).await;
                 drop(busy);
                 Ok::<_, Infallible>(resp)
             }
         })
     };
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if on == Listener::Grpc {
+        // gRPC is HTTP/2 only: an HTTP/1.1 client gets a protocol error, not a hung request.
+        builder = builder.http2_only();
+    }
     let conn = builder.serve_connection(TokioIo::new(Watched::new(stream, activity.clone())), svc);
     tokio::pin!(conn);
     let watchdog = tokio::time::sleep_until(activity.look(tokio::time::Instant::now()));
@@ -184,82 +230,6 @@ async fn progress(state: Arc<SinkState>) {
     }
 }
 
-/// An answer, before it becomes an HTTP response.
-pub(super) struct Answer {
-    status: u16,
-    body: Bytes,
-    content_type: &'static str,
-    /// Seconds, for the `Retry-After` header.
-    pub(super) retry_after: Option<u64>,
-    /// Spans the request carried that were not taken (non-200 answers).
-    pub(super) refused_spans: u64,
-}
-
-impl Answer {
-    /// An error answer with a `google.rpc.Status` body in the request's format.
-    pub(super) fn error(status: u16, format: Format, message: impl Into<String>) -> Answer {
-        let st = RpcStatus { code: grpc_code(status), message: message.into() };
-        let body = match format {
-            Format::Protobuf => st.encode_to_vec(),
-            Format::Json => serde_json::to_vec(&serde_json::json!({ "code": st.code, "message": st.message }))
-                .expect("JSON of a status"),
-        };
-        Answer { status, body: body.into(), content_type: format.content_type(), retry_after: None, refused_spans: 0 }
-    }
-
-    fn plain(status: u16, message: &str) -> Answer {
-        Answer {
-            status,
-            body: Bytes::from(format!("{message}\n")),
-            content_type: "text/plain; charset=utf-8",
-            retry_after: None,
-            refused_spans: 0,
-        }
-    }
-
-    fn success(format: Format, rejected: u64) -> Answer {
-        let partial = (rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: rejected as i64,
-            error_message: format!("{rejected} spans rejected by traceblast sink --reject-spans"),
-        });
-        let body = match format {
-            Format::Protobuf => ExportTraceServiceResponse { partial_success: partial }.encode_to_vec(),
-            Format::Json => {
-                // proto3 JSON: int64 as a decimal string.
-                let v = match partial {
-                    Some(p) => serde_json::json!({ "partialSuccess": {
-                        "rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message } }),
-                    None => serde_json::json!({}),
-                };
-                serde_json::to_vec(&v).expect("JSON of a response")
-            }
-        };
-        Answer {
-            status: 200,
-            body: body.into(),
-            content_type: format.content_type(),
-            retry_after: None,
-            refused_spans: 0,
-        }
-    }
-}
-
-/// The gRPC code that goes with an HTTP status in a `google.rpc.Status`.
-fn grpc_code(status: u16) -> i32 {
-    match status {
-        400 | 413 | 415 => 3, // INVALID_ARGUMENT
-        408 => 4,             // DEADLINE_EXCEEDED
-        401 => 16,            // UNAUTHENTICATED
-        403 => 7,             // PERMISSION_DENIED
-        404 => 5,             // NOT_FOUND
-        409 => 6,             // ALREADY_EXISTS
-        429 => 8,             // RESOURCE_EXHAUSTED
-        501 => 12,            // UNIMPLEMENTED
-        502..=504 => 14,      // UNAVAILABLE
-        _ => 2,               // UNKNOWN
-    }
-}
-
 /// Decrements the in-flight count however the request ends: a client that hangs up drops
 /// the handler's future mid-wait, and that request is counted as abandoned.
 struct InFlight<'a> {
@@ -273,10 +243,21 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+/// Counts one request around its protocol's path: arrival, the capture, the answer and its
+/// status (and gRPC code), whether its client waited for it.
+async fn handle(req: Request<Incoming>, ctx: &Ctx, on: Listener) -> Response<ResponseBody> {
     let state = &ctx.state;
     let (seq, first) = state.arrive();
     let mut guard = InFlight { state, answered: false };
+    let content_type = http::header_str(&req, CONTENT_TYPE).unwrap_or_default().to_string();
+    let protocol = match on {
+        Listener::Grpc => Protocol::Grpc,
+        Listener::Http => match Format::from_content_type(&content_type) {
+            Some(Format::Protobuf) => Protocol::HttpProtobuf,
+            Some(Format::Json) => Protocol::HttpJson,
+            None => Protocol::Http,
+        },
+    };
     let mut captured = state.wants_capture(seq).then(|| Captured {
         headers: req
             .headers()
@@ -284,138 +265,24 @@ async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: Vec::new(),
-        content_type: header_str(&req, CONTENT_TYPE).unwrap_or_default().to_string(),
+        content_type,
         status: 0,
     });
-    let a = answer(req, ctx, seq, first, captured.as_mut().map(|c| &mut c.body)).await;
-    state.answer(a.status, a.refused_spans);
+    let capture = captured.as_mut().map(|c| &mut c.body);
+    let a = match on {
+        Listener::Http => http::answer(req, ctx, seq, first, capture).await,
+        Listener::Grpc => grpc::answer(req, ctx, seq, first, capture).await,
+    };
+    let code = (on == Listener::Grpc).then(|| grpc::code(&a));
+    state.answer(a.status, a.refused_spans, protocol, code);
     guard.answered = true;
     if let Some(mut c) = captured {
         c.status = a.status;
         state.capture(seq, c);
     }
-    let mut resp = Response::builder().status(a.status).header(CONTENT_TYPE, a.content_type);
-    if let Some(secs) = a.retry_after {
-        resp = resp.header(RETRY_AFTER, secs);
-    }
-    resp.body(Full::new(a.body)).expect("valid response parts")
-}
-
-fn header_str(req: &Request<Incoming>, name: hyper::header::HeaderName) -> Option<&str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-async fn answer(req: Request<Incoming>, ctx: &Ctx, seq: u64, first: Instant, capture: Option<&mut Vec<u8>>) -> Answer {
-    let (format, encoding) = match admit(&req, &ctx.plan) {
-        Ok(fe) => fe,
-        Err(a) => return a,
-    };
-    let declared = req.body().size_hint().exact();
-    // Held until the answer: the body's bytes while it is read, then its span list.
-    let mut share = ctx.state.budget.share();
-    let keys = match body::read(req.into_body(), declared, ctx, format, &mut share).await {
-        Ok(wire) => body::span_keys(wire, ctx, format, encoding, capture, &mut share),
-        Err(a) => Err(a),
-    };
-    match keys {
-        Ok(keys) => faults(ctx, format, &keys, seq, first).await,
-        Err(a) => a,
-    }
-}
-
-/// The checks made on the request head: route, method, profile, content type and encoding,
-/// declared length.
-fn admit(req: &Request<Incoming>, plan: &SinkPlan) -> Result<(Format, Encoding), Answer> {
-    let path = req.uri().path();
-    if path != TRACES_PATH && plan.profile.is_none_or(|p| path != p.path()) {
-        return Err(Answer::plain(404, &not_found(path, plan.profile)));
-    }
-    if req.method() != Method::POST {
-        return Err(Answer::plain(405, &format!("method {} not allowed: use POST", req.method())));
-    }
-    let ctype = header_str(req, CONTENT_TYPE).unwrap_or("");
-    let format = Format::from_content_type(ctype);
-    if let Some(p) = plan.profile
-        && let Err(r) = p.check(req.headers(), format == Some(Format::Json))
-    {
-        return Err(Answer::error(r.status, format.unwrap_or(Format::Protobuf), r.message));
-    }
-    let Some(format) = format else {
-        let shown = if ctype.is_empty() { "none" } else { ctype };
-        let m = format!("unsupported Content-Type {shown}: use application/x-protobuf or application/json");
-        return Err(Answer::error(415, Format::Protobuf, m));
-    };
-    let Some(encoding) = Encoding::from_header(header_str(req, CONTENT_ENCODING)) else {
-        let enc = header_str(req, CONTENT_ENCODING).unwrap_or("?");
-        return Err(Answer::error(415, format, format!("unsupported Content-Encoding {enc}: use gzip, zstd or none")));
-    };
-    if req.body().size_hint().exact().is_some_and(|n| n > plan.max_body as u64) {
-        return Err(too_large(plan, format, "Content-Length"));
-    }
-    Ok((format, encoding))
-}
-
-/// Paths are matched exactly (the query is not part of the path): `/v1/traces`, and the
-/// `--profile`'s own path. The message says which paths this sink answers, and which
-/// `--profile` would make a known platform path answered.
-fn not_found(path: &str, profile: Option<Profile>) -> String {
-    let mut m = format!("not found: this sink answers POST {TRACES_PATH}");
-    if let Some(p) = profile.filter(|p| p.path() != TRACES_PATH) {
-        m += &format!(" and {}", p.path());
-    }
-    let platforms: Vec<&str> = Profile::ALL.iter().filter(|p| p.path() == path).map(|p| p.name()).collect();
-    if !platforms.is_empty() && path != TRACES_PATH {
-        m += &format!(" ({path} is answered with --profile {})", platforms.join(" or --profile "));
-    }
-    m
-}
-
-pub(super) fn too_large(plan: &SinkPlan, format: Format, what: &str) -> Answer {
-    Answer::error(413, format, format!("{what} exceeds the {}-byte limit", plan.max_body))
-}
-
-/// The fault stage, for a decoded request.
-async fn faults(ctx: &Ctx, format: Format, keys: &[SpanKey], seq: u64, first: Instant) -> Answer {
-    let (plan, state) = (&ctx.plan, &ctx.state);
-    let f = &plan.faults;
-    let mut rng = RequestRng::new(plan.seed, seq);
-    let draw = f.draw(&mut rng);
-    if let Some(wait) = f.stall.and_then(|s| s.wait(first, Instant::now())) {
-        state.count_stalled();
-        tokio::time::sleep(wait).await;
-    }
-    if !draw.latency.is_zero() {
-        state.count_delayed();
-        tokio::time::sleep(draw.latency).await;
-    }
-    let spans = keys.len() as u64;
-    let refuse = |mut a: Answer| {
-        a.refused_spans = spans;
-        a
-    };
-    if let Some(bucket) = &ctx.bucket
-        && let Err(wait) = bucket.take(Instant::now())
-    {
-        state.count_rate_limited();
-        let mut a = Answer::error(429, format, "rate limited by traceblast sink --rate-limit");
-        a.retry_after = Some(f.retry_after_secs(wait));
-        return refuse(a);
-    }
-    if let Some(i) = draw.fail {
-        state.count_fail(i);
-        let status = f.fail[i].0;
-        let mut a = Answer::error(status, format, format!("injected by traceblast sink --fail {status}"));
-        if matches!(status, 429 | 503) {
-            a.retry_after = f.retry_after.map(|_| f.retry_after_secs(Duration::ZERO));
-        }
-        return refuse(a);
-    }
-    match state.record(keys, f.conflict_on_duplicate, || f.reject_span(&mut rng)) {
-        Some(r) => Answer::success(format, spans - r.accepted),
-        None => {
-            state.count_conflict();
-            refuse(Answer::error(409, format, "a trace ID of this request was already received"))
-        }
+    match on {
+        Listener::Http => http::response(a),
+        Listener::Grpc => grpc::response(a),
     }
 }
 
@@ -427,13 +294,5 @@ mod tests {
     #[allow(dead_code)]
     fn serve_is_send(l: TcpListener, p: Arc<SinkPlan>, s: Arc<SinkState>) -> impl Send {
         serve(l, p, s, async {})
-    }
-
-    #[test]
-    fn grpc_codes_follow_the_http_status() {
-        assert_eq!(grpc_code(400), 3);
-        assert_eq!(grpc_code(429), 8);
-        assert_eq!(grpc_code(503), 14);
-        assert_eq!(grpc_code(418), 2);
     }
 }

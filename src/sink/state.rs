@@ -22,6 +22,36 @@ use super::{Captured, SinkPlan};
 /// Statuses are counted in an array indexed by code; anything else lands in the last slot.
 const STATUS_SLOTS: usize = 600;
 
+/// How a request came: its listener and, on HTTP, its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/gRPC, on `--grpc-listen`.
+    Grpc,
+    /// OTLP/HTTP with a protobuf body.
+    HttpProtobuf,
+    /// OTLP/HTTP with a JSON body.
+    HttpJson,
+    /// HTTP whose `Content-Type` is neither (refused with 415, or before by route or profile).
+    Http,
+}
+
+impl Protocol {
+    const ALL: [Protocol; 4] = [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Http];
+
+    /// The name in the summary: replay's `--protocol` values, and `http` for the rest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// gRPC codes are 0 to 16.
+const GRPC_CODES: usize = 17;
+
 /// Trace and span IDs are random, so a multiply-fold of their bits hashes them well enough
 /// and much faster than SipHash. (Deliberately colliding IDs only slow the sink down.)
 #[derive(Default)]
@@ -100,6 +130,9 @@ pub struct SinkState {
     started: Instant,
     requests: AtomicU64,
     by_status: Box<[AtomicU64]>,
+    /// By [`Protocol`], in the order of `Protocol::ALL`.
+    by_protocol: Box<[AtomicU64]>,
+    by_grpc_code: Box<[AtomicU64]>,
     refused_by_status: Box<[AtomicU64]>,
     spans: AtomicU64,
     duplicates: AtomicU64,
@@ -157,6 +190,8 @@ impl SinkState {
             started: Instant::now(),
             requests: AtomicU64::new(0),
             by_status: counters(STATUS_SLOTS),
+            by_protocol: counters(Protocol::ALL.len()),
+            by_grpc_code: counters(GRPC_CODES),
             refused_by_status: counters(STATUS_SLOTS),
             spans: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
@@ -209,11 +244,16 @@ impl SinkState {
         self.last_activity_ns.fetch_max(self.started.elapsed().as_nanos() as u64, Relaxed);
     }
 
-    /// A request was answered with `status`; `refused_spans` spans it carried were not taken.
-    pub(crate) fn answer(&self, status: u16, refused_spans: u64) {
+    /// A request that came by `protocol` was answered with `status` (and gRPC `code`);
+    /// `refused_spans` spans it carried were not taken.
+    pub(crate) fn answer(&self, status: u16, refused_spans: u64, protocol: Protocol, code: Option<tonic::Code>) {
         let slot = usize::from(status).min(STATUS_SLOTS - 1);
         self.requests.fetch_add(1, Relaxed);
         self.by_status[slot].fetch_add(1, Relaxed);
+        self.by_protocol[protocol as usize].fetch_add(1, Relaxed);
+        if let Some(c) = code {
+            self.by_grpc_code[(c as usize).min(GRPC_CODES - 1)].fetch_add(1, Relaxed);
+        }
         if refused_spans > 0 {
             self.refused_by_status[slot].fetch_add(refused_spans, Relaxed);
         }
@@ -360,9 +400,24 @@ impl SinkState {
         for (status, n) in self.fail_statuses.iter().zip(self.fail.iter()) {
             *fail.entry(*status).or_insert(0) += n.load(Relaxed);
         }
+        let by_protocol = Protocol::ALL
+            .iter()
+            .zip(self.by_protocol.iter())
+            .map(|(p, n)| (p.name().to_string(), n.load(Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let by_code = self
+            .by_grpc_code
+            .iter()
+            .enumerate()
+            .map(|(c, n)| (crate::grpc::code_name(tonic::Code::from_i32(c as i32)).to_string(), n.load(Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         Summary {
             requests: self.requests.load(Relaxed),
             requests_by_status: by_status(&self.by_status),
+            requests_by_protocol: by_protocol,
+            grpc_requests_by_code: by_code,
             abandoned: self.abandoned.load(Relaxed),
             spans: self.spans.load(Relaxed),
             unique_traces,
@@ -457,13 +512,15 @@ mod tests {
         assert_eq!(seq, 0);
         assert_eq!(st.idle_for(), Some(Duration::ZERO), "in flight");
         st.count_fail(1);
-        st.answer(503, 7);
+        st.answer(503, 7, Protocol::Grpc, Some(tonic::Code::Unavailable));
         st.leave(true);
         let _ = st.arrive();
         st.leave(false);
         assert!(st.idle_for().is_some());
         let s = st.summary();
         assert_eq!(s.requests_by_status, BTreeMap::from([(503, 1)]));
+        assert_eq!(s.requests_by_protocol, BTreeMap::from([("grpc".to_string(), 1)]));
+        assert_eq!(s.grpc_requests_by_code, BTreeMap::from([("UNAVAILABLE".to_string(), 1)]));
         assert_eq!((s.requests, s.abandoned), (1, 1));
         assert_eq!(s.refused_spans_by_status, BTreeMap::from([(503, 7)]));
         assert_eq!(s.refused_spans, 7);

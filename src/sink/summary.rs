@@ -54,8 +54,16 @@ pub struct LimitCounts {
 pub struct Summary {
     /// Requests answered (any status, any path).
     pub requests: u64,
-    /// Requests by HTTP status.
+    /// Requests by HTTP status (a gRPC answer under the status it stands for: see
+    /// `crate::grpc::code_for_http`).
     pub requests_by_status: BTreeMap<u16, u64>,
+    /// Requests by protocol: `grpc`, `http/protobuf`, `http/json`, and `http` for HTTP
+    /// requests of another content type (absent from summaries written before it existed).
+    #[serde(default)]
+    pub requests_by_protocol: BTreeMap<String, u64>,
+    /// gRPC requests by the code answered (`OK`, `UNAVAILABLE`, …).
+    #[serde(default)]
+    pub grpc_requests_by_code: BTreeMap<String, u64>,
     /// Requests whose client hung up before the answer (not in `requests`).
     pub abandoned: u64,
     /// Spans received: in requests answered 200, less the rejected ones.
@@ -137,6 +145,17 @@ impl Summary {
             let _ = write!(out, " · {} abandoned by the client before the answer", thousands(self.abandoned));
         }
         out.push('\n');
+        if !self.requests_by_protocol.is_empty() {
+            let by: Vec<String> =
+                self.requests_by_protocol.iter().map(|(p, n)| format!("{p}: {}", thousands(*n))).collect();
+            let _ = write!(out, "  protocols   {}", by.join(" · "));
+            if !self.grpc_requests_by_code.is_empty() {
+                let codes: Vec<String> =
+                    self.grpc_requests_by_code.iter().map(|(c, n)| format!("{c}: {}", thousands(*n))).collect();
+                let _ = write!(out, "  (gRPC {})", codes.join(" · "));
+            }
+            out.push('\n');
+        }
         let _ = writeln!(
             out,
             "  spans       {} received · {} rejected (partial success) · {} in refused requests",
@@ -219,6 +238,8 @@ mod tests {
         Summary {
             requests: 12,
             requests_by_status: BTreeMap::from([(200, 10), (429, 2)]),
+            requests_by_protocol: BTreeMap::from([("grpc".into(), 3), ("http/protobuf".into(), 9)]),
+            grpc_requests_by_code: BTreeMap::from([("OK".into(), 2), ("RESOURCE_EXHAUSTED".into(), 1)]),
             spans: 50,
             unique_traces: 10,
             unique_spans: 49,
@@ -248,6 +269,8 @@ mod tests {
             [
                 "requests",
                 "requests_by_status",
+                "requests_by_protocol",
+                "grpc_requests_by_code",
                 "abandoned",
                 "spans",
                 "unique_traces",
@@ -290,8 +313,11 @@ mod tests {
         // A summary written before `limits` existed still reads.
         let mut old = v;
         old.as_object_mut().unwrap().remove("limits");
+        old.as_object_mut().unwrap().remove("requests_by_protocol");
+        old.as_object_mut().unwrap().remove("grpc_requests_by_code");
         let back: Summary = serde_json::from_value(old).unwrap();
         assert_eq!(back.limits, LimitCounts::default());
+        assert!(back.requests_by_protocol.is_empty() && back.grpc_requests_by_code.is_empty());
     }
 
     #[test]
@@ -299,6 +325,10 @@ mod tests {
         let t = sample().text();
         assert!(t.starts_with("sink summary (stopped: expect spans)\n"), "{t}");
         assert!(t.contains("requests    12  (200: 10 · 429: 2)"), "{t}");
+        assert!(
+            t.contains("\n  protocols   grpc: 3 · http/protobuf: 9  (gRPC OK: 2 · RESOURCE_EXHAUSTED: 1)\n"),
+            "{t}"
+        );
         assert!(t.contains("1 duplicate span IDs"), "{t}");
         assert!(t.contains("fail 429: 2"), "{t}");
         assert!(

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::*;
 use crate::encode::{Group, encode_group};
-use crate::otlp::{self, any_value::Value as V};
+use crate::otlp::{self, SpanExt as _, any_value::Value as V};
 use crate::scenario::{Mix, ScenarioSet};
 
 /// Encodes trace `i` of a single-scenario corpus and decodes it back with prost.

@@ -10,7 +10,7 @@ use traceblast::sink::{self, SinkPlan};
 use crate::replay::{corpus, replay};
 
 /// The rotel-agent binary inside the installed `rotel` Python package.
-fn rotel_agent() -> String {
+pub(crate) fn rotel_agent() -> String {
     let o = Command::new("python3")
         .args(["-c", "import rotel, os; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"])
         .output()
@@ -24,12 +24,12 @@ fn rotel_agent() -> String {
     path
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Kills the collector when the test ends, however it ends.
-struct Rotel(Child);
+pub(crate) struct Rotel(pub(crate) Child);
 
 impl Drop for Rotel {
     fn drop(&mut self) {

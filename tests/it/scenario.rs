@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use traceblast::encode::{Group, encode_group};
-use traceblast::otlp;
+use traceblast::otlp::{self, SpanExt as _};
 use traceblast::scenario::bound::{RESOURCE_BYTES_MAX, SPAN_BYTES_MAX};
 use traceblast::scenario::{Compiled, Mix, ScenarioSet, compile, parse};
 use traceblast::synth::{EPOCH_NS, Synth, Trace};

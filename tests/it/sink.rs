@@ -16,6 +16,8 @@ use traceblast::sink::{self, Profile, SinkPlan, Summary};
 
 use crate::util::*;
 
+mod grpc;
+mod json;
 mod limits;
 
 const PB: &str = "application/x-protobuf";
@@ -556,6 +558,11 @@ fn bad_flags_exit_2_with_one_line() {
         (&["--max-body", "lots"], &["--max-body 'lots'"]),
         (&["--until-idle", "later"], &["--until-idle 'later'"]),
         (&["--listen", "not-an-address"], &["--listen 'not-an-address'"]),
+        (&["--grpc-listen", "4317"], &["--grpc-listen '4317' is not an address to listen on"]),
+        (
+            &["--grpc-listen", "127.0.0.1:0", "--max-body", "16MiB", "--max-inflight-bytes", "16MiB"],
+            &["--max-inflight-bytes '16MiB'", "largest gRPC body"],
+        ),
     ] {
         let mut argv = vec!["sink"];
         argv.extend_from_slice(args);
@@ -567,4 +574,6 @@ fn bad_flags_exit_2_with_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     assert_bad_input(&run(&["sink", "--listen", &addr]), &[&format!("--listen {addr}")]);
+    let taken_grpc = ["sink", "--listen", "127.0.0.1:0", "--grpc-listen", &addr];
+    assert_bad_input(&run(&taken_grpc), &[&format!("--grpc-listen {addr}: cannot listen")]);
 }

@@ -238,7 +238,8 @@ fn a_body_that_pauses_is_answered_408() {
     assert!(t.elapsed() >= Duration::from_millis(290) && t.elapsed() < PROMPT, "{:?}", t.elapsed());
     assert_eq!(r.status, 408);
     let st = r.status_message();
-    assert_eq!((st.code, st.message.as_str()), (4, "the body paused for longer than --idle-timeout 300ms"));
+    // FAILED_PRECONDITION, the code a gRPC client gets for the same refusal (final, as 408 is).
+    assert_eq!((st.code, st.message.as_str()), (9, "the body paused for longer than --idle-timeout 300ms"));
     let sum = s.shutdown();
     assert_eq!((sum.limits.body_timeouts, sum.requests_by_status.get(&408)), (1, Some(&1)));
     assert_eq!(sum.limits.body_bytes_peak, 100, "its declared length was held while it was read");
