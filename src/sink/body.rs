@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use tokio::time::Instant;
 
 use super::answer::Answer;
@@ -23,7 +23,7 @@ use super::server::Ctx;
 /// header on gRPC) and the budget; `declared` is its length when known (already checked
 /// against `max`).
 pub(super) async fn read(
-    mut body: Incoming,
+    body: &mut Incoming,
     declared: Option<u64>,
     ctx: &Ctx,
     format: Format,
@@ -68,6 +68,28 @@ pub(super) async fn read(
                 Err(Refused::TooLarge) => return Err(super::answer::too_large(plan, format, "body")),
                 Err(Refused::NoRoom) => return Err(busy(ctx, format)),
             }
+        }
+    }
+}
+
+/// The most of a refused body that is read and discarded before the answer, so that closing
+/// the connection does not reset it with unread bytes (a TCP RST that can destroy the answer
+/// before the client reads it: the client would see an I/O error instead of a 413).
+pub(super) const DRAIN_MAX: u64 = 64 << 20;
+
+/// Reads what is left of a refused body and discards it, within [`DRAIN_MAX`] bytes and the
+/// `--idle-timeout` between chunks; a body declared larger than that is not read at all. The
+/// bytes are not kept, so draining takes nothing from `--max-inflight-bytes`. nginx's
+/// "lingering close" does the same after an early answer.
+pub(super) async fn drain(body: &mut Incoming, idle: std::time::Duration) {
+    if body.size_hint().lower() > DRAIN_MAX {
+        return;
+    }
+    let mut read = 0u64;
+    while read <= DRAIN_MAX {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
         }
     }
 }

@@ -61,8 +61,9 @@ pub(super) async fn answer(
     let declared = req.body().size_hint().exact();
     // Held until the answer: the body's bytes while it is read, then its span list.
     let mut share = ctx.state.budget.share();
+    let mut incoming = req.into_body();
     let wire =
-        match body::read(req.into_body(), declared, ctx, Format::Protobuf, plan.max_body + FRAME_HEADER, &mut share)
+        match body::read(&mut incoming, declared, ctx, Format::Protobuf, plan.max_body + FRAME_HEADER, &mut share)
             .await
         {
             Ok(wire) => wire,

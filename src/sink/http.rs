@@ -36,16 +36,28 @@ pub(super) async fn answer(
     first: Instant,
     capture: Option<&mut Vec<u8>>,
 ) -> Answer {
+    let idle = ctx.plan.limits.idle_timeout;
     let (format, encoding) = match admit(&req, &ctx.plan) {
         Ok(fe) => fe,
-        Err(a) => return a,
+        Err(a) => {
+            body::drain(&mut req.into_body(), idle).await;
+            return a;
+        }
     };
     let declared = req.body().size_hint().exact();
     // Held until the answer: the body's bytes while it is read, then its span list.
     let mut share = ctx.state.budget.share();
-    let keys = match body::read(req.into_body(), declared, ctx, format, ctx.plan.max_body, &mut share).await {
+    let mut incoming = req.into_body();
+    let keys = match body::read(&mut incoming, declared, ctx, format, ctx.plan.max_body, &mut share).await {
         Ok(wire) => body::span_keys(wire, ctx, format, encoding, capture, &mut share),
-        Err(a) => Err(a),
+        Err(a) => {
+            // A body that paused is not waited for again.
+            if a.status != 408 {
+                drop(share);
+                body::drain(&mut incoming, idle).await;
+            }
+            Err(a)
+        }
     };
     match keys {
         Ok(keys) => faults(ctx, format, &keys, seq, first).await,

@@ -2,7 +2,7 @@
 //! Phoenix, and the small hostile servers of `servers` (idle keep-alive closes, early answers,
 //! broken 200s, absurd `rejected_spans`, long `Retry-After`, HTTP/2 GOAWAY and dead
 //! connections). Each test compares the server's own counts with replay's report exactly and
-//! bounds the run's time. Tests that today's sender fails are ignored with the failure named.
+//! bounds the run's time.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -137,7 +137,6 @@ fn an_early_answer_that_closes_the_connection_is_counted_with_its_status() {
 }
 
 #[test]
-#[ignore = "issue 14: the sink closes with the body unread (RST); some early 413s are counted as io"]
 fn the_sink_counts_the_early_413s_it_answered() {
     let dir = tempfile::tempdir().unwrap();
     let c = big_request_corpus(dir.path());
