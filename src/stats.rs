@@ -579,8 +579,9 @@ impl Recorder {
         s
     }
 
-    /// The counters the progress display shows, summed over the shards.
-    pub fn live(&self) -> LiveCounts {
+    /// The counters the progress display shows, summed over the shards; the p99 (0 unless
+    /// `with_p99`) merges every shard's histogram, which costs more than all the counters.
+    pub fn live(&self, with_p99: bool) -> LiveCounts {
         let mut c = LiveCounts { scheduled: 0, ok: 0, failed: 0, missed: 0, p99_us: 0, error_classes: BTreeMap::new() };
         let mut corrected = histogram();
         for shard in self.shards.lock().expect("not poisoned").iter() {
@@ -589,7 +590,9 @@ impl Recorder {
                 c.ok += s.ok;
                 c.failed += s.failed;
                 c.missed += s.missed;
-                add_histogram(&mut corrected, &s.corrected);
+                if with_p99 {
+                    add_histogram(&mut corrected, &s.corrected);
+                }
                 for (k, (n, m)) in &s.error_classes {
                     let e = c.error_classes.entry(*k).or_default();
                     e.0 += n;
@@ -599,7 +602,9 @@ impl Recorder {
                 }
             });
         }
-        c.p99_us = corrected.value_at_quantile(0.99);
+        if with_p99 {
+            c.p99_us = corrected.value_at_quantile(0.99);
+        }
         c
     }
 

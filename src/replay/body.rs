@@ -63,6 +63,59 @@ impl Body {
     }
 }
 
+impl Body {
+    /// A cursor over the bytes left, borrowing them (sending without cloning the piece list).
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor { pieces: &self.pieces[self.idx..], rem: self.rem, off: 0 }
+    }
+}
+
+/// The bytes of a [`Body`], borrowed, as a [`Buf`].
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    pieces: &'a [Bytes],
+    /// Offset into `pieces[0]`.
+    off: usize,
+    rem: usize,
+}
+
+impl Buf for Cursor<'_> {
+    fn remaining(&self) -> usize {
+        self.rem
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.pieces.first().map_or(&[], |p| &p[self.off..])
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        assert!(cnt <= self.rem, "advance past the end of the body");
+        self.rem -= cnt;
+        while cnt > 0 {
+            let left = self.pieces[0].len() - self.off;
+            if cnt < left {
+                self.off += cnt;
+                return;
+            }
+            cnt -= left;
+            self.pieces = &self.pieces[1..];
+            self.off = 0;
+        }
+        if self.rem == 0 {
+            self.pieces = &[];
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (i, (slot, p)) in dst.iter_mut().zip(self.pieces).enumerate() {
+            *slot = IoSlice::new(if i == 0 { &p[self.off..] } else { p });
+            n += 1;
+        }
+        n
+    }
+}
+
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Body {
         Body::from_pieces(vec![b])
@@ -128,6 +181,25 @@ mod tests {
         assert_eq!(b.copy_to_bytes(2), Bytes::from_static(b"ef"));
         assert!(b.is_empty() && b.chunk().is_empty());
         assert_eq!(b.chunks_vectored(&mut [IoSlice::new(&[]); 2]), 0);
+    }
+
+    #[test]
+    fn a_cursor_walks_the_same_bytes_without_owning_them() {
+        let b =
+            Body::from_pieces(vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cde"), Bytes::from_static(b"f")]);
+        let mut c = b.cursor();
+        assert_eq!(c.remaining(), 6);
+        c.advance(1);
+        {
+            let mut io = [IoSlice::new(&[]); 4];
+            assert_eq!(c.chunks_vectored(&mut io), 3);
+            assert_eq!((&*io[0], &*io[1], &*io[2]), (&b"b"[..], &b"cde"[..], &b"f"[..]));
+        }
+        c.advance(3);
+        assert_eq!((c.chunk(), c.remaining()), (&b"e"[..], 2));
+        assert_eq!(c.copy_to_bytes(2), Bytes::from_static(b"ef"));
+        assert!(c.chunk().is_empty() && c.chunks_vectored(&mut [IoSlice::new(&[]); 2]) == 0);
+        assert_eq!(b.len(), 6, "the body is untouched");
     }
 
     #[test]

@@ -94,6 +94,17 @@ pub fn exchange(e: &hyper::Error) -> ErrorClass {
     ErrorClass::Io
 }
 
+/// Classifies an I/O error of an exchange on an open HTTP/1.1 connection: a malformed
+/// response is a bad response.
+pub fn io_exchange(e: &std::io::Error) -> ErrorClass {
+    match io(e) {
+        Some(ErrorClass::ConnectTimeout) => ErrorClass::Timeout,
+        Some(k) => k,
+        None if e.kind() == std::io::ErrorKind::InvalidData => ErrorClass::BadResponse,
+        None => ErrorClass::Io,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,15 @@
 //! Connections: the target, TLS, the connector, and the connection types a worker holds.
 //!
-//! An HTTP/1.1 connection carries one request at a time; its I/O future (the [`Driver`]) is
-//! polled by the worker that owns it — during an exchange and while the worker waits for work,
-//! so a connection the server closes while idle is seen closed at once and never costs the next
-//! request a timeout. An HTTP/2 connection (h2, h2c, gRPC) multiplexes; its I/O runs in a task of
+//! An HTTP/1.1 connection carries one request at a time; its socket is read by the worker that
+//! owns it — during an exchange and while the worker waits for work, so a connection the server
+//! closes while idle is seen closed at once and never costs the next request a timeout. An HTTP/2 connection (h2, h2c, gRPC) multiplexes; its I/O runs in a task of
 //! its own and `SendRequest::is_closed` reports its end.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Uri;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper::header::HeaderMap;
 use hyper_util::rt::TokioExecutor;
 use tower_service::Service;
@@ -81,33 +80,11 @@ pub struct Target {
 /// The body type of HTTP requests.
 pub type ReqBody = http_body_util::Full<super::body::Body>;
 
-/// The future that does the I/O of an HTTP/1.1 connection, and whether it has finished (a
-/// finished future must not be polled again).
-pub struct Driver {
-    io: std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Result<()>> + Send>>,
-    done: bool,
-}
-
-impl Driver {
-    /// Polls the I/O until it finishes; pending forever once it has. The finished connection
-    /// is dropped at once: hyper fails a request still queued on it ("canceled") only when its
-    /// dispatcher is dropped — kept, the request waited out `--timeout` (Phoenix's uvicorn
-    /// closes idle connections after 5 s; 36 of 100 requests timed out).
-    pub async fn run(&mut self) {
-        if self.done {
-            return std::future::pending().await;
-        }
-        let _ = self.io.as_mut().await;
-        self.io = Box::pin(std::future::ready(Ok(())));
-        self.done = true;
-    }
-}
-
 /// A connection a worker holds.
 pub enum Conn {
-    /// HTTP/1.1: the request handle and the connection's I/O, driven by the worker itself —
-    /// no wake-ups between tasks or threads per request.
-    H1(http1::SendRequest<ReqBody>, Driver),
+    /// HTTP/1.1 (hand-written, [`super::h1`]): read and written by the worker itself — no
+    /// wake-ups between tasks or threads per request.
+    H1(super::h1::Conn),
     /// HTTP/2 (h2, h2c): multiplexed; its I/O runs in a task of its own.
     H2(http2::SendRequest<ReqBody>),
     /// gRPC: an HTTP/2 connection tonic's client sends on.
@@ -137,34 +114,20 @@ impl Conn {
     /// Whether a request can still be sent on it.
     pub fn is_usable(&self) -> bool {
         match self {
-            Conn::H1(s, d) => !d.done && !s.is_closed(),
+            Conn::H1(c) => c.is_usable(),
             Conn::H2(s) => !s.is_closed(),
             Conn::Grpc(s) => !s.0.is_closed(),
         }
     }
 
     /// Resolves when an idle connection ends (the server closed it, or it broke): HTTP/1.1's
-    /// I/O is driven here while the worker waits; an HTTP/2 connection is watched by its task,
-    /// so this is pending.
+    /// socket is read here while the worker waits; an HTTP/2 connection is watched by its
+    /// task, so this is pending.
     pub async fn closed(&mut self) {
         match self {
-            Conn::H1(_, d) => d.run().await,
+            Conn::H1(c) => c.closed().await,
             _ => std::future::pending().await,
         }
-    }
-}
-
-/// Runs `f` while also driving `driver`; if the connection ends first, `f`'s own result
-/// (a closed or canceled error) is what is returned.
-pub async fn with_driver<T>(
-    driver: &mut Driver,
-    f: impl std::future::Future<Output = hyper::Result<T>>,
-) -> hyper::Result<T> {
-    tokio::pin!(f);
-    tokio::select! {
-        biased;
-        r = &mut f => r,
-        () = driver.run() => f.await,
     }
 }
 
@@ -264,10 +227,7 @@ impl Connector {
                 tokio::spawn(conn);
                 Conn::H2(send)
             }
-            (_, false) => {
-                let (send, conn) = http1::handshake(io).await.map_err(failed)?;
-                Conn::H1(send, Driver { io: Box::pin(conn), done: false })
-            }
+            (_, false) => Conn::H1(super::h1::Conn::new(Box::new(hyper_util::rt::TokioIo::new(io)))),
         };
         log::debug!("connection opened to {}", t.uri.authority().map_or("?", |a| a.host()));
         Ok(conn)

@@ -8,7 +8,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Request, Uri};
@@ -16,7 +15,8 @@ use prost::Message;
 
 use super::body::Body;
 use super::classify;
-use super::connect::{Conn, ReqBody, Target, with_driver};
+use super::connect::{Conn, ReqBody, Target};
+use super::h1::{self, ReadBody};
 use super::prepare::Compression;
 use super::retry::{parse_retry_after, retryable};
 use crate::otlp::ExportTraceServiceResponse;
@@ -76,7 +76,9 @@ pub enum Tried {
 /// The request line and headers every request carries, built once.
 pub struct Exchange {
     target: std::sync::Arc<Target>,
-    /// The request target: origin form plus `Host` for HTTP/1.1, absolute form for HTTP/2.
+    /// HTTP/1.1: the head up to the length, serialized once.
+    h1_head: h1::Head,
+    /// HTTP/2: the request target (absolute form) and headers.
     request_uri: Uri,
     request_headers: HeaderMap,
     /// gRPC: the headers as metadata, and the message compression.
@@ -89,25 +91,24 @@ pub struct Exchange {
 impl Exchange {
     /// The exchange for `target`.
     pub fn new(target: std::sync::Arc<Target>) -> Exchange {
-        let mut request_headers = target.headers.clone();
-        let request_uri = if target.http2 {
-            target.uri.clone()
-        } else {
-            if let Some(a) = target.uri.authority() {
-                request_headers.insert(
-                    hyper::header::HOST,
-                    HeaderValue::from_str(a.as_str()).expect("authority is a valid header"),
-                );
-            }
-            target.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().expect("path is a valid URI")
-        };
+        let path = target.uri.path_and_query().map_or("/", |p| p.as_str());
+        let h1_head = h1::Head::new(path, target.uri.authority().map_or("", |a| a.as_str()), &target.headers);
+        let (request_uri, request_headers) = (target.uri.clone(), target.headers.clone());
         let metadata = tonic::metadata::MetadataMap::from_headers(target.headers.clone());
         let grpc_encoding = match target.compression {
             Compression::Gzip => Some(tonic::codec::CompressionEncoding::Gzip),
             Compression::Zstd => Some(tonic::codec::CompressionEncoding::Zstd),
             Compression::None => None,
         };
-        Exchange { target, request_uri, request_headers, metadata, grpc_encoding, responses: AtomicUsize::new(0) }
+        Exchange {
+            target,
+            h1_head,
+            request_uri,
+            request_headers,
+            metadata,
+            grpc_encoding,
+            responses: AtomicUsize::new(0),
+        }
     }
 
     fn request(&self, body: Body) -> Request<ReqBody> {
@@ -120,66 +121,61 @@ impl Exchange {
 
     /// Sends `body` on `conn` and reads the answer, within `--timeout`.
     pub async fn attempt(&self, conn: &mut Conn, body: &Body) -> Tried {
-        if let Conn::Grpc(channel) = conn {
-            return self.attempt_grpc(channel.clone(), body).await;
-        }
-        let req = self.request(body.clone());
         let timeout = self.target.timeout;
-        let fut = async {
-            let (resp, driver) = match conn {
-                Conn::H1(s, driver) => {
-                    let resp = with_driver(driver, async {
-                        s.ready().await?;
-                        s.send_request(req).await
-                    })
-                    .await?;
-                    (resp, Some(driver))
-                }
-                Conn::H2(s) => {
-                    s.ready().await?;
-                    (s.send_request(req).await?, None)
-                }
-                Conn::Grpc(_) => unreachable!("gRPC is sent by attempt_grpc"),
-            };
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get(hyper::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let ctype =
-                resp.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let collect = Limited::new(resp.into_body(), MAX_RESPONSE).collect();
-            let body = match driver {
-                Some(d) => {
-                    tokio::pin!(collect);
-                    tokio::select! {
-                        biased;
-                        b = &mut collect => b,
-                        () = d.run() => collect.await,
-                    }
-                }
-                None => collect.await,
-            }
-            .map(|b| b.to_bytes());
-            Ok::<_, hyper::Error>((status, retry_after, ctype, body))
+        let tried = match conn {
+            Conn::Grpc(channel) => return self.attempt_grpc(channel.clone(), body).await,
+            Conn::H1(c) => tokio::time::timeout(timeout, self.attempt_h1(c, body)).await,
+            Conn::H2(s) => tokio::time::timeout(timeout, self.attempt_h2(s, body)).await,
         };
-        match tokio::time::timeout(timeout, fut).await {
-            Err(_) => Tried::Done {
-                attempt: Attempt::failed((ErrorClass::Timeout, format!("no response within {timeout:?}")), true),
+        tried.unwrap_or_else(|_| Tried::Done {
+            attempt: Attempt::failed((ErrorClass::Timeout, format!("no response within {timeout:?}")), true),
+            usable: false,
+        })
+    }
+
+    /// HTTP/1.1, on the hand-written client.
+    async fn attempt_h1(&self, c: &mut h1::Conn, body: &Body) -> Tried {
+        match c.exchange(&self.h1_head, body, MAX_RESPONSE).await {
+            Err(h1::Failed::NotSent) => Tried::NotSent,
+            Err(h1::Failed::Io(e)) => Tried::Done {
+                attempt: Attempt::failed((classify::io_exchange(&e), e.to_string()), true),
                 usable: false,
             },
-            Ok(Err(e)) if e.is_canceled() || e.is_closed() => Tried::NotSent,
-            Ok(Err(e)) => Tried::Done {
-                attempt: Attempt::failed((classify::exchange(&e), classify::message(&e)), true),
-                usable: false,
-            },
-            Ok(Ok((status, retry_after, ctype, body))) => {
+            Ok(r) => {
                 self.responses.fetch_add(1, Ordering::Relaxed);
-                let (attempt, usable) = answer(status, retry_after, ctype.as_deref(), body);
-                Tried::Done { attempt, usable: usable && conn.is_usable() }
+                let retry_after = r.retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let (attempt, usable) = answer(r.status, retry_after, r.content_type.as_deref(), r.body);
+                Tried::Done { attempt, usable: usable && c.is_usable() }
             }
         }
+    }
+
+    /// HTTP/2 (h2, h2c), on hyper's client.
+    async fn attempt_h2(&self, s: &mut hyper::client::conn::http2::SendRequest<ReqBody>, body: &Body) -> Tried {
+        let sent = async {
+            s.ready().await?;
+            s.send_request(self.request(body.clone())).await
+        };
+        let resp = match sent.await {
+            Ok(r) => r,
+            Err(e) if e.is_canceled() || e.is_closed() => return Tried::NotSent,
+            Err(e) => {
+                let attempt = Attempt::failed((classify::exchange(&e), classify::message(&e)), true);
+                return Tried::Done { attempt, usable: false };
+            }
+        };
+        let status = resp.status().as_u16();
+        let header = |n| resp.headers().get(n).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+        let retry_after = header(hyper::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, SystemTime::now()));
+        let ctype = header(hyper::header::CONTENT_TYPE);
+        let body = match Limited::new(resp.into_body(), MAX_RESPONSE).collect().await {
+            Ok(b) => ReadBody::Whole(b.to_bytes()),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => ReadBody::TooLarge,
+            Err(e) => ReadBody::Cut(classify::message(e.as_ref())),
+        };
+        self.responses.fetch_add(1, Ordering::Relaxed);
+        let (attempt, usable) = answer(status, retry_after, ctype.as_deref(), body);
+        Tried::Done { attempt, usable: usable && !s.is_closed() }
     }
 }
 
@@ -255,12 +251,7 @@ impl Exchange {
 }
 
 /// Judges a response: its status, and for a 2xx whether the whole body came and is OTLP.
-fn answer(
-    status: u16,
-    retry_after: Option<Duration>,
-    ctype: Option<&str>,
-    body: Result<Bytes, Box<dyn std::error::Error + Send + Sync>>,
-) -> (Attempt, bool) {
+fn answer(status: u16, retry_after: Option<Duration>, ctype: Option<&str>, body: ReadBody) -> (Attempt, bool) {
     let ok = (200..300).contains(&status);
     let plain = |rejected_spans, usable| {
         let outcome = Outcome::Status(status);
@@ -277,15 +268,15 @@ fn answer(
         )
     };
     let body = match body {
-        Ok(b) => b,
+        ReadBody::Whole(b) => b,
         // Too large to read: the status stands; the unread rest leaves the connection unusable.
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return plain(0, false),
-        Err(e) if ok => {
-            let m = format!("the {status} response was cut short: {}", classify::message(e.as_ref()));
+        ReadBody::TooLarge => return plain(0, false),
+        ReadBody::Cut(why) if ok => {
+            let m = format!("the {status} response was cut short: {why}");
             return (Attempt::failed((ErrorClass::Closed, m), true), false);
         }
         // A refusal whose body broke off is still a refusal.
-        Err(_) => return plain(0, false),
+        ReadBody::Cut(_) => return plain(0, false),
     };
     if !ok {
         return plain(0, true);
@@ -322,6 +313,7 @@ pub fn rejected_spans(body: &[u8], ctype: Option<&str>) -> Result<u64, String> {
 mod tests {
     use super::*;
     use crate::otlp::ExportTracePartialSuccess;
+    use bytes::Bytes;
 
     const PB: Option<&str> = Some("application/x-protobuf");
     const JSON: Option<&str> = Some("application/json; charset=utf-8");
@@ -342,14 +334,12 @@ mod tests {
 
     #[test]
     fn a_2xx_cut_short_or_malformed_is_a_failure() {
-        let cut: Box<dyn std::error::Error + Send + Sync> =
-            Box::new(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-        let (a, usable) = answer(200, None, PB, Err(cut));
+        let (a, usable) = answer(200, None, PB, ReadBody::Cut("the connection closed".into()));
         assert_eq!(a.outcome, Outcome::Error(ErrorClass::Closed));
         assert!(!usable);
-        let (a, _) = answer(200, None, PB, Ok(Bytes::from_static(b"\xff\xff")));
+        let (a, _) = answer(200, None, PB, ReadBody::Whole(Bytes::from_static(b"\xff\xff")));
         assert_eq!(a.outcome, Outcome::Error(ErrorClass::BadResponse));
-        let (a, _) = answer(413, None, Some("text/plain"), Ok(Bytes::from_static(b"too big")));
+        let (a, _) = answer(413, None, Some("text/plain"), ReadBody::Whole(Bytes::from_static(b"too big")));
         assert_eq!(a.outcome, Outcome::Status(413));
     }
 }

@@ -16,6 +16,7 @@ pub mod classify;
 pub mod closed;
 pub mod connect;
 pub mod exchange;
+pub mod h1;
 pub mod inflight;
 pub mod pacer;
 pub mod patch;

@@ -62,13 +62,19 @@ pub(super) async fn answer(
     // Held until the answer: the body's bytes while it is read, then its span list.
     let mut share = ctx.state.budget.share();
     let mut incoming = req.into_body();
-    let wire =
-        match body::read(&mut incoming, declared, ctx, Format::Protobuf, plan.max_body + FRAME_HEADER, &mut share)
-            .await
-        {
-            Ok(wire) => wire,
-            Err(a) => return a,
-        };
+    let wire = match body::read(
+        &mut incoming,
+        declared,
+        ctx,
+        Format::Protobuf,
+        plan.max_body + FRAME_HEADER,
+        &mut share,
+    )
+    .await
+    {
+        Ok(wire) => wire,
+        Err(a) => return a,
+    };
     let wire_len = wire.len();
     let msg = match message(wire, encoding, plan).await {
         Ok(m) => m,

@@ -50,12 +50,19 @@ impl Monitor {
 
     fn run(self) {
         let mut next_line = self.lines.map(|every| self.live.start + every);
+        // The p99 merges every shard's histogram: once a second is enough for a display.
+        let (mut p99, mut p99_at) = (0, Instant::now());
         while !self.done.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
-            let now = self.now();
+            let fresh = p99_at.elapsed() >= Duration::from_secs(1);
+            let mut now = self.now(fresh);
+            if fresh {
+                (p99, p99_at) = (now.p99, Instant::now());
+            }
+            now.p99 = p99;
             let silent = now.scheduled > 0 && (self.live.responses)() == 0;
             if silent && now.elapsed > NO_RESPONSE_HINT && !self.hinted.swap(true, Ordering::Relaxed) {
-                let errors = self.live.recorder.live().error_classes;
+                let errors = self.live.recorder.live(false).error_classes;
                 log::warn!("{}", no_response_hint(&self.plan.endpoint_display, &errors, Some(now.elapsed)));
             }
             self.bar.set_position(now.scheduled);
@@ -74,8 +81,8 @@ impl Monitor {
         }
     }
 
-    fn now(&self) -> Now {
-        let c = self.live.recorder.live();
+    fn now(&self, with_p99: bool) -> Now {
+        let c = self.live.recorder.live(with_p99);
         let (scheduled, ok, failed, missed, p99) = (c.scheduled, c.ok, c.failed, c.missed, c.p99_us);
         Now { scheduled, ok, failed, missed, p99, elapsed: Instant::now().saturating_duration_since(self.live.start) }
     }
