@@ -11,13 +11,13 @@
 #    Target: < 256 MiB.
 #
 # Usage: scripts/bench-replay.sh [all|throughput|precision|memory]
-#        (DURATION=20s for precision, TDURATION=10s ROUNDS=5 CONNS=4 for throughput)
+#        (DURATION=20s for precision, TDURATION=10s ROUNDS=5 CONNS=16 for throughput)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 duration=${DURATION:-20s}
 tduration=${TDURATION:-10s}
-conns=${CONNS:-4}
+conns=${CONNS:-16}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v wrk >/dev/null || { as_root apt-get install -y -qq wrk zstd >/dev/null; }
 command -v zstd >/dev/null || { as_root apt-get install -y -qq zstd >/dev/null; }
@@ -90,7 +90,7 @@ LUA
     # CPU each tool spends per request (user + system, from getrusage) is printed beside it: it
     # varies far less than throughput and shows what the load generator takes from the receiver
     # when both share the machine.
-    wrk_best=0; ours_best=0; ok=""; wrk_cpu=(); ours_cpu=()
+    wrk_best=0; ours_best=0; grpc_best=0; ok=""; wrk_cpu=(); ours_cpu=(); grpc_cpu=()
     for round in $(seq "${ROUNDS:-5}"); do
       start_rotel
       c=$(cpu_of "$work/wrk.out" wrk -t1 -c"$conns" -d"$tduration" -s "$work/post.lua" "$url")
@@ -104,23 +104,39 @@ LUA
       ok=$(python3 -c "import json; q=json.load(open('$work/r.json'))['requests']; print(f\"{q['ok']}/{q['scheduled']}\")")
       ours_cpu+=("$(python3 -c "import json; print($c * 1e6 / json.load(open('$work/r.json'))['requests']['scheduled'])")")
       wrk_best=$(python3 -c "print(max($wrk_best, $w))"); ours_best=$(python3 -c "print(max($ours_best, $o))")
+      start_rotel
+      c=$(cpu_of /dev/null "$bin" replay "$work/$scenario.zst" --endpoint "http://127.0.0.1:$((port + 1))" --protocol grpc \
+        --rate max --connections "$conns" --max-in-flight "$conns" --duration "$tduration" --quiet --report "$work/g.json")
+      g=$(python3 -c "import json; print(json.load(open('$work/g.json'))['rate']['achieved'])")
+      grpc_cpu+=("$(python3 -c "import json; print($c * 1e6 / json.load(open('$work/g.json'))['requests']['scheduled'])")")
+      grpc_best=$(python3 -c "print(max($grpc_best, $g))")
     done
-    python3 -c "print(f'{\"$scenario\":<22} body {$(stat -c %s "$work/body.bin")/1e3:6.1f} KB  wrk {$wrk_best:8.1f} req/s  replay {$ours_best:8.1f} req/s  ratio {$ours_best/$wrk_best:.2f} (target >= 0.90)  ok $ok  cpu/request wrk {$(median "${wrk_cpu[@]}"):.1f} us replay {$(median "${ours_cpu[@]}"):.1f} us')"
+    wc=$(median "${wrk_cpu[@]}"); oc=$(median "${ours_cpu[@]}"); gc=$(median "${grpc_cpu[@]}")
+    python3 -c "print(f'{\"$scenario\":<22} body {$(stat -c %s "$work/body.bin")/1e3:6.1f} KB  wrk {$wrk_best:8.1f} req/s  replay {$ours_best:8.1f} req/s  ratio {$ours_best/$wrk_best:.2f} (target >= 1.0)  ok $ok  cpu/request wrk {$wc:.1f} us replay {$oc:.1f} us  ratio {$oc/$wc:.2f} (target <= 1.3)')"
+    python3 -c "print(f'{\"  grpc\":<22} replay --protocol grpc {$grpc_best:8.1f} req/s  ratio to HTTP/1.1 {$grpc_best/$ours_best:.2f} (target >= 0.8)  cpu/request {$gc:.1f} us')"
   done
 fi
 
 if [ "$what" = all ] || [ "$what" = precision ]; then
   echo "== precision: achieved rate and pacer lateness, ${duration} each, rotel blackhole"
   "$bin" gen --quiet --count 5000 --mix simple_query=1 -o "$work/p.zst"
-  for rate in 1000 5000; do
-    start_rotel
-    "$bin" replay "$work/p.zst" --endpoint "$url" --rate "$rate" --duration "$duration" --quiet --report "$work/p.json"
-    python3 - "$work/p.json" "$rate" <<'PY'
+  for how in quiet bar; do
+    for rate in 1000 5000; do
+      start_rotel
+      if [ "$how" = quiet ]; then
+        "$bin" replay "$work/p.zst" --endpoint "$url" --rate "$rate" --duration "$duration" --quiet --report "$work/p.json"
+      else
+        # A pseudo-terminal, so the progress bar draws as it does for a person watching.
+        script -qec "'$bin' replay '$work/p.zst' --endpoint '$url' --rate $rate --duration $duration --threads 2 --report '$work/p.json'" /dev/null >/dev/null
+      fi
+      python3 - "$work/p.json" "$rate" "$how" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); t = float(sys.argv[2])
 a = r["rate"]["achieved"]; l = r["pacer_lateness_us"]; q = r["requests"]
-print(f"--rate {t:6.0f}  achieved {a:9.2f} ({(a - t) / t * 100:+.3f} %, target +-0.5 %)  lateness p50 {l['p50']} us p99 {l['p99']} us (target <= 100) max {l['max']} us  ok {q['ok']} missed {q['missed']}")
+how = "quiet" if sys.argv[3] == "quiet" else "bar, 2 threads"
+print(f"--rate {t:6.0f} {how:<15} achieved {a:9.2f} ({(a - t) / t * 100:+.3f} %, target +-0.5 %)  lateness p50 {l['p50']} us p99 {l['p99']} us (target <= 100) max {l['max']} us  ok {q['ok']} missed {q['missed']}")
 PY
+    done
   done
 fi
 
