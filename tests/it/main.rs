@@ -16,6 +16,7 @@ mod html;
 mod inspect;
 mod outputs;
 mod png;
+mod protocols;
 mod real_servers;
 mod replay;
 mod report;

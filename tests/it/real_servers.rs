@@ -18,14 +18,14 @@ use crate::servers::platform::{Launched, Platform, launch_or_skip};
 use crate::util::*;
 
 /// A finished replay run: its output, JSON report and wall time.
-struct Run {
-    out: Output,
-    report: Value,
+pub(crate) struct Run {
+    pub(crate) out: Output,
+    pub(crate) report: Value,
     took: Duration,
 }
 
 impl Run {
-    fn req(&self, k: &str) -> u64 {
+    pub(crate) fn req(&self, k: &str) -> u64 {
         self.report["requests"][k].as_u64().unwrap_or_else(|| panic!("requests.{k} in {}", self.report))
     }
     fn status(&self, code: u16) -> u64 {
@@ -35,7 +35,7 @@ impl Run {
         &self.report["errors"]
     }
     /// Asserts that every scheduled request ended exactly once.
-    fn assert_accounted(&self) {
+    pub(crate) fn assert_accounted(&self) {
         let (s, ok, failed, missed) = (self.req("scheduled"), self.req("ok"), self.req("failed"), self.req("missed"));
         assert_eq!(s, ok + failed + missed, "scheduled == ok + failed + missed: {}", self.report["requests"]);
         assert_eq!(self.req("cancelled"), 0, "nothing cancelled without an interrupt");
@@ -45,7 +45,7 @@ impl Run {
 
 /// Runs `traceblast replay CORPUS --endpoint URL --report … ARGS`, killing it (and failing the
 /// test) if it is still running after `limit`.
-fn replay_within(dir: &Path, corpus: &Path, endpoint: &str, args: &[&str], limit: Duration) -> Run {
+pub(crate) fn replay_within(dir: &Path, corpus: &Path, endpoint: &str, args: &[&str], limit: Duration) -> Run {
     let report = dir.join("run.json");
     let _ = std::fs::remove_file(&report);
     let start = Instant::now();
@@ -73,7 +73,7 @@ fn replay_within(dir: &Path, corpus: &Path, endpoint: &str, args: &[&str], limit
 }
 
 /// Spans in the whole corpus.
-fn corpus_spans(c: &Path) -> u64 {
+pub(crate) fn corpus_spans(c: &Path) -> u64 {
     traceblast::corpus::Corpus::open(c).unwrap().index.meta.totals.spans
 }
 

@@ -216,10 +216,11 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
     line(
         "endpoint",
         format!(
-            "{} (platform {}{}){}",
+            "{} (platform {}, {} over {}){}",
             plan.endpoint_display,
             plan.platform,
-            if plan.target.http2 { ", HTTP/2" } else { ", HTTP/1.1" },
+            plan.target.protocol.name(),
+            if plan.target.http2 { "HTTP/2" } else { "HTTP/1.1" },
             if plan.endpoint_appended { "; /v1/traces appended to the base URL, as OTel SDKs do" } else { "" }
         ),
     );
@@ -297,6 +298,7 @@ pub fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
     put("retries", plan.target.retries.to_string());
     put("compression", plan.compression.name().to_string());
     put("batch", plan.batch.to_string());
+    put("protocol", plan.target.protocol.name().to_string());
     put("http2", plan.target.http2.to_string());
     put("rewrite", plan.rewrite.to_string());
     if let Some((k, n)) = plan.shard {
