@@ -47,7 +47,8 @@ section{margin:16px 0}.card b{display:block;font-size:20px}.card span{color:#5b6
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:4px 10px;border-bottom:1px solid #e8ecf1;text-align:right}
 th:first-child,td:first-child{text-align:left}th{color:#5b6675;font-weight:600}
-.kv td{text-align:left}td.sample{text-align:left;word-break:break-all}.kv td:first-child{color:#5b6675;width:200px}
+.kv td{text-align:left}tr.fail td{background:#fdecea;color:#a61b1b;font-weight:600}.pass{color:#1b7837}
+.verdict{font-size:16px;font-weight:600}td.sample{text-align:left;word-break:break-all}.kv td:first-child{color:#5b6675;width:200px}
 svg.chart{width:100%;height:auto;display:block}
 svg text{font-size:12px;fill:#3b4552}svg text.title{font-size:13px;fill:#1d2530}
 svg text.empty{font-size:16px;fill:#8a94a3}
@@ -77,16 +78,7 @@ document.body.setAttribute('data-ready','1')});
 
 impl Render for Html {
     fn render(&self, r: &Report) -> String {
-        let mut o = String::with_capacity(64 * 1024);
-        let title = format!("traceblast report — {} → {}", r.corpus.path, r.run.endpoint);
-        let _ = write!(
-            o,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>\n<body><main>\n",
-            esc(&title)
-        );
+        let mut o = page_start(&format!("traceblast report — {} → {}", r.corpus.path, r.run.endpoint));
         header(&mut o, r);
         cards(&mut o, r);
         let t = Timeline::of(r);
@@ -135,9 +127,29 @@ impl Render for Html {
         errors(&mut o, r);
         tables(&mut o, r);
         metadata(&mut o, r);
-        o.push_str("</main></body></html>\n");
+        page_end(&mut o);
         o
     }
+}
+
+/// The start of a page titled `title`, up to `<main>`: styles, the self-check script, and the
+/// Content-Security-Policy that forbids every fetch. [`page_end`] closes it.
+pub(super) fn page_start(title: &str) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>\n<body><main>\n",
+        esc(title)
+    );
+    o
+}
+
+/// Closes a page opened by [`page_start`].
+pub(super) fn page_end(o: &mut String) {
+    o.push_str("</main></body></html>\n");
 }
 
 fn header(o: &mut String, r: &Report) {
@@ -194,7 +206,7 @@ fn cards(o: &mut String, r: &Report) {
     o.push_str("</div>\n");
 }
 
-fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
+pub(super) fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
     let _ =
         writeln!(o, "<section><h2>{}</h2><p class=\"note\">{}</p>{}</section>", esc(title), esc(note), chart.render());
 }
@@ -358,7 +370,7 @@ fn distribution(r: &Report) -> Chart {
     }
 }
 
-fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
     let _ = write!(o, "<section><h2>{}</h2><table><tr>", esc(title));
     for h in head {
         let _ = write!(o, "<th>{}</th>", esc(h));

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::compare::{Comparison, Count, Value};
+use super::compare::{Comparison, Count, Value, pct};
 use super::model::Percentiles;
 use super::{Render, Report};
 use crate::units::{human_bytes, thousands};
@@ -166,11 +166,6 @@ fn signed(v: i64) -> String {
     } else {
         "0".into()
     }
-}
-
-/// `+12.50 %`, or `n/a` when BASE is 0.
-fn pct(p: Option<f64>) -> String {
-    p.map(|p| format!("{p:+.2} %")).unwrap_or_else(|| "n/a".into())
 }
 
 fn side_line(label: &str, s: &super::compare::Side) -> String {

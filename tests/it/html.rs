@@ -182,3 +182,47 @@ fn html_report_renders_in_headless_chromium() {
     assert!(count([0x2c, 0xa0, 0x2c]) > 2000, "the status chart's 200 bars are not visible");
     assert!(count([0x1f, 0x6f, 0xd1]) > 200, "the blue chart lines are not visible");
 }
+
+#[test]
+fn compare_page_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, n) = (synthetic_report(&|_| true, 1.0), synthetic_report(&|_| true, 1.5));
+    let base = write_report(dir.path(), "base.json", &b);
+    let slow = write_report(dir.path(), "slow.json", &n);
+    let page = dir.path().join("cmp.html");
+    let (base, slow, out) = (base.to_str().unwrap(), slow.to_str().unwrap(), page.to_str().unwrap());
+    let o = run(&["report", "compare", base, slow, "--max-p99-regression", "10%", "--min-success", "90"]
+        .into_iter()
+        .chain(["--html", out])
+        .collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1), "the p99 threshold is crossed: {}", stderr(&o));
+    let source = std::fs::read_to_string(&page).unwrap();
+    assert!(!source.contains("src=") && !source.contains("href="), "the page loads nothing");
+
+    let dom = loaded_dom(dir.path(), &page);
+    // Both runs have the same seconds: each rate line has the whole seconds of one run
+    // (first second and schedule's end left out), latency every second, two lines per run.
+    let (len, last_due) = (b.series.len(), b.series.iter().rposition(|p| p.scheduled > 0).unwrap());
+    let expected = [
+        ("cmp-throughput", 2 * (last_due - 1)),
+        ("cmp-spans", 2 * (last_due - 1)),
+        ("cmp-bytes", 2 * (last_due - 1)),
+        ("cmp-latency", 4 * len),
+    ];
+    for (id, want) in expected {
+        let (drawn, points) = drawn_and_points(&dom, id);
+        assert_eq!(points, want, "chart {id}");
+        assert_eq!(drawn, points, "chart {id}: the browser laid out {drawn} of {points} points");
+        let svg = chart_svg(&dom, id);
+        for name in ["BASE", "NEW"] {
+            assert!(svg.contains(&format!("<title>{name}")), "chart {id} has no {name} line");
+        }
+    }
+    let at = dom.find(r#"<table id="checks">"#).expect("the checks table");
+    let checks = &dom[at..at + dom[at..].find("</table>").unwrap()];
+    assert_eq!(checks.matches("<tr").count(), 3, "a header and two checks: {checks}");
+    assert!(checks.contains(r#"<tr class="fail"><td><code>--max-p99-regression</code>"#), "{checks}");
+    assert!(checks.contains("<td>≤ +10 %</td><td>FAIL</td>"), "{checks}");
+    assert!(checks.contains("<td><code>--min-success</code></td>") && checks.contains("<td>≥ 90 %</td><td>pass</td>"));
+    assert!(dom.contains("FAIL: 1 of 2 thresholds crossed: --max-p99-regression."));
+}

@@ -302,6 +302,31 @@ fn compare_passes_within_thresholds_and_fails_past_them() {
 }
 
 #[test]
+fn compare_writes_its_page_and_prints_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, n) = (synthetic_report(&|_| true, 1.0), synthetic_report(&|_| true, 1.5));
+    let base = write_report(dir.path(), "base.json", &b);
+    let slow = write_report(dir.path(), "slow.json", &n);
+    let page = dir.path().join("cmp.html");
+    let args = ["report", "compare", s(&base), s(&slow), "--max-p99-regression", "10%"];
+    let plain = run(&args);
+    let o = run(&[&args[..], &["--html", s(&page)]].concat());
+    assert_eq!(o.status.code(), Some(1), "a crossed threshold still exits 1: {}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&plain), "--html leaves the text as it is");
+    let t = report::compare::Thresholds { max_p99_regression: Some(10.0), ..Default::default() };
+    let c = report::compare::compare(s(&base), &b, s(&slow), &n, &t);
+    let expected = report::html_compare::ComparePage { base: &b, new: &n }.render(&c);
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), expected);
+
+    // The page's path is checked before the reports are read: a bad one is the error, and
+    // nothing is printed.
+    let missing = dir.path().join("no-such-dir").join("cmp.html");
+    let o = run(&["report", "compare", s(&base), "absent.json", "--html", s(&missing)]);
+    assert_bad_input(&o, &["--html", "no-such-dir", "does not exist"]);
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
 fn merge_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     let one = synthetic_report(&|_| true, 1.0);
