@@ -166,4 +166,25 @@ mod tests {
         assert_eq!(lines[0].points, [(0.0, 2.5), (1.0, 5.0)]);
         assert_eq!(lines[0].tips[1], "t+1 s: 5.00 MB/s", "tooltips keep the exact value");
     }
+
+    #[test]
+    fn bands_shade_partial_seconds_and_stalls_up_to_a_bound() {
+        use crate::report::Report;
+        use crate::report::model::SeriesPoint;
+        let second = |t: u64, ok: u64| SeriesPoint { t, scheduled: 1, ok, ..Default::default() };
+        let mut r = Report::default();
+        r.run.started_at = "2026-11-18T11:06:40.400Z".into();
+        r.run.duration_s = 10.0;
+        let t0 = 1_795_000_000;
+        r.series = (0..8).map(|i| second(t0 + i, u64::from(!(3..5).contains(&i)))).collect();
+        let t = Timeline::of(&r);
+        let shown: Vec<(&str, f64, f64)> = bands(&t).iter().map(|b| (b.class, b.from, b.to)).collect();
+        assert_eq!(shown, [("partial", -0.5, 0.5), ("partial", 6.5, 7.5), ("stall", 2.5, 4.5)]);
+        assert_eq!(bands(&t)[2].tip, "t+3 to t+4 s: no request completed");
+        // A stall every other second, over and over: too many to shade.
+        r.series = (0..(2 * MAX_STALL_BANDS as u64 + 10)).map(|i| second(t0 + i, i % 2)).collect();
+        r.run.duration_s = r.series.len() as f64;
+        let t = Timeline::of(&r);
+        assert!(bands(&t).iter().all(|b| b.class == "partial"));
+    }
 }

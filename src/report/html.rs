@@ -6,9 +6,12 @@
 //! checks that each chart was laid out (`data-drawn` next to the `data-points` written here),
 //! which the Chromium test in `tests/it/html.rs` reads back.
 //!
-//! Charts: throughput (target vs achieved per second), latency p50/p99 per second, status codes
-//! per second (stacked), and the HDR percentile distribution (corrected vs uncorrected) on a
-//! log "nines" axis, from the report's serialized histograms.
+//! Charts: throughput (target vs achieved per second), spans and bytes per second (what an
+//! ingestion test is about), latency p50/p99 per second, status codes per second (stacked), all
+//! with partial and stalled seconds shaded ([`super::timeline`] decides which), and the HDR
+//! percentile distribution (corrected vs uncorrected) on a log "nines" axis, from the report's
+//! serialized histograms. Then an Errors section (classes with sample messages, gRPC statuses)
+//! and the tables, options in words ([`super::labels`]).
 
 use std::fmt::Write;
 
@@ -19,6 +22,8 @@ use super::charts::{
     x_axis,
 };
 use super::labels::options_in_words;
+#[cfg(test)]
+use super::model::SeriesPoint;
 use super::model::{Percentiles, decode_histogram};
 use super::svg::{Axis, Chart, Layer, Line, Marks, esc};
 use super::text::{counts, ended_by, us};
@@ -577,5 +582,20 @@ mod tests {
         assert!(html.contains("claimed 7 more rejected spans"));
         assert!(html.contains("<td>most in flight</td><td><code>64</code></td>") && !html.contains("max_in_flight"));
         assert!(!html.contains("ended by interrupted") && html.contains("ended: interrupted"));
+    }
+
+    #[test]
+    fn a_report_from_before_per_second_spans_says_so() {
+        let mut r = Report::default();
+        r.run.started_at = "2026-11-18T11:06:40.400Z".into();
+        r.run.duration_s = 5.0;
+        r.spans.ok = 400;
+        r.series = (0..6)
+            .map(|i| SeriesPoint { t: 1_795_000_000 + i, scheduled: 10, ok: 10, bytes: 5000, ..Default::default() })
+            .collect();
+        let html = Html.render(&r);
+        assert!(html.contains(r#"id="spans" data-points="0""#));
+        assert!(html.contains("written before per-second span counts were recorded"));
+        assert!(html.contains(r#"id="bytes" data-points="4""#), "seconds 1 to 4 are whole");
     }
 }
