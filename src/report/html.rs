@@ -22,8 +22,6 @@ use super::charts::{
     x_axis,
 };
 use super::labels::options_in_words;
-#[cfg(test)]
-use super::model::SeriesPoint;
 use super::model::{Percentiles, decode_histogram};
 use super::svg::{Axis, Chart, Layer, Line, Marks, esc};
 use super::text::{counts, ended_by, us};
@@ -536,6 +534,7 @@ fn metadata(o: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::model::SeriesPoint;
 
     #[test]
     fn percentile_axis_reads_in_nines() {
