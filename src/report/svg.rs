@@ -1,5 +1,6 @@
-//! Static SVG charts for the HTML report: line charts and stacked bars with labelled axes,
-//! a legend and `<title>` tooltips.
+//! Static SVG charts for the HTML report: line charts (broken where the data has a hole) and
+//! stacked bars with labelled axes, a legend, shaded bands behind the data (partial or stalled
+//! seconds) and `<title>` tooltips.
 //!
 //! Charts are drawn here, in Rust, rather than by a JavaScript library: the page must work
 //! offline and from a CI artifact, so it cannot fetch one, and inlining one would make every
