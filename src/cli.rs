@@ -414,6 +414,10 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write the comparison as an HTML page: the thresholds as a table, both runs' charts
+    /// overlaid (throughput, spans/s, data/s, latency). The text or JSON is printed as usual.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// `traceblast report merge`.

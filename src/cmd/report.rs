@@ -50,12 +50,17 @@ fn show(a: &ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Exit 1 when a threshold is crossed: the comparison is printed either way.
+/// Exit 1 when a threshold is crossed: the comparison is printed (and its page written)
+/// either way.
 fn compare(a: &CompareArgs) -> Result<ExitCode> {
     let thresholds = crate::config::report::thresholds(a)?;
+    let html = a.html.as_deref().map(|p| output("--html", p)).transpose()?;
     let (base, new) = (load(&a.base)?, load(&a.new)?);
     let (bf, nf) = (a.base.display().to_string(), a.new.display().to_string());
     let c = report::compare::compare(&bf, &base, &nf, &new, &thresholds);
+    if let Some(out) = &html {
+        out.write(report::html_compare::ComparePage { base: &base, new: &new }.render(&c).as_bytes())?;
+    }
     if a.json {
         super::emit(report::json::Json.render(&c))?;
     } else {

@@ -106,6 +106,29 @@ pub struct Check {
     pub crossed: bool,
     /// The numbers behind the verdict, for people.
     pub detail: String,
+    /// The judged quantity in BASE, in NEW, and their difference, for people (the compare
+    /// page's table; the JSON has them under their own keys).
+    #[serde(skip)]
+    pub shown: [String; 3],
+}
+
+impl Check {
+    /// The limit as a bound: `≤ 10 %`, `≥ 0.95`.
+    pub fn bound(&self) -> String {
+        let rel = if self.flag.starts_with("--max") { "≤" } else { "≥" };
+        let plus = if self.flag.ends_with("-regression") { "+" } else { "" };
+        format!("{rel} {plus}{}{}", self.limit, self.unit)
+    }
+}
+
+/// `+12.50 %`, or `n/a` when BASE is 0.
+pub fn pct(p: Option<f64>) -> String {
+    p.map(|p| format!("{p:+.2} %")).unwrap_or_else(|| "n/a".into())
+}
+
+/// BASE, NEW and the change in points of a percentage.
+fn points(v: &Value) -> [String; 3] {
+    [format!("{:.2} %", v.base), format!("{:.2} %", v.new), format!("{:+.2} pt", v.delta)]
 }
 
 /// Two runs compared.
@@ -238,7 +261,15 @@ fn regression(flag: &'static str, name: &str, limit: f64, d: &Count) -> Check {
     };
     // Judge the exact change, not the rounded one shown (+10.004 % crosses a 10 % limit).
     let exact = (d.base > 0).then(|| (d.new as f64 - d.base as f64) / d.base as f64 * 100.0).or(d.change_pct);
-    Check { flag, limit, unit: " %", value: d.change_pct, crossed: exact.is_none_or(|p| p > limit), detail }
+    Check {
+        flag,
+        limit,
+        unit: " %",
+        value: d.change_pct,
+        crossed: exact.is_none_or(|p| p > limit),
+        detail,
+        shown: [us(d.base), us(d.new), pct(d.change_pct)],
+    }
 }
 
 /// `ok / scheduled` in percent, unrounded (100 when nothing was scheduled).
@@ -263,6 +294,7 @@ fn checks(c: &Comparison, t: &Thresholds, new: &Report) -> Vec<Check> {
             value: Some(v),
             crossed: exact_success(new) < limit,
             detail: format!("success rate {v:.2} %, limit {limit} %"),
+            shown: points(&c.success_rate),
         });
     }
     if let Some(limit) = t.max_error_rate {
@@ -277,6 +309,7 @@ fn checks(c: &Comparison, t: &Thresholds, new: &Report) -> Vec<Check> {
                 sent > 0 && new.requests.failed as f64 * 100.0 / sent as f64 > limit
             },
             detail: format!("error rate {v:.2} % of sent requests, limit {limit} %"),
+            shown: points(&c.error_rate),
         });
     }
     if let Some(limit) = t.min_rate_ratio {
@@ -293,6 +326,11 @@ fn checks(c: &Comparison, t: &Thresholds, new: &Report) -> Vec<Check> {
             value: ratio,
             crossed: ratio.is_none_or(|r| r < limit),
             detail,
+            shown: [
+                format!("{} req/s", a.base),
+                format!("{} req/s", a.new),
+                ratio.map_or_else(|| "n/a".into(), |r| format!("× {r}")),
+            ],
         });
     }
     out
@@ -363,6 +401,18 @@ mod tests {
             ["--max-p50-regression", "--max-p99-regression", "--min-success", "--max-error-rate", "--min-rate-ratio"]
         );
         assert_eq!(c.checks[0].detail, "p50 500 µs → 550 µs (+10.00 %), limit +9.99 %");
+        let table: Vec<(String, [String; 3])> = c.checks.iter().map(|k| (k.bound(), k.shown.clone())).collect();
+        let row = |b: &str, v: [&str; 3]| (b.to_string(), v.map(String::from));
+        assert_eq!(
+            table,
+            [
+                row("≤ +9.99 %", ["500 µs", "550 µs", "+10.00 %"]),
+                row("≤ +9.99 %", ["1.00 ms", "1.10 ms", "+10.00 %"]),
+                row("≥ 99.51 %", ["100.00 %", "99.50 %", "-0.50 pt"]),
+                row("≤ 0.49 %", ["0.00 %", "0.50 %", "+0.50 pt"]),
+                row("≥ 0.951", ["100 req/s", "95 req/s", "× 0.95"]),
+            ]
+        );
     }
 
     #[test]

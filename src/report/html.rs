@@ -6,19 +6,28 @@
 //! checks that each chart was laid out (`data-drawn` next to the `data-points` written here),
 //! which the Chromium test in `tests/it/html.rs` reads back.
 //!
-//! Charts: throughput (target vs achieved per second), latency p50/p99 per second, status codes
-//! per second (stacked), and the HDR percentile distribution (corrected vs uncorrected) on a
-//! log "nines" axis, from the report's serialized histograms.
+//! Charts: throughput (target vs achieved per second), spans and bytes per second (what an
+//! ingestion test is about), latency p50/p99 per second, status codes per second (stacked), all
+//! with partial and stalled seconds shaded ([`super::timeline`] decides which), and the HDR
+//! percentile distribution (corrected vs uncorrected) on a log "nines" axis, from the report's
+//! serialized histograms. Then an Errors section (classes with sample messages, gRPC statuses)
+//! and the tables, options in words ([`super::labels`]).
 
 use std::fmt::Write;
-use std::time::{Duration, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use super::model::{Percentiles, SeriesPoint, decode_histogram};
-use super::svg::{Axis, Chart, Layer, Line, Marks, esc, number};
-use super::text::us;
+use super::charts::{
+    bands, bytes_chart, bytes_per_s, latency_chart, latency_tip, latency_unit, line, no_rate_reason, per_s, time_chart,
+    x_axis,
+};
+use super::labels::options_in_words;
+use super::model::{Percentiles, decode_histogram};
+use super::svg::{Axis, Chart, Layer, Line, Marks, esc};
+use super::text::{counts, ended_by, us};
+use super::timeline::Timeline;
 use super::{Render, Report};
+use crate::stats::ErrorClass;
 use crate::units::{human_bytes, thousands};
 
 /// A self-contained HTML page.
@@ -28,8 +37,6 @@ pub struct Html;
 const NINES: f64 = 5.0;
 /// Points per nine on the distribution curve.
 const STEPS_PER_NINE: usize = 20;
-/// Longest series (seconds) drawn with its empty seconds filled with zeros.
-const MAX_DENSE_SECONDS: u64 = 7 * 24 * 3600;
 
 const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2530;background:#f4f6f9;margin:0}
@@ -43,13 +50,15 @@ section{margin:16px 0}.card b{display:block;font-size:20px}.card span{color:#5b6
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{padding:4px 10px;border-bottom:1px solid #e8ecf1;text-align:right}
 th:first-child,td:first-child{text-align:left}th{color:#5b6675;font-weight:600}
-.kv td{text-align:left}.kv td:first-child{color:#5b6675;width:200px}
+.kv td{text-align:left}tr.fail td{background:#fdecea;color:#a61b1b;font-weight:600}.pass{color:#1b7837}
+.verdict{font-size:16px;font-weight:600}td.sample{text-align:left;word-break:break-all}.kv td:first-child{color:#5b6675;width:200px}
 svg.chart{width:100%;height:auto;display:block}
 svg text{font-size:12px;fill:#3b4552}svg text.title{font-size:13px;fill:#1d2530}
 svg text.empty{font-size:16px;fill:#8a94a3}
 .grid{stroke:#e3e7ee}.axis,.tick{stroke:#8a94a3}
 .series{fill:none;stroke-width:2;stroke-linejoin:round}.dashed{stroke-dasharray:6 4}
 .pt{fill-opacity:0}.pt:hover{fill-opacity:1}.dot{fill-opacity:.9}
+.band.partial{fill:#8a94a3;fill-opacity:.16}.band.stall{fill:#d62728;fill-opacity:.10}
 code{font-size:12px}
 ";
 
@@ -72,24 +81,32 @@ document.body.setAttribute('data-ready','1')});
 
 impl Render for Html {
     fn render(&self, r: &Report) -> String {
-        let mut o = String::with_capacity(64 * 1024);
-        let title = format!("traceblast report — {} → {}", r.corpus.path, r.run.endpoint);
-        let _ = write!(
-            o,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>\n<body><main>\n",
-            esc(&title)
-        );
+        let mut o = page_start(&format!("traceblast report — {} → {}", r.corpus.path, r.run.endpoint));
         header(&mut o, r);
         cards(&mut o, r);
         let t = Timeline::of(r);
+        let shading = "Grey bands are partial seconds (the run started inside them, or its schedule ended and \
+                       they only drain), left out of the rate lines; red bands are seconds in which no request completed, where the lines break.";
         section(
             &mut o,
             "Throughput",
-            "Requests per second: due by the schedule (target) and completed (ok + failed), by wall-clock second.",
+            &format!(
+                "Requests per second: due by the schedule (target) and completed (ok + failed), by wall-clock second. {shading}"
+            ),
             &throughput(r, &t),
+        );
+        section(
+            &mut o,
+            "Spans per second",
+            "Spans in the requests completed in each second that the server acknowledged (2xx, minus spans it \
+             rejected): the ingestion rate.",
+            &spans(r, &t),
+        );
+        section(
+            &mut o,
+            "Data per second",
+            "Request body bytes, as sent on the wire (compressed), of the requests completed in each second.",
+            &data(&t),
         );
         section(
             &mut o,
@@ -110,23 +127,44 @@ impl Render for Html {
              (what users wait when the server stalls); uncorrected from the actual send (what most load tools report).",
             &distribution(r),
         );
+        errors(&mut o, r);
         tables(&mut o, r);
         metadata(&mut o, r);
-        o.push_str("</main></body></html>\n");
+        page_end(&mut o);
         o
     }
+}
+
+/// The start of a page titled `title`, up to `<main>`: styles, the self-check script, and the
+/// Content-Security-Policy that forbids every fetch. [`page_end`] closes it.
+pub(super) fn page_start(title: &str) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>\n<body><main>\n",
+        esc(title)
+    );
+    o
+}
+
+/// Closes a page opened by [`page_start`].
+pub(super) fn page_end(o: &mut String) {
+    o.push_str("</main></body></html>\n");
 }
 
 fn header(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
-        "<h1>traceblast replay report</h1><div class=\"sub\"><code>{}</code> → <code>{}</code> ({}) · started {} · {:.2} s · ended by {}</div>",
+        "<h1>traceblast replay report</h1><div class=\"sub\"><code>{}</code> → <code>{}</code>{} · started {} · {:.2} s · ended: {}</div>",
         esc(&r.corpus.path),
         esc(&r.run.endpoint),
-        esc(&r.run.platform),
+        if r.run.platform.is_empty() { String::new() } else { format!(" ({})", esc(&r.run.platform)) },
         esc(&r.run.started_at),
         r.run.duration_s,
-        esc(&r.run.ended_by)
+        esc(&ended_by(&r.run.ended_by))
     );
     if r.interrupted {
         o.push_str("<div class=\"banner\">This run was <b>interrupted</b> (Ctrl-C or SIGTERM): the numbers cover the part that ran.</div>\n");
@@ -171,132 +209,54 @@ fn cards(o: &mut String, r: &Report) {
     o.push_str("</div>\n");
 }
 
-fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
+pub(super) fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
     let _ =
         writeln!(o, "<section><h2>{}</h2><p class=\"note\">{}</p>{}</section>", esc(title), esc(note), chart.render());
 }
 
-/// The series by second since the first one, empty seconds filled in (up to a bound).
-struct Timeline<'a> {
-    /// Unix second of offset 0.
-    t0: u64,
-    /// `(offset, the second's counts if any)`.
-    seconds: Vec<(u64, Option<&'a SeriesPoint>)>,
-}
-
-impl<'a> Timeline<'a> {
-    fn of(r: &'a Report) -> Self {
-        let mut points: Vec<&SeriesPoint> = r.series.iter().collect();
-        points.sort_by_key(|p| p.t);
-        let (Some(first), Some(last)) = (points.first(), points.last()) else {
-            return Timeline { t0: 0, seconds: Vec::new() };
-        };
-        let t0 = first.t;
-        let span = last.t - t0;
-        let seconds = if span <= MAX_DENSE_SECONDS {
-            let mut it = points.iter().peekable();
-            (0..=span)
-                .map(|off| {
-                    let mut here = None;
-                    while let Some(p) = it.next_if(|p| p.t <= t0 + off) {
-                        here = Some(*p);
-                    }
-                    (off, here)
-                })
-                .collect()
-        } else {
-            points.iter().map(|p| (p.t - t0, Some(*p))).collect()
-        };
-        Timeline { t0, seconds }
-    }
-
-    fn x_axis(&self) -> Axis {
-        let span = self.seconds.last().map(|s| s.0).unwrap_or(0) as f64;
-        let start = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.t0));
-        let title = if self.seconds.is_empty() { "seconds".to_string() } else { format!("seconds since {start}") };
-        Axis::linear(0.0, span.max(1.0), &title).tight(span.max(1.0))
-    }
-
-    /// `(offset, value)` for every second (0 where the second has no counts).
-    fn values(&self, f: impl Fn(&SeriesPoint) -> f64) -> Vec<(f64, f64)> {
-        self.seconds.iter().map(|(off, p)| (*off as f64, p.map(&f).unwrap_or(0.0))).collect()
-    }
-}
-
-fn tips(points: &[(f64, f64)], what: &str, fmt: impl Fn(f64) -> String) -> Vec<String> {
-    points.iter().map(|(x, y)| format!("t+{} s: {} {what}", number(*x), fmt(*y))).collect()
-}
-
 fn throughput(r: &Report, t: &Timeline) -> Chart {
-    let scheduled = t.values(|p| p.scheduled as f64);
-    let done = t.values(|p| (p.ok + p.failed) as f64);
-    let missed = t.values(|p| p.missed as f64);
-    let per_s = |v: f64| format!("{}/s", number(v));
     let mut lines = vec![
-        Line {
-            name: "target (scheduled)".into(),
-            color: "#7f8c9a",
-            dashed: true,
-            tips: tips(&scheduled, "scheduled", per_s),
-            points: scheduled,
-        },
-        Line {
-            name: "achieved (ok + failed)".into(),
-            color: "#1f6fd1",
-            dashed: false,
-            tips: tips(&done, "completed", per_s),
-            points: done,
-        },
+        line("target (scheduled)", "#7f8c9a", true, t.due(|p| p.scheduled as f64), per_s(" scheduled")),
+        line("achieved (ok + failed)", "#1f6fd1", false, t.done(|p| (p.ok + p.failed) as f64), per_s(" completed")),
     ];
     if r.requests.missed > 0 {
-        lines.push(Line {
-            name: "missed".into(),
-            color: "#d62728",
-            dashed: false,
-            tips: tips(&missed, "missed", per_s),
-            points: missed,
-        });
+        lines.push(line("missed", "#d62728", false, t.due(|p| p.missed as f64), per_s(" missed")));
     }
-    let top = lines.iter().flat_map(|l| &l.points).map(|p| p.1).fold(0.0, f64::max);
-    Chart {
-        id: "throughput",
-        title: "Throughput per second".into(),
-        x: t.x_axis(),
-        y: Axis::linear(0.0, top, "requests / s"),
-        marks: Marks::Lines(lines),
-        empty: "no per-second data",
-    }
+    let mut c = time_chart("throughput", "Throughput per second", x_axis(t), "requests / s", lines, bands(t));
+    c.empty = no_rate_reason(&[t]);
+    c
 }
 
-/// The unit latencies up to `max_us` read best in: (divisor, name).
-fn latency_unit(max_us: f64) -> (f64, &'static str) {
-    if max_us < 2_000.0 {
-        (1.0, "µs")
-    } else if max_us < 2_000_000.0 {
-        (1e3, "ms")
+fn spans(r: &Report, t: &Timeline) -> Chart {
+    // Reports written before per-second span counts have zeros there: no line, and a note.
+    let predates = r.spans.ok > 0 && r.series.iter().all(|p| p.spans == 0);
+    let lines = if predates {
+        Vec::new()
     } else {
-        (1e6, "s")
-    }
+        vec![line("spans acknowledged", "#9467bd", false, t.done(|p| p.spans as f64), per_s(" spans"))]
+    };
+    let mut c = time_chart("spans", "Spans acknowledged per second", x_axis(t), "spans / s", lines, bands(t));
+    c.empty = if predates {
+        "this report was written before per-second span counts were recorded"
+    } else {
+        no_rate_reason(&[t])
+    };
+    c
+}
+
+fn data(t: &Timeline) -> Chart {
+    let l = line("sent (completed requests)", "#17becf", false, t.done(|p| p.bytes as f64), bytes_per_s);
+    let mut c = bytes_chart("bytes", x_axis(t), vec![l], bands(t));
+    c.empty = no_rate_reason(&[t]);
+    c
 }
 
 fn latency(t: &Timeline) -> Chart {
-    let done: Vec<(f64, &SeriesPoint)> =
-        t.seconds.iter().filter_map(|(off, p)| p.filter(|p| p.ok + p.failed > 0).map(|p| (*off as f64, p))).collect();
-    let max_us = done.iter().map(|(_, p)| p.p99_us.max(p.p50_us)).max().unwrap_or(0) as f64;
-    let (div, unit) = latency_unit(max_us);
-    let line = |name: &str, color: &'static str, f: fn(&SeriesPoint) -> u64| {
-        let points: Vec<(f64, f64)> = done.iter().map(|(x, p)| (*x, f(p) as f64 / div)).collect();
-        let tips = done.iter().map(|(x, p)| format!("t+{} s: {name} {}", number(*x), us(f(p)))).collect();
-        Line { name: name.into(), color, dashed: false, points, tips }
-    };
-    Chart {
-        id: "latency",
-        title: "Latency p50 and p99 per second".into(),
-        x: t.x_axis(),
-        y: Axis::linear(0.0, max_us / div, &format!("latency ({unit})")),
-        marks: Marks::Lines(vec![line("p50", "#1f6fd1", |p| p.p50_us), line("p99", "#e8710a", |p| p.p99_us)]),
-        empty: "no request completed",
-    }
+    let lines = vec![
+        line("p50", "#1f6fd1", false, t.completions(|p| p.p50_us as f64), latency_tip("p50")),
+        line("p99", "#e8710a", false, t.completions(|p| p.p99_us as f64), latency_tip("p99")),
+    ];
+    latency_chart("latency", x_axis(t), lines, bands(t))
 }
 
 /// A colour per status code: greens for 2xx, oranges for 4xx, reds for 5xx, grey for none.
@@ -316,7 +276,7 @@ fn status_color(code: &str, nth_in_class: usize) -> &'static str {
 
 fn statuses(t: &Timeline) -> Chart {
     let mut codes: Vec<&str> =
-        t.seconds.iter().filter_map(|s| s.1).flat_map(|p| p.status.keys().map(String::as_str)).collect();
+        t.seconds.iter().filter_map(|s| s.point).flat_map(|p| p.status.keys().map(String::as_str)).collect();
     codes.sort_by_key(|c| (*c == "0", c.to_string()));
     codes.dedup();
     let mut per_class = std::collections::HashMap::new();
@@ -332,13 +292,13 @@ fn statuses(t: &Timeline) -> Chart {
                 values: t
                     .seconds
                     .iter()
-                    .map(|(_, p)| p.and_then(|p| p.status.get(*code)).copied().unwrap_or(0) as f64)
+                    .map(|s| s.point.and_then(|p| p.status.get(*code)).copied().unwrap_or(0) as f64)
                     .collect(),
             }
         })
         .collect();
-    let top = t.seconds.iter().filter_map(|s| s.1).map(|p| p.status.values().sum::<u64>()).max().unwrap_or(0);
-    let mut x = t.x_axis();
+    let top = t.seconds.iter().filter_map(|s| s.point).map(|p| p.status.values().sum::<u64>()).max().unwrap_or(0);
+    let mut x = x_axis(t);
     x.min = -0.5;
     x.max += 0.5;
     Chart {
@@ -347,11 +307,17 @@ fn statuses(t: &Timeline) -> Chart {
         x,
         y: Axis::linear(0.0, top as f64, "responses / s"),
         marks: Marks::Stacked {
-            x: t.seconds.iter().map(|s| s.0 as f64).collect(),
-            labels: t.seconds.iter().map(|s| format!("t+{} s", s.0)).collect(),
+            x: t.seconds.iter().map(|s| s.off as f64).collect(),
+            labels: t
+                .seconds
+                .iter()
+                .map(|s| format!("t+{} s{}", s.off, if s.partial { " (partial second)" } else { "" }))
+                .collect(),
             layers,
         },
         empty: "no request completed",
+        bands: bands(t),
+        join_within: None,
     }
 }
 
@@ -402,10 +368,12 @@ fn distribution(r: &Report) -> Chart {
             line("uncorrected", "#e8710a", true, &uncorrected),
         ]),
         empty: "no latency samples",
+        bands: Vec::new(),
+        join_within: None,
     }
 }
 
-fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
     let _ = write!(o, "<section><h2>{}</h2><table><tr>", esc(title));
     for h in head {
         let _ = write!(o, "<th>{}</th>", esc(h));
@@ -475,6 +443,49 @@ fn tables(o: &mut String, r: &Report) {
     table(o, "Outcomes", &["", "count"], &outcomes);
 }
 
+/// Failures without a status by class with a sample message each, the gRPC statuses, and a
+/// note when the server's partial-success counts could not be trusted.
+fn errors(o: &mut String, r: &Report) {
+    let _ = write!(o, "<section id=\"errors\"><h2>Errors</h2>");
+    if r.spans.rejected_claimed > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"note\">The server claimed {} more rejected spans than its requests carried; they were \
+             counted as the requests' own spans (its partial-success counts cannot be trusted).</p>",
+            thousands(r.spans.rejected_claimed)
+        );
+    }
+    if r.error_classes.is_empty() {
+        let line = if r.errors.is_empty() {
+            "No request failed without a status.".to_string()
+        } else {
+            format!("Failures without a status: {}.", counts(&r.errors))
+        };
+        let _ = write!(o, "<p class=\"note\">{}</p>", esc(&line));
+    } else {
+        o.push_str(
+            "<table class=\"errors\"><tr><th>error</th><th>class</th><th>requests</th><th>sample message</th></tr>",
+        );
+        for (class, e) in &r.error_classes {
+            let what = ErrorClass::from_name(class).map_or(class.as_str(), |c| c.describe());
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"sample\"><code>{}</code></td></tr>",
+                esc(what),
+                esc(class),
+                thousands(e.count),
+                esc(&e.sample)
+            );
+        }
+        o.push_str("</table>");
+    }
+    o.push_str("</section>\n");
+    if !r.grpc_status.is_empty() {
+        let rows: Vec<Vec<String>> = r.grpc_status.iter().map(|(k, v)| vec![k.clone(), thousands(*v)]).collect();
+        table(o, "gRPC status", &["status", "requests"], &rows);
+    }
+}
+
 fn kv(o: &mut String, title: &str, rows: &[(String, String)]) {
     let _ = write!(o, "<section><h2>{}</h2><table class=\"kv\">", esc(title));
     for (k, v) in rows {
@@ -493,7 +504,7 @@ fn metadata(o: &mut String, r: &Report) {
     let mut rows = vec![
         ("started at".to_string(), run.started_at.clone()),
         ("duration".into(), format!("{:.3} s", run.duration_s)),
-        ("ended by".into(), run.ended_by.clone()),
+        ("ended".into(), ended_by(&run.ended_by)),
         ("endpoint".into(), run.endpoint.clone()),
         ("platform".into(), run.platform.clone()),
         ("rate".into(), format!("{target} target · {} achieved · {} ok/s", r.rate.achieved, r.rate.ok_per_s)),
@@ -516,14 +527,14 @@ fn metadata(o: &mut String, r: &Report) {
             ("mix".into(), c.mix.clone()),
         ],
     );
-    let options: Vec<(String, String)> = run.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    kv(o, "Options", &options);
+    kv(o, "Options", &options_in_words(&run.options));
     kv(o, "Headers (secrets redacted)", &run.headers);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::model::SeriesPoint;
 
     #[test]
     fn percentile_axis_reads_in_nines() {
@@ -544,7 +555,7 @@ mod tests {
     #[test]
     fn an_empty_interrupted_report_still_renders_every_section() {
         let html = Html.render(&Report { interrupted: true, ..Default::default() });
-        for id in ["throughput", "latency", "status", "distribution"] {
+        for id in ["throughput", "spans", "bytes", "latency", "status", "distribution"] {
             assert!(html.contains(&format!(r#"id="{id}" data-points="0""#)), "{id}");
         }
         assert!(html.contains("No request was scheduled") && html.contains("<b>interrupted</b>"));
@@ -552,15 +563,38 @@ mod tests {
     }
 
     #[test]
-    fn gaps_in_the_series_are_zero_seconds() {
-        let r = Report {
-            series: vec![
-                SeriesPoint { t: 100, scheduled: 5, ..Default::default() },
-                SeriesPoint { t: 103, scheduled: 7, ..Default::default() },
-            ],
-            ..Default::default()
-        };
-        let t = Timeline::of(&r);
-        assert_eq!(t.values(|p| p.scheduled as f64), [(0.0, 5.0), (1.0, 0.0), (2.0, 0.0), (3.0, 7.0)]);
+    fn errors_show_their_class_count_and_escaped_sample() {
+        let mut r = Report::default();
+        r.errors.insert("connect".into(), 3);
+        r.error_classes.insert(
+            "refused".into(),
+            crate::report::model::ErrorClassReport { count: 3, sample: "connect <127.0.0.1:9>: refused & gone".into() },
+        );
+        r.grpc_status.insert("unavailable".into(), 2);
+        r.spans.rejected_claimed = 7;
+        r.run.ended_by = "interrupted".into();
+        r.run.options.insert("max_in_flight".into(), "64".into());
+        let html = Html.render(&r);
+        assert!(html.contains("<td>connection refused</td><td><code>refused</code></td><td>3</td>"), "{html}");
+        assert!(html.contains("connect &lt;127.0.0.1:9&gt;: refused &amp; gone"));
+        assert!(html.contains("<h2>gRPC status</h2>") && html.contains("<td>unavailable</td><td>2</td>"));
+        assert!(html.contains("claimed 7 more rejected spans"));
+        assert!(html.contains("<td>most in flight</td><td><code>64</code></td>") && !html.contains("max_in_flight"));
+        assert!(!html.contains("ended by interrupted") && html.contains("ended: interrupted"));
+    }
+
+    #[test]
+    fn a_report_from_before_per_second_spans_says_so() {
+        let mut r = Report::default();
+        r.run.started_at = "2026-11-18T11:06:40.400Z".into();
+        r.run.duration_s = 5.0;
+        r.spans.ok = 400;
+        r.series = (0..6)
+            .map(|i| SeriesPoint { t: 1_795_000_000 + i, scheduled: 10, ok: 10, bytes: 5000, ..Default::default() })
+            .collect();
+        let html = Html.render(&r);
+        assert!(html.contains(r#"id="spans" data-points="0""#));
+        assert!(html.contains("written before per-second span counts were recorded"));
+        assert!(html.contains(r#"id="bytes" data-points="4""#), "seconds 1 to 4 are whole");
     }
 }

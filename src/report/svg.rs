@@ -1,5 +1,6 @@
-//! Static SVG charts for the HTML report: line charts and stacked bars with labelled axes,
-//! a legend and `<title>` tooltips.
+//! Static SVG charts for the HTML report: line charts (broken where the data has a hole) and
+//! stacked bars with labelled axes, a legend, shaded bands behind the data (partial or stalled
+//! seconds) and `<title>` tooltips.
 //!
 //! Charts are drawn here, in Rust, rather than by a JavaScript library: the page must work
 //! offline and from a CI artifact, so it cannot fetch one, and inlining one would make every
@@ -121,6 +122,19 @@ pub struct Layer {
     pub values: Vec<f64>,
 }
 
+/// A shaded stretch of the x axis behind the data (a partial second, a stall), with a tooltip.
+#[derive(Debug, Clone)]
+pub struct Band {
+    /// Start, in x data units.
+    pub from: f64,
+    /// End, in x data units.
+    pub to: f64,
+    /// CSS class: `partial` or `stall` (the page styles each).
+    pub class: &'static str,
+    /// Tooltip.
+    pub tip: String,
+}
+
 /// What a chart draws.
 #[derive(Debug, Clone)]
 pub enum Marks {
@@ -146,6 +160,11 @@ pub struct Chart {
     pub marks: Marks,
     /// Shown instead of the plot when there is nothing to draw.
     pub empty: &'static str,
+    /// Shaded stretches behind the data.
+    pub bands: Vec<Band>,
+    /// Points of a line further apart than this on x are not joined: the line breaks there
+    /// (a second without data). `None` joins every point.
+    pub join_within: Option<f64>,
 }
 
 impl Chart {
@@ -177,6 +196,7 @@ impl Chart {
                 esc(self.empty)
             );
         } else {
+            self.bands(&mut o);
             match &self.marks {
                 Marks::Lines(lines) => lines.iter().for_each(|l| self.line(&mut o, l)),
                 Marks::Stacked { x, labels, layers } => self.bars(&mut o, x, labels, layers),
@@ -237,28 +257,72 @@ impl Chart {
         );
     }
 
-    fn line(&self, o: &mut String, l: &Line) {
-        let pts: Vec<String> = l.points.iter().map(|(x, y)| format!("{:.1},{:.1}", self.px(*x), self.py(*y))).collect();
-        let _ = write!(
-            o,
-            r#"<polyline class="series{}" stroke="{}" points="{}"><title>{}</title></polyline>"#,
-            if l.dashed { " dashed" } else { "" },
-            l.color,
-            pts.join(" "),
-            esc(&l.name)
-        );
-        if l.points.len() > MAX_TIPS {
-            return;
+    /// `l`'s points split where they are too far apart to join.
+    fn segments<'l>(&self, l: &'l Line) -> Vec<&'l [(f64, f64)]> {
+        let Some(gap) = self.join_within else { return vec![&l.points[..]] };
+        let mut out = Vec::new();
+        let mut from = 0;
+        for i in 1..=l.points.len() {
+            if i == l.points.len() || l.points[i].0 - l.points[i - 1].0 > gap + 1e-9 {
+                out.push(&l.points[from..i]);
+                from = i;
+            }
         }
-        let class = if l.points.len() <= MAX_DOTS { "pt dot" } else { "pt" };
-        for (i, (x, y)) in l.points.iter().enumerate() {
-            let tip = l.tips.get(i).map(|t| format!("<title>{}</title>", esc(t))).unwrap_or_default();
+        out
+    }
+
+    fn line(&self, o: &mut String, l: &Line) {
+        let segments = self.segments(l);
+        for seg in &segments {
+            let pts: Vec<String> = seg.iter().map(|(x, y)| format!("{:.1},{:.1}", self.px(*x), self.py(*y))).collect();
             let _ = write!(
                 o,
-                r#"<circle class="{class}" cx="{:.1}" cy="{:.1}" r="4" fill="{}">{tip}</circle>"#,
-                self.px(*x),
-                self.py(*y),
-                l.color
+                r#"<polyline class="series{}" stroke="{}" points="{}"><title>{}</title></polyline>"#,
+                if l.dashed { " dashed" } else { "" },
+                l.color,
+                pts.join(" "),
+                esc(&l.name)
+            );
+        }
+        // A point with no neighbour draws no stroke: it gets a dot even on a long line.
+        let tips = l.points.len() <= MAX_TIPS;
+        let class = if l.points.len() <= MAX_DOTS { "pt dot" } else { "pt" };
+        let mut i = 0;
+        for seg in segments {
+            let lone = seg.len() == 1;
+            for (x, y) in seg {
+                let tip = l.tips.get(i).filter(|_| tips).map(|t| format!("<title>{}</title>", esc(t)));
+                i += 1;
+                if !tips && !lone {
+                    continue;
+                }
+                let _ = write!(
+                    o,
+                    r#"<circle class="{}" cx="{:.1}" cy="{:.1}" r="4" fill="{}">{}</circle>"#,
+                    if lone { "pt dot" } else { class },
+                    self.px(*x),
+                    self.py(*y),
+                    l.color,
+                    tip.unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    fn bands(&self, o: &mut String) {
+        let (top, bottom) = (self.py(self.y.max), self.py(self.y.min));
+        for b in &self.bands {
+            let (x0, x1) = (self.px(b.from.max(self.x.min)), self.px(b.to.min(self.x.max)));
+            if x1 <= x0 {
+                continue;
+            }
+            let _ = write!(
+                o,
+                r#"<rect class="band {}" x="{x0:.1}" y="{top:.1}" width="{:.1}" height="{:.1}"><title>{}</title></rect>"#,
+                b.class,
+                x1 - x0,
+                bottom - top,
+                esc(&b.tip)
             );
         }
     }
@@ -341,6 +405,8 @@ mod tests {
             y: Axis::linear(0.0, 2.0, "ms"),
             marks: Marks::Lines(vec![line]),
             empty: "none",
+            bands: vec![],
+            join_within: None,
         };
         let svg = c.render();
         assert!(svg.contains(r#"data-points="3""#), "{svg}");
@@ -348,5 +414,33 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
         let empty = Chart { marks: Marks::Lines(vec![]), ..c };
         assert!(empty.render().contains(r#"data-points="0""#) && empty.render().contains(">none</text>"));
+    }
+
+    #[test]
+    fn lines_break_across_gaps_and_bands_sit_behind_them() {
+        let line = Line {
+            name: "achieved".into(),
+            color: "#000",
+            dashed: false,
+            points: vec![(1.0, 1.0), (2.0, 2.0), (4.0, 1.0), (6.0, 3.0), (7.0, 3.0)],
+            tips: vec![],
+        };
+        let c = Chart {
+            id: "c",
+            title: "t".into(),
+            x: Axis::linear(0.0, 8.0, "s"),
+            y: Axis::linear(0.0, 3.0, "n"),
+            marks: Marks::Lines(vec![line]),
+            empty: "none",
+            bands: vec![Band { from: -0.5, to: 0.5, class: "partial", tip: "first".into() }],
+            join_within: Some(1.0),
+        };
+        let svg = c.render();
+        assert_eq!(svg.matches("<polyline").count(), 3, "1-2, 4 alone, 6-7: {svg}");
+        assert!(svg.contains(r#"data-points="5""#));
+        assert_eq!(svg.matches(r#"<rect class="band partial""#).count(), 1);
+        assert!(svg.find("band partial") < svg.find("<polyline"), "bands are drawn under the lines");
+        let joined = Chart { join_within: None, ..c };
+        assert_eq!(joined.render().matches("<polyline").count(), 1);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::compare::{Comparison, Count, Value};
+use super::compare::{Comparison, Count, Value, pct};
 use super::model::Percentiles;
 use super::{Render, Report};
 use crate::units::{human_bytes, thousands};
@@ -33,7 +33,7 @@ pub fn ended_by(key: &str) -> String {
         "corpus" => "the corpus was sent".into(),
         "requests" => "--requests reached".into(),
         "duration" => "--duration reached".into(),
-        "interrupted" => "interrupted".into(),
+        "interrupted" => "interrupted by Ctrl-C or SIGTERM".into(),
         "error" => "stopped on an error".into(),
         // Merged reports join the inputs' keys: shown as they are.
         other => other.into(),
@@ -55,11 +55,11 @@ impl Render for Text {
         let run = &r.run;
         let _ = writeln!(
             o,
-            "traceblast replay{}: {} → {} ({})",
+            "traceblast replay{}: {} → {}{}",
             if r.interrupted { " (INTERRUPTED)" } else { "" },
             r.corpus.path,
             run.endpoint,
-            run.platform
+            if run.platform.is_empty() { String::new() } else { format!(" ({})", run.platform) }
         );
         let _ = writeln!(
             o,
@@ -168,17 +168,12 @@ fn signed(v: i64) -> String {
     }
 }
 
-/// `+12.50 %`, or `n/a` when BASE is 0.
-fn pct(p: Option<f64>) -> String {
-    p.map(|p| format!("{p:+.2} %")).unwrap_or_else(|| "n/a".into())
-}
-
 fn side_line(label: &str, s: &super::compare::Side) -> String {
     let target = s.target_rate.map(|t| format!("{t} req/s")).unwrap_or_else(|| "max rate".into());
+    let platform = if s.platform.is_empty() { String::new() } else { format!("{} → ", s.platform) };
     format!(
-        "  {label:<6}{}\n        {} → {} · started {} · {:.2} s · {target} · {} scheduled{}\n",
+        "  {label:<6}{}\n        {platform}{} · started {} · {:.2} s · {target} · {} scheduled{}\n",
         s.file,
-        s.platform,
         s.endpoint,
         s.started_at,
         s.duration_s,
@@ -288,5 +283,18 @@ mod tests {
         assert_eq!(us(1_250), "1.25 ms");
         assert_eq!(us(2_500_000), "2.50 s");
         assert_eq!(us(12_000_000), "12.0 s");
+    }
+
+    #[test]
+    fn text_never_prints_debug_forms_or_empty_parentheses() {
+        let mut r = Report { interrupted: true, ..Default::default() };
+        r.run.ended_by = "interrupted".into();
+        let c = super::super::compare::compare("a.json", &r, "b.json", &r, &Default::default());
+        for text in [Text.render(&r), Text.render(&c)] {
+            for debug in ["()", "None", "Some(", "\"", "{", "_"] {
+                assert!(!text.contains(debug), "{debug:?} in:\n{text}");
+            }
+        }
+        assert!(Text.render(&r).contains("(ended: interrupted by Ctrl-C or SIGTERM)"));
     }
 }

@@ -16,13 +16,16 @@ use crate::util::{assert_bad_input, assert_usage_error, run, run_in, stderr, std
 
 const SCENARIOS: [&str; 4] = ["simple_query", "single_service_search", "delegated_booking", "multi_service_complex"];
 
+/// The synthetic run's start: 2026-11-18T11:06:40.400Z, mid-second like a real run's.
+pub const SYNTHETIC_START_MS: u64 = 1_795_000_000_400;
+
 /// A made-up run measured the way `replay` measures: 60 s ramping up to 200 requests/s over
 /// four scenarios, with a stall (seconds 30-34: corrected latency jumps, some requests
 /// missed), a burst of 503s (seconds 40-42), scattered 429s and timeouts. `keep(i)` selects
 /// the requests this machine sent (all, or one shard's); `slowdown` scales every latency.
 pub fn synthetic_stats(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Stats {
     let start = Instant::now();
-    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(SYNTHETIC_START_MS);
     let mut s = Stats::new(start, wall);
     let mut i = 0u64;
     for sec in 0..60u64 {
@@ -77,11 +80,14 @@ pub fn synthetic_stats(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Stats {
 /// The report of [`synthetic_stats`], as `replay` would build it.
 pub fn synthetic_report(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Report {
     let stats = synthetic_stats(keep, slowdown);
+    // The run ends mid-way through the second of its last completion.
+    let last = stats.series.keys().last().copied().unwrap_or(SYNTHETIC_START_MS / 1000);
+    let duration_s = ((last * 1000 + 500 - SYNTHETIC_START_MS) as f64) / 1000.0;
     let options = [("rate", "200"), ("ramp_up", "18s"), ("connections", "64")];
     let ctx = Context {
         run: RunInfo {
-            started_at: "2026-11-18T11:06:40.000Z".into(),
-            duration_s: 60.5,
+            started_at: "2026-11-18T11:06:40.400Z".into(),
+            duration_s,
             ended_by: "duration".into(),
             error: None,
             id_key: Some("00000000075bcd15".into()),
@@ -238,9 +244,15 @@ fn replay_writes_json_and_html_reports() {
     assert_shape(&json);
     assert_eq!((json["requests"]["ok"].as_u64(), json["status"]["200"].as_u64()), (Some(200), Some(200)));
     let html = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
-    for id in ["throughput", "latency", "status", "distribution"] {
+    for id in ["latency", "status", "distribution"] {
         let points = crate::html::chart_attr(&html, id, "data-points").parse::<u64>().unwrap();
         assert!(points > 0, "chart {id} has no data");
+    }
+    // 200 requests at 400/s last half a second: only partial seconds, so no rate line, and
+    // the rate charts say why instead of drawing a dip.
+    for id in ["throughput", "spans", "bytes"] {
+        let svg = crate::html::chart_svg(&html, id);
+        assert!(svg.contains(r#"data-points="0""#) && svg.contains("no whole second to draw a rate from"), "{svg}");
     }
 }
 
@@ -287,6 +299,31 @@ fn compare_passes_within_thresholds_and_fails_past_them() {
         assert!(!c[k].is_null(), "comparison JSON lacks {k}");
     }
     assert_eq!(c["scenarios"]["simple_query"]["requests"]["delta"], 0);
+}
+
+#[test]
+fn compare_writes_its_page_and_prints_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, n) = (synthetic_report(&|_| true, 1.0), synthetic_report(&|_| true, 1.5));
+    let base = write_report(dir.path(), "base.json", &b);
+    let slow = write_report(dir.path(), "slow.json", &n);
+    let page = dir.path().join("cmp.html");
+    let args = ["report", "compare", s(&base), s(&slow), "--max-p99-regression", "10%"];
+    let plain = run(&args);
+    let o = run(&[&args[..], &["--html", s(&page)]].concat());
+    assert_eq!(o.status.code(), Some(1), "a crossed threshold still exits 1: {}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&plain), "--html leaves the text as it is");
+    let t = report::compare::Thresholds { max_p99_regression: Some(10.0), ..Default::default() };
+    let c = report::compare::compare(s(&base), &b, s(&slow), &n, &t);
+    let expected = report::html_compare::ComparePage { base: &b, new: &n }.render(&c);
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), expected);
+
+    // The page's path is checked before the reports are read: a bad one is the error, and
+    // nothing is printed.
+    let missing = dir.path().join("no-such-dir").join("cmp.html");
+    let o = run(&["report", "compare", s(&base), "absent.json", "--html", s(&missing)]);
+    assert_bad_input(&o, &["--html", "no-such-dir", "does not exist"]);
+    assert_eq!(stdout(&o), "");
 }
 
 #[test]
