@@ -140,7 +140,10 @@ impl Summary {
         if self.first_request.is_none() {
             out += "  no request arrived\n";
         }
-        let _ = write!(out, "  requests    {}  ({})", thousands(self.requests), statuses(&self.requests_by_status));
+        let _ = write!(out, "  requests    {}", thousands(self.requests));
+        if !self.requests_by_status.is_empty() {
+            let _ = write!(out, "  ({})", statuses(&self.requests_by_status));
+        }
         if self.abandoned > 0 {
             let _ = write!(out, " · {} abandoned by the client before the answer", thousands(self.abandoned));
         }
@@ -337,7 +340,9 @@ mod tests {
             ),
             "{t}"
         );
-        assert!(Summary::default().text().contains("no request arrived"));
+        let empty = Summary::default().text();
+        assert!(empty.contains("no request arrived"));
+        assert!(empty.contains("  requests    0\n") && !empty.contains("()"), "{empty}");
     }
 
     #[test]
