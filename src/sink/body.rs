@@ -72,26 +72,29 @@ pub(super) async fn read(
     }
 }
 
-/// The most of a refused body that is read and discarded before the answer, so that closing
+/// The most of a refused body that is read and discarded after the answer, so that closing
 /// the connection does not reset it with unread bytes (a TCP RST that can destroy the answer
 /// before the client reads it: the client would see an I/O error instead of a 413).
 pub(super) const DRAIN_MAX: u64 = 64 << 20;
 
-/// Reads what is left of a refused body and discards it, within [`DRAIN_MAX`] bytes and the
+/// Reads what is left of a refused body and discards it, on a task of its own so the answer
+/// goes out at once ("lingering close", as nginx does): within [`DRAIN_MAX`] bytes and the
 /// `--idle-timeout` between chunks; a body declared larger than that is not read at all. The
-/// bytes are not kept, so draining takes nothing from `--max-inflight-bytes`. nginx's
-/// "lingering close" does the same after an early answer.
-pub(super) async fn drain(body: &mut Incoming, idle: std::time::Duration) {
-    if body.size_hint().lower() > DRAIN_MAX {
+/// bytes are not kept, so draining takes nothing from `--max-inflight-bytes`. The connection
+/// closes (or serves its next request) when the drain ends.
+pub(super) fn drain(mut body: Incoming, idle: std::time::Duration) {
+    if body.is_end_stream() || body.size_hint().lower() > DRAIN_MAX {
         return;
     }
-    let mut read = 0u64;
-    while read <= DRAIN_MAX {
-        match tokio::time::timeout(idle, body.frame()).await {
-            Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
-            _ => return,
+    tokio::spawn(async move {
+        let mut read = 0u64;
+        while read <= DRAIN_MAX {
+            match tokio::time::timeout(idle, body.frame()).await {
+                Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+                _ => return,
+            }
         }
-    }
+    });
 }
 
 /// The bytes of a body received so far. A body that comes in one frame (most of them: hyper

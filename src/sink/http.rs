@@ -40,7 +40,7 @@ pub(super) async fn answer(
     let (format, encoding) = match admit(&req, &ctx.plan) {
         Ok(fe) => fe,
         Err(a) => {
-            body::drain(&mut req.into_body(), idle).await;
+            body::drain(req.into_body(), idle);
             return a;
         }
     };
@@ -53,8 +53,7 @@ pub(super) async fn answer(
         Err(a) => {
             // A body that paused is not waited for again.
             if a.status != 408 {
-                drop(share);
-                body::drain(&mut incoming, idle).await;
+                body::drain(incoming, idle);
             }
             Err(a)
         }
