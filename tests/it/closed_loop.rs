@@ -84,15 +84,18 @@ fn an_interrupt_stops_the_closed_loop_with_exact_accounting() {
     for proto in PROTOCOLS {
         let s = sink::spawn(SinkPlan::default()).unwrap();
         let report = d.join("run.json");
-        let mut child = Command::new(bin())
+        let child = Command::new(bin())
             .args(["replay", c.to_str().unwrap(), "--endpoint", &url(&s), "--rate", "max", "--loops", "inf", "-q"])
             .args(["--report", report.to_str().unwrap()])
             .args(proto)
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         assert!(s.wait_until(Duration::from_secs(20), |x| x.requests >= 100), "traffic started");
         assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-        assert_eq!(child.wait().unwrap().code(), Some(130), "{proto:?}");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{proto:?}");
+        assert!(stderr(&out).contains("interrupted: stopping"), "{}", stderr(&out));
         let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         assert_eq!(r["run"]["ended_by"], "interrupted");
         let sum = s.shutdown();

@@ -268,8 +268,9 @@ fn shards_concatenate_to_the_full_corpus() {
 fn an_interrupted_gen_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("big.zst");
-    let mut child = std::process::Command::new(bin())
+    let child = std::process::Command::new(bin())
         .args(["gen", "-q", "--count", "2M", "-o", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Wait for the temporary file, then interrupt.
@@ -281,7 +282,9 @@ fn an_interrupted_gen_leaves_no_file() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    assert!(stderr(&o).contains("the partial corpus is deleted"), "{}", stderr(&o));
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -95,6 +95,7 @@ fn a_temporary_file_orphaned_by_sigkill_is_removed_by_the_next_gen() {
     let mut child = std::process::Command::new(bin())
         .args(["gen", "-q", "--count", "1M", "-o", "c.zst"])
         .current_dir(d)
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

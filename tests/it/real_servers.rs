@@ -295,10 +295,6 @@ fn http1_and_h2c_deliver_spans_received_equal_to_spans_acknowledged() {
 /// platform and the runs while it is still up.
 fn into_phoenix(test: &str, runs: &[&[&str]], check: impl FnOnce(&Launched, Vec<Run>)) {
     let Some(px) = launch_or_skip(Platform::Phoenix, test) else { return };
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!("{test}: Phoenix listening after {:?}\n", px.started_in).as_bytes(),
-    );
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "100", &["--mix", "simple=1"]);
     let url = px.url("/v1/traces");

@@ -326,7 +326,7 @@ fn sigint_stops_and_writes_the_report() {
     let c = corpus(dir.path(), "20", &["--mix", "simple=1"]);
     let s = sink::spawn(SinkPlan::default()).unwrap();
     let report = dir.path().join("run.json");
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args([
             "replay",
             c.to_str().unwrap(),
@@ -340,12 +340,14 @@ fn sigint_stops_and_writes_the_report() {
             "--report",
             report.to_str().unwrap(),
         ])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     assert!(s.wait_until(Duration::from_secs(20), |x| x.requests >= 20), "traffic started");
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(stderr(&out).contains("interrupted: stopping"), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["interrupted"], true);
     assert_eq!(r["run"]["ended_by"], "interrupted");
@@ -362,7 +364,7 @@ fn an_interrupt_while_requests_finish_still_stops_within_the_timeout() {
     let faults = Faults { fail: vec![(503, 1.0)], retry_after: Some(Duration::from_secs(5)), ..Faults::default() };
     let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
     let report = dir.path().join("run.json");
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args([
             "replay",
             c.to_str().unwrap(),
@@ -377,12 +379,15 @@ fn an_interrupt_while_requests_finish_still_stops_within_the_timeout() {
             "-q",
         ])
         .args(["--report", report.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     assert!(s.wait_until(Duration::from_secs(20), |x| x.requests >= 3), "the first attempts arrived");
     let sent = std::time::Instant::now();
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(stderr(&out).contains("interrupted: stopping"), "{}", stderr(&out));
     assert!(
         sent.elapsed() < Duration::from_secs(4),
         "stopped within --timeout of the interrupt, not after the retries"

@@ -32,12 +32,14 @@ fn four_shards_send_every_record_once_and_merge_to_the_sum() {
                     "--report",
                     rep.to_str().unwrap(),
                 ])
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut ch in children {
-        assert!(ch.wait().unwrap().success());
+    for ch in children {
+        let o = ch.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
     }
     let sum = s.shutdown();
     assert_eq!(sum.requests, meta.totals.records, "every record once");
