@@ -15,6 +15,8 @@ use bytes::Bytes;
 use traceblast::analyze::{self, MetricsReport};
 use traceblast::config::env::{header_hint, parse_dotenv, parse_otel_headers};
 use traceblast::corpus::reader::Corpus;
+use traceblast::replay::body::Body;
+use traceblast::replay::h1;
 use traceblast::replay::patch::{Patch, id_keys};
 use traceblast::report::compare::{Thresholds, compare};
 use traceblast::report::model::{decode_histogram, encode_histogram};
@@ -27,7 +29,7 @@ use traceblast::{platform, scenario};
 pub type Target = fn(&[u8]);
 
 /// Every target: its name (as cargo-fuzz knows it, and the folder of its inputs) and body.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("corpus_reader", corpus_reader),
     ("wire_patch", wire_patch),
     ("sink_decode", sink_decode),
@@ -36,6 +38,7 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("env_headers", env_headers),
     ("collector_logs", collector_logs),
     ("collector_metrics", collector_metrics),
+    ("h1_response", h1_response),
 ];
 
 /// A corpus file: `Corpus::open` (footer, index, frame table), then every frame decompressed
@@ -299,4 +302,38 @@ pub fn collector_metrics(data: &[u8]) {
     let r = analyze::Report::new(sources, None, Some(m));
     let _ = analyze::text::report_text(&r);
     serde_json::to_string(&r).expect("the report serializes");
+}
+
+/// What a server sends back to one request, read by replay's hand-written HTTP/1.1 client
+/// (`replay::h1`): the first byte sets the body limit (64-byte steps), the rest is what the
+/// server writes before it closes the connection. Must hold: no panic and no hang (the close
+/// ends every read), a body read whole is never longer than the limit, and the connection is
+/// kept for another request only after a whole response.
+pub fn h1_response(data: &[u8]) {
+    let Some((&limit, answer)) = data.split_first() else { return };
+    let max = usize::from(limit) * 64;
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    rt.block_on(async {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut conn = h1::Conn::new(Box::new(client));
+        let head = h1::Head::new("/v1/traces", "fuzz:4318", &http::HeaderMap::new());
+        let body = Body::from(Bytes::from_static(b"an OTLP request"));
+        let serve = async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = server.write_all(answer).await;
+            drop(server);
+        };
+        let (r, ()) = tokio::join!(conn.exchange(&head, &body, max), serve);
+        let whole = match &r {
+            Ok(resp) => match &resp.body {
+                h1::ReadBody::Whole(b) => {
+                    assert!(b.len() <= max, "a {}-byte body past the {max}-byte limit", b.len());
+                    true
+                }
+                _ => false,
+            },
+            Err(_) => false,
+        };
+        assert!(whole || !conn.is_usable(), "a connection kept after an incomplete response: {r:?}");
+    });
 }
