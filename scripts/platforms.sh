@@ -45,6 +45,22 @@ spec_of() {
   esac
 }
 
+# uv (from PyPI) resolves and installs Phoenix in ~15 s and MLflow in ~7 s here, where pip
+# took 164 s and 332 s; pip is the fallback when uv cannot be had. Bytecode is compiled at
+# install time either way, so a platform's first start does not pay for it.
+venv_install() {
+  local venv=$1 spec=$2
+  if command -v uv >/dev/null 2>&1 || "$PYTHON" -m pip install --quiet --disable-pip-version-check uv; then
+    local uv
+    uv=$(command -v uv || echo "$("$PYTHON" -m site --user-base)/bin/uv")
+    "$uv" venv --quiet --python "$PYTHON" "$venv" &&
+      VIRTUAL_ENV=$venv "$uv" pip install --quiet --compile-bytecode "$spec"
+  else
+    "$PYTHON" -m venv "$venv" &&
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
+  fi
+}
+
 install_one() {
   local name=$1 venv spec start log
   venv=$(venv_of "$name")
@@ -58,8 +74,7 @@ install_one() {
   log="$CACHE/$name.install.log"
   start=$(date +%s)
   echo "platforms: installing $spec into $venv (log: $log)"
-  if "$PYTHON" -m venv "$venv" >"$log" 2>&1 &&
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" >>"$log" 2>&1; then
+  if venv_install "$venv" "$spec" >"$log" 2>&1; then
     echo "$spec" >"$venv/.complete"
     echo "platforms: installed $spec in $(($(date +%s) - start)) s"
     return 0
