@@ -583,15 +583,15 @@ impl Recorder {
     /// `with_p99`) merges every shard's histogram, which costs more than all the counters.
     pub fn live(&self, with_p99: bool) -> LiveCounts {
         let mut c = LiveCounts { scheduled: 0, ok: 0, failed: 0, missed: 0, p99_us: 0, error_classes: BTreeMap::new() };
-        let mut corrected = histogram();
+        let mut corrected = with_p99.then(histogram);
         for shard in self.shards.lock().expect("not poisoned").iter() {
             shard.with(|s| {
                 c.scheduled += s.scheduled;
                 c.ok += s.ok;
                 c.failed += s.failed;
                 c.missed += s.missed;
-                if with_p99 {
-                    add_histogram(&mut corrected, &s.corrected);
+                if let Some(h) = corrected.as_mut() {
+                    add_histogram(h, &s.corrected);
                 }
                 for (k, (n, m)) in &s.error_classes {
                     let e = c.error_classes.entry(*k).or_default();
@@ -602,8 +602,8 @@ impl Recorder {
                 }
             });
         }
-        if with_p99 {
-            c.p99_us = corrected.value_at_quantile(0.99);
+        if let Some(h) = corrected {
+            c.p99_us = h.value_at_quantile(0.99);
         }
         c
     }

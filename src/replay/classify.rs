@@ -97,6 +97,11 @@ pub fn exchange(e: &hyper::Error) -> ErrorClass {
 /// Classifies an I/O error of an exchange on an open HTTP/1.1 connection: a malformed
 /// response is a bad response.
 pub fn io_exchange(e: &std::io::Error) -> ErrorClass {
+    // tokio-rustls reports a TLS failure mid-exchange (an alert, a record that does not
+    // decrypt) as InvalidData around the rustls error: that is TLS, not the server's answer.
+    if e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()).is_some() {
+        return ErrorClass::TlsProtocol;
+    }
     match io(e) {
         Some(ErrorClass::ConnectTimeout) => ErrorClass::Timeout,
         Some(k) => k,
@@ -124,6 +129,16 @@ mod tests {
         assert_eq!(connect(&rustls::Error::HandshakeNotComplete), ErrorClass::TlsProtocol);
         let dns = std::io::Error::other("dns error: failed to lookup address information");
         assert_eq!(connect(&dns), ErrorClass::Dns);
+    }
+
+    #[test]
+    fn exchange_errors_of_tls_and_of_a_malformed_answer_differ() {
+        let alert = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(io_exchange(&alert), ErrorClass::TlsProtocol);
+        let bad = std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed response: bad chunk size");
+        assert_eq!(io_exchange(&bad), ErrorClass::BadResponse);
+        assert_eq!(io_exchange(&std::io::Error::from(std::io::ErrorKind::ConnectionReset)), ErrorClass::Reset);
+        assert_eq!(io_exchange(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof)), ErrorClass::Closed);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! A 2xx counts only when the whole response arrived and, when it says it is one, is a valid
 //! `ExportTraceServiceResponse`: a 200 cut short or a body that is not OTLP is a failure with
-//! its class. `partial_success.rejected_spans` is taken as the server claims it; the recorder
+//! its class (`closed` when cut short, `bad_response` when malformed). A 2xx whose body is
+//! larger than [`MAX_RESPONSE`] counts by its status without being read (its connection is
+//! closed). `partial_success.rejected_spans` is taken as the server claims it; the recorder
 //! clamps it to the request's spans.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -275,8 +277,12 @@ fn answer(status: u16, retry_after: Option<Duration>, ctype: Option<&str>, body:
             let m = format!("the {status} response was cut short: {why}");
             return (Attempt::failed((ErrorClass::Closed, m), true), false);
         }
+        ReadBody::Malformed(why) if ok => {
+            let m = format!("the {status} response {why}");
+            return (Attempt::failed((ErrorClass::BadResponse, m), true), false);
+        }
         // A refusal whose body broke off is still a refusal.
-        ReadBody::Cut(_) => return plain(0, false),
+        ReadBody::Cut(_) | ReadBody::Malformed(_) => return plain(0, false),
     };
     if !ok {
         return plain(0, true);

@@ -95,8 +95,10 @@ pub enum ReadBody {
     Whole(Bytes),
     /// Longer than the limit: not read.
     TooLarge,
-    /// The connection ended (or the framing broke) before the end; the message says how.
+    /// The connection ended before the end; the message says how.
     Cut(String),
+    /// The body's framing is broken (a bad chunk); the message says how.
+    Malformed(String),
 }
 
 /// A response.
@@ -167,6 +169,11 @@ impl Unread {
         self.start += n.min(self.len());
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
+            // Back to its usual size after a large answer: every connection keeps its buffer.
+            if self.data.len() > READ_CHUNK {
+                self.data.truncate(READ_CHUNK);
+                self.data.shrink_to_fit();
+            }
         }
     }
     /// The first `n` bytes, taken out.
@@ -236,14 +243,15 @@ impl Conn {
     /// request may follow.
     pub async fn exchange(&mut self, head: &Head, body: &Body, max_body: usize) -> Result<Response, Failed> {
         let mut out = head.with_length(body.len()).chain(body.cursor());
-        let mut sending = Sending { written: 0, error: None, flushed: false };
+        let mut sending = Sending { written: 0, error: None, flushed: false, scanned: 0 };
         // Unusable until the whole response has been read.
         self.usable = false;
         let parsed = std::future::poll_fn(|cx| self.poll_send(cx, &mut out, &mut sending)).await?;
         self.buf.advance(parsed.len);
         let body = self.read_body(parsed.framing, max_body).await;
         let whole = matches!(body, ReadBody::Whole(_));
-        self.usable = whole && parsed.keep_alive && !out.has_remaining() && self.buf.is_empty();
+        self.usable =
+            whole && parsed.keep_alive && !out.has_remaining() && sending.error.is_none() && self.buf.is_empty();
         self.served += 1;
         Ok(Response { status: parsed.status, retry_after: parsed.retry_after, content_type: parsed.content_type, body })
     }
@@ -255,12 +263,20 @@ impl Conn {
             if !self.buf.is_empty() && s.written == 0 && self.served > 0 {
                 return Poll::Ready(Err(Failed::NotSent));
             }
-            if let Some(parsed) = parse_head(&mut self.buf).map_err(Failed::Io)? {
-                return Poll::Ready(Ok(parsed));
+            // Parsed only once the end of a head may be there: a server trickling its head a byte
+            // at a time must not cost a parse of everything so far per byte.
+            if may_end_head(self.buf.filled(), s.scanned) || self.buf.len() > MAX_HEAD {
+                if let Some(parsed) = parse_head(&mut self.buf).map_err(Failed::Io)? {
+                    return Poll::Ready(Ok(parsed));
+                }
+                s.scanned = 0;
+            } else {
+                s.scanned = self.buf.len();
             }
             let mut progress = false;
+            let kept_alive_unsent = s.written == 0 && self.served > 0;
             match self.poll_fill(cx) {
-                Poll::Ready(Ok(0)) if s.written == 0 => return Poll::Ready(Err(Failed::NotSent)),
+                Poll::Ready(Ok(0)) if kept_alive_unsent => return Poll::Ready(Err(Failed::NotSent)),
                 Poll::Ready(Ok(0)) => {
                     let e = s.error.take().unwrap_or_else(|| {
                         io::Error::new(
@@ -270,8 +286,10 @@ impl Conn {
                     });
                     return Poll::Ready(Err(Failed::Io(e)));
                 }
+                // Bytes before the request went out were not its answer (a 408 sent on close).
+                Poll::Ready(Ok(_)) if kept_alive_unsent => return Poll::Ready(Err(Failed::NotSent)),
                 Poll::Ready(Ok(_)) => progress = true,
-                Poll::Ready(Err(_)) if s.written == 0 && self.served > 0 => return Poll::Ready(Err(Failed::NotSent)),
+                Poll::Ready(Err(_)) if kept_alive_unsent => return Poll::Ready(Err(Failed::NotSent)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Failed::Io(e))),
                 Poll::Pending => {}
             }
@@ -294,6 +312,7 @@ impl Conn {
         match r {
             Ok(Some(b)) => ReadBody::Whole(b),
             Ok(None) => ReadBody::TooLarge,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => ReadBody::Malformed(e.to_string()),
             Err(e) => ReadBody::Cut(e.to_string()),
         }
     }
@@ -333,7 +352,8 @@ impl Conn {
                 self.read_trailers().await?;
                 return Ok(Some(body.freeze()));
             }
-            if body.len() as u64 + size > max as u64 {
+            // `size` can be up to 2^64 - 1 (16 hex digits): compared, never added.
+            if size > (max - body.len()) as u64 {
                 return Ok(None);
             }
             let need = at + size as usize + 2;
@@ -350,10 +370,14 @@ impl Conn {
 
     /// The trailer section after the last chunk: lines up to an empty one.
     async fn read_trailers(&mut self) -> io::Result<()> {
+        // Where the search for the line's end resumes (not from the start after every read).
+        let mut from = 0;
         loop {
-            if let Some(i) = self.buf.filled().windows(2).position(|w| w == b"\r\n") {
-                self.buf.advance(i + 2);
-                if i == 0 {
+            if let Some(i) = self.buf.filled()[from..].windows(2).position(|w| w == b"\r\n") {
+                let end = from + i;
+                self.buf.advance(end + 2);
+                from = 0;
+                if end == 0 {
                     return Ok(());
                 }
                 continue;
@@ -361,6 +385,7 @@ impl Conn {
             if self.buf.len() > MAX_HEAD {
                 return Err(bad("trailers"));
             }
+            from = self.buf.len().saturating_sub(1);
             self.more("the trailers").await?;
         }
     }
@@ -378,6 +403,8 @@ struct Sending {
     written: usize,
     error: Option<io::Error>,
     flushed: bool,
+    /// Bytes of the answer already searched for the end of its head.
+    scanned: usize,
 }
 
 impl Sending {
@@ -430,6 +457,13 @@ fn cut(want: usize, got: usize) -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, format!("the connection closed after {got} of {want} body bytes"))
 }
 
+/// Whether `buf` may hold the end of a head (an empty line) past `from`, the bytes searched
+/// before (three bytes back, for an end split across reads).
+fn may_end_head(buf: &[u8], from: usize) -> bool {
+    let tail = &buf[from.saturating_sub(3).min(buf.len())..];
+    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
+}
+
 /// Parses a final response head at the start of `buf`; 1xx heads before it are dropped.
 /// `None` while incomplete.
 fn parse_head(buf: &mut Unread) -> io::Result<Option<Parsed>> {
@@ -455,7 +489,7 @@ fn parse_head(buf: &mut Unread) -> io::Result<Option<Parsed>> {
 fn head_of(r: &httparse::Response<'_, '_>, len: usize) -> io::Result<Parsed> {
     let status = r.code.unwrap_or(0);
     let http10 = r.version == Some(0);
-    let (mut length, mut chunked, mut close, mut keep) = (None, false, false, false);
+    let (mut length, mut chunked, mut coded, mut close, mut keep) = (None, false, false, false, false);
     let (mut retry_after, mut content_type) = (None, None);
     let text = |v: &[u8]| String::from_utf8_lossy(v).trim().to_string();
     for h in r.headers.iter() {
@@ -468,6 +502,7 @@ fn head_of(r: &httparse::Response<'_, '_>, len: usize) -> io::Result<Parsed> {
             }
             length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            coded = true;
             chunked = text(v).to_ascii_lowercase().rsplit(',').next().is_some_and(|c| c.trim() == "chunked");
         } else if h.name.eq_ignore_ascii_case("connection") {
             for t in text(v).to_ascii_lowercase().split(',') {
@@ -480,16 +515,20 @@ fn head_of(r: &httparse::Response<'_, '_>, len: usize) -> io::Result<Parsed> {
             content_type = Some(text(v));
         }
     }
+    // RFC 9112 §6.3: a transfer coding other than chunked last (or any on HTTP/1.0) is read to
+    // the close, whatever Content-Length says; a 101 switched the connection away from HTTP.
     let framing = if status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::None
-    } else if chunked {
+    } else if chunked && !http10 {
         Framing::Chunked
+    } else if coded {
+        Framing::UntilClose
     } else if let Some(n) = length {
         Framing::Length(n)
     } else {
         Framing::UntilClose
     };
-    let keep_alive = framing != Framing::UntilClose && !close && (!http10 || keep);
+    let keep_alive = framing != Framing::UntilClose && status != 101 && !close && (!http10 || keep);
     Ok(Parsed { len, status, framing, keep_alive, retry_after, content_type })
 }
 

@@ -124,21 +124,29 @@ impl Senders {
     /// Runs `workers` connection workers until the source ends and every request finished;
     /// a worker that panicked is an error.
     pub async fn run<S: Source>(self: Arc<Self>, source: Arc<S>, workers: usize) -> Result<(), String> {
-        let mut tasks = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers.max(1) {
             let (me, source, shard) = (self.clone(), source.clone(), self.recorder.shard());
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 if me.target.http2 {
                     me.multiplexed(&*source, shard).await
                 } else {
                     me.sequential(&*source, shard).await
                 }
-            }));
+            });
         }
         let mut first = Ok(());
-        for t in tasks {
-            if let (Err(e), Ok(())) = (t.await, &first) {
-                first = Err(format!("a sending task failed: {e}"));
+        while let Some(joined) = tasks.join_next().await {
+            let failed = match joined {
+                Ok(r) => r,
+                Err(e) if e.is_cancelled() => Ok(()),
+                Err(e) => Err(format!("a sending task failed: {e}")),
+            };
+            if let (Err(e), Ok(())) = (failed, &first) {
+                first = Err(e);
+                // The failed worker's requests never release their in-flight places, which the
+                // others would wait for: stop them; what they had in flight is counted cancelled.
+                tasks.abort_all();
             }
         }
         first
@@ -247,7 +255,7 @@ impl Senders {
         }
         Attempt::failed(
             (crate::stats::ErrorClass::Closed, "the connection closed twice before the request was sent".into()),
-            true,
+            false,
         )
     }
 

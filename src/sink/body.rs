@@ -81,12 +81,16 @@ pub(super) const DRAIN_MAX: u64 = 64 << 20;
 /// goes out at once ("lingering close", as nginx does): within [`DRAIN_MAX`] bytes and the
 /// `--idle-timeout` between chunks; a body declared larger than that is not read at all. The
 /// bytes are not kept, so draining takes nothing from `--max-inflight-bytes`. The connection
-/// closes (or serves its next request) when the drain ends.
-pub(super) fn drain(mut body: Incoming, idle: std::time::Duration) {
+/// is busy while it drains (`busy`: no header timeout, no eviction as idle) and closes (or
+/// serves its next request) when the drain ends.
+pub(super) fn drain(mut body: Incoming, idle: std::time::Duration, busy: Option<super::conns::Busy>) {
     if body.is_end_stream() || body.size_hint().lower() > DRAIN_MAX {
         return;
     }
     tokio::spawn(async move {
+        // The connection stays busy while its request's body is read: its bytes are not a
+        // slow next head, and a draining connection is not idle to evict.
+        let _busy = busy;
         let mut read = 0u64;
         while read <= DRAIN_MAX {
             match tokio::time::timeout(idle, body.frame()).await {

@@ -37,10 +37,12 @@ pub(super) async fn answer(
     capture: Option<&mut Vec<u8>>,
 ) -> Answer {
     let idle = ctx.plan.limits.idle_timeout;
+    let activity = req.extensions().get::<std::sync::Arc<super::conns::Activity>>().cloned();
+    let busy = || activity.as_ref().map(|a| a.begin());
     let (format, encoding) = match admit(&req, &ctx.plan) {
         Ok(fe) => fe,
         Err(a) => {
-            body::drain(req.into_body(), idle);
+            body::drain(req.into_body(), idle, busy());
             return a;
         }
     };
@@ -53,7 +55,7 @@ pub(super) async fn answer(
         Err(a) => {
             // A body that paused is not waited for again.
             if a.status != 408 {
-                body::drain(incoming, idle);
+                body::drain(incoming, idle, busy());
             }
             Err(a)
         }

@@ -156,8 +156,10 @@ async fn connection(stream: TcpStream, slot: Slot, ctx: Arc<Ctx>, mut stop: watc
     let state = ctx.state.clone();
     let svc = {
         let activity = activity.clone();
-        hyper::service::service_fn(move |req| {
+        hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let busy = activity.begin();
+            // For a refused body drained after the answer: the drain keeps the connection busy.
+            req.extensions_mut().insert(activity.clone());
             let ctx = ctx.clone();
             async move {
                 let resp = handle(req, &ctx, on).await;

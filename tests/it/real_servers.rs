@@ -174,6 +174,19 @@ fn a_truncated_or_malformed_200_is_a_failure_with_its_class() {
 }
 
 #[test]
+fn a_chunk_of_two_to_the_sixty_four_bytes_is_too_large_to_read_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "5", &["--mix", "simple=1"]);
+    let s = h1::broken_200(Broken::HugeChunk);
+    let r = replay_within(dir.path(), &c, &s.url(), &["--rate", "20", "--connections", "1"], Duration::from_secs(20));
+    let seen = s.stop();
+    r.assert_accounted();
+    // A body larger than replay reads (64 KiB) counts by its status, unread.
+    assert_eq!((r.status(200), r.req("ok")), (5, 5), "{}", r.report);
+    assert_eq!(seen.requests, 5, "{seen:?}");
+}
+
+#[test]
 fn rejected_spans_are_clamped_to_the_spans_sent() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "10", &["--mix", "simple=1"]);

@@ -115,7 +115,7 @@ fn closing_framings_and_limits_decide_whether_the_connection_is_kept() {
     let (r, usable) = one(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", true, 64);
     assert!(matches!(r.unwrap().body, ReadBody::Cut(m) if m.contains("after 3 of 10")) && !usable, "cut short");
     let (r, usable) = one(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", true, 64);
-    assert!(matches!(r.unwrap().body, ReadBody::Cut(m) if m.contains("chunk size")) && !usable, "bad chunk");
+    assert!(matches!(r.unwrap().body, ReadBody::Malformed(m) if m.contains("chunk size")) && !usable, "bad chunk");
     let (r, _) = one(b"SMTP ready\r\n\r\n", true, 64);
     assert!(matches!(r, Err(Failed::Io(e)) if e.kind() == io::ErrorKind::InvalidData), "not HTTP");
     let (r, _) = one(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nx", true, 64);
@@ -180,5 +180,70 @@ fn an_idle_connection_the_server_closes_is_seen_closed() {
         drop(server);
         tokio::time::timeout(std::time::Duration::from_secs(5), c.closed()).await.expect("seen at once");
         assert!(!c.is_usable());
+    });
+}
+
+#[test]
+fn an_unasked_answer_on_a_kept_alive_connection_is_never_taken_for_the_next_one() {
+    rt().block_on(async {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let head = Head::new("/", "h:1", &HeaderMap::new());
+        let mut c = Conn::new(Box::new(client));
+        let b = body(10);
+        let first = async {
+            read_request(&mut server, &head, 10).await;
+            server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        };
+        let (r, ()) = tokio::join!(c.exchange(&head, &b, 64), first);
+        assert_eq!(r.unwrap().status, 200);
+        // The server says 408 and keeps the connection open: writing would succeed.
+        server.write_all(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        let r = c.exchange(&head, &b, 64).await;
+        assert!(matches!(r, Err(Failed::NotSent)), "{r:?}");
+        let mut nothing = [0u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_millis(50), server.read(&mut nothing)).await;
+        assert!(read.is_err(), "no byte of the request went out");
+    });
+}
+
+#[test]
+fn a_fresh_connection_closed_unanswered_is_a_failure_not_a_resend() {
+    let (r, usable) = one(b"", true, 64);
+    assert!(matches!(r, Err(Failed::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof), "sent, then closed");
+    assert!(!usable);
+}
+
+#[test]
+fn switching_protocols_and_unknown_codings_are_never_kept() {
+    let (r, usable) = one(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\n\r\n", false, 64);
+    assert_eq!(r.unwrap().status, 101);
+    assert!(!usable, "a switched connection is not HTTP/1.1 any more");
+    let (r, usable) =
+        one(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 2\r\n\r\nread to the close", true, 64);
+    assert!(matches!(r.unwrap().body, ReadBody::Whole(b) if &b[..] == b"read to the close") && !usable);
+    let (r, _) = one(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffff\r\n", true, 64);
+    assert!(matches!(r.unwrap().body, ReadBody::TooLarge), "a 2^64 - 1 chunk is too large, not an overflow");
+}
+
+#[test]
+fn a_head_trickled_a_byte_at_a_time_is_parsed_once_complete() {
+    assert!(!may_end_head(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0));
+    assert!(may_end_head(b"HTTP/1.1 200 OK\r\n\r\n", 17), "an end split across reads is found");
+    assert!(may_end_head(b"HTTP/1.0 200 OK\n\n", 0));
+    rt().block_on(async {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let head = Head::new("/", "h:1", &HeaderMap::new());
+        let mut c = Conn::new(Box::new(client));
+        let b = body(10);
+        let trickle = async {
+            read_request(&mut server, &head, 10).await;
+            for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok" {
+                server.write_all(&[*byte]).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        };
+        let (r, ()) = tokio::join!(c.exchange(&head, &b, 64), trickle);
+        assert!(matches!(r.unwrap().body, ReadBody::Whole(b) if &b[..] == b"ok"));
+        assert!(c.is_usable());
     });
 }

@@ -176,6 +176,8 @@ pub enum Broken {
     Truncated,
     /// A chunked body whose chunk size is not hexadecimal.
     BadChunk,
+    /// A chunk of 2^64 - 2 bytes announced after a first one (a size that overflowed a sum).
+    HugeChunk,
 }
 
 /// Reads each request whole and answers a 200 that is broken as `how` says, then closes.
@@ -188,6 +190,9 @@ pub fn broken_200(how: Broken) -> Running {
         let bytes: &[u8] = match how {
             Broken::Truncated => b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 64\r\n\r\n0123456789",
             Broken::BadChunk => b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+            Broken::HugeChunk => {
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\nfffffffffffffffe\r\n"
+            }
         };
         if conn.write(bytes).await {
             counts.answer(200);

@@ -225,6 +225,29 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 }
 
 #[test]
+fn a_refused_body_is_drained_after_its_answer_and_the_connection_then_waits_as_idle() {
+    // --header-timeout 300 ms, --idle-timeout 1.5 s: the drained bytes are the refused request's
+    // body, not a slow next head, so the connection is closed as idle, not cut as a slow loris.
+    let s = start(SinkPlan { limits: limits(300, 1500), ..Default::default() });
+    let mut c = connect(s.addr);
+    let body = vec![b'x'; 300_000];
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    // The answer comes before the body is read; the whole body is then taken and discarded.
+    c.write_all(&body).unwrap();
+    assert_eq!(read_answer(&mut c).status, 415);
+    let idle = closed_after(&mut c, Instant::now());
+    assert!(idle >= Duration::from_millis(1400), "closed after {idle:?}, before --idle-timeout");
+    assert!(s.wait_until(DEADLINE, |s| s.limits.idle_closed == 1), "{:?}", s.summary().limits);
+    let sum = s.shutdown();
+    assert_eq!((sum.limits.header_timeouts, sum.requests), (0, 1), "{:?}", sum.limits);
+    assert_eq!(sum.requests_by_status.get(&415), Some(&1));
+}
+
+#[test]
 fn a_body_that_pauses_is_answered_408() {
     let s = start(SinkPlan { limits: limits(10_000, 300), ..Default::default() });
     let mut c = connect(s.addr);
