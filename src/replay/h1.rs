@@ -327,12 +327,15 @@ impl Conn {
     }
 
     async fn read_to_close(&mut self, max: usize) -> io::Result<Option<Bytes>> {
-        while self.fill().await? > 0 {
+        // What came with the head counts too: checked before every read and at the end.
+        loop {
             if self.buf.len() > max {
                 return Ok(None);
             }
+            if self.fill().await? == 0 {
+                return Ok(Some(self.buf.take(self.buf.len())));
+            }
         }
-        Ok(Some(self.buf.take(self.buf.len())))
     }
 
     /// Decodes a chunked body (RFC 9112 §7.1); trailers are read and ignored.

@@ -110,6 +110,11 @@ fn closing_framings_and_limits_decide_whether_the_connection_is_kept() {
     assert!(matches!(r.unwrap().body, ReadBody::Whole(_)) && !usable, "Connection: close");
     let (r, usable) = one(b"HTTP/1.0 200 OK\r\n\r\nuntil the end", true, 64);
     assert!(matches!(r.unwrap().body, ReadBody::Whole(b) if &b[..] == b"until the end") && !usable, "HTTP/1.0");
+    let (r, usable) = one(b"HTTP/1.1 429 Slow\r\nconnection: x\r\n\r\n12345", true, 4);
+    assert!(
+        matches!(r.unwrap().body, ReadBody::TooLarge) && !usable,
+        "read to the close: what came with the head counts"
+    );
     let (r, usable) = one(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n", false, 64);
     assert!(matches!(r.unwrap().body, ReadBody::TooLarge) && !usable, "over the limit: not read");
     let (r, usable) = one(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", true, 64);
