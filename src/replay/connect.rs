@@ -66,7 +66,8 @@ pub struct Target {
     pub http2: bool,
     /// Skip certificate verification.
     pub insecure: bool,
-    /// Per-attempt deadline (connecting included).
+    /// Deadline of one exchange (sending and the answer); connecting (TCP, TLS) has a deadline
+    /// of the same length of its own.
     pub timeout: Duration,
     /// Retries per request.
     pub retries: u32,
