@@ -564,12 +564,15 @@ pub struct Recorder {
     start: Instant,
     start_wall: SystemTime,
     shards: Mutex<Vec<Shard>>,
+    /// The counters when the stats were taken out: what `live` shows from then on (the
+    /// progress thread may look once more after the end; emptied shards would read as zero).
+    ended: Mutex<Option<LiveCounts>>,
 }
 
 impl Recorder {
     /// A recorder whose clock starts at `start`.
     pub fn new(start: Instant, start_wall: SystemTime) -> Self {
-        Recorder { start, start_wall, shards: Mutex::new(Vec::new()) }
+        Recorder { start, start_wall, shards: Mutex::new(Vec::new()), ended: Mutex::new(None) }
     }
 
     /// A new shard, included in every sum from now on.
@@ -582,6 +585,9 @@ impl Recorder {
     /// The counters the progress display shows, summed over the shards; the p99 (0 unless
     /// `with_p99`) merges every shard's histogram, which costs more than all the counters.
     pub fn live(&self, with_p99: bool) -> LiveCounts {
+        if let Some(ended) = self.ended.lock().expect("not poisoned").as_ref() {
+            return ended.clone();
+        }
         let mut c = LiveCounts { scheduled: 0, ok: 0, failed: 0, missed: 0, p99_us: 0, error_classes: BTreeMap::new() };
         let mut corrected = with_p99.then(histogram);
         for shard in self.shards.lock().expect("not poisoned").iter() {
@@ -610,6 +616,8 @@ impl Recorder {
 
     /// The stats of every shard, summed (at the end of a run: the shards are left empty).
     pub fn take(&self) -> Stats {
+        let last = self.live(true);
+        *self.ended.lock().expect("not poisoned") = Some(last);
         let mut total = Stats::new(self.start, self.start_wall);
         for shard in self.shards.lock().expect("not poisoned").iter() {
             let s = shard.with(|s| std::mem::replace(s, Stats::new(self.start, self.start_wall)));
@@ -622,6 +630,22 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_counts_stay_at_their_totals_after_the_stats_are_taken() {
+        let start = Instant::now();
+        let r = Recorder::new(start, SystemTime::now());
+        let shard = r.shard();
+        shard.with(|s| {
+            s.scheduled = 3;
+            s.ok = 3;
+        });
+        let before = r.live(false);
+        let taken = r.take();
+        assert_eq!((taken.scheduled, taken.ok), (3, 3));
+        let after = r.live(true);
+        assert_eq!((before.scheduled, after.scheduled, after.ok), (3, 3, 3), "not the emptied shards' zeros");
+    }
 
     fn completion(start: Instant, intended_ms: u64, sent_ms: u64, done_ms: u64, outcome: Outcome) -> Completion {
         Completion {

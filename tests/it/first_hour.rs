@@ -90,6 +90,13 @@ fn without_a_terminal_replay_prints_status_lines() {
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("replay: 0:")).collect();
     assert!(lines.len() >= 3, "a status line every 500 ms over 2.5 s:\n{err}");
     assert!(lines[0].contains("/50 requests (") && lines[0].contains("ETA"), "{}", lines[0]);
+    // The counter is the requests scheduled so far: it never goes back (not even in a line
+    // printed as the run ends) and never passes the total.
+    let counts: Vec<u64> = lines
+        .iter()
+        .map(|l| l.split(" · ").nth(1).and_then(|c| c.split('/').next()).unwrap().parse().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]) && counts.iter().all(|&n| n <= 50), "{counts:?}\n{err}");
     // 0 turns them off; -q prints nothing at all.
     let o = run(&["replay", c.to_str().unwrap(), "--endpoint", &url, "--rate", "200", "--progress-interval", "0"]);
     assert!(!stderr(&o).contains("replay: 0:"), "{}", stderr(&o));
