@@ -23,7 +23,9 @@ if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cargo +nightly fuzz list)
 fi
 
-cargo +nightly fuzz build >/dev/null || { echo "fuzz: build failed" >&2; exit 2; }
+# FUZZ_BUILD_FLAGS: extra `cargo fuzz build/run` flags (CI: "--dev --sanitizer none").
+read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS:-}"
+cargo +nightly fuzz build "${build_flags[@]}" >/dev/null || { echo "fuzz: build failed" >&2; exit 2; }
 
 status=0
 summary=()
@@ -33,7 +35,7 @@ for t in "${targets[@]}"; do
     inputs=("fuzz/work/$t" "fuzz/corpus/$t")
     [ -d "fuzz/regressions/$t" ] && inputs+=("fuzz/regressions/$t")
     start=$(date +%s)
-    cargo +nightly fuzz run "$t" "${inputs[@]}" -- \
+    cargo +nightly fuzz run "${build_flags[@]}" "$t" "${inputs[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1
     rc=$?
