@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# What CI runs for fuzzing (called by .ci/run): every committed seed and regression input through
-# its target on stable, then every target under libFuzzer for FUZZ_SECONDS each (default 15:
-# about two minutes of fuzzing for the nine targets). A crash fails the run and its input is
+# What CI runs for fuzzing (called by .ci/run): every target under libFuzzer for FUZZ_SECONDS
+# each (default 15: about two minutes of fuzzing for the nine targets), each starting by running
+# every committed seed and regression input of its target (`cargo test --manifest-path
+# fuzz/Cargo.toml` does the same on stable, without libFuzzer; CI skips it, as it would
+# compile the fuzz crate once more for no input the fuzz run does not already take). A crash fails the run and its input is
 # kept under fuzz/artifacts/<target>/. Installs cargo-fuzz (pinned, about a minute) if missing;
 # needs the nightly toolchain, which libFuzzer's instrumentation requires.
 #
@@ -12,7 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_TARGET_DIR=target cargo test --manifest-path fuzz/Cargo.toml --quiet
 
 if ! rustup toolchain list | grep -q '^nightly'; then
     echo "fuzz-ci: the nightly toolchain is missing (rustup toolchain install nightly)" >&2
