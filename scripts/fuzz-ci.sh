@@ -9,11 +9,10 @@
 #
 # The CI build is unoptimized and without AddressSanitizer (`--dev --sanitizer none`): it builds
 # in about half the time of the optimized ASan build (303 s against 623-662 s here, both on a
-# loaded 2-core VM), and a panic, an overflow (debug assertions) or an allocation past the limit
-# is still a crash. The long campaigns (`scripts/fuzz.sh 600`) use the optimized ASan build.
+# loaded 2-core VM), and a panic, an overflow (debug assertions) or memory past 2 GiB (libFuzzer's
+# -rss_limit_mb) is still a crash. The long campaigns (`scripts/fuzz.sh 600`) use the optimized ASan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
 
 if ! rustup toolchain list | grep -q '^nightly'; then
     echo "fuzz-ci: the nightly toolchain is missing (rustup toolchain install nightly)" >&2
