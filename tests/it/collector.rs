@@ -2,6 +2,7 @@
 //! collector reaches the sink. scripts/test.sh installs rotel; this test does not skip.
 
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,17 +25,51 @@ pub(crate) fn rotel_agent() -> String {
     path
 }
 
-pub(crate) fn free_port() -> u16 {
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Kills the collector when the test ends, however it ends.
-pub(crate) struct Rotel(pub(crate) Child);
+/// A running rotel-agent with its OTLP/HTTP and OTLP/gRPC receivers on 127.0.0.1; killed when
+/// the test ends, however it ends.
+pub(crate) struct Rotel {
+    child: Child,
+    /// The OTLP/HTTP receiver's port.
+    pub(crate) http: u16,
+    /// The OTLP/gRPC receiver's port.
+    pub(crate) grpc: u16,
+}
+
+impl Rotel {
+    /// Starts rotel exporting over `protocol` (`http` or `grpc`) to `endpoint`, its files in
+    /// `dir`, and waits (with a deadline) until both receivers accept connections.
+    pub(crate) fn start(dir: &Path, protocol: &str, endpoint: &str) -> Rotel {
+        let (http, grpc) = (free_port(), free_port());
+        let child = Command::new(rotel_agent())
+            .args(["start", "--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
+            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+            .args(["--exporter", "otlp", "--otlp-exporter-protocol", protocol, "--otlp-exporter-endpoint", endpoint])
+            .args(["--pid-file", dir.join("rotel.pid").to_str().unwrap()])
+            .args(["--log-file", dir.join("rotel.log").to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rotel-agent starts");
+        let rotel = Rotel { child, http, grpc };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in [http, grpc] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "rotel did not open port {port}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        rotel
+    }
+}
 
 impl Drop for Rotel {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -43,44 +78,11 @@ fn every_span_the_collector_accepted_reaches_the_sink() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "120", &[]);
     let s = sink::spawn(SinkPlan::default()).unwrap();
-    let (http, grpc) = (free_port(), free_port());
-    let _rotel = Rotel(
-        Command::new(rotel_agent())
-            .args([
-                "start",
-                "--otlp-http-endpoint",
-                &format!("127.0.0.1:{http}"),
-                "--otlp-grpc-endpoint",
-                &format!("127.0.0.1:{grpc}"),
-            ])
-            .args([
-                "--exporter",
-                "otlp",
-                "--otlp-exporter-protocol",
-                "http",
-                "--otlp-exporter-endpoint",
-                &format!("http://{}", s.addr),
-            ])
-            .args([
-                "--pid-file",
-                dir.path().join("rotel.pid").to_str().unwrap(),
-                "--log-file",
-                dir.path().join("rotel.log").to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("rotel-agent starts"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", http)).is_err() {
-        assert!(Instant::now() < deadline, "rotel did not open port {http}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let rotel = Rotel::start(dir.path(), "http", &format!("http://{}", s.addr));
     let (o, r) = replay(
         dir.path(),
         &c,
-        &format!("http://127.0.0.1:{http}/v1/traces"),
+        &format!("http://127.0.0.1:{}/v1/traces", rotel.http),
         &["--rate", "100", "--retries", "3", "-q"],
         &[],
     );

@@ -4,11 +4,11 @@
 //! sink must have seen only the protocol that was asked for.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use traceblast::sink::{self, SinkPlan};
 
-use crate::collector::{Rotel, free_port, rotel_agent};
+use crate::collector::Rotel;
 use crate::real_servers::{corpus_spans, replay_within};
 use crate::replay::corpus;
 use crate::util::*;
@@ -58,28 +58,10 @@ fn every_protocol_and_compression_delivers_spans_received_equal_to_spans_acknowl
 fn grpc_through_rotel_delivers_every_acknowledged_span_to_the_sink() {
     let dir = tempfile::tempdir().unwrap();
     let s = sink_with_grpc();
-    let (http, grpc) = (free_port(), free_port());
-    let _rotel = Rotel(
-        std::process::Command::new(rotel_agent())
-            .args(["start", "--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
-            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
-            .args(["--exporter", "otlp", "--otlp-exporter-protocol", "grpc"])
-            .args(["--otlp-exporter-endpoint", &format!("http://{}", s.grpc_addr.unwrap())])
-            .args(["--pid-file", dir.path().join("rotel.pid").to_str().unwrap()])
-            .args(["--log-file", dir.path().join("rotel.log").to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("rotel-agent starts"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", grpc)).is_err() {
-        assert!(Instant::now() < deadline, "rotel did not open port {grpc}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let rotel = Rotel::start(dir.path(), "grpc", &format!("http://{}", s.grpc_addr.unwrap()));
     let c = corpus(dir.path(), "30", &[]);
     let spans = corpus_spans(&c);
-    let url = format!("http://127.0.0.1:{grpc}");
+    let url = format!("http://127.0.0.1:{}", rotel.grpc);
     let r = replay_within(dir.path(), &c, &url, &["--protocol", "grpc", "--rate", "100"], Duration::from_secs(30));
     r.assert_accounted();
     assert_eq!((r.req("ok"), &r.report["spans"]["ok"]), (30, &serde_json::json!(spans)), "{}", r.report);

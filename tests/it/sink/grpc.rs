@@ -349,33 +349,15 @@ fn the_command_prints_the_grpc_address_and_counts_by_protocol() {
 
 #[test]
 fn through_rotel_every_span_sent_over_grpc_reaches_the_sink() {
-    use crate::collector::{Rotel, free_port, rotel_agent};
+    use crate::collector::Rotel;
     let dir = tempfile::tempdir().unwrap();
     let s = start_grpc(SinkPlan::default());
-    let (http, grpc) = (free_port(), free_port());
-    let _rotel = Rotel(
-        std::process::Command::new(rotel_agent())
-            .args(["start", "--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
-            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
-            .args(["--exporter", "otlp", "--otlp-exporter-protocol", "grpc"])
-            .args(["--otlp-exporter-endpoint", &format!("http://{}", s.grpc_addr.unwrap())])
-            .args(["--pid-file", dir.path().join("rotel.pid").to_str().unwrap()])
-            .args(["--log-file", dir.path().join("rotel.log").to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("rotel-agent starts"),
-    );
-    let deadline = Instant::now() + DEADLINE;
-    while std::net::TcpStream::connect(("127.0.0.1", grpc)).is_err() {
-        assert!(Instant::now() < deadline, "rotel did not open port {grpc}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let rotel: SocketAddr = ([127, 0, 0, 1], grpc).into();
+    let rotel = Rotel::start(dir.path(), "grpc", &format!("http://{}", s.grpc_addr.unwrap()));
+    let rotel_addr: SocketAddr = ([127, 0, 0, 1], rotel.grpc).into();
     let (traces, per_trace) = (40u8, 5u8);
     rt().block_on(async {
-        let mut plain = client(rotel).await;
-        let mut gz = client(rotel).await.send_compressed(CompressionEncoding::Gzip);
+        let mut plain = client(rotel_addr).await;
+        let mut gz = client(rotel_addr).await.send_compressed(CompressionEncoding::Gzip);
         for t in 0..traces {
             let spans: Vec<u8> = (t * per_trace..(t + 1) * per_trace).collect();
             let c = if t % 2 == 0 { &mut plain } else { &mut gz };
