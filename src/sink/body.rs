@@ -83,7 +83,7 @@ pub(super) const DRAIN_MAX: u64 = 64 << 20;
 /// bytes are not kept, so draining takes nothing from `--max-inflight-bytes`. The connection
 /// is busy while it drains (`busy`: no header timeout, no eviction as idle) and closes (or
 /// serves its next request) when the drain ends.
-pub(super) fn drain(mut body: Incoming, idle: std::time::Duration, busy: Option<super::conns::Busy>) {
+pub(super) fn drain(mut body: Incoming, idle: std::time::Duration, busy: super::conns::Busy) {
     if body.is_end_stream() || body.size_hint().lower() > DRAIN_MAX {
         return;
     }

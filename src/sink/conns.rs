@@ -148,6 +148,14 @@ impl Activity {
 #[derive(Debug)]
 pub struct Busy(Arc<Activity>);
 
+impl Busy {
+    /// One more guard on the same connection, for work that outlives the request's own
+    /// (a refused body drained after its answer).
+    pub fn again(&self) -> Busy {
+        self.0.begin()
+    }
+}
+
 impl Drop for Busy {
     fn drop(&mut self) {
         let a = &self.0;

@@ -12,6 +12,7 @@ use hyper::{Method, Request, Response};
 use std::time::Instant;
 
 use super::answer::{Answer, faults, too_large};
+use super::conns::Busy;
 use super::decode::{Encoding, Format};
 use super::server::{Ctx, ResponseBody, TRACES_PATH};
 use super::{Profile, SinkPlan, body};
@@ -35,14 +36,13 @@ pub(super) async fn answer(
     seq: u64,
     first: Instant,
     capture: Option<&mut Vec<u8>>,
+    busy: &Busy,
 ) -> Answer {
     let idle = ctx.plan.limits.idle_timeout;
-    let activity = req.extensions().get::<std::sync::Arc<super::conns::Activity>>().cloned();
-    let busy = || activity.as_ref().map(|a| a.begin());
     let (format, encoding) = match admit(&req, &ctx.plan) {
         Ok(fe) => fe,
         Err(a) => {
-            body::drain(req.into_body(), idle, busy());
+            body::drain(req.into_body(), idle, busy.again());
             return a;
         }
     };
@@ -55,7 +55,7 @@ pub(super) async fn answer(
         Err(a) => {
             // A body that paused is not waited for again.
             if a.status != 408 {
-                body::drain(incoming, idle, busy());
+                body::drain(incoming, idle, busy.again());
             }
             Err(a)
         }

@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::conns::{Slot, Verdict, Watched};
+use super::conns::{Busy, Slot, Verdict, Watched};
 use super::decode::Format;
 use super::faults::TokenBucket;
 use super::state::Protocol;
@@ -156,13 +156,11 @@ async fn connection(stream: TcpStream, slot: Slot, ctx: Arc<Ctx>, mut stop: watc
     let state = ctx.state.clone();
     let svc = {
         let activity = activity.clone();
-        hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        hyper::service::service_fn(move |req: Request<Incoming>| {
             let busy = activity.begin();
-            // For a refused body drained after the answer: the drain keeps the connection busy.
-            req.extensions_mut().insert(activity.clone());
             let ctx = ctx.clone();
             async move {
-                let resp = handle(req, &ctx, on).await;
+                let resp = handle(req, &ctx, on, &busy).await;
                 drop(busy);
                 Ok::<_, Infallible>(resp)
             }
@@ -247,7 +245,7 @@ impl Drop for InFlight<'_> {
 
 /// Counts one request around its protocol's path: arrival, the capture, the answer and its
 /// status (and gRPC code), whether its client waited for it.
-async fn handle(req: Request<Incoming>, ctx: &Ctx, on: Listener) -> Response<ResponseBody> {
+async fn handle(req: Request<Incoming>, ctx: &Ctx, on: Listener, busy: &Busy) -> Response<ResponseBody> {
     let state = &ctx.state;
     let (seq, first) = state.arrive();
     let mut guard = InFlight { state, answered: false };
@@ -272,7 +270,7 @@ async fn handle(req: Request<Incoming>, ctx: &Ctx, on: Listener) -> Response<Res
     });
     let capture = captured.as_mut().map(|c| &mut c.body);
     let a = match on {
-        Listener::Http => http::answer(req, ctx, seq, first, capture).await,
+        Listener::Http => http::answer(req, ctx, seq, first, capture, busy).await,
         Listener::Grpc => grpc::answer(req, ctx, seq, first, capture).await,
     };
     let code = (on == Listener::Grpc).then(|| grpc::code(&a));
