@@ -154,23 +154,31 @@ fn an_early_answer_is_read_while_the_body_is_still_going_out() {
     });
 }
 
+/// A connection that has carried one request (answered 200, kept alive), with the server's end
+/// of it and the head used.
+async fn kept_alive() -> (Conn, DuplexStream, Head) {
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let head = Head::new("/", "h:1", &HeaderMap::new());
+    let mut c = Conn::new(Box::new(client));
+    let b = body(10);
+    let answer = async {
+        read_request(&mut server, &head, 10).await;
+        server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+    };
+    let (r, ()) = tokio::join!(c.exchange(&head, &b, 64), answer);
+    assert_eq!(r.unwrap().status, 200);
+    assert!(c.is_usable());
+    (c, server, head)
+}
+
 #[test]
 fn a_kept_alive_connection_closed_or_talking_before_the_request_is_not_sent() {
     for unasked in [&b""[..], b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n"] {
         rt().block_on(async {
-            let (client, mut server) = tokio::io::duplex(1 << 16);
-            let head = Head::new("/", "h:1", &HeaderMap::new());
-            let mut c = Conn::new(Box::new(client));
-            let b = body(10);
-            let server_side = async {
-                read_request(&mut server, &head, 10).await;
-                server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
-            };
-            let (r, ()) = tokio::join!(c.exchange(&head, &b, 64), server_side);
-            assert_eq!(r.unwrap().status, 200);
+            let (mut c, mut server, head) = kept_alive().await;
             server.write_all(unasked).await.unwrap();
             drop(server);
-            let r = c.exchange(&head, &b, 64).await;
+            let r = c.exchange(&head, &body(10), 64).await;
             assert!(matches!(r, Err(Failed::NotSent)), "{unasked:?}: {r:?}");
             assert!(!c.is_usable());
         });
@@ -191,19 +199,10 @@ fn an_idle_connection_the_server_closes_is_seen_closed() {
 #[test]
 fn an_unasked_answer_on_a_kept_alive_connection_is_never_taken_for_the_next_one() {
     rt().block_on(async {
-        let (client, mut server) = tokio::io::duplex(1 << 16);
-        let head = Head::new("/", "h:1", &HeaderMap::new());
-        let mut c = Conn::new(Box::new(client));
-        let b = body(10);
-        let first = async {
-            read_request(&mut server, &head, 10).await;
-            server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
-        };
-        let (r, ()) = tokio::join!(c.exchange(&head, &b, 64), first);
-        assert_eq!(r.unwrap().status, 200);
+        let (mut c, mut server, head) = kept_alive().await;
         // The server says 408 and keeps the connection open: writing would succeed.
         server.write_all(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n").await.unwrap();
-        let r = c.exchange(&head, &b, 64).await;
+        let r = c.exchange(&head, &body(10), 64).await;
         assert!(matches!(r, Err(Failed::NotSent)), "{r:?}");
         let mut nothing = [0u8; 1];
         let read = tokio::time::timeout(std::time::Duration::from_millis(50), server.read(&mut nothing)).await;
