@@ -37,8 +37,9 @@ const MAX_HEADERS: usize = 64;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// The request head every request shares, up to the `Content-Length` value.
-#[derive(Debug, Clone)]
+/// The request head every request shares, up to the `Content-Length` value. It holds the
+/// headers' values (auth among them), so it has no `Debug`: it cannot end up in a log.
+#[derive(Clone)]
 pub struct Head(Vec<u8>);
 
 impl Head {
