@@ -63,9 +63,16 @@ impl Recorder {
     /// The counters the progress display shows, summed over the shards; the p99 (0 unless
     /// `with_p99`) merges every shard's histogram, which costs more than all the counters.
     pub fn live(&self, with_p99: bool) -> LiveCounts {
-        if let Some(ended) = self.ended.lock().expect("not poisoned").as_ref() {
-            return ended.clone();
+        // The `ended` lock is held while summing, so `take` cannot empty the shards halfway
+        // through a sum (a status line as the run ended once read 0/50).
+        let ended = self.ended.lock().expect("not poisoned");
+        match ended.as_ref() {
+            Some(ended) => ended.clone(),
+            None => self.sum(with_p99),
         }
+    }
+
+    fn sum(&self, with_p99: bool) -> LiveCounts {
         let mut c = LiveCounts { scheduled: 0, ok: 0, failed: 0, missed: 0, p99_us: 0, error_classes: BTreeMap::new() };
         let mut corrected = with_p99.then(histogram);
         for shard in self.shards.lock().expect("not poisoned").iter() {
@@ -94,8 +101,10 @@ impl Recorder {
 
     /// The stats of every shard, summed (at the end of a run: the shards are left empty).
     pub fn take(&self) -> Stats {
-        let last = self.live(true);
-        *self.ended.lock().expect("not poisoned") = Some(last);
+        let mut ended = self.ended.lock().expect("not poisoned");
+        if ended.is_none() {
+            *ended = Some(self.sum(true));
+        }
         let mut total = Stats::new(self.start, self.start_wall);
         for shard in self.shards.lock().expect("not poisoned").iter() {
             let s = shard.with(|s| std::mem::replace(s, Stats::new(self.start, self.start_wall)));
