@@ -75,6 +75,54 @@ pub enum Command {
     },
     /// Receive OTLP/HTTP traces, count spans, traces and duplicates; inject faults.
     Sink(SinkArgs),
+    /// Did it arrive? Read back from the platform which acknowledged traces it stored, and when.
+    Verify(VerifyArgs),
+}
+
+/// `traceblast verify`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  traceblast replay corpus.zst --endpoint http://127.0.0.1:6006/v1/traces --report run.json
+  traceblast verify run.json                      (reads run.sent.zst; the platform is detected)
+  traceblast verify run.json --from phoenix --project default --wait 5m
+  traceblast verify run.json --from mlflow --experiment 0 --max-loss 0.1
+  traceblast verify run.json --from sink --report verified.json
+
+Exit codes: 0 loss within --max-loss, 1 more lost, 2 bad input or the platform cannot be read.")]
+pub struct VerifyArgs {
+    /// The report `replay --report` wrote; its sent log (RUN.sent.zst) sits beside it.
+    #[arg(value_name = "RUN.json", value_hint = ValueHint::FilePath)]
+    pub run: PathBuf,
+    /// The sent log, if not beside the report.
+    #[arg(long, value_name = "FILE")]
+    pub sent: Option<PathBuf>,
+    /// Read back from: sink, phoenix or mlflow [default: the run's --platform, else detected].
+    #[arg(long, value_name = "PLATFORM")]
+    pub from: Option<String>,
+    /// The platform's base URL [default: scheme, host and port of the run's endpoint].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Phoenix project [default: the run's x-project-name header, else default].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// MLflow experiment ID [default: the run's x-mlflow-experiment-id header].
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Longest time to wait for the platform to store what it acknowledged [default: 2m].
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Stop once the stored count has not grown for this long [default: 15s].
+    #[arg(long, value_name = "DURATION")]
+    pub settle: Option<String>,
+    /// The share of acknowledged spans (percent) that may be missing [default: 0].
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    pub max_loss: Option<String>,
+    /// Write the report with its verify section here [default: RUN.json itself].
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `traceblast gen`.
@@ -207,6 +255,22 @@ pub struct ReplayArgs {
     /// Write the report as one self-contained HTML page (charts and tables; works offline).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Do not write the sent log (RUN.sent.zst next to --report RUN.json: every request's
+    /// trace IDs as sent, for `traceblast verify`).
+    #[arg(long)]
+    pub no_sent: bool,
+    /// After the run, read back from the platform what it stored (as `traceblast verify`
+    /// does; needs --report). Exit 1 when more is lost than --max-loss.
+    #[arg(long)]
+    pub verify: bool,
+    /// With --verify: how long to wait for the platform to store what it acknowledged
+    /// [default: 2m].
+    #[arg(long, value_name = "DURATION", requires = "verify")]
+    pub verify_wait: Option<String>,
+    /// With --verify: the share of acknowledged spans (percent) that may be missing
+    /// [default: 0].
+    #[arg(long, value_name = "PERCENT", requires = "verify", allow_hyphen_values = true)]
+    pub max_loss: Option<String>,
     /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5). Without it, a run in
     /// which no request succeeded exits 1; `--min-success 0` accepts that too.
     #[arg(long, allow_hyphen_values = true)]
@@ -488,6 +552,11 @@ pub struct SinkArgs {
     /// Accept requests but report this share of their spans as rejected (partial_success).
     #[arg(long, value_name = "SHARE")]
     pub reject_spans: Option<String>,
+    /// Acknowledge every span but silently store none of this share of traces (chosen by
+    /// trace ID): the loss only `traceblast verify` reveals (the query endpoint
+    /// GET /api/traces/ID does not find them).
+    #[arg(long, value_name = "SHARE")]
+    pub drop_traces: Option<String>,
     /// Stop answering for DURATION (at most 10m), starting AFTER (at most 1day) the first
     /// request; requests wait.
     #[arg(long, value_name = "DURATION@AFTER")]

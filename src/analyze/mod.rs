@@ -4,12 +4,11 @@
 //!
 //! Two independent inputs feed one [`Report`]. The Collector's log ([`logs`]) says *why*: its
 //! exporterhelper "Exporting failed. Dropping data." lines carry the backend's answer and the
-//! item count. Its own metrics ([`metrics`], fetched by [`fetch`] or read from a file) say *how
+//! item count. Its own metrics ([`metrics`], fetched by [`crate::fetch`] or read from a file) say *how
 //! many*, even after logs rotated. [`advice`] maps causes to changes; [`text`] renders the report
 //! for people (`cmd::analyze` prints it, or the JSON).
 
 pub mod advice;
-pub mod fetch;
 pub mod logs;
 pub mod metrics;
 mod record;
@@ -169,9 +168,11 @@ fn metrics_name(m: &MetricsSource) -> String {
 fn read_metrics(source: &MetricsSource) -> Result<MetricsReport> {
     let name = metrics_name(source);
     let text = match source {
-        MetricsSource::Url(url) => fetch::get_text(url, FETCH_TIMEOUT).with_context(|| format!("--metrics {name}"))?,
+        MetricsSource::Url(url) => {
+            crate::fetch::get_text(url, FETCH_TIMEOUT).with_context(|| format!("--metrics {name}"))?
+        }
         MetricsSource::File(p) => {
-            let bytes = read_input(p, fetch::MAX_BODY as u64)
+            let bytes = read_input(p, crate::fetch::MAX_BODY as u64)
                 .with_context(|| format!("--metrics: cannot read {}", p.display()))?;
             String::from_utf8_lossy(&bytes).into_owned()
         }

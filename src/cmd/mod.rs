@@ -9,6 +9,7 @@ mod replay;
 mod report;
 mod scenarios;
 mod sink;
+pub(crate) mod verify;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sink(a) => sink::run(&a),
+        Command::Verify(a) => verify::run(&a),
     }
 }
 

@@ -45,7 +45,7 @@ fn show(a: &ShowArgs) -> Result<ExitCode> {
     let path = a.report.as_deref().context("a report file is needed: traceblast report FILE")?;
     let html = a.html.as_deref().map(|p| output("--html", p)).transpose()?;
     let r = load(path)?;
-    write_reports(&r, None, html.as_ref())?;
+    write_reports(&r, None, html.as_ref(), None)?;
     super::emit(report::text::Text.render(&r))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -77,7 +77,7 @@ fn merge(a: &MergeArgs) -> Result<ExitCode> {
     for w in &merged.warnings {
         eprintln!("warning: {w}");
     }
-    write_reports(&merged.report, Some(&json), html.as_ref())?;
+    write_reports(&merged.report, Some(&json), html.as_ref(), None)?;
     super::emit(report::text::Text.render(&merged.report))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -122,6 +122,24 @@ fn output(flag: &Option<std::path::PathBuf>, name: &str, env: &Env, var: &str) -
     Output::check(&path).map(Some).map_err(|e| anyhow!("{from} {e}"))
 }
 
+/// `--verify`'s settings: it reads the sent log written next to `--report`.
+fn verify_settings(a: &ReplayArgs, report: bool, no_sent: bool) -> Result<Option<crate::verify::Settings>> {
+    if !a.verify {
+        return Ok(None);
+    }
+    if !report || no_sent {
+        bail!("--verify reads the sent log written next to --report FILE: give --report (and not --no-sent)");
+    }
+    let mut s = crate::verify::Settings::default();
+    if let Some(w) = &a.verify_wait {
+        s.wait = crate::units::parse_duration(w, crate::units::DAY).map_err(|e| anyhow!("--verify-wait {w}: {e}"))?;
+    }
+    if let Some(m) = &a.max_loss {
+        s.max_loss = crate::verify::parse_max_loss(m).map_err(|e| anyhow!("--max-loss {m}: {e}"))?;
+    }
+    Ok(Some(s))
+}
+
 /// Parses the `position`th `--header`, `name: value`. Errors never print the value.
 pub fn parse_header(s: &str, position: usize) -> Result<(HeaderName, HeaderValue)> {
     let (n, v) =
@@ -316,6 +334,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     let shard = a.shard.as_deref().map(|s| super::parse_shard("--shard", s)).transpose()?;
 
     let headers_display = display_headers(&headers, a.show_headers);
+    let report = output(&a.report, "--report", env, "TRACEBLAST_REPORT")?;
     let mut plan = ReplayPlan {
         corpus: a.corpus.clone(),
         endpoint_display: redact_url(&endpoint.v),
@@ -343,8 +362,16 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         rewrite: !a.no_rewrite,
         id_key: pick(&a.id_key, "--id-key", env, "TRACEBLAST_ID_KEY").map(parse_id_key).transpose()?,
         shard,
-        report: output(&a.report, "--report", env, "TRACEBLAST_REPORT")?,
         html: output(&a.html, "--html", env, "TRACEBLAST_HTML")?,
+        sent: match (&report, a.no_sent) {
+            (Some(r), false) => {
+                let path = crate::sent::sidecar_of(r.path());
+                Some(Output::check(&path).map_err(|e| anyhow!("the sent log beside --report: {e}"))?)
+            }
+            _ => None,
+        },
+        verify: verify_settings(a, report.is_some(), a.no_sent)?,
+        report,
         min_success,
         quiet: a.quiet,
         progress_interval: duration(

@@ -56,6 +56,7 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
             .map(|s| probability("--reject-spans", s, s))
             .transpose()?
             .unwrap_or(0.0),
+        drop_traces: a.drop_traces.as_deref().map(|s| probability("--drop-traces", s, s)).transpose()?.unwrap_or(0.0),
         stall: a.stall.as_deref().map(parse_stall).transpose()?,
         conflict_on_duplicate: a.conflict_on_duplicate,
     };

@@ -90,6 +90,10 @@ pub struct ReplayPlan {
     pub report: Option<crate::output::Output>,
     /// Where the HTML report goes (checked before the run).
     pub html: Option<crate::output::Output>,
+    /// Where the sent log goes (next to the report unless `--no-sent`; checked before the run).
+    pub sent: Option<crate::output::Output>,
+    /// `--verify`: read back after the run.
+    pub verify: Option<crate::verify::Settings>,
     /// Exit 1 when the success rate is below this (percent).
     pub min_success: Option<f64>,
     /// No progress bar, no text report.
@@ -247,6 +251,7 @@ pub fn run(
     corpus: Arc<Corpus>,
     stop: Arc<AtomicBool>,
     live: impl FnOnce(Live),
+    sent: Option<flume::Sender<crate::sent::Sent>>,
 ) -> Result<RunResult, String> {
     let records = record_range(&corpus, plan.shard)?;
     let rate = plan.own_rate();
@@ -279,11 +284,13 @@ pub fn run(
         json,
         // Compressing or transcoding costs more than a thread hand-off: workers do it.
         workers: if compression == Compression::None && !json { 0 } else { cores.clamp(1, 4) },
+        record_sent: sent.is_some(),
         max_ahead_bytes: 64 << 20,
         max_ahead: look_ahead(rate),
         #[cfg(test)]
         panic_after: None,
     };
+    let sent = sent.map(|tx| worker::SentLog { tx, scenarios: corpus.index.meta.scenarios.clone() });
     let mut stream = prepare::start(corpus, stream_cfg);
     let recorder = Arc::new(Recorder::new(start, start_wall));
     let inflight = Arc::new(inflight::InFlight::default());
@@ -303,6 +310,7 @@ pub fn run(
         deadline,
         stop.clone(),
         plan.max_in_flight,
+        sent,
     );
     let s2 = senders.clone();
     live(Live { recorder: recorder.clone(), start, responses: Arc::new(move || s2.responses()) });

@@ -46,14 +46,24 @@ pub struct Patch {
     len: usize,
     /// Spans in the record.
     spans: u32,
+    /// Each trace of the record (its stored ID, big-endian) and its spans, in order of first
+    /// appearance.
+    traces: Vec<(u128, u32)>,
 }
 
-/// Collects the fields [`crate::wire::scan`] reports, and counts spans.
-struct Points(Vec<(usize, Field)>, u32);
+/// Collects the fields [`crate::wire::scan`] reports, counts spans and their traces.
+struct Points(Vec<(usize, Field)>, u32, Vec<(u128, u32)>);
 
 impl Visitor for Points {
-    fn span(&mut self, _: &[u8], s: &SpanFields) {
+    fn span(&mut self, buf: &[u8], s: &SpanFields) {
         self.1 = self.1.saturating_add(1);
+        if let Some(id) = s.trace_id.and_then(|at| buf.get(at..at + 16)) {
+            let id = u128::from_be_bytes(id.try_into().expect("16 bytes"));
+            match self.2.iter_mut().rev().find(|t| t.0 == id) {
+                Some(t) => t.1 = t.1.saturating_add(1),
+                None => self.2.push((id, 1)),
+            }
+        }
         let p = &mut self.0;
         p.extend(s.trace_id.map(|at| (at, Field::TraceId)));
         p.extend(s.span_id.iter().chain(&s.parent_span_id).map(|&at| (at, Field::SpanId)));
@@ -105,9 +115,9 @@ fn fix(buf: &mut [u8], kind: Field, delta_ns: u64, keys: Option<([u8; 16], [u8; 
 impl Patch {
     /// Finds every time and ID of `record`.
     pub fn scan(record: &[u8]) -> Result<Patch, wire::WireError> {
-        let mut points = Points(Vec::new(), 0);
+        let mut points = Points(Vec::new(), 0, Vec::new());
         wire::scan(record, &mut points)?;
-        let spans = points.1;
+        let (spans, traces) = (points.1, points.2);
         let mut points = points.0;
         points.sort_unstable();
         let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -118,12 +128,18 @@ impl Patch {
                 _ => runs.push((at, at + kind.len())),
             }
         }
-        Ok(Patch { points, runs, len: record.len(), spans })
+        Ok(Patch { points, runs, len: record.len(), spans, traces })
     }
 
     /// Spans in the scanned record.
     pub fn spans(&self) -> u32 {
         self.spans
+    }
+
+    /// Each trace of the record as `keys` remap it (none: as stored), with its spans.
+    pub fn traces_sent(&self, keys: Option<([u8; 16], [u8; 8])>) -> impl Iterator<Item = (u128, u32)> + '_ {
+        let key = keys.map_or(0, |(t, _)| u128::from_be_bytes(t));
+        self.traces.iter().map(move |&(id, n)| (id ^ key, n))
     }
 
     /// Shifts every timestamp of the scanned record, held in `buf`, by `delta_ns` and XORs its

@@ -89,6 +89,8 @@ pub struct PrepareConfig {
     pub compression: Compression,
     /// Transcode bodies to OTLP/JSON (`--protocol http/json`).
     pub json: bool,
+    /// List each request's trace IDs as sent in [`Prepared::sent_traces`] (for the sent log).
+    pub record_sent: bool,
     /// Worker threads (0: the reader prepares bodies itself).
     pub workers: usize,
     /// Bytes prepared ahead at most.
@@ -117,6 +119,9 @@ pub struct Prepared {
     pub traces: u32,
     /// Scenario id (255: mixed).
     pub scenario: u8,
+    /// Each trace as sent, with its spans in this request (empty unless
+    /// [`PrepareConfig::record_sent`]).
+    pub sent_traces: Vec<(u128, u32)>,
 }
 
 /// Bounds the work prepared ahead of the pacer.
@@ -620,7 +625,20 @@ fn build(corpus: &Corpus, cfg: &PrepareConfig, job: Job) -> Result<Prepared, Str
         }
     };
     let first = job.parts[0].meta.scenario;
+    let mut sent_traces: Vec<(u128, u32)> = Vec::new();
+    if cfg.record_sent {
+        for p in &job.parts {
+            let patch = p.patch(corpus).map_err(|e| e.to_string())?;
+            for (id, n) in patch.traces_sent(if cfg.rewrite { keys } else { None }) {
+                match sent_traces.iter_mut().find(|t| t.0 == id) {
+                    Some(t) => t.1 = t.1.saturating_add(n),
+                    None => sent_traces.push((id, n)),
+                }
+            }
+        }
+    }
     Ok(Prepared {
+        sent_traces,
         seq: job.seq,
         pass: job.pass,
         body,

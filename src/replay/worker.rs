@@ -95,6 +95,16 @@ pub struct Senders {
     stop: Arc<AtomicBool>,
     /// Most requests one HTTP/2 connection carries at once.
     per_connection: usize,
+    /// Where ended requests are listed (`RUN.sent.zst`), if anywhere.
+    sent: Option<SentLog>,
+}
+
+/// The channel to the sent log's writer, and the corpus's scenario names.
+pub struct SentLog {
+    /// To [`crate::sent::SentWriter`].
+    pub tx: flume::Sender<crate::sent::Sent>,
+    /// Scenario names by id.
+    pub scenarios: Vec<String>,
 }
 
 impl Senders {
@@ -106,6 +116,7 @@ impl Senders {
         deadline: Option<Instant>,
         stop: Arc<AtomicBool>,
         max_in_flight: usize,
+        sent: Option<SentLog>,
     ) -> Arc<Senders> {
         let per_connection = max_in_flight.div_ceil(target.connections.max(1)).max(1);
         Arc::new(Senders {
@@ -118,6 +129,7 @@ impl Senders {
             recorder,
             stop,
             per_connection,
+            sent,
         })
     }
 
@@ -391,6 +403,18 @@ impl Senders {
             message: a.message,
         };
         shard.with(|s| s.complete(&c));
+        if let Some(log) = &self.sent {
+            // The writer outlives the senders; a send fails only if it failed, which its
+            // `finish` reports.
+            let _ = log.tx.send(crate::sent::Sent {
+                seq: p.seq,
+                at_unix_ms: crate::sent::unix_ms_now(),
+                ok: c.outcome.ok(),
+                outcome: c.outcome.name(),
+                scenario: crate::report::scenario_name(&log.scenarios, p.scenario),
+                traces: p.sent_traces.iter().map(|&(id, n)| (crate::sent::hex_id(id), n)).collect(),
+            });
+        }
         self.inflight.release();
     }
 

@@ -152,6 +152,7 @@ pub fn build(stats: &Stats, ctx: Context) -> Report {
         run: ctx.run,
         corpus: ctx.corpus,
         merged_from: Vec::new(),
+        verify: None,
     }
 }
 

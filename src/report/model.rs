@@ -290,4 +290,8 @@ pub struct Report {
     /// the JSON of a single run, so older readers see the same keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// What the platform stored of what was acknowledged (`traceblast verify`, `replay
+    /// --verify`). Absent until verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::verify::VerifyReport>,
 }

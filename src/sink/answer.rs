@@ -70,6 +70,11 @@ impl Answer {
         }
     }
 
+    /// A JSON answer (the query endpoint's).
+    pub(super) fn json(status: u16, body: String) -> Answer {
+        Answer { body: Bytes::from(body), content_type: "application/json", ..Answer::plain(status, "") }
+    }
+
     pub(super) fn success(format: Format, rejected: u64) -> Answer {
         let partial = (rejected > 0).then(|| ExportTracePartialSuccess {
             rejected_spans: rejected as i64,
@@ -139,7 +144,7 @@ pub(super) async fn faults(ctx: &Ctx, format: Format, keys: &[SpanKey], seq: u64
         }
         return refuse(a);
     }
-    match state.record(keys, f.conflict_on_duplicate, || f.reject_span(&mut rng)) {
+    match state.record(keys, f.conflict_on_duplicate, || f.reject_span(&mut rng), |t| f.drop_trace(t)) {
         Some(r) => Answer::success(format, spans - r.accepted),
         None => {
             state.count_conflict();

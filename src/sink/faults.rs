@@ -29,6 +29,8 @@ pub struct Faults {
     pub stall: Option<Stall>,
     /// `--conflict-on-duplicate`: 409 for a request with a trace ID accepted before.
     pub conflict_on_duplicate: bool,
+    /// `--drop-traces`: share of traces acknowledged but never stored.
+    pub drop_traces: f64,
 }
 
 /// `--stall DURATION@AFTER`: no answers during [first request + after, … + duration).
@@ -95,6 +97,19 @@ impl Faults {
     /// Whether the next span is rejected (`--reject-spans`).
     pub fn reject_span(&self, rng: &mut RequestRng) -> bool {
         self.reject_spans > 0.0 && rng.unit() < self.reject_spans
+    }
+
+    /// Whether trace `t` is dropped silently (`--drop-traces`): decided by the trace ID alone,
+    /// so every span of a trace shares the fate, whichever request carries it.
+    pub fn drop_trace(&self, t: u128) -> bool {
+        if self.drop_traces <= 0.0 {
+            return false;
+        }
+        let mut x = (t as u64 ^ (t >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 29;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^= x >> 32;
+        ((x >> 11) as f64 / (1u64 << 53) as f64) < self.drop_traces
     }
 
     /// The `Retry-After` value for a refused request: `--retry-after`, else `fallback`.

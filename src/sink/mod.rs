@@ -31,6 +31,7 @@ mod grpc;
 mod http;
 pub mod limits;
 pub mod profile;
+pub mod query;
 pub mod server;
 pub mod state;
 pub mod summary;

@@ -247,6 +247,11 @@ impl Drop for InFlight<'_> {
 /// status (and gRPC code), whether its client waited for it.
 async fn handle(req: Request<Incoming>, ctx: &Ctx, on: Listener, busy: &Busy) -> Response<ResponseBody> {
     let state = &ctx.state;
+    if on == Listener::Http && super::query::is_query(req.method(), req.uri().path()) {
+        let (status, body) = super::query::answer(state, req.uri().path(), req.uri().query());
+        let a = super::answer::Answer::json(status, body.to_string());
+        return http::response(a);
+    }
     let (seq, first) = state.arrive();
     let mut guard = InFlight { state, answered: false };
     let content_type = http::header_str(&req, CONTENT_TYPE).unwrap_or_default().to_string();

@@ -5,7 +5,7 @@
 //! what makes `--conflict-on-duplicate` atomic: the check for a known trace ID and the insert
 //! of the request's IDs happen under the same lock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -75,6 +75,18 @@ impl Hasher for IdHasher {
 }
 
 type IdSet<T> = HashSet<T, BuildHasherDefault<IdHasher>>;
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// What the sink stored of one trace: what its query endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TraceEntry {
+    /// Spans with distinct span IDs.
+    pub spans: u32,
+    /// Span records, duplicates included.
+    pub rows: u32,
+    /// When its first span was stored, ms after the sink started.
+    pub first_ms: u32,
+}
 
 /// The ID sets are split in shards by hash so that growing one rehashes 1/64 of the IDs:
 /// at tens of millions of IDs a single set's resize would hold the lock (and every request)
@@ -86,14 +98,14 @@ fn shard(h: u64) -> usize {
 }
 
 struct Ids {
-    traces: Vec<IdSet<u128>>,
+    traces: Vec<IdMap<u128, TraceEntry>>,
     spans: Vec<IdSet<u64>>,
 }
 
 impl Default for Ids {
     fn default() -> Self {
         Ids {
-            traces: (0..SHARDS).map(|_| IdSet::default()).collect(),
+            traces: (0..SHARDS).map(|_| IdMap::default()).collect(),
             spans: (0..SHARDS).map(|_| IdSet::default()).collect(),
         }
     }
@@ -101,10 +113,15 @@ impl Default for Ids {
 
 impl Ids {
     fn has_trace(&self, t: u128) -> bool {
-        self.traces[shard(t as u64 ^ (t >> 64) as u64)].contains(&t)
+        self.traces[shard(t as u64 ^ (t >> 64) as u64)].contains_key(&t)
     }
-    fn insert_trace(&mut self, t: u128) {
-        self.traces[shard(t as u64 ^ (t >> 64) as u64)].insert(t);
+    fn trace(&mut self, t: u128, now_ms: u32) -> &mut TraceEntry {
+        self.traces[shard(t as u64 ^ (t >> 64) as u64)]
+            .entry(t)
+            .or_insert(TraceEntry { first_ms: now_ms, ..Default::default() })
+    }
+    fn get_trace(&self, t: u128) -> Option<TraceEntry> {
+        self.traces[shard(t as u64 ^ (t >> 64) as u64)].get(&t).copied()
     }
     /// False if the span ID was already there.
     fn insert_span(&mut self, s: u64) -> bool {
@@ -112,7 +129,7 @@ impl Ids {
     }
     fn lens(&self) -> (u64, u64) {
         let n = |v: usize| v as u64;
-        (n(self.traces.iter().map(HashSet::len).sum()), n(self.spans.iter().map(HashSet::len).sum()))
+        (n(self.traces.iter().map(HashMap::len).sum()), n(self.spans.iter().map(HashSet::len).sum()))
     }
 }
 
@@ -123,11 +140,15 @@ pub struct Recorded {
     pub accepted: u64,
     /// Of those, spans whose span ID was seen before.
     pub duplicates: u64,
+    /// Of those, spans acknowledged but never stored (`--drop-traces`).
+    pub dropped: u64,
 }
 
 /// Shared counters of a running sink. Cheap to update from many connections at once.
 pub struct SinkState {
     started: Instant,
+    /// `started` on the wall clock, Unix ns.
+    started_unix_ns: u128,
     requests: AtomicU64,
     by_status: Box<[AtomicU64]>,
     /// By [`Protocol`], in the order of `Protocol::ALL`.
@@ -135,6 +156,7 @@ pub struct SinkState {
     by_grpc_code: Box<[AtomicU64]>,
     refused_by_status: Box<[AtomicU64]>,
     spans: AtomicU64,
+    dropped_spans: AtomicU64,
     duplicates: AtomicU64,
     rejected_spans: AtomicU64,
     bytes_wire: AtomicU64,
@@ -188,12 +210,14 @@ impl SinkState {
         let fail_statuses: Vec<u16> = plan.faults.fail.iter().map(|(s, _)| *s).collect();
         SinkState {
             started: Instant::now(),
+            started_unix_ns: u128::from(unix_ns()),
             requests: AtomicU64::new(0),
             by_status: counters(STATUS_SLOTS),
             by_protocol: counters(Protocol::ALL.len()),
             by_grpc_code: counters(GRPC_CODES),
             refused_by_status: counters(STATUS_SLOTS),
             spans: AtomicU64::new(0),
+            dropped_spans: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             rejected_spans: AtomicU64::new(0),
             bytes_wire: AtomicU64::new(0),
@@ -278,12 +302,15 @@ impl SinkState {
     /// Records the spans of a request that is being accepted, skipping those for which
     /// `reject` (called once per span, in order) says yes. With `conflict` set, a request
     /// carrying a trace ID already recorded is refused (`None`) and nothing of it is recorded.
+    /// Spans of traces `drop` says yes to are accepted but not stored (a silent loss).
     pub(crate) fn record(
         &self,
         keys: &[SpanKey],
         conflict: bool,
         mut reject: impl FnMut() -> bool,
+        drop_trace: impl Fn(u128) -> bool,
     ) -> Option<Recorded> {
+        let now_ms = u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let mut ids = self.ids.lock().expect("ID sets lock");
         if conflict && keys.iter().any(|k| ids.has_trace(k.trace)) {
             return None;
@@ -293,14 +320,23 @@ impl SinkState {
             if reject() {
                 continue;
             }
-            ids.insert_trace(k.trace);
             r.accepted += 1;
-            if !ids.insert_span(k.span) {
+            if drop_trace(k.trace) {
+                r.dropped += 1;
+                continue;
+            }
+            let fresh = ids.insert_span(k.span);
+            let t = ids.trace(k.trace, now_ms);
+            t.rows = t.rows.saturating_add(1);
+            if fresh {
+                t.spans = t.spans.saturating_add(1);
+            } else {
                 r.duplicates += 1;
             }
         }
         drop(ids);
         self.spans.fetch_add(r.accepted, Relaxed);
+        self.dropped_spans.fetch_add(r.dropped, Relaxed);
         self.duplicates.fetch_add(r.duplicates, Relaxed);
         self.rejected_spans.fetch_add(keys.len() as u64 - r.accepted, Relaxed);
         Some(r)
@@ -382,6 +418,13 @@ impl SinkState {
         v.into_iter().map(|(_, c)| c).collect()
     }
 
+    /// What was stored of trace `t`, and the Unix ms its first span was stored at.
+    pub fn stored_trace(&self, t: u128) -> Option<(TraceEntry, u64)> {
+        let e = self.ids.lock().expect("ID sets lock").get_trace(t)?;
+        let started_unix_ms = (self.started_unix_ns / 1_000_000) as u64;
+        Some((e, started_unix_ms + u64::from(e.first_ms)))
+    }
+
     /// A snapshot of the counters.
     pub fn summary(&self) -> Summary {
         let by_status = |c: &[AtomicU64]| -> BTreeMap<u16, u64> {
@@ -423,6 +466,7 @@ impl SinkState {
             unique_traces,
             unique_spans,
             duplicate_span_ids: self.duplicates.load(Relaxed),
+            dropped_spans: self.dropped_spans.load(Relaxed),
             rejected_spans: self.rejected_spans.load(Relaxed),
             refused_spans: refused_spans_by_status.values().sum(),
             refused_spans_by_status,
@@ -473,11 +517,11 @@ mod tests {
     #[test]
     fn counts_unique_and_duplicate_ids() {
         let st = state(&[]);
-        let r = st.record(&[key(1, 1), key(1, 2), key(1, 2)], false, || false).unwrap();
-        assert_eq!(r, Recorded { accepted: 3, duplicates: 1 });
+        let r = st.record(&[key(1, 1), key(1, 2), key(1, 2)], false, || false, |_| false).unwrap();
+        assert_eq!(r, Recorded { accepted: 3, duplicates: 1, dropped: 0 });
         let mut second = [false, true].into_iter();
-        let r = st.record(&[key(2, 1), key(2, 3)], false, || second.next().unwrap()).unwrap();
-        assert_eq!(r, Recorded { accepted: 1, duplicates: 1 });
+        let r = st.record(&[key(2, 1), key(2, 3)], false, || second.next().unwrap(), |_| false).unwrap();
+        assert_eq!(r, Recorded { accepted: 1, duplicates: 1, dropped: 0 });
         let s = st.summary();
         assert_eq!((s.spans, s.unique_traces, s.unique_spans, s.duplicate_span_ids), (4, 2, 2, 2));
         assert_eq!(s.rejected_spans, 1);
@@ -488,8 +532,8 @@ mod tests {
         let st = state(&[]);
         let keys: Vec<SpanKey> =
             (0..10_000u64).map(|i| SpanKey { trace: u128::from(i / 10) << 64 | 1, span: i % 7000 }).collect();
-        let r = st.record(&keys, false, || false).unwrap();
-        assert_eq!(r, Recorded { accepted: 10_000, duplicates: 3000 });
+        let r = st.record(&keys, false, || false, |_| false).unwrap();
+        assert_eq!(r, Recorded { accepted: 10_000, duplicates: 3000, dropped: 0 });
         let s = st.summary();
         assert_eq!((s.unique_traces, s.unique_spans), (1000, 7000));
     }
@@ -497,10 +541,10 @@ mod tests {
     #[test]
     fn conflict_refuses_a_known_trace_and_records_nothing() {
         let st = state(&[]);
-        st.record(&[key(1, 1)], true, || false).unwrap();
-        assert_eq!(st.record(&[key(2, 2), key(1, 3)], true, || false), None);
+        st.record(&[key(1, 1)], true, || false, |_| false).unwrap();
+        assert_eq!(st.record(&[key(2, 2), key(1, 3)], true, || false, |_| false), None);
         // Trace 2 was not recorded by the refused request.
-        assert!(st.record(&[key(2, 4)], true, || false).is_some());
+        assert!(st.record(&[key(2, 4)], true, || false, |_| false).is_some());
         assert_eq!(st.summary().spans, 2);
     }
 

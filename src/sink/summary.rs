@@ -74,6 +74,10 @@ pub struct Summary {
     pub unique_spans: u64,
     /// Received spans whose span ID had been received before (`spans - unique_spans`).
     pub duplicate_span_ids: u64,
+    /// Spans acknowledged but never stored (`--drop-traces`): counted in `spans`, not in
+    /// `unique_spans` or the query endpoint.
+    #[serde(default)]
+    pub dropped_spans: u64,
     /// Spans of accepted requests reported back as rejected (`partial_success`).
     pub rejected_spans: u64,
     /// Spans in requests refused with an error status (decoded, not received).
@@ -197,6 +201,7 @@ impl Summary {
             ("stall", f.stall),
             ("latency", f.latency),
             ("rejected spans", f.reject_spans),
+            ("spans dropped silently", self.dropped_spans),
         ] {
             if n > 0 {
                 faults.push(format!("{name}: {}", thousands(n)));
@@ -247,6 +252,7 @@ mod tests {
             unique_traces: 10,
             unique_spans: 49,
             duplicate_span_ids: 1,
+            dropped_spans: 0,
             refused_spans: 10,
             refused_spans_by_status: BTreeMap::from([(429, 10)]),
             bytes_wire: 1_500_000,
@@ -279,6 +285,7 @@ mod tests {
                 "unique_traces",
                 "unique_spans",
                 "duplicate_span_ids",
+                "dropped_spans",
                 "rejected_spans",
                 "refused_spans",
                 "refused_spans_by_status",

@@ -176,6 +176,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// `200`, `grpc UNAVAILABLE`, or the error class (`timeout`, …).
+    pub fn name(self) -> String {
+        match self {
+            Outcome::Status(s) => s.to_string(),
+            Outcome::Grpc(c) => format!("grpc {}", crate::grpc::code_name(c)),
+            Outcome::Error(c) => c.as_str().to_string(),
+        }
+    }
+
     /// Whether this counts as ok.
     pub fn ok(self) -> bool {
         match self {

@@ -62,18 +62,26 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     let hinted = Arc::new(AtomicBool::new(false));
     let lines = (!show && !plan.quiet && !plan.progress_interval.is_zero()).then_some(plan.progress_interval);
     let mut monitor = None;
-    let result = crate::replay::run(plan, corpus.clone(), stop.clone(), |live| {
-        let m = monitor::Monitor {
-            live,
-            plan: plan.clone(),
-            total: estimate.requests,
-            bar: bar.clone(),
-            lines,
-            done: done.clone(),
-            hinted: hinted.clone(),
-        };
-        monitor = Some(m.spawn());
-    });
+    let sent_writer = plan.sent.as_ref().map(crate::sent::SentWriter::start).transpose()?;
+    let sent_tx = sent_writer.as_ref().map(crate::sent::SentWriter::sender);
+    let result = crate::replay::run(
+        plan,
+        corpus.clone(),
+        stop.clone(),
+        |live| {
+            let m = monitor::Monitor {
+                live,
+                plan: plan.clone(),
+                total: estimate.requests,
+                bar: bar.clone(),
+                lines,
+                done: done.clone(),
+                hinted: hinted.clone(),
+            };
+            monitor = Some(m.spawn());
+        },
+        sent_tx,
+    );
     done.store(true, Ordering::Relaxed);
     let monitor_failed = match monitor {
         Some(Ok(m)) => m.join().err().map(|p| crate::replay::panic_message(p.as_ref())),
@@ -82,6 +90,9 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     };
     bar.finish_and_clear();
     crate::progress::set_active(None);
+    // The run and the monitor (whose response counter holds the senders) have ended: every
+    // handle on the log is gone, so it is complete.
+    let sent_log = sent_writer.map(crate::sent::SentWriter::finish).transpose()?;
     let mut result = result.map_err(anyhow::Error::msg)?;
     if let Some(p) = monitor_failed {
         result.end = End::Failed;
@@ -90,17 +101,31 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     if result.stats.ok == 0 {
         hint_why_nothing_succeeded(plan, &result, hinted.load(Ordering::Relaxed));
     }
-    let rep = build_report(plan, &corpus, &result);
-    write_reports(&rep, plan.report.as_ref(), plan.html.as_ref())?;
+    let mut rep = build_report(plan, &corpus, &result);
+    write_reports(&rep, plan.report.as_ref(), plan.html.as_ref(), sent_log)?;
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
+    let verified = match (&plan.verify, &plan.sent, &plan.report) {
+        (Some(s), Some(sent), Some(out)) if result.error.is_none() && result.end != End::Stopped => {
+            let source = super::verify::source_for(&rep, &super::verify::Overrides::default())?;
+            let v = super::verify::check(sent.path(), &source, s, plan.quiet)?;
+            super::emit(crate::verify::text(&v))?;
+            rep.verify = Some(v);
+            out.write(report::json::Json.render(&rep).as_bytes())?;
+            rep.verify.as_ref().map(super::verify::exit_code)
+        }
+        _ => None,
+    };
     if let Some(e) = &result.error {
         // Exit 2 with the cause, after the report of what was sent.
         anyhow::bail!("{e}");
     }
     let code = exit_code(plan, &result, &rep);
-    Ok((rep, code))
+    match verified {
+        Some(v) if code == ExitCode::SUCCESS => Ok((rep, v)),
+        _ => Ok((rep, code)),
+    }
 }
 
 /// When no request succeeded, one line on why: nothing answered (the most common error class and
@@ -143,8 +168,13 @@ fn exit_code(plan: &ReplayPlan, result: &RunResult, rep: &report::Report) -> Exi
 }
 
 /// Writes the JSON report and the HTML page of `rep`: both, or (on a failure) neither.
-pub fn write_reports(rep: &report::Report, json: Option<&Output>, html: Option<&Output>) -> anyhow::Result<()> {
-    let mut pending = Vec::new();
+pub fn write_reports(
+    rep: &report::Report,
+    json: Option<&Output>,
+    html: Option<&Output>,
+    sent_log: Option<crate::output::Pending>,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<crate::output::Pending> = sent_log.into_iter().collect();
     for (out, text) in [(json, report::json::Json.render(rep)), (html, report::html::Html.render(rep))]
         .into_iter()
         .filter_map(|(o, t)| o.map(|o| (o, t)))

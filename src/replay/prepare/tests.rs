@@ -157,6 +157,7 @@ fn config(records: std::ops::Range<u64>, passes: Option<u64>, batch: u32, worker
         compression: Compression::None,
         json: false,
         workers,
+        record_sent: false,
         max_ahead_bytes: 1 << 20,
         max_ahead: 8,
         panic_after: None,

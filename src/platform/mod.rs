@@ -317,3 +317,8 @@ mod tests {
         assert_eq!(redact_url("user:s3cr3t@collector:4318"), "collector:4318");
     }
 }
+
+pub mod mlflow;
+pub mod phoenix;
+pub mod readback;
+pub mod sink;

@@ -1,0 +1,115 @@
+//! `traceblast verify RUN.json`: reads the run's sent log, reads back from the platform, prints
+//! what arrived and writes the report with its `verify` section.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+
+use crate::cli::VerifyArgs;
+use crate::platform::readback::{self, Source};
+use crate::report::{self, Render, Report};
+use crate::verify::{self, Settings, VerifyReport};
+
+pub fn run(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let shown = a.run.display().to_string();
+    let text = crate::input::read_input(&a.run, report::json::MAX_REPORT_BYTES)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let mut rep = report::json::parse(&String::from_utf8_lossy(&text), &shown).map_err(anyhow::Error::msg)?;
+    let out = crate::output::Output::check(a.report.as_deref().unwrap_or(&a.run))?;
+    let mut s = Settings::default();
+    let dur = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<std::time::Duration>> {
+        v.as_deref()
+            .map(|v| crate::units::parse_duration(v, crate::units::DAY).map_err(|e| anyhow!("{flag} {v}: {e}")))
+            .transpose()
+    };
+    if let Some(w) = dur("--wait", &a.wait)? {
+        s.wait = w;
+    }
+    if let Some(w) = dur("--settle", &a.settle)? {
+        s.settle = w;
+    }
+    if let Some(m) = &a.max_loss {
+        s.max_loss = verify::parse_max_loss(m).map_err(|e| anyhow!("--max-loss {m}: {e}"))?;
+    }
+    let overrides = Overrides {
+        from: a.from.clone(),
+        url: a.url.clone(),
+        project: a.project.clone(),
+        experiment: a.experiment.clone(),
+    };
+    let source = source_for(&rep, &overrides)?;
+    let sent = a.sent.clone().unwrap_or_else(|| crate::sent::sidecar_of(&a.run));
+    let v = check(&sent, &source, &s, a.quiet)?;
+    rep.verify = Some(v.clone());
+    out.write(report::json::Json.render(&rep).as_bytes())?;
+    super::emit(verify::text(&v))?;
+    Ok(exit_code(&v))
+}
+
+/// What the command line says about the platform, over what the report says.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub from: Option<String>,
+    pub url: Option<String>,
+    pub project: Option<String>,
+    pub experiment: Option<String>,
+}
+
+/// Where to read back, from the report and `o`.
+pub fn source_for(rep: &Report, o: &Overrides) -> anyhow::Result<Source> {
+    let base = match &o.url {
+        Some(u) => readback::base_of(u).map_err(|e| anyhow!("--url {e}"))?,
+        None => readback::base_of(&rep.run.endpoint).map_err(|e| anyhow!("the run's endpoint: {e}"))?,
+    };
+    let header = |name: &str| {
+        rep.run.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case(name) && v != "<redacted>").map(|(_, v)| v.clone())
+    };
+    let from = match &o.from {
+        Some(f) if readback::READ_BACK.contains(&f.as_str()) => f.clone(),
+        Some(f) => anyhow::bail!("--from {f:?}: use one of {}", readback::READ_BACK.join(", ")),
+        None if readback::READ_BACK.contains(&rep.run.platform.as_str()) => rep.run.platform.clone(),
+        None => readback::detect(&base, &[]).map_err(anyhow::Error::msg)?.to_string(),
+    };
+    Ok(Source {
+        headers: readback::credentials(&from),
+        project: o.project.clone().or_else(|| header("x-project-name")).unwrap_or_else(|| "default".into()),
+        experiment: o.experiment.clone().or_else(|| header("x-mlflow-experiment-id")),
+        from,
+        base,
+    })
+}
+
+/// Reads the sent log at `sent` and verifies it against `source`.
+pub fn check(sent: &std::path::Path, source: &Source, s: &Settings, quiet: bool) -> anyhow::Result<VerifyReport> {
+    let log = crate::sent::read(sent).map_err(anyhow::Error::msg)?;
+    let platform = readback::open(source).map_err(anyhow::Error::msg)?;
+    if !quiet {
+        crate::progress::println_above(&format!(
+            "verify: reading back {} requests' traces from {} at {}",
+            crate::units::thousands(log.requests.len() as u64),
+            source.from,
+            crate::platform::redact_url(&source.base)
+        ));
+    }
+    verify::run(&log, platform.as_ref(), s, |line| {
+        if !quiet {
+            crate::progress::println_above(line);
+        }
+    })
+    .map_err(anyhow::Error::msg)
+}
+
+/// 0 within `--max-loss`, else 1 (with the reason on stderr).
+pub fn exit_code(v: &VerifyReport) -> ExitCode {
+    if v.passed {
+        return ExitCode::SUCCESS;
+    }
+    log::error!(
+        "{:.3} % of acknowledged spans were not stored ({} of {}), above --max-loss {} %",
+        v.loss_percent,
+        v.counts.spans_acknowledged - v.counts.spans_stored,
+        v.counts.spans_acknowledged,
+        v.max_loss_percent
+    );
+    ExitCode::from(1)
+}

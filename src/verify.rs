@@ -1,0 +1,399 @@
+//! Did it arrive? Reads back from the platform which of the traces a run sent are stored, with
+//! how many spans, and how long after their acknowledgement they became visible.
+//!
+//! Input: the sent log ([`crate::sent`]). Every trace is looked up in rounds (batches of the
+//! adapter's size) until each acknowledged trace is stored whole, or the stored count has not
+//! grown for [`Settings::settle`], or [`Settings::wait`] is over. Traces whose requests all
+//! failed are looked up too: a platform that commits a request it never answered in time
+//! stores traces that were not acknowledged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::readback::{ReadBack, Stored};
+use crate::sent::{SentLog, parse_id};
+
+/// How `verify` polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Longest time spent polling.
+    pub wait: Duration,
+    /// Stop once the stored count has not grown for this long.
+    pub settle: Duration,
+    /// Pause between rounds.
+    pub interval: Duration,
+    /// Loss (percent of acknowledged spans) above which the exit code is 1.
+    pub max_loss: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            wait: Duration::from_secs(120),
+            settle: Duration::from_secs(15),
+            interval: Duration::from_secs(1),
+            max_loss: 0.0,
+        }
+    }
+}
+
+/// Parses `--max-loss` (a percent from 0 to 100).
+pub fn parse_max_loss(s: &str) -> Result<f64, String> {
+    let v: f64 =
+        s.trim().trim_end_matches('%').parse().map_err(|_| "not a number (a percent, e.g. 0.1)".to_string())?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err("out of range: a percent from 0 to 100".into());
+    }
+    Ok(v)
+}
+
+/// Trace counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Traces in the sent log.
+    pub sent: u64,
+    /// Traces with spans in an acknowledged request.
+    pub acknowledged: u64,
+    /// Acknowledged traces stored with every acknowledged span.
+    pub stored: u64,
+    /// Acknowledged traces not found.
+    pub missing: u64,
+    /// Acknowledged traces found with fewer spans than acknowledged.
+    pub partial: u64,
+    /// Traces the platform holds a span of more than once.
+    pub duplicated: u64,
+    /// Traces whose requests all failed (timed out, refused, …) yet found stored.
+    pub stored_not_acknowledged: u64,
+    /// Spans acknowledged.
+    pub spans_acknowledged: u64,
+    /// Of those, spans stored.
+    pub spans_stored: u64,
+}
+
+/// Percentiles of the visibility lag, ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lag {
+    /// Traces measured.
+    pub traces: u64,
+    /// `first_seen` (the platform says when it stored each trace) or `polling` (when a
+    /// round first found it: an upper bound, at the resolution of the rounds).
+    pub measured_by: String,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+/// One round's view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Seconds after the last acknowledgement.
+    pub t_s: f64,
+    /// Acknowledged spans stored so far.
+    pub spans_stored: u64,
+}
+
+/// The `verify` section of a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// The adapter read from: `sink`, `phoenix`, `mlflow`.
+    pub from: String,
+    /// All traces.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Acknowledged spans not stored, percent.
+    pub loss_percent: f64,
+    /// `--max-loss`.
+    pub max_loss_percent: f64,
+    /// `loss_percent <= max_loss_percent`.
+    pub passed: bool,
+    /// 2xx → visible, for the acknowledged traces found whole.
+    pub lag_ms: Option<Lag>,
+    /// Per scenario.
+    pub scenarios: BTreeMap<String, Counts>,
+    /// Stored spans after each round.
+    pub curve: Vec<Point>,
+    /// Rounds of lookups.
+    pub rounds: u64,
+    /// Seconds spent polling.
+    pub waited_s: f64,
+    /// `complete` (everything acknowledged found), `settled` (no growth for the settle time)
+    /// or `wait` (the wait ran out).
+    pub ended_by: String,
+}
+
+/// What was sent of one trace.
+#[derive(Debug, Clone, Default)]
+struct Expected {
+    acked_spans: u32,
+    other_spans: u32,
+    scenario: String,
+    /// The last acknowledgement of a request carrying it, Unix ms.
+    acked_at: u64,
+}
+
+/// Every trace of the log, by ID.
+fn expected(log: &SentLog) -> HashMap<u128, Expected> {
+    let mut m: HashMap<u128, Expected> = HashMap::new();
+    for r in &log.requests {
+        for (hex, n) in &r.traces {
+            let Some(id) = parse_id(hex) else { continue };
+            let e = m.entry(id).or_insert_with(|| Expected { scenario: r.scenario.clone(), ..Default::default() });
+            if r.ok {
+                e.acked_spans = e.acked_spans.saturating_add(*n);
+                e.acked_at = e.acked_at.max(r.at_unix_ms);
+            } else {
+                e.other_spans = e.other_spans.saturating_add(*n);
+            }
+        }
+    }
+    m
+}
+
+/// Polls `platform` for the traces of `log` and reports; `progress` gets a line per round.
+pub fn run(
+    log: &SentLog,
+    platform: &dyn ReadBack,
+    s: &Settings,
+    mut progress: impl FnMut(&str),
+) -> Result<VerifyReport, String> {
+    let want = expected(log);
+    let last_ack = want.values().map(|e| e.acked_at).max().unwrap_or(0);
+    let mut found: HashMap<u128, Stored> = HashMap::new();
+    // When each acknowledged trace was first found whole (Unix ms).
+    let mut visible: HashMap<u128, u64> = HashMap::new();
+    let mut ids: Vec<u128> = want.keys().copied().collect();
+    ids.sort_unstable();
+    let start = Instant::now();
+    let (mut rounds, mut curve, mut last_growth, mut last_total) = (0u64, Vec::new(), Instant::now(), u64::MAX);
+    let ended_by = loop {
+        rounds += 1;
+        let pending: Vec<u128> = ids
+            .iter()
+            .copied()
+            .filter(|id| found.get(id).is_none_or(|f| f.spans < want[id].acked_spans + want[id].other_spans))
+            .collect();
+        for chunk in pending.chunks(platform.batch().max(1)) {
+            let now = crate::sent::unix_ms_now();
+            for (id, st) in platform.lookup(chunk)? {
+                let Some(w) = want.get(&id) else { continue };
+                if w.acked_spans > 0 && st.spans >= w.acked_spans {
+                    visible.entry(id).or_insert(st.first_seen_unix_ms.unwrap_or(now));
+                }
+                found.insert(id, st);
+            }
+        }
+        let stored = spans_stored(&want, &found);
+        let t_s = (crate::sent::unix_ms_now().saturating_sub(last_ack)) as f64 / 1e3;
+        curve.push(Point { t_s, spans_stored: stored });
+        let complete = want.iter().all(|(id, w)| w.acked_spans == 0 || visible.contains_key(id));
+        progress(&format!(
+            "verify: round {rounds} · {} of {} acknowledged traces stored whole · {:.0} s",
+            crate::units::thousands(visible.len() as u64),
+            crate::units::thousands(want.values().filter(|w| w.acked_spans > 0).count() as u64),
+            start.elapsed().as_secs_f64()
+        ));
+        let total: u64 = found.values().map(|f| u64::from(f.rows)).sum();
+        if total != last_total {
+            (last_total, last_growth) = (total, Instant::now());
+        }
+        if complete {
+            break "complete";
+        }
+        if last_growth.elapsed() >= s.settle {
+            break "settled";
+        }
+        if start.elapsed() + s.interval >= s.wait {
+            break "wait";
+        }
+        std::thread::sleep(s.interval);
+    };
+    let mut rep = summarize(&want, &found, &visible, platform.name(), s.max_loss);
+    rep.curve = curve;
+    rep.rounds = rounds;
+    rep.waited_s = start.elapsed().as_secs_f64();
+    rep.ended_by = ended_by.into();
+    Ok(rep)
+}
+
+/// Acknowledged spans stored, summed over the traces.
+fn spans_stored(want: &HashMap<u128, Expected>, found: &HashMap<u128, Stored>) -> u64 {
+    want.iter().map(|(id, w)| u64::from(found.get(id).map_or(0, |f| f.spans.min(w.acked_spans)))).sum()
+}
+
+fn summarize(
+    want: &HashMap<u128, Expected>,
+    found: &HashMap<u128, Stored>,
+    visible: &HashMap<u128, u64>,
+    from: &str,
+    max_loss: f64,
+) -> VerifyReport {
+    let mut all = Counts::default();
+    let mut scenarios: BTreeMap<String, Counts> = BTreeMap::new();
+    for (id, w) in want {
+        let f = found.get(id);
+        let sc = scenarios.entry(w.scenario.clone()).or_default();
+        for c in [&mut all, sc] {
+            c.sent += 1;
+            if f.is_some_and(|f| f.rows > f.spans) {
+                c.duplicated += 1;
+            }
+            if w.acked_spans == 0 {
+                c.stored_not_acknowledged += u64::from(f.is_some_and(|f| f.spans > 0));
+                continue;
+            }
+            c.acknowledged += 1;
+            c.spans_acknowledged += u64::from(w.acked_spans);
+            let got = f.map_or(0, |f| f.spans);
+            c.spans_stored += u64::from(got.min(w.acked_spans));
+            match got {
+                0 => c.missing += 1,
+                n if n < w.acked_spans => c.partial += 1,
+                _ => c.stored += 1,
+            }
+        }
+    }
+    let lost = all.spans_acknowledged - all.spans_stored;
+    let loss_percent =
+        if all.spans_acknowledged == 0 { 0.0 } else { lost as f64 * 100.0 / all.spans_acknowledged as f64 };
+    let first_seen = found.values().any(|f| f.first_seen_unix_ms.is_some());
+    let mut lags: Vec<u64> = visible.iter().map(|(id, at)| at.saturating_sub(want[id].acked_at)).collect();
+    lags.sort_unstable();
+    let pct = |q: f64| lags[((lags.len() as f64 * q).ceil() as usize).clamp(1, lags.len()) - 1];
+    let lag_ms = (!lags.is_empty()).then(|| Lag {
+        traces: lags.len() as u64,
+        measured_by: if first_seen { "first_seen" } else { "polling" }.into(),
+        p50: pct(0.5),
+        p90: pct(0.9),
+        p99: pct(0.99),
+        max: *lags.last().expect("not empty"),
+    });
+    VerifyReport {
+        from: from.into(),
+        counts: all,
+        loss_percent,
+        max_loss_percent: max_loss,
+        passed: loss_percent <= max_loss,
+        lag_ms,
+        scenarios,
+        ..Default::default()
+    }
+}
+
+/// The text block printed after a verification.
+pub fn text(v: &VerifyReport) -> String {
+    use crate::units::thousands as n;
+    let c = &v.counts;
+    let mut out = format!("verify ({}, {} rounds over {:.0} s, ended: {})\n", v.from, v.rounds, v.waited_s, v.ended_by);
+    out += &format!(
+        "  traces   {} sent · {} acknowledged · {} stored · {} missing · {} partial · {} duplicated · {} stored although not acknowledged\n",
+        n(c.sent),
+        n(c.acknowledged),
+        n(c.stored),
+        n(c.missing),
+        n(c.partial),
+        n(c.duplicated),
+        n(c.stored_not_acknowledged)
+    );
+    out += &format!(
+        "  spans    {} of {} acknowledged stored · loss {:.3} % (max {} %): {}\n",
+        n(c.spans_stored),
+        n(c.spans_acknowledged),
+        v.loss_percent,
+        v.max_loss_percent,
+        if v.passed { "ok" } else { "FAILED" }
+    );
+    if let Some(l) = &v.lag_ms {
+        out += &format!(
+            "  lag      2xx → visible ({} traces, by {}): p50 {} · p90 {} · p99 {} · max {}\n",
+            n(l.traces),
+            l.measured_by,
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.max)
+        );
+    }
+    if v.scenarios.len() > 1 {
+        for (name, s) in &v.scenarios {
+            out += &format!(
+                "  {name:<24} {} acknowledged · {} stored · {} missing · {} partial\n",
+                n(s.acknowledged),
+                n(s.stored),
+                n(s.missing),
+                n(s.partial)
+            );
+        }
+    }
+    out
+}
+
+fn ms(v: u64) -> String {
+    if v >= 10_000 { format!("{:.1} s", v as f64 / 1e3) } else { format!("{v} ms") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sent::{Header, Sent};
+
+    struct Fake(HashMap<u128, Stored>);
+    impl ReadBack for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn batch(&self) -> usize {
+            2
+        }
+        fn lookup(&self, ids: &[u128]) -> Result<HashMap<u128, Stored>, String> {
+            assert!(ids.len() <= 2);
+            Ok(ids.iter().filter_map(|id| self.0.get(id).map(|s| (*id, *s))).collect())
+        }
+    }
+
+    fn req(ok: bool, at: u64, traces: &[(u128, u32)]) -> Sent {
+        Sent {
+            seq: 0,
+            at_unix_ms: at,
+            ok,
+            outcome: if ok { "200" } else { "timeout" }.into(),
+            scenario: "s".into(),
+            traces: traces.iter().map(|&(id, n)| (crate::sent::hex_id(id), n)).collect(),
+        }
+    }
+
+    #[test]
+    fn every_class_is_counted_exactly() {
+        let log = SentLog {
+            header: Header { format: crate::sent::FORMAT.into(), version: 1 },
+            requests: vec![
+                req(true, 1000, &[(1, 3), (2, 3)]),
+                req(true, 1000, &[(3, 2), (4, 5)]),
+                req(false, 1500, &[(5, 4), (6, 1)]),
+            ],
+        };
+        let stored = |spans, rows| Stored { spans, rows, first_seen_unix_ms: Some(1250) };
+        let fake = Fake(HashMap::from([(1, stored(3, 3)), (2, stored(2, 2)), (4, stored(5, 6)), (5, stored(4, 4))]));
+        let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
+        let v = run(&log, &fake, &s, |_| {}).unwrap();
+        let c = &v.counts;
+        assert_eq!((c.sent, c.acknowledged, c.stored, c.missing, c.partial), (6, 4, 2, 1, 1));
+        assert_eq!((c.duplicated, c.stored_not_acknowledged), (1, 1));
+        assert_eq!((c.spans_acknowledged, c.spans_stored), (13, 10));
+        assert!((v.loss_percent - 300.0 / 13.0).abs() < 1e-9, "{}", v.loss_percent);
+        assert!(!v.passed);
+        let lag = v.lag_ms.unwrap();
+        assert_eq!((lag.traces, lag.p50, lag.max, lag.measured_by.as_str()), (2, 250, 250, "first_seen"));
+        assert_eq!(v.ended_by, "settled");
+    }
+
+    #[test]
+    fn max_loss_is_a_percent() {
+        assert_eq!(parse_max_loss("0.5"), Ok(0.5));
+        assert_eq!(parse_max_loss("2%"), Ok(2.0));
+        assert!(parse_max_loss("101").unwrap_err().contains("out of range"));
+        assert!(parse_max_loss("x").is_err());
+    }
+}
