@@ -11,6 +11,7 @@ use crate::report::{self, Render, Report};
 use crate::verify::{self, Settings, VerifyReport};
 
 pub fn run(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    crate::logging::init(log::LevelFilter::Info);
     let shown = a.run.display().to_string();
     let text = crate::input::read_input(&a.run, report::json::MAX_REPORT_BYTES)
         .with_context(|| format!("cannot read {shown}"))?;

@@ -161,7 +161,12 @@ pub struct Running {
 }
 
 impl Running {
-    /// The counters now.
+    /// The shared state (what the query endpoint reads).
+    pub fn state(&self) -> &SinkState {
+        &self.state
+    }
+
+    /// A snapshot of the counters.
     pub fn summary(&self) -> Summary {
         self.state.summary()
     }

@@ -27,3 +27,4 @@ mod sink;
 mod split_traces;
 mod tls;
 mod util;
+mod verify;
