@@ -5,13 +5,15 @@
 //! one request that ended (acknowledged or not):
 //!
 //! ```text
-//! {"format":"traceblast-sent","version":1}
-//! {"seq":0,"at_unix_ms":1796199103101,"ok":true,"outcome":"200","scenario":"simple_query","traces":[["c16c…f147",5]]}
+//! {"format":"traceblast-sent","version":1,"times_shifted":true}
+//! {"seq":0,"sent_unix_ms":1796199103090,"at_unix_ms":1796199103101,"ok":true,"outcome":"200","scenario":"simple_query","traces":[["c16c…f147",5,1796199103090]]}
 //! ```
 //!
-//! `at_unix_ms` is when the request ended (its 2xx for `ok`);
+//! `sent_unix_ms` is when its first attempt went out, `at_unix_ms` when it ended (its 2xx for
+//! `ok`);
 //! `traces` lists each trace ID as sent (after the run's ID remapping) with the spans of it the
-//! request carried. The IDs are written out rather than derived again from corpus, pass and
+//! request carried and the time its spans were shifted to end at (the latest span end of the
+//! trace as sent: a stored copy that ends earlier came from an earlier run). The IDs are written out rather than derived again from corpus, pass and
 //! ID key: `verify` then needs neither the corpus nor replay's remapping code, and the cost is
 //! ~45 bytes per trace before compression (a 100k-trace run: a few MB).
 
@@ -38,6 +40,10 @@ pub struct Header {
     pub format: String,
     /// [`VERSION`].
     pub version: u32,
+    /// Timestamps were shifted to the send time (not `--no-rewrite`): a stored span that ends
+    /// well before its request was sent was stored by an earlier run.
+    #[serde(default)]
+    pub times_shifted: bool,
 }
 
 /// One request that ended.
@@ -45,6 +51,9 @@ pub struct Header {
 pub struct Sent {
     /// Position in the schedule.
     pub seq: u64,
+    /// When its first attempt was sent, Unix ms.
+    #[serde(default)]
+    pub sent_unix_ms: u64,
     /// When it ended, Unix ms.
     pub at_unix_ms: u64,
     /// Acknowledged (2xx, or gRPC OK).
@@ -53,8 +62,9 @@ pub struct Sent {
     pub outcome: String,
     /// Scenario name (`mixed` for a batch of several).
     pub scenario: String,
-    /// `[trace ID (32 hex digits), spans of it in this request]`.
-    pub traces: Vec<(String, u32)>,
+    /// `[trace ID (32 hex digits), spans of it in this request, Unix ms its timestamps were
+    /// shifted to end at]`.
+    pub traces: Vec<(String, u32, u64)>,
 }
 
 /// The sidecar path of a report: `run.json` → `run.sent.zst`.
@@ -87,7 +97,7 @@ pub struct SentWriter {
 
 impl SentWriter {
     /// Starts writing to `out` (checked already); the file appears only at [`SentWriter::finish`].
-    pub fn start(out: &Output) -> Result<SentWriter, OutputError> {
+    pub fn start(out: &Output, times_shifted: bool) -> Result<SentWriter, OutputError> {
         let pending = out.create()?;
         let out = out.clone();
         let (tx, rx) = flume::unbounded::<Sent>();
@@ -99,7 +109,7 @@ impl SentWriter {
                     cause: e.to_string(),
                 };
                 let mut z = zstd::stream::write::Encoder::new(pending, 3).map_err(io)?;
-                let header = Header { format: FORMAT.into(), version: VERSION };
+                let header = Header { format: FORMAT.into(), version: VERSION, times_shifted };
                 write_line(&mut z, &header).map_err(io)?;
                 for s in rx {
                     write_line(&mut z, &s).map_err(io)?;
@@ -175,7 +185,7 @@ pub fn read(path: &Path) -> Result<SentLog, String> {
             return Err(format!("{shown}: more than {MAX_REQUESTS} requests"));
         }
         let s: Sent = serde_json::from_slice(&buf).map_err(|e| format!("{shown}: line {n}: {e}"))?;
-        if let Some((bad, _)) = s.traces.iter().find(|(id, _)| parse_id(id).is_none()) {
+        if let Some((bad, _, _)) = s.traces.iter().find(|(id, _, _)| parse_id(id).is_none()) {
             return Err(format!("{shown}: line {n}: trace ID {bad:?} is not 32 hex digits"));
         }
         requests.push(s);

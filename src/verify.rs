@@ -62,6 +62,9 @@ pub struct Counts {
     pub missing: u64,
     /// Acknowledged traces found with fewer spans than acknowledged.
     pub partial: u64,
+    /// Acknowledged traces found only as an earlier run stored them: their stored spans end
+    /// well before this run sent them (a platform that keeps the first copy of an ID).
+    pub stale: u64,
     /// Traces the platform holds a span of more than once.
     pub duplicated: u64,
     /// Traces whose requests all failed (timed out, refused, …) yet found stored.
@@ -132,15 +135,23 @@ struct Expected {
     scenario: String,
     /// The last acknowledgement of a request carrying it, Unix ms.
     acked_at: u64,
+    /// The latest span end as sent, Unix ms.
+    end: u64,
 }
+
+/// A stored trace whose latest span ends this long before the latest end sent was stored by an
+/// earlier run (the timestamps of a copy of this run agree to the millisecond; an earlier run
+/// shifted them to its own, earlier send times).
+const STALE_SLACK_MS: u64 = 1_000;
 
 /// Every trace of the log, by ID.
 fn expected(log: &SentLog) -> HashMap<u128, Expected> {
     let mut m: HashMap<u128, Expected> = HashMap::new();
     for r in &log.requests {
-        for (hex, n) in &r.traces {
+        for (hex, n, end) in &r.traces {
             let Some(id) = parse_id(hex) else { continue };
             let e = m.entry(id).or_insert_with(|| Expected { scenario: r.scenario.clone(), ..Default::default() });
+            e.end = e.end.max(*end);
             if r.ok {
                 e.acked_spans = e.acked_spans.saturating_add(*n);
                 e.acked_at = e.acked_at.max(r.at_unix_ms);
@@ -164,6 +175,7 @@ pub fn run(
     let mut found: HashMap<u128, Stored> = HashMap::new();
     // When each acknowledged trace was first found whole (Unix ms).
     let mut visible: HashMap<u128, u64> = HashMap::new();
+    let mut stale: std::collections::HashSet<u128> = std::collections::HashSet::new();
     let mut ids: Vec<u128> = want.keys().copied().collect();
     ids.sort_unstable();
     let start = Instant::now();
@@ -173,19 +185,29 @@ pub fn run(
         let pending: Vec<u128> = ids
             .iter()
             .copied()
-            .filter(|id| found.get(id).is_none_or(|f| f.spans < want[id].acked_spans + want[id].other_spans))
+            .filter(|id| {
+                stale.contains(id)
+                    || found.get(id).is_none_or(|f| f.spans < want[id].acked_spans + want[id].other_spans)
+            })
             .collect();
         for chunk in pending.chunks(platform.batch().max(1)) {
             let now = crate::sent::unix_ms_now();
             for (id, st) in platform.lookup(chunk)? {
                 let Some(w) = want.get(&id) else { continue };
+                let earlier = st.latest_end_unix_ms.is_some_and(|end| end + STALE_SLACK_MS < w.end);
+                if log.header.times_shifted && earlier {
+                    stale.insert(id);
+                    found.insert(id, st);
+                    continue;
+                }
+                stale.remove(&id);
                 if w.acked_spans > 0 && st.spans >= w.acked_spans {
                     visible.entry(id).or_insert(st.first_seen_unix_ms.unwrap_or(now));
                 }
                 found.insert(id, st);
             }
         }
-        let stored = spans_stored(&want, &found);
+        let stored = spans_stored(&want, &found, &stale);
         let t_s = (crate::sent::unix_ms_now().saturating_sub(last_ack)) as f64 / 1e3;
         curve.push(Point { t_s, spans_stored: stored });
         let complete = want.iter().all(|(id, w)| w.acked_spans == 0 || visible.contains_key(id));
@@ -210,7 +232,7 @@ pub fn run(
         }
         std::thread::sleep(s.interval);
     };
-    let mut rep = summarize(&want, &found, &visible, platform.name(), s.max_loss);
+    let mut rep = summarize(&want, &found, &stale, &visible, platform.name(), s.max_loss);
     rep.curve = curve;
     rep.rounds = rounds;
     rep.waited_s = start.elapsed().as_secs_f64();
@@ -219,13 +241,21 @@ pub fn run(
 }
 
 /// Acknowledged spans stored, summed over the traces.
-fn spans_stored(want: &HashMap<u128, Expected>, found: &HashMap<u128, Stored>) -> u64 {
-    want.iter().map(|(id, w)| u64::from(found.get(id).map_or(0, |f| f.spans.min(w.acked_spans)))).sum()
+fn spans_stored(
+    want: &HashMap<u128, Expected>,
+    found: &HashMap<u128, Stored>,
+    stale: &std::collections::HashSet<u128>,
+) -> u64 {
+    want.iter()
+        .filter(|(id, _)| !stale.contains(id))
+        .map(|(id, w)| u64::from(found.get(id).map_or(0, |f| f.spans.min(w.acked_spans))))
+        .sum()
 }
 
 fn summarize(
     want: &HashMap<u128, Expected>,
     found: &HashMap<u128, Stored>,
+    stale: &std::collections::HashSet<u128>,
     visible: &HashMap<u128, u64>,
     from: &str,
     max_loss: f64,
@@ -246,6 +276,10 @@ fn summarize(
             }
             c.acknowledged += 1;
             c.spans_acknowledged += u64::from(w.acked_spans);
+            if stale.contains(id) {
+                c.stale += 1;
+                continue;
+            }
             let got = f.map_or(0, |f| f.spans);
             c.spans_stored += u64::from(got.min(w.acked_spans));
             match got {
@@ -297,6 +331,12 @@ pub fn text(v: &VerifyReport) -> String {
         n(c.duplicated),
         n(c.stored_not_acknowledged)
     );
+    if c.stale > 0 {
+        out += &format!(
+            "           {} acknowledged traces are there only as an earlier run stored them (the platform kept the first copy of their IDs)\n",
+            n(c.stale)
+        );
+    }
     out += &format!(
         "  spans    {} of {} acknowledged stored · loss {:.3} % (max {} %): {}\n",
         n(c.spans_stored),
@@ -354,27 +394,29 @@ mod tests {
     }
 
     fn req(ok: bool, at: u64, traces: &[(u128, u32)]) -> Sent {
+        // Each trace ends 10 ms before its request was sent.
         Sent {
             seq: 0,
+            sent_unix_ms: at - 10,
             at_unix_ms: at,
             ok,
             outcome: if ok { "200" } else { "timeout" }.into(),
             scenario: "s".into(),
-            traces: traces.iter().map(|&(id, n)| (crate::sent::hex_id(id), n)).collect(),
+            traces: traces.iter().map(|&(id, n)| (crate::sent::hex_id(id), n, at - 20)).collect(),
         }
     }
 
     #[test]
     fn every_class_is_counted_exactly() {
         let log = SentLog {
-            header: Header { format: crate::sent::FORMAT.into(), version: 1 },
+            header: Header { format: crate::sent::FORMAT.into(), version: 1, times_shifted: true },
             requests: vec![
                 req(true, 1000, &[(1, 3), (2, 3)]),
                 req(true, 1000, &[(3, 2), (4, 5)]),
                 req(false, 1500, &[(5, 4), (6, 1)]),
             ],
         };
-        let stored = |spans, rows| Stored { spans, rows, first_seen_unix_ms: Some(1250) };
+        let stored = |spans, rows| Stored { spans, rows, first_seen_unix_ms: Some(1250), latest_end_unix_ms: None };
         let fake = Fake(HashMap::from([(1, stored(3, 3)), (2, stored(2, 2)), (4, stored(5, 6)), (5, stored(4, 4))]));
         let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
         let v = run(&log, &fake, &s, |_| {}).unwrap();
@@ -395,5 +437,25 @@ mod tests {
         assert_eq!(parse_max_loss("2%"), Ok(2.0));
         assert!(parse_max_loss("101").unwrap_err().contains("out of range"));
         assert!(parse_max_loss("x").is_err());
+    }
+
+    #[test]
+    fn a_trace_stored_by_an_earlier_run_is_stale_not_stored() {
+        let log = SentLog {
+            header: Header { format: crate::sent::FORMAT.into(), version: 1, times_shifted: true },
+            requests: vec![req(true, 100_000, &[(1, 2), (2, 2)])],
+        };
+        let stored = |end| Stored { spans: 2, rows: 2, first_seen_unix_ms: None, latest_end_unix_ms: Some(end) };
+        // Trace 1 ends a minute before this run's copy; trace 2 as this run's copy.
+        let fake = Fake(HashMap::from([(1, stored(40_000)), (2, stored(99_980))]));
+        let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
+        let v = run(&log, &fake, &s, |_| {}).unwrap();
+        let c = &v.counts;
+        assert_eq!((c.acknowledged, c.stored, c.stale, c.missing), (2, 1, 1, 0));
+        assert_eq!((c.spans_acknowledged, c.spans_stored), (4, 2));
+        // Without shifted times (--no-rewrite) nothing can be told apart: both count as stored.
+        let log = SentLog { header: Header { times_shifted: false, ..log.header.clone() }, ..log };
+        let v = run(&log, &fake, &s, |_| {}).unwrap();
+        assert_eq!((v.counts.stored, v.counts.stale), (2, 0));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::readback::{Http, ReadBack, Stored, count_spans};
+use super::readback::{Http, Listed, ReadBack, Stored, count_spans};
 
 /// An MLflow server and experiment.
 pub struct Mlflow {
@@ -33,7 +33,7 @@ impl ReadBack for Mlflow {
         let url = format!("{}/api/3.0/mlflow/traces/batchGet?{}", self.base, q.join("&"));
         let v =
             self.http.get_json("mlflow", &url)?.ok_or("mlflow: no traces API (404): is this an MLflow 3 server?")?;
-        let mut pairs: Vec<(u128, String)> = Vec::new();
+        let mut listed = Vec::new();
         for t in v["traces"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let id = t["trace_info"]["trace_id"]
                 .as_str()
@@ -42,10 +42,13 @@ impl ReadBack for Mlflow {
             let Some(id) = id else { continue };
             for s in t["spans"].as_array().map(Vec::as_slice).unwrap_or_default() {
                 if let Some(sp) = s["span_id"].as_str() {
-                    pairs.push((id, sp.to_string()));
+                    // A uint64 in proto3 JSON: a string (a number accepted too).
+                    let end = &s["end_time_unix_nano"];
+                    let end_ns = end.as_str().and_then(|v| v.parse::<u64>().ok()).or_else(|| end.as_u64());
+                    listed.push(Listed { trace: id, span: sp.to_string(), end_unix_ms: end_ns.map(|n| n / 1_000_000) });
                 }
             }
         }
-        Ok(count_spans(pairs.iter().map(|(t, s)| (*t, s.as_str()))))
+        Ok(count_spans(&listed))
     }
 }

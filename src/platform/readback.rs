@@ -24,6 +24,8 @@ pub struct Stored {
     pub rows: u32,
     /// When the platform says it first stored the trace (Unix ms), if it says.
     pub first_seen_unix_ms: Option<u64>,
+    /// The latest end time of its stored spans (Unix ms), if the platform lists them.
+    pub latest_end_unix_ms: Option<u64>,
 }
 
 /// A platform that can be asked which traces it stored.
@@ -88,13 +90,27 @@ impl Http {
     }
 }
 
-/// Counts span IDs per trace from `(trace ID, span ID)` pairs as a platform listed them.
-pub fn count_spans<'a>(pairs: impl Iterator<Item = (u128, &'a str)>) -> HashMap<u128, Stored> {
-    let mut seen: HashMap<u128, std::collections::HashSet<&'a str>> = HashMap::new();
+/// One span as a platform listed it.
+pub struct Listed {
+    /// Its trace ID.
+    pub trace: u128,
+    /// Its span ID, as the platform spells it.
+    pub span: String,
+    /// Its end time, Unix ms, when given.
+    pub end_unix_ms: Option<u64>,
+}
+
+/// Counts span IDs per trace from the spans a platform listed.
+pub fn count_spans(listed: &[Listed]) -> HashMap<u128, Stored> {
+    let mut seen: HashMap<u128, std::collections::HashSet<&str>> = HashMap::new();
     let mut out: HashMap<u128, Stored> = HashMap::new();
-    for (t, s) in pairs {
+    for l in listed {
+        let (t, s) = (l.trace, l.span.as_str());
         let e = out.entry(t).or_default();
         e.rows += 1;
+        if let Some(end) = l.end_unix_ms {
+            e.latest_end_unix_ms = Some(e.latest_end_unix_ms.map_or(end, |v| v.max(end)));
+        }
         if seen.entry(t).or_default().insert(s) {
             e.spans += 1;
         }

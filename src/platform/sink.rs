@@ -38,6 +38,7 @@ impl ReadBack for Sink {
                     spans: n("spans"),
                     rows: n("span_records"),
                     first_seen_unix_ms: t["first_seen_unix_ms"].as_u64(),
+                    latest_end_unix_ms: None,
                 },
             );
         }

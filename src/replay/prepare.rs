@@ -119,9 +119,9 @@ pub struct Prepared {
     pub traces: u32,
     /// Scenario id (255: mixed).
     pub scenario: u8,
-    /// Each trace as sent, with its spans in this request (empty unless
-    /// [`PrepareConfig::record_sent`]).
-    pub sent_traces: Vec<(u128, u32)>,
+    /// Each trace as sent, with its spans in this request and the Unix ms its timestamps
+    /// were shifted to end at (empty unless [`PrepareConfig::record_sent`]).
+    pub sent_traces: Vec<(u128, u32, u64)>,
 }
 
 /// Bounds the work prepared ahead of the pacer.
@@ -625,14 +625,16 @@ fn build(corpus: &Corpus, cfg: &PrepareConfig, job: Job) -> Result<Prepared, Str
         }
     };
     let first = job.parts[0].meta.scenario;
-    let mut sent_traces: Vec<(u128, u32)> = Vec::new();
+    let mut sent_traces: Vec<(u128, u32, u64)> = Vec::new();
     if cfg.record_sent {
         for p in &job.parts {
             let patch = p.patch(corpus).map_err(|e| e.to_string())?;
+            // Every corpus trace ends at the epoch: shifted, at the part's target.
+            let end_ms = if cfg.rewrite { p.target_ns / 1_000_000 } else { cfg.epoch_ns / 1_000_000 };
             for (id, n) in patch.traces_sent(if cfg.rewrite { keys } else { None }) {
                 match sent_traces.iter_mut().find(|t| t.0 == id) {
                     Some(t) => t.1 = t.1.saturating_add(n),
-                    None => sent_traces.push((id, n)),
+                    None => sent_traces.push((id, n, end_ms)),
                 }
             }
         }

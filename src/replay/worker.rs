@@ -406,13 +406,16 @@ impl Senders {
         if let Some(log) = &self.sent {
             // The writer outlives the senders; a send fails only if it failed, which its
             // `finish` reports.
+            let at_unix_ms = crate::sent::unix_ms_now();
+            let took = now.saturating_duration_since(c.sent).as_millis() as u64;
             let _ = log.tx.send(crate::sent::Sent {
                 seq: p.seq,
-                at_unix_ms: crate::sent::unix_ms_now(),
+                sent_unix_ms: at_unix_ms.saturating_sub(took),
+                at_unix_ms,
                 ok: c.outcome.ok(),
                 outcome: c.outcome.name(),
                 scenario: crate::report::scenario_name(&log.scenarios, p.scenario),
-                traces: p.sent_traces.iter().map(|&(id, n)| (crate::sent::hex_id(id), n)).collect(),
+                traces: p.sent_traces.iter().map(|&(id, n, end)| (crate::sent::hex_id(id), n, end)).collect(),
             });
         }
         self.inflight.release();

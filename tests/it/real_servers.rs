@@ -330,23 +330,38 @@ fn phoenix_spans(px: &Launched) -> u64 {
 }
 
 #[test]
-fn phoenix_stores_every_span_it_acknowledged() {
-    // Every connection is reused within uvicorn's 5 s keep-alive: today's sender passes.
-    let runs: [&[&str]; 1] = [&["--rate", "10", "--connections", "4", "--requests", "30"]];
-    into_phoenix("real_servers::phoenix_stores_every_span_it_acknowledged", &runs, |px, runs| {
+fn phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back() {
+    // Both runs send the same IDs (one --id-key): Phoenix keeps the first copy of a span ID.
+    let once = ["--rate", "10", "--connections", "4", "--requests", "30", "--id-key", "00000000000000ab", "--verify"];
+    let first = [&once[..], &["--verify-wait", "60s"]].concat();
+    let again = [&once[..], &["--verify-wait", "30s", "--max-loss", "100"]].concat();
+    let runs: [&[&str]; 2] = [&first, &again];
+    let test = "real_servers::phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back";
+    into_phoenix(test, &runs, |px, runs| {
         let r = &runs[0];
+        assert!(r.out.status.success(), "{}", stderr(&r.out));
         assert_eq!(r.req("ok"), 30, "{}", r.report);
         assert_eq!(r.status(200), 30);
         assert_eq!(r.errors(), &serde_json::json!({}));
-        // Phoenix inserts spans in batches after answering: wait for them, with a deadline.
+        // Phoenix inserts spans in batches after answering: verify waited for them.
         let acked = r.report["spans"]["ok"].as_u64().unwrap();
-        let start = Instant::now();
-        let mut stored = phoenix_spans(px);
-        while stored < acked && start.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(200));
-            stored = phoenix_spans(px);
-        }
-        assert_eq!(stored, acked, "spans Phoenix stored == spans it acknowledged");
+        let v = &r.report["verify"];
+        assert_eq!(v["from"], "phoenix", "detected: {v}");
+        assert_eq!((v["acknowledged"].as_u64(), v["stored"].as_u64()), (Some(30), Some(30)), "{v}");
+        assert_eq!((v["spans_acknowledged"].as_u64(), v["spans_stored"].as_u64()), (Some(acked), Some(acked)));
+        assert_eq!((v["missing"].as_u64(), v["partial"].as_u64(), v["stale"].as_u64()), (Some(0), Some(0), Some(0)));
+        assert_eq!(v["ended_by"], "complete");
+        assert_eq!(v["lag_ms"]["traces"].as_u64(), Some(30), "lag measured: {v}");
+        assert_eq!(v["lag_ms"]["measured_by"], "polling");
+        // The adapter agrees with Phoenix's own span list.
+        assert_eq!(phoenix_spans(px), acked, "spans Phoenix stored == spans it acknowledged");
+        // The same IDs again: acknowledged with 200, stored 0 of 30 (all stale).
+        let r = &runs[1];
+        assert_eq!(r.status(200), 30);
+        let v = &r.report["verify"];
+        assert_eq!((v["stored"].as_u64(), v["stale"].as_u64()), (Some(0), Some(30)), "{v}");
+        assert_eq!((v["loss_percent"].as_f64(), v["passed"].as_bool()), (Some(100.0), Some(true)));
+        assert_eq!(phoenix_spans(px), acked, "nothing more stored");
     });
 }
 
@@ -389,10 +404,26 @@ fn mlflow_accepts_otlp_traces_once_warmed_up() {
         Duration::from_secs(90),
     );
     assert_eq!(warm.req("ok"), 1, "warm-up: {}", warm.report["requests"]);
-    let args = [&header[..], &["--rate", "10", "--connections", "4", "--requests", "20"]].concat();
-    let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(60));
+    let args = [&header[..], &["--rate", "10", "--connections", "4", "--requests", "20", "--verify"]].concat();
+    let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(90));
     r.assert_accounted();
+    assert!(r.out.status.success(), "{}", stderr(&r.out));
     assert_eq!(r.req("ok"), 20, "{}", r.report["requests"]);
     assert_eq!(r.status(200), 20);
     assert_eq!(r.errors(), &serde_json::json!({}));
+    // MLflow commits before answering: verify finds every trace in its first round.
+    let v = &r.report["verify"];
+    assert_eq!(v["from"], "mlflow", "detected: {v}");
+    assert_eq!(
+        (v["acknowledged"].as_u64(), v["stored"].as_u64(), v["missing"].as_u64()),
+        (Some(20), Some(20), Some(0))
+    );
+    assert_eq!(v["spans_stored"], r.report["spans"]["ok"], "{v}");
+    assert_eq!((v["ended_by"].as_str(), v["rounds"].as_u64()), (Some("complete"), Some(1)));
+    // Read from another experiment, none of them is there.
+    let report = dir.path().join("run.json");
+    let o = crate::util::run(&["verify", report.to_str().unwrap(), "--experiment", "424242", "--settle", "1s", "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["verify"]["missing"].as_u64(), Some(20), "{}", v["verify"]);
 }

@@ -23,9 +23,21 @@ fn json(p: &Path) -> Value {
 /// Replays `c` into `url` with `--report dir/NAME.json` and `extra` flags.
 fn replay(dir: &Path, c: &Path, url: &str, name: &str, extra: &[&str]) -> (std::process::Output, PathBuf) {
     let report = dir.join(format!("{name}.json"));
-    let args =
-        [&["replay", c.to_str().unwrap(), "--endpoint", url, "--rate", "200", "-q", "--report", report.to_str().unwrap()], extra]
-            .concat();
+    let args = [
+        &[
+            "replay",
+            c.to_str().unwrap(),
+            "--endpoint",
+            url,
+            "--rate",
+            "200",
+            "-q",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        extra,
+    ]
+    .concat();
     (run(&args), report)
 }
 
@@ -40,14 +52,14 @@ fn the_sent_log_lists_every_acknowledged_trace_as_the_sink_received_it() {
     assert_eq!(log.requests.len(), 40);
     assert!(log.requests.iter().all(|r| r.ok && r.outcome == "200" && r.scenario == "simple_query"));
     let traces: std::collections::HashSet<&str> =
-        log.requests.iter().flat_map(|r| r.traces.iter().map(|(t, _)| t.as_str())).collect();
-    let spans: u64 = log.requests.iter().flat_map(|r| r.traces.iter().map(|(_, n)| u64::from(*n))).sum();
+        log.requests.iter().flat_map(|r| r.traces.iter().map(|(t, _, _)| t.as_str())).collect();
+    let spans: u64 = log.requests.iter().flat_map(|r| r.traces.iter().map(|(_, n, _)| u64::from(*n))).sum();
     let sum = sink.summary();
     assert_eq!((traces.len() as u64, spans), (sum.unique_traces, sum.spans), "IDs as sent, after remapping");
     assert_eq!(spans, json(&report)["spans"]["ok"].as_u64().unwrap());
     // Every listed trace is found by the sink's query endpoint with its spans.
     for r in &log.requests {
-        for (t, n) in &r.traces {
+        for (t, n, _) in &r.traces {
             let id = traceblast::sent::parse_id(t).unwrap();
             let (stored, _) = sink.state().stored_trace(id).unwrap_or_else(|| panic!("{t} not stored"));
             assert_eq!(stored.spans, *n, "{t}");
@@ -92,7 +104,16 @@ fn verify_reports_exactly_the_traces_the_sink_dropped_silently() {
     // Within --max-loss: exit 0, same counts; --report writes elsewhere and leaves RUN.json.
     let before = std::fs::read(&report).unwrap();
     let out = dir.path().join("verified.json");
-    let o = run(&["verify", report.to_str().unwrap(), "--max-loss", "40", "--settle", "1s", "--report", out.to_str().unwrap()]);
+    let o = run(&[
+        "verify",
+        report.to_str().unwrap(),
+        "--max-loss",
+        "40",
+        "--settle",
+        "1s",
+        "--report",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(json(&out)["verify"]["missing"].as_u64().unwrap(), missing);
     assert_eq!(std::fs::read(&report).unwrap(), before);
@@ -152,8 +173,11 @@ fn bad_input_is_one_line_naming_it() {
     assert_bad_input(&run(&["verify", r, "--sent", "/nonexistent/x.sent.zst"]), &["/nonexistent/x.sent.zst"]);
     // A sent log that is not one: the file and the line are named.
     let bad = dir.path().join("bad.sent.zst");
-    std::fs::write(&bad, zstd::encode_all(&b"{\"format\":\"traceblast-sent\",\"version\":1}\n{\"seq\":1}\n"[..], 3).unwrap())
-        .unwrap();
+    std::fs::write(
+        &bad,
+        zstd::encode_all(&b"{\"format\":\"traceblast-sent\",\"version\":1}\n{\"seq\":1}\n"[..], 3).unwrap(),
+    )
+    .unwrap();
     assert_bad_input(&run(&["verify", r, "--sent", bad.to_str().unwrap()]), &["bad.sent.zst: line 2"]);
     std::fs::write(&bad, b"not zstd").unwrap();
     assert_bad_input(&run(&["verify", r, "--sent", bad.to_str().unwrap()]), &["bad.sent.zst"]);

@@ -62,7 +62,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     let hinted = Arc::new(AtomicBool::new(false));
     let lines = (!show && !plan.quiet && !plan.progress_interval.is_zero()).then_some(plan.progress_interval);
     let mut monitor = None;
-    let sent_writer = plan.sent.as_ref().map(crate::sent::SentWriter::start).transpose()?;
+    let sent_writer = plan.sent.as_ref().map(|o| crate::sent::SentWriter::start(o, plan.rewrite)).transpose()?;
     let sent_tx = sent_writer.as_ref().map(crate::sent::SentWriter::sender);
     let result = crate::replay::run(
         plan,
