@@ -281,6 +281,15 @@ pub struct ReplayArgs {
     /// Use HTTP/2 (h2 over TLS, h2c over plain TCP).
     #[arg(long)]
     pub http2: bool,
+    /// Phoenix project the spans go to (sent as x-project-name) [default: PHOENIX_PROJECT_NAME
+    /// with --platform phoenix-local, else Phoenix's default].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// MLflow experiment the traces go to, by ID or by name (a name is looked up, and created
+    /// through MLflow's REST API when missing; sent as x-mlflow-experiment-id) [default:
+    /// MLFLOW_EXPERIMENT_ID with --platform mlflow, else 0].
+    #[arg(long)]
+    pub experiment: Option<String>,
     /// Send records exactly as stored: no timestamp shift, no ID remapping.
     #[arg(long)]
     pub no_rewrite: bool,

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client as Client_;
 use hyper_util::rt::TokioExecutor;
@@ -55,7 +55,7 @@ type Https = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::H
 /// A client for a series of GETs (connections are kept alive between them).
 pub struct Client {
     rt: tokio::runtime::Runtime,
-    client: Client_<Https, Empty<Bytes>>,
+    client: Client_<Https, Full<Bytes>>,
 }
 
 impl Client {
@@ -79,16 +79,43 @@ impl Client {
         headers: &[(&str, &str)],
         timeout: Duration,
     ) -> Result<(hyper::StatusCode, Bytes), FetchError> {
+        self.request(hyper::Method::GET, url, headers, None, timeout)
+    }
+
+    /// POSTs `json` to `url`; any status is returned with the body.
+    pub fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        json: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<(hyper::StatusCode, Bytes), FetchError> {
+        let body = Bytes::from(json.to_string());
+        let mut h = headers.to_vec();
+        h.push(("content-type", "application/json"));
+        self.request(hyper::Method::POST, url, &h, Some(body), timeout)
+    }
+
+    fn request(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<(hyper::StatusCode, Bytes), FetchError> {
         let uri: hyper::Uri = url.parse().map_err(|_| FetchError::BadUrl)?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(FetchError::BadUrl);
         }
-        let mut req = hyper::Request::get(uri)
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(uri)
             .header(hyper::header::USER_AGENT, concat!("traceblast/", env!("CARGO_PKG_VERSION")));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Empty::new()).map_err(|_| FetchError::BadUrl)?;
+        let req = req.body(Full::new(body.unwrap_or_default())).map_err(|_| FetchError::BadUrl)?;
         self.rt.block_on(async {
             let exchange = async {
                 let resp = self.client.request(req).await.map_err(FetchError::Connect)?;

@@ -122,6 +122,24 @@ fn output(flag: &Option<std::path::PathBuf>, name: &str, env: &Env, var: &str) -
     Output::check(&path).map(Some).map_err(|e| anyhow!("{from} {e}"))
 }
 
+/// `--experiment`: an ID as is; a name looked up (and created when missing) at the endpoint's
+/// MLflow server, except in a dry run, which must not create anything.
+fn experiment_id(e: &str, uri: &hyper::Uri, dry_run: bool) -> Result<String> {
+    let e = e.trim();
+    if e.is_empty() {
+        bail!("--experiment is empty: give an MLflow experiment ID or name");
+    }
+    if e.bytes().all(|b| b.is_ascii_digit()) || dry_run {
+        return Ok(e.to_string());
+    }
+    let base = crate::platform::readback::base_of(&uri.to_string()).map_err(anyhow::Error::msg)?;
+    let (id, created) = crate::platform::mlflow::experiment_id(&base, e).map_err(anyhow::Error::msg)?;
+    if created {
+        log::info!("created MLflow experiment {e:?} (ID {id})");
+    }
+    Ok(id)
+}
+
 /// `--verify`'s settings: it reads the sent log written next to `--report`.
 fn verify_settings(a: &ReplayArgs, report: bool, no_sent: bool) -> Result<Option<crate::verify::Settings>> {
     if !a.verify {
@@ -205,6 +223,16 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
             .map_err(|_| anyhow!("{from}: the value of '{k}' has characters a header cannot carry"))?;
         headers.insert(name, value);
     }
+    if let Some(p) = &a.project {
+        let v = HeaderValue::from_str(p).map_err(|_| anyhow!("--project '{p}': characters a header cannot carry"))?;
+        headers.insert("x-project-name", v);
+    }
+    if let Some(e) = &a.experiment {
+        let id = experiment_id(e, &uri, a.dry_run)?;
+        let v =
+            HeaderValue::from_str(&id).map_err(|_| anyhow!("--experiment '{e}': characters a header cannot carry"))?;
+        headers.insert("x-mlflow-experiment-id", v);
+    }
     for (i, h) in a.headers.iter().enumerate() {
         let (n, v) = parse_header(h, i + 1)?;
         headers.insert(n, v);
@@ -226,6 +254,9 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
             _ => bail!("{from} '{v}': expected none, gzip or zstd"),
         },
     };
+    if let Some(why) = compression.header().and_then(|enc| platform::refuses_encoding(preset.name, enc)) {
+        bail!("--platform {} does not take --compression {}: {why}", preset.name, compression.header().unwrap_or(""));
+    }
     // gRPC sets its own content type and grpc-encoding (tonic compresses the message).
     match protocol {
         Protocol::HttpProtobuf => {
@@ -388,10 +419,18 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
 }
 
 /// The headers as output may show them: the values traceblast sets itself (content type and
-/// encoding, user agent) as they are; every value the user or a platform preset gave as
-/// `<redacted>` — with `--show-headers`, those that do not look secret are shown.
+/// encoding, user agent) and the platforms' routing headers (which project or experiment the
+/// spans go to: `verify` reads back from there) as they are; every other value the user or a
+/// platform preset gave as `<redacted>` — with `--show-headers`, those that do not look secret
+/// are shown.
 fn display_headers(headers: &HeaderMap, show: bool) -> Vec<(String, String)> {
-    let own = [hyper::header::CONTENT_TYPE, hyper::header::CONTENT_ENCODING, hyper::header::USER_AGENT];
+    let own = [
+        hyper::header::CONTENT_TYPE,
+        hyper::header::CONTENT_ENCODING,
+        hyper::header::USER_AGENT,
+        HeaderName::from_static("x-project-name"),
+        HeaderName::from_static("x-mlflow-experiment-id"),
+    ];
     headers
         .iter()
         .map(|(k, v)| {

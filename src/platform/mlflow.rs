@@ -52,3 +52,44 @@ impl ReadBack for Mlflow {
         Ok(count_spans(&listed))
     }
 }
+
+/// The ID of the experiment named `name` at the MLflow server `base`, creating it when it does
+/// not exist (`true` when created). `MLFLOW_TRACKING_TOKEN`, when set, is sent as a bearer token.
+pub fn experiment_id(base: &str, name: &str) -> Result<(String, bool), String> {
+    let client = crate::fetch::Client::new().map_err(|e| e.to_string())?;
+    let creds = super::readback::credentials("mlflow");
+    let headers: Vec<(&str, &str)> = creds.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let shown = super::redact_url(base);
+    let fail = |what: &str, e: String| format!("--experiment {name:?}: {what} at {shown}: {e}");
+    let enc = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let url = format!("{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name={enc}");
+    let timeout = super::readback::REQUEST_TIMEOUT;
+    let (status, body) = client.get(&url, &headers, timeout).map_err(|e| fail("looking it up", e.to_string()))?;
+    let id_in = |body: &[u8], path: &[&str]| -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let mut at = &v;
+        for k in path {
+            at = &at[*k];
+        }
+        at.as_str().map(str::to_string)
+    };
+    if status.is_success() {
+        return id_in(&body, &["experiment", "experiment_id"])
+            .map(|id| (id, false))
+            .ok_or_else(|| fail("looking it up", "no experiment_id in the answer".into()));
+    }
+    if status != hyper::StatusCode::NOT_FOUND {
+        return Err(fail("looking it up", format!("HTTP {status}")));
+    }
+    let url = format!("{base}/api/2.0/mlflow/experiments/create");
+    let (status, body) = client
+        .post_json(&url, &headers, &serde_json::json!({ "name": name }), timeout)
+        .map_err(|e| fail("creating it", e.to_string()))?;
+    if !status.is_success() {
+        let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+        return Err(fail("creating it", format!("HTTP {status}: {}", text.trim())));
+    }
+    id_in(&body, &["experiment_id"])
+        .map(|id| (id, true))
+        .ok_or_else(|| fail("creating it", "no experiment_id in the answer".into()))
+}

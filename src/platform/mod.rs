@@ -8,6 +8,8 @@
 //! | `langsmith` | `LANGSMITH_ENDPOINT` (https://api.smith.langchain.com) + `/otel/v1/traces` | `x-api-key: $LANGSMITH_API_KEY`, `Langsmith-Project: $LANGSMITH_PROJECT` |
 //! | `langfuse` | `LANGFUSE_HOST` (https://cloud.langfuse.com) + `/api/public/otel/v1/traces` | `Authorization: Basic base64($LANGFUSE_PUBLIC_KEY:$LANGFUSE_SECRET_KEY)` |
 //! | `phoenix` | `PHOENIX_COLLECTOR_ENDPOINT` (https://app.phoenix.arize.com) + `/v1/traces` | `Authorization: Bearer $PHOENIX_API_KEY` |
+//! | `phoenix-local` | `PHOENIX_COLLECTOR_ENDPOINT` (http://localhost:6006) + `/v1/traces` | `x-project-name: $PHOENIX_PROJECT_NAME` (or `--project`), the key only if set |
+//! | `mlflow` | `MLFLOW_TRACKING_URI` (http://localhost:5000) + `/v1/traces` | `x-mlflow-experiment-id: $MLFLOW_EXPERIMENT_ID` (or `--experiment`, default `0`) |
 //! | `honeycomb` | `HONEYCOMB_API_ENDPOINT` (https://api.honeycomb.io) + `/v1/traces` | `x-honeycomb-team: $HONEYCOMB_API_KEY` (+ `x-honeycomb-dataset: $HONEYCOMB_DATASET`) |
 
 use base64::Engine;
@@ -16,7 +18,8 @@ use crate::config::env::Env;
 use crate::replay::Protocol;
 
 /// Known presets.
-pub const PLATFORMS: [&str; 6] = ["otlp", "braintrust", "langsmith", "langfuse", "phoenix", "honeycomb"];
+pub const PLATFORMS: [&str; 8] =
+    ["otlp", "braintrust", "langsmith", "langfuse", "phoenix", "phoenix-local", "mlflow", "honeycomb"];
 
 /// A resolved preset.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,9 +122,30 @@ pub fn protocols(platform: &str) -> &'static [Protocol] {
     use Protocol::*;
     match platform {
         "otlp" | "honeycomb" => &[HttpProtobuf, HttpJson, Grpc],
-        // Phoenix reads protobuf only over HTTP, and its cloud has no gRPC endpoint.
-        "phoenix" => &[HttpProtobuf],
+        // Phoenix reads protobuf only over HTTP, and its cloud has no gRPC endpoint; a local
+        // Phoenix serves gRPC on 4317. MLflow takes OTLP/HTTP protobuf only.
+        "phoenix" | "mlflow" => &[HttpProtobuf],
+        "phoenix-local" => &[HttpProtobuf, Grpc],
         _ => &[HttpProtobuf, HttpJson],
+    }
+}
+
+/// Why `platform` refuses bodies compressed with `encoding` (`gzip`, `zstd`), if it does.
+pub fn refuses_encoding(platform: &str, encoding: &str) -> Option<&'static str> {
+    match (platform, encoding) {
+        ("phoenix" | "phoenix-local", "zstd") => Some("Phoenix answers zstd bodies with 415: use gzip or none"),
+        ("mlflow", "zstd") => Some("MLflow answers zstd bodies with 400: use gzip or none"),
+        _ => None,
+    }
+}
+
+/// `base` (`http://host:6006`) with its port replaced by `port` (a server's gRPC port).
+fn grpc_of(base: &str, port: u16) -> String {
+    match base.parse::<hyper::Uri>() {
+        Ok(u) if u.host().is_some() => {
+            format!("{}://{}:{port}", u.scheme_str().unwrap_or("http"), u.host().unwrap_or_default())
+        }
+        _ => base.to_string(),
     }
 }
 
@@ -185,6 +209,23 @@ pub fn resolve(platform: &str, env: &Env, protocol: Protocol) -> Result<Preset, 
             let (b, o) = base(env, "PHOENIX_COLLECTOR_ENDPOINT", "https://app.phoenix.arize.com");
             (format!("{b}/v1/traces"), o, vec![("Authorization".into(), format!("Bearer {key}"))])
         }
+        "phoenix-local" => {
+            let (b, o) = base(env, "PHOENIX_COLLECTOR_ENDPOINT", "http://localhost:6006");
+            let mut h = Vec::new();
+            if let Some(key) = env.get("PHOENIX_API_KEY").filter(|k| !k.is_empty()) {
+                h.push(("Authorization".to_string(), format!("Bearer {key}")));
+            }
+            if let Some(p) = env.get("PHOENIX_PROJECT_NAME").filter(|p| !p.is_empty()) {
+                h.push(("x-project-name".into(), p));
+            }
+            let url = if protocol == Protocol::Grpc { grpc_of(&b, 4317) } else { format!("{b}/v1/traces") };
+            (url, o, h)
+        }
+        "mlflow" => {
+            let (b, o) = base(env, "MLFLOW_TRACKING_URI", "http://localhost:5000");
+            let id = env.get("MLFLOW_EXPERIMENT_ID").filter(|e| !e.is_empty()).unwrap_or_else(|| "0".into());
+            (format!("{b}/v1/traces"), o, vec![("x-mlflow-experiment-id".into(), id)])
+        }
         "honeycomb" => {
             let key = need(env, name, "HONEYCOMB_API_KEY")?;
             let (b, o) = base(env, "HONEYCOMB_API_ENDPOINT", "https://api.honeycomb.io");
@@ -242,6 +283,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.endpoint, "http://localhost:6006/v1/traces");
+    }
+
+    #[test]
+    fn local_phoenix_and_mlflow_need_no_key() {
+        let p = resolve("phoenix-local", &Env::from_pairs(&[]), Protocol::HttpProtobuf).unwrap();
+        assert_eq!((p.endpoint.as_str(), p.headers.len()), ("http://localhost:6006/v1/traces", 0));
+        let env =
+            Env::from_pairs(&[("PHOENIX_PROJECT_NAME", "load"), ("PHOENIX_COLLECTOR_ENDPOINT", "http://px:7000")]);
+        let p = resolve("phoenix-local", &env, Protocol::Grpc).unwrap();
+        assert_eq!(p.endpoint, "http://px:4317");
+        assert_eq!(p.headers, vec![("x-project-name".into(), "load".into())]);
+        let p = resolve("mlflow", &Env::from_pairs(&[]), Protocol::HttpProtobuf).unwrap();
+        assert_eq!(p.endpoint, "http://localhost:5000/v1/traces");
+        assert_eq!(p.headers, vec![("x-mlflow-experiment-id".into(), "0".into())]);
+        let env = Env::from_pairs(&[("MLFLOW_TRACKING_URI", "http://m:8080/"), ("MLFLOW_EXPERIMENT_ID", "7")]);
+        let p = resolve("mlflow", &env, Protocol::HttpProtobuf).unwrap();
+        assert_eq!((p.endpoint.as_str(), p.headers[0].1.as_str()), ("http://m:8080/v1/traces", "7"));
+        assert!(resolve("mlflow", &env, Protocol::HttpJson).unwrap_err().contains("takes http/protobuf"));
+        assert!(refuses_encoding("phoenix-local", "zstd").unwrap().contains("415"));
+        assert!(refuses_encoding("mlflow", "zstd").unwrap().contains("400"));
+        assert_eq!(refuses_encoding("mlflow", "gzip"), None);
     }
 
     #[test]

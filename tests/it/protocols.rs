@@ -108,4 +108,17 @@ fn the_protocol_comes_from_the_sdk_variables_and_presets_refuse_what_they_do_not
             .unwrap();
         assert_bad_input(&o, &["phoenix", protocol, "http/protobuf"]);
     }
+    // Phoenix answers zstd with 415, MLflow with 400: their presets refuse it up front.
+    for (platform, status) in [("phoenix-local", "415"), ("mlflow", "400")] {
+        let o = run(&["replay", c, "--dry-run", "--platform", platform, "--compression", "zstd"]);
+        assert_bad_input(&o, &[platform, "--compression zstd", status]);
+    }
+    // A local Phoenix needs no key; --project and --experiment become the routing headers,
+    // shown in the plan (where verify reads them back from).
+    let o = run(&["replay", c, "--dry-run", "--platform", "phoenix-local", "--project", "load test"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = stdout(&o);
+    assert!(plan.contains("http://localhost:6006/v1/traces") && plan.contains("x-project-name: load test"), "{plan}");
+    let o = run(&["replay", c, "--dry-run", "--platform", "mlflow", "--experiment", "12"]);
+    assert!(stdout(&o).contains("x-mlflow-experiment-id: 12"), "{}", stdout(&o));
 }

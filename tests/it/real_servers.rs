@@ -404,13 +404,23 @@ fn mlflow_accepts_otlp_traces_once_warmed_up() {
         Duration::from_secs(90),
     );
     assert_eq!(warm.req("ok"), 1, "warm-up: {}", warm.report["requests"]);
-    let args = [&header[..], &["--rate", "10", "--connections", "4", "--requests", "20", "--verify"]].concat();
+    // An experiment by name: created through MLflow's REST API, its ID sent and reported.
+    let args = ["--platform", "mlflow", "--experiment", "traceblast load", "--rate", "10", "--connections", "4"];
+    let args = [&args[..], &["--requests", "20", "--verify"]].concat();
     let r = replay_within(dir.path(), &c, &url, &args, Duration::from_secs(90));
     r.assert_accounted();
     assert!(r.out.status.success(), "{}", stderr(&r.out));
     assert_eq!(r.req("ok"), 20, "{}", r.report["requests"]);
     assert_eq!(r.status(200), 20);
     assert_eq!(r.errors(), &serde_json::json!({}));
+    let id = r.report["run"]["headers"].as_array().unwrap().iter().find(|h| h[0] == "x-mlflow-experiment-id").unwrap()
+        [1]
+    .clone();
+    assert!(
+        id.as_str().is_some_and(|id| id != "0" && id.bytes().all(|b| b.is_ascii_digit())),
+        "a new experiment: {id}"
+    );
+    assert!(stderr(&r.out).contains("created MLflow experiment \"traceblast load\""), "{}", stderr(&r.out));
     // MLflow commits before answering: verify finds every trace in its first round.
     let v = &r.report["verify"];
     assert_eq!(v["from"], "mlflow", "detected: {v}");
