@@ -437,3 +437,29 @@ fn mlflow_accepts_otlp_traces_once_warmed_up() {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(v["verify"]["missing"].as_u64(), Some(20), "{}", v["verify"]);
 }
+
+/// Collector mode, measured: replay → rotel (its OTLP/HTTP exporter) → a real Phoenix, then
+/// `verify` reads back from Phoenix what the collector delivered.
+#[test]
+fn through_a_collector_into_phoenix_every_acknowledged_trace_is_stored() {
+    let test = "real_servers::through_a_collector_into_phoenix_every_acknowledged_trace_is_stored";
+    let Some(px) = launch_or_skip(Platform::Phoenix, test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
+    let rotel = crate::collector::Rotel::start(dir.path(), "http", &px.url(""));
+    let url = format!("http://127.0.0.1:{}/v1/traces", rotel.http);
+    let r = replay_within(dir.path(), &c, &url, &["--rate", "20", "--requests", "40"], Duration::from_secs(60));
+    r.assert_accounted();
+    assert_eq!(r.req("ok"), 40, "the collector acknowledged every request: {}", r.report["requests"]);
+    let report = dir.path().join("run.json");
+    let o = run(&["verify", report.to_str().unwrap(), "--url", &px.url(""), "--wait", "90s", "-q"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let v = &v["verify"];
+    assert_eq!(v["from"], "phoenix", "detected behind the collector: {v}");
+    assert_eq!(
+        (v["acknowledged"].as_u64(), v["stored"].as_u64(), v["loss_percent"].as_f64()),
+        (Some(40), Some(40), Some(0.0))
+    );
+    assert_eq!(v["spans_stored"], r.report["spans"]["ok"], "{v}");
+}
