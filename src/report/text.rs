@@ -153,6 +153,9 @@ impl Render for Text {
                 );
             }
         }
+        if let Some(v) = &r.verify {
+            o.push_str(&crate::verify::text(v));
+        }
         o
     }
 }

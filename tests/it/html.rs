@@ -226,3 +226,23 @@ fn compare_page_renders_in_headless_chromium() {
     assert!(checks.contains("<td><code>--min-success</code></td>") && checks.contains("<td>≥ 90 %</td><td>pass</td>"));
     assert!(dom.contains("FAIL: 1 of 2 thresholds crossed: --max-p99-regression."));
 }
+
+#[test]
+fn a_verified_report_charts_acknowledged_against_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = synthetic_report(&|_| true, 1.0);
+    let curve: Vec<traceblast::verify::Point> =
+        (0..12u32).map(|i| traceblast::verify::Point { t_s: f64::from(i), spans_stored: 500 * u64::from(i) }).collect();
+    let mut v = traceblast::verify::VerifyReport { from: "phoenix".into(), curve, loss_percent: 1.5, ..Default::default() };
+    v.counts.missing = 7;
+    r.verify = Some(v);
+    let json = write_report(dir.path(), "run.json", &r);
+    let page = dir.path().join("run.html");
+    let o = run(&["report", json.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dom = loaded_dom(dir.path(), &page);
+    let (drawn, points) = drawn_and_points(&dom, "arrived");
+    assert_eq!(points, r.series.len() + 12, "a cumulative point per second and one per verify round");
+    assert_eq!(drawn, points, "the browser laid out every point");
+    assert!(dom.contains("Did it arrive?") && dom.contains("7 missing") && dom.contains("loss 1.500 %"));
+}
