@@ -271,6 +271,10 @@ pub struct ReplayArgs {
     /// [default: 0].
     #[arg(long, value_name = "PERCENT", requires = "verify", allow_hyphen_values = true)]
     pub max_loss: Option<String>,
+    /// With --verify: acknowledged traces a second (at most 1000; 0: none) looked up during
+    /// the run every 250 ms, for a visibility lag measured as it happens [default: 5].
+    #[arg(long, value_name = "N", requires = "verify", allow_hyphen_values = true)]
+    pub sample: Option<String>,
     /// Exit 1 when fewer than P percent of requests succeed (e.g. 99.5). Without it, a run in
     /// which no request succeeded exits 1; `--min-success 0` accepts that too.
     #[arg(long, allow_hyphen_values = true)]

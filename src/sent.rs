@@ -97,7 +97,13 @@ pub struct SentWriter {
 
 impl SentWriter {
     /// Starts writing to `out` (checked already); the file appears only at [`SentWriter::finish`].
-    pub fn start(out: &Output, times_shifted: bool) -> Result<SentWriter, OutputError> {
+    /// Acknowledged requests are also offered to `tap` (never waited on: dropped when it is
+    /// full), for `replay --verify`'s in-run sampling.
+    pub fn start(
+        out: &Output,
+        times_shifted: bool,
+        tap: Option<flume::Sender<Sent>>,
+    ) -> Result<SentWriter, OutputError> {
         let pending = out.create()?;
         let out = out.clone();
         let (tx, rx) = flume::unbounded::<Sent>();
@@ -113,6 +119,9 @@ impl SentWriter {
                 write_line(&mut z, &header).map_err(io)?;
                 for s in rx {
                     write_line(&mut z, &s).map_err(io)?;
+                    if let Some(t) = tap.as_ref().filter(|_| s.ok) {
+                        let _ = t.try_send(s);
+                    }
                 }
                 z.finish().map_err(io)
             })

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::VerifyArgs;
 use crate::platform::readback::{self, Source};
-use crate::report::{self, Render, Report};
+use crate::report::{self, Render};
 use crate::verify::{self, Settings, VerifyReport};
 
 pub fn run(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -38,9 +38,9 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         project: a.project.clone(),
         experiment: a.experiment.clone(),
     };
-    let source = source_for(&rep, &overrides)?;
+    let source = source_for(&rep.run.endpoint, &rep.run.platform, &rep.run.headers, &overrides)?;
     let sent = a.sent.clone().unwrap_or_else(|| crate::sent::sidecar_of(&a.run));
-    let v = check(&sent, &source, &s, a.quiet)?;
+    let v = check(&sent, &source, &s, a.quiet, None)?;
     rep.verify = Some(v.clone());
     out.write(report::json::Json.render(&rep).as_bytes())?;
     super::emit(verify::text(&v))?;
@@ -56,19 +56,27 @@ pub struct Overrides {
     pub experiment: Option<String>,
 }
 
-/// Where to read back, from the report and `o`.
-pub fn source_for(rep: &Report, o: &Overrides) -> anyhow::Result<Source> {
+/// Where to read back: the run's `endpoint`, `platform` and shown `headers` (the routing ones
+/// are shown as they are), under what the command line says (`o`).
+pub fn source_for(
+    endpoint: &str,
+    platform: &str,
+    headers: &[(String, String)],
+    o: &Overrides,
+) -> anyhow::Result<Source> {
     let base = match &o.url {
         Some(u) => readback::base_of(u).map_err(|e| anyhow!("--url {e}"))?,
-        None => readback::base_of(&rep.run.endpoint).map_err(|e| anyhow!("the run's endpoint: {e}"))?,
+        None => readback::base_of(endpoint).map_err(|e| anyhow!("the run's endpoint: {e}"))?,
     };
     let header = |name: &str| {
-        rep.run.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case(name) && v != "<redacted>").map(|(_, v)| v.clone())
+        headers.iter().find(|(k, v)| k.eq_ignore_ascii_case(name) && v != "<redacted>").map(|(_, v)| v.clone())
     };
+    // A preset named after a read-back adapter (`phoenix-local` reads back as `phoenix`).
+    let preset = platform.strip_suffix("-local").unwrap_or(platform);
     let from = match &o.from {
         Some(f) if readback::READ_BACK.contains(&f.as_str()) => f.clone(),
         Some(f) => anyhow::bail!("--from {f:?}: use one of {}", readback::READ_BACK.join(", ")),
-        None if readback::READ_BACK.contains(&rep.run.platform.as_str()) => rep.run.platform.clone(),
+        None if readback::READ_BACK.contains(&preset) => preset.to_string(),
         None => readback::detect(&base, &[]).map_err(anyhow::Error::msg)?.to_string(),
     };
     Ok(Source {
@@ -81,7 +89,13 @@ pub fn source_for(rep: &Report, o: &Overrides) -> anyhow::Result<Source> {
 }
 
 /// Reads the sent log at `sent` and verifies it against `source`.
-pub fn check(sent: &std::path::Path, source: &Source, s: &Settings, quiet: bool) -> anyhow::Result<VerifyReport> {
+pub fn check(
+    sent: &std::path::Path,
+    source: &Source,
+    s: &Settings,
+    quiet: bool,
+    sampled: Option<std::collections::HashMap<u128, verify::sample::Sampled>>,
+) -> anyhow::Result<VerifyReport> {
     let log = crate::sent::read(sent).map_err(anyhow::Error::msg)?;
     let platform = readback::open(source).map_err(anyhow::Error::msg)?;
     if !quiet {
@@ -92,7 +106,7 @@ pub fn check(sent: &std::path::Path, source: &Source, s: &Settings, quiet: bool)
             crate::platform::redact_url(&source.base)
         ));
     }
-    verify::run(&log, platform.as_ref(), s, |line| {
+    verify::run(&log, platform.as_ref(), s, sampled, |line| {
         if !quiet {
             crate::progress::println_above(line);
         }

@@ -155,6 +155,14 @@ fn verify_settings(a: &ReplayArgs, report: bool, no_sent: bool) -> Result<Option
     if let Some(m) = &a.max_loss {
         s.max_loss = crate::verify::parse_max_loss(m).map_err(|e| anyhow!("--max-loss {m}: {e}"))?;
     }
+    if let Some(n) = &a.sample {
+        s.sample = n
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or_else(|| anyhow!("--sample '{n}': expected a number of traces a second from 0 to 1000"))?;
+    }
     Ok(Some(s))
 }
 

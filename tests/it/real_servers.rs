@@ -333,7 +333,7 @@ fn phoenix_spans(px: &Launched) -> u64 {
 fn phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back() {
     // Both runs send the same IDs (one --id-key): Phoenix keeps the first copy of a span ID.
     let once = ["--rate", "10", "--connections", "4", "--requests", "30", "--id-key", "00000000000000ab", "--verify"];
-    let first = [&once[..], &["--verify-wait", "60s"]].concat();
+    let first = [&once[..], &["--verify-wait", "60s", "--sample", "10"]].concat();
     let again = [&once[..], &["--verify-wait", "30s", "--max-loss", "100"]].concat();
     let runs: [&[&str]; 2] = [&first, &again];
     let test = "real_servers::phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back";
@@ -353,6 +353,9 @@ fn phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back() {
         assert_eq!(v["ended_by"], "complete");
         assert_eq!(v["lag_ms"]["traces"].as_u64(), Some(30), "lag measured: {v}");
         assert_eq!(v["lag_ms"]["measured_by"], "polling");
+        // Sampled during the run (10 a second of a 3 s run), each seen within 250 ms of storing.
+        let sampled = v["sampled_lag_ms"]["traces"].as_u64().unwrap();
+        assert!((10..=30).contains(&sampled), "{sampled} sampled: {v}");
         // The adapter agrees with Phoenix's own span list.
         assert_eq!(phoenix_spans(px), acked, "spans Phoenix stored == spans it acknowledged");
         // The same IDs again: acknowledged with 200, stored 0 of 30 (all stale).

@@ -125,9 +125,13 @@ fn replay_verify_stops_as_soon_as_everything_is_stored() {
     let c = corpus(dir.path(), "30");
     let sink = traceblast::sink::spawn(SinkPlan::default()).unwrap();
     let url = format!("http://{}/v1/traces", sink.addr);
-    let (o, report) = replay(dir.path(), &c, &url, "run", &["--verify"]);
+    let (o, report) = replay(dir.path(), &c, &url, "run", &["--verify", "--sample", "7"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = &json(&report)["verify"];
+    // 30 requests in well under two seconds: 7 traces sampled in each second they span.
+    let sampled = v["sampled_lag_ms"]["traces"].as_u64().unwrap();
+    assert!((7..=14).contains(&sampled), "{sampled} sampled: {v}");
+    assert_eq!(v["sampled_lag_ms"]["measured_by"], "sampling");
     assert_eq!((v["stored"].as_u64(), v["missing"].as_u64()), (Some(30), Some(0)), "{v}");
     assert_eq!((v["ended_by"].as_str(), v["rounds"].as_u64()), (Some("complete"), Some(1)));
     assert_eq!(v["passed"], true);
@@ -185,6 +189,18 @@ fn bad_input_is_one_line_naming_it() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let o = run(&["verify", r, "--url", &format!("http://127.0.0.1:{port}"), "--settle", "1s"]);
     assert_bad_input(&o, &["no read-back API found", "--from sink|phoenix|mlflow"]);
+    let o = run(&[
+        "replay",
+        c.to_str().unwrap(),
+        "--endpoint",
+        "http://127.0.0.1:1/v1/traces",
+        "--report",
+        r,
+        "--verify",
+        "--sample",
+        "5000",
+    ]);
+    assert_bad_input(&o, &["--sample '5000'", "0 to 1000"]);
     // --verify needs the report the sent log goes beside.
     let o = run(&["replay", c.to_str().unwrap(), "--endpoint", &format!("http://{}/v1/traces", sink.addr), "--verify"]);
     assert_bad_input(&o, &["--verify", "--report"]);

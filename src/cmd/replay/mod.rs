@@ -62,7 +62,27 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     let hinted = Arc::new(AtomicBool::new(false));
     let lines = (!show && !plan.quiet && !plan.progress_interval.is_zero()).then_some(plan.progress_interval);
     let mut monitor = None;
-    let sent_writer = plan.sent.as_ref().map(|o| crate::sent::SentWriter::start(o, plan.rewrite)).transpose()?;
+    // With --verify, where to read back is settled before sending (a platform without a
+    // read-back API fails now, not after the run), and --sample starts its thread.
+    let verify_source = match &plan.verify {
+        Some(_) => Some(super::verify::source_for(
+            &plan.endpoint_display,
+            &plan.platform,
+            &plan.headers_display,
+            &super::verify::Overrides::default(),
+        )?),
+        None => None,
+    };
+    let (tap, sampler) = match (&plan.verify, &verify_source) {
+        (Some(s), Some(source)) if s.sample > 0 => {
+            let (tx, rx) = flume::bounded(10_000);
+            let sampler = crate::verify::sample::Sampler::start(source.clone(), s.sample, rx)
+                .context("cannot start the sampling thread")?;
+            (Some(tx), Some(sampler))
+        }
+        _ => (None, None),
+    };
+    let sent_writer = plan.sent.as_ref().map(|o| crate::sent::SentWriter::start(o, plan.rewrite, tap)).transpose()?;
     let sent_tx = sent_writer.as_ref().map(crate::sent::SentWriter::sender);
     let result = crate::replay::run(
         plan,
@@ -106,10 +126,17 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
-    let verified = match (&plan.verify, &plan.sent, &plan.report) {
-        (Some(s), Some(sent), Some(out)) if result.error.is_none() && result.end != End::Stopped => {
-            let source = super::verify::source_for(&rep, &super::verify::Overrides::default())?;
-            let v = super::verify::check(sent.path(), &source, s, plan.quiet)?;
+    let sampled = match sampler.map(crate::verify::sample::Sampler::finish) {
+        Some(Err(e)) => {
+            log::warn!("sampling the visibility lag during the run failed: {e}");
+            None
+        }
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let verified = match (&plan.verify, &plan.sent, &plan.report, &verify_source) {
+        (Some(s), Some(sent), Some(out), Some(source)) if result.error.is_none() && result.end != End::Stopped => {
+            let v = super::verify::check(sent.path(), source, s, plan.quiet, sampled)?;
             super::emit(crate::verify::text(&v))?;
             rep.verify = Some(v);
             out.write(report::json::Json.render(&rep).as_bytes())?;

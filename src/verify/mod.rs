@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::platform::readback::{ReadBack, Stored};
 use crate::sent::{SentLog, parse_id};
 
+pub mod sample;
+
 /// How `verify` polls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -26,6 +28,8 @@ pub struct Settings {
     pub interval: Duration,
     /// Loss (percent of acknowledged spans) above which the exit code is 1.
     pub max_loss: f64,
+    /// `replay --verify --sample N`: acknowledged traces a second looked up during the run.
+    pub sample: u32,
 }
 
 impl Default for Settings {
@@ -35,6 +39,7 @@ impl Default for Settings {
             settle: Duration::from_secs(15),
             interval: Duration::from_secs(1),
             max_loss: 0.0,
+            sample: 5,
         }
     }
 }
@@ -114,6 +119,10 @@ pub struct VerifyReport {
     pub passed: bool,
     /// 2xx → visible, for the acknowledged traces found whole.
     pub lag_ms: Option<Lag>,
+    /// 2xx → visible for the traces sampled during the run (`replay --verify --sample N`),
+    /// looked up every 250 ms from their acknowledgement on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_lag_ms: Option<Lag>,
     /// Per scenario.
     pub scenarios: BTreeMap<String, Counts>,
     /// Stored spans after each round.
@@ -168,6 +177,7 @@ pub fn run(
     log: &SentLog,
     platform: &dyn ReadBack,
     s: &Settings,
+    sampled: Option<HashMap<u128, sample::Sampled>>,
     mut progress: impl FnMut(&str),
 ) -> Result<VerifyReport, String> {
     let want = expected(log);
@@ -233,6 +243,13 @@ pub fn run(
         std::thread::sleep(s.interval);
     };
     let mut rep = summarize(&want, &found, &stale, &visible, platform.name(), s.max_loss);
+    if let Some(sampled) = sampled {
+        // A sampled trace the run ended before seeing is timed by the sweep's round.
+        let lags = sampled
+            .iter()
+            .filter_map(|(id, t)| Some(t.seen_at.or(visible.get(id).copied())?.saturating_sub(t.acked_at)));
+        rep.sampled_lag_ms = lag(lags.collect(), "sampling");
+    }
     rep.curve = curve;
     rep.rounds = rounds;
     rep.waited_s = start.elapsed().as_secs_f64();
@@ -293,17 +310,8 @@ fn summarize(
     let loss_percent =
         if all.spans_acknowledged == 0 { 0.0 } else { lost as f64 * 100.0 / all.spans_acknowledged as f64 };
     let first_seen = found.values().any(|f| f.first_seen_unix_ms.is_some());
-    let mut lags: Vec<u64> = visible.iter().map(|(id, at)| at.saturating_sub(want[id].acked_at)).collect();
-    lags.sort_unstable();
-    let pct = |q: f64| lags[((lags.len() as f64 * q).ceil() as usize).clamp(1, lags.len()) - 1];
-    let lag_ms = (!lags.is_empty()).then(|| Lag {
-        traces: lags.len() as u64,
-        measured_by: if first_seen { "first_seen" } else { "polling" }.into(),
-        p50: pct(0.5),
-        p90: pct(0.9),
-        p99: pct(0.99),
-        max: *lags.last().expect("not empty"),
-    });
+    let lags: Vec<u64> = visible.iter().map(|(id, at)| at.saturating_sub(want[id].acked_at)).collect();
+    let lag_ms = lag(lags, if first_seen { "first_seen" } else { "polling" });
     VerifyReport {
         from: from.into(),
         counts: all,
@@ -314,6 +322,20 @@ fn summarize(
         scenarios,
         ..Default::default()
     }
+}
+
+/// Percentiles of `lags` (ms), `None` when empty.
+fn lag(mut lags: Vec<u64>, measured_by: &str) -> Option<Lag> {
+    lags.sort_unstable();
+    let pct = |q: f64| lags[((lags.len() as f64 * q).ceil() as usize).clamp(1, lags.len()) - 1];
+    (!lags.is_empty()).then(|| Lag {
+        traces: lags.len() as u64,
+        measured_by: measured_by.into(),
+        p50: pct(0.5),
+        p90: pct(0.9),
+        p99: pct(0.99),
+        max: *lags.last().expect("not empty"),
+    })
 }
 
 /// The text block printed after a verification.
@@ -345,7 +367,7 @@ pub fn text(v: &VerifyReport) -> String {
         v.max_loss_percent,
         if v.passed { "ok" } else { "FAILED" }
     );
-    if let Some(l) = &v.lag_ms {
+    for l in v.sampled_lag_ms.iter().chain(&v.lag_ms) {
         out += &format!(
             "  lag      2xx → visible ({} traces, by {}): p50 {} · p90 {} · p99 {} · max {}\n",
             n(l.traces),
@@ -419,7 +441,7 @@ mod tests {
         let stored = |spans, rows| Stored { spans, rows, first_seen_unix_ms: Some(1250), latest_end_unix_ms: None };
         let fake = Fake(HashMap::from([(1, stored(3, 3)), (2, stored(2, 2)), (4, stored(5, 6)), (5, stored(4, 4))]));
         let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
-        let v = run(&log, &fake, &s, |_| {}).unwrap();
+        let v = run(&log, &fake, &s, None, |_| {}).unwrap();
         let c = &v.counts;
         assert_eq!((c.sent, c.acknowledged, c.stored, c.missing, c.partial), (6, 4, 2, 1, 1));
         assert_eq!((c.duplicated, c.stored_not_acknowledged), (1, 1));
@@ -449,13 +471,13 @@ mod tests {
         // Trace 1 ends a minute before this run's copy; trace 2 as this run's copy.
         let fake = Fake(HashMap::from([(1, stored(40_000)), (2, stored(99_980))]));
         let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
-        let v = run(&log, &fake, &s, |_| {}).unwrap();
+        let v = run(&log, &fake, &s, None, |_| {}).unwrap();
         let c = &v.counts;
         assert_eq!((c.acknowledged, c.stored, c.stale, c.missing), (2, 1, 1, 0));
         assert_eq!((c.spans_acknowledged, c.spans_stored), (4, 2));
         // Without shifted times (--no-rewrite) nothing can be told apart: both count as stored.
         let log = SentLog { header: Header { times_shifted: false, ..log.header.clone() }, ..log };
-        let v = run(&log, &fake, &s, |_| {}).unwrap();
+        let v = run(&log, &fake, &s, None, |_| {}).unwrap();
         assert_eq!((v.counts.stored, v.counts.stale), (2, 0));
     }
 }
