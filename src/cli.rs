@@ -579,7 +579,7 @@ pub struct SinkArgs {
     pub conflict_on_duplicate: bool,
     /// Require what a platform requires: braintrust, langsmith, langfuse, phoenix, honeycomb;
     /// also answer the platform's path (/otel/v1/traces, /api/public/otel/v1/traces).
-    #[arg(long, value_name = "PLATFORM", value_parser = Suggest(&crate::sink::profile::NAMES), hide_possible_values = true)]
+    #[arg(long, value_name = "PLATFORM", value_parser = Suggest(&crate::platform::profile::NAMES), hide_possible_values = true)]
     pub profile: Option<String>,
     /// Seed of the fault draws; the same seed and request order give the same faults.
     #[arg(long, default_value_t = 42)]

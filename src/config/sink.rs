@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::SinkArgs;
+use crate::platform::profile::PROFILE_NAMES;
 use crate::sink::limits::{self, Limits};
-use crate::sink::profile::PROFILE_NAMES;
 use crate::sink::{Faults, Profile, SinkPlan, Stall};
 use crate::units::{DAY, parse_bytes, parse_count, parse_duration};
 

@@ -382,5 +382,6 @@ mod tests {
 
 pub mod mlflow;
 pub mod phoenix;
+pub mod profile;
 pub mod readback;
 pub mod sink;

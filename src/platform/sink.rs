@@ -5,6 +5,9 @@ use std::collections::HashMap;
 
 use super::readback::{Http, ReadBack, Stored};
 
+/// The path of the sink's query endpoint ([`crate::sink::query`] answers it).
+pub const QUERY_PATH: &str = "/api/traces";
+
 /// The built-in sink.
 pub struct Sink {
     pub(super) http: Http,
@@ -20,7 +23,7 @@ impl ReadBack for Sink {
     }
     fn lookup(&self, ids: &[u128]) -> Result<HashMap<u128, Stored>, String> {
         let q: Vec<String> = ids.iter().map(|&id| format!("id={}", crate::sent::hex_id(id))).collect();
-        let url = format!("{}{}?{}", self.base, crate::sink::query::PREFIX, q.join("&"));
+        let url = format!("{}{}?{}", self.base, QUERY_PATH, q.join("&"));
         let v = self
             .http
             .get_json("sink", &url)?

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::state::SinkState;
 
-/// The path prefix answered.
-pub const PREFIX: &str = "/api/traces";
+/// The path prefix answered (the contract lives with its reader, [`crate::platform::sink`]).
+pub use crate::platform::sink::QUERY_PATH as PREFIX;
 /// Most IDs in one batch query.
 pub const MAX_IDS: usize = 1000;
 
