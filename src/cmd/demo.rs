@@ -1,6 +1,7 @@
 //! `traceblast demo`: the main job on one machine with nothing else running — generate a small
-//! corpus, start the sink on a free port, replay into it at a modest rate, print the report and
-//! check that every span acknowledged was received.
+//! corpus, start the sink on a free port, replay into it at a modest rate, read back what the
+//! sink stored (`replay --verify`), print the report and check that every span acknowledged was
+//! received.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,9 +63,11 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         "--rate".into(),
         a.rate.clone(),
     ];
-    if let Some(r) = &a.report {
-        argv.extend(["--report".into(), r.display().to_string()]);
-    }
+    // The report (in the temporary folder unless asked for) carries the sent log beside it, so
+    // the run ends by reading back from the sink what it stored (`--verify`).
+    let report_path = a.report.clone().unwrap_or_else(|| dir.path().join("demo.json"));
+    argv.extend(["--report".into(), report_path.display().to_string(), "--verify".into()]);
+    argv.extend(["--verify-wait".into(), "30s".into()]);
     if let Some(h) = &a.html {
         argv.extend(["--html".into(), h.display().to_string()]);
     }
