@@ -233,7 +233,8 @@ fn a_verified_report_charts_acknowledged_against_stored() {
     let mut r = synthetic_report(&|_| true, 1.0);
     let curve: Vec<traceblast::verify::Point> =
         (0..12u32).map(|i| traceblast::verify::Point { t_s: f64::from(i), spans_stored: 500 * u64::from(i) }).collect();
-    let mut v = traceblast::verify::VerifyReport { from: "phoenix".into(), curve, loss_percent: 1.5, ..Default::default() };
+    let mut v =
+        traceblast::verify::VerifyReport { from: "phoenix".into(), curve, loss_percent: 1.5, ..Default::default() };
     v.counts.missing = 7;
     r.verify = Some(v);
     let json = write_report(dir.path(), "run.json", &r);
