@@ -87,6 +87,7 @@ pub enum Command {
   traceblast verify run.json --from phoenix --project default --wait 5m
   traceblast verify run.json --from mlflow --experiment 0 --max-loss 0.1
   traceblast verify run.json --from sink --report verified.json
+  traceblast verify run.json --from jaeger --url http://127.0.0.1:16686
 
 Exit codes: 0 loss within --max-loss, 1 more lost, 2 bad input or the platform cannot be read.")]
 pub struct VerifyArgs {
@@ -96,13 +97,15 @@ pub struct VerifyArgs {
     /// The sent log, if not beside the report.
     #[arg(long, value_name = "FILE")]
     pub sent: Option<PathBuf>,
-    /// Read back from: sink, phoenix or mlflow [default: the run's --platform, else detected].
+    /// Read back from: sink, phoenix, mlflow, jaeger, tempo, langfuse, langsmith or braintrust
+    /// [default: the run's --platform, else detected among sink, phoenix and mlflow].
     #[arg(long, value_name = "PLATFORM")]
     pub from: Option<String>,
     /// The platform's base URL [default: scheme, host and port of the run's endpoint].
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// Phoenix project [default: the run's x-project-name header, else default].
+    /// Phoenix or Braintrust project [default: the run's x-project-name or x-bt-parent header,
+    /// else default].
     #[arg(long)]
     pub project: Option<String>,
     /// MLflow experiment ID [default: the run's x-mlflow-experiment-id header].

@@ -81,11 +81,22 @@ pub fn source_for(
     };
     Ok(Source {
         headers: readback::credentials(&from),
-        project: o.project.clone().or_else(|| header("x-project-name")).unwrap_or_else(|| "default".into()),
+        project: o
+            .project
+            .clone()
+            .or_else(|| header("x-project-name"))
+            .or_else(|| bt_project(header("x-bt-parent")))
+            .unwrap_or_else(|| "default".into()),
         experiment: o.experiment.clone().or_else(|| header("x-mlflow-experiment-id")),
         from,
         base,
     })
+}
+
+/// The project of Braintrust's `x-bt-parent: project_name:NAME` (or `project_id:ID`).
+fn bt_project(parent: Option<String>) -> Option<String> {
+    let p = parent?;
+    ["project_name:", "project_id:"].iter().find_map(|k| p.strip_prefix(k)).map(str::to_string)
 }
 
 /// Reads the sent log at `sent` and verifies it against `source`.

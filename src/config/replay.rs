@@ -438,6 +438,8 @@ fn display_headers(headers: &HeaderMap, show: bool) -> Vec<(String, String)> {
         hyper::header::USER_AGENT,
         HeaderName::from_static("x-project-name"),
         HeaderName::from_static("x-mlflow-experiment-id"),
+        HeaderName::from_static("x-bt-parent"),
+        HeaderName::from_static("langsmith-project"),
     ];
     headers
         .iter()

@@ -380,8 +380,13 @@ mod tests {
     }
 }
 
+pub mod braintrust;
+pub mod jaeger;
+pub mod langfuse;
+pub mod langsmith;
 pub mod mlflow;
 pub mod phoenix;
 pub mod profile;
 pub mod readback;
 pub mod sink;
+pub mod tempo;

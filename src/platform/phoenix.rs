@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::readback::{Http, Listed, ReadBack, Stored, count_spans};
+use super::readback::{Http, Listed, ReadBack, Stored, count_spans, rfc3339_ms};
 
 /// Most pages read for one batch (1000 spans each): a bound against a cursor that never ends.
 const MAX_PAGES: usize = 1000;
@@ -53,30 +53,5 @@ impl ReadBack for Phoenix {
             }
         }
         Err(format!("phoenix: more than {MAX_PAGES} pages of spans for {} traces", ids.len()))
-    }
-}
-
-/// Unix ms of Phoenix's `2026-12-02T08:11:33.110426+00:00` (an offset, not only `Z`).
-fn rfc3339_ms(s: &str) -> Option<u64> {
-    let (head, offset_min) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
-        Some((h, o)) if (o.starts_with('+') || o.starts_with('-')) && o.as_bytes()[3] == b':' => {
-            let m = o[1..3].parse::<i64>().ok()? * 60 + o[4..6].parse::<i64>().ok()?;
-            (h, if o.starts_with('-') { -m } else { m })
-        }
-        _ => (s.trim_end_matches('Z'), 0),
-    };
-    let t = humantime::parse_rfc3339_weak(head).ok()?;
-    let ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64 - offset_min * 60_000;
-    u64::try_from(ms).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn phoenix_times_with_offsets_are_read() {
-        assert_eq!(super::rfc3339_ms("1970-01-01T00:00:01.5+00:00"), Some(1500));
-        assert_eq!(super::rfc3339_ms("1970-01-01T01:00:01+01:00"), Some(1000));
-        assert_eq!(super::rfc3339_ms("1970-01-01T00:00:02Z"), Some(2000));
-        assert_eq!(super::rfc3339_ms("yesterday"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Reading back what a platform stored: one small trait, one adapter per platform
-//! ([`super::sink`], [`super::phoenix`], [`super::mlflow`]), used by `traceblast verify`.
+//! ([`super::sink`], [`super::phoenix`], [`super::mlflow`], [`super::jaeger`], [`super::tempo`],
+//! [`super::langfuse`], [`super::langsmith`], [`super::braintrust`]), used by `traceblast verify`.
 //!
 //! Adapters take credentials from the same variables as the presets and put them only in
 //! request headers; errors name the platform and the redacted URL, never a header value.
@@ -10,7 +11,8 @@ use std::time::Duration;
 use crate::fetch::Client;
 
 /// Platforms `verify --from` reads back from.
-pub const READ_BACK: [&str; 3] = ["sink", "phoenix", "mlflow"];
+pub const READ_BACK: [&str; 8] =
+    ["sink", "phoenix", "mlflow", "jaeger", "tempo", "langfuse", "langsmith", "braintrust"];
 
 /// Longest wait for one read-back request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,7 +47,7 @@ pub struct Source {
     pub from: String,
     /// `scheme://host:port` of the platform (paths are the adapter's).
     pub base: String,
-    /// Phoenix project (name or ID).
+    /// Phoenix project, or Braintrust project (name or ID).
     pub project: String,
     /// MLflow experiment ID.
     pub experiment: Option<String>,
@@ -55,17 +57,27 @@ pub struct Source {
 
 /// The adapter for `source`.
 pub fn open(source: &Source) -> Result<Box<dyn ReadBack>, String> {
-    let http = Http { client: Client::new().map_err(|e| e.to_string())?, headers: source.headers.clone() };
+    let mut headers = source.headers.clone();
+    if source.from == "tempo" {
+        // Tempo answers protobuf unless JSON is asked for.
+        headers.push(("accept".into(), "application/json".into()));
+    }
+    let http = Http { client: Client::new().map_err(|e| e.to_string())?, headers };
     let base = source.base.trim_end_matches('/').to_string();
     Ok(match source.from.as_str() {
         "sink" => Box::new(super::sink::Sink { http, base }),
         "phoenix" => Box::new(super::phoenix::Phoenix { http, base, project: source.project.clone() }),
         "mlflow" => Box::new(super::mlflow::Mlflow { http, base, experiment: source.experiment.clone() }),
+        "jaeger" => Box::new(super::jaeger::Jaeger { http, base }),
+        "tempo" => Box::new(super::tempo::Tempo { http, base }),
+        "langfuse" => Box::new(super::langfuse::Langfuse { http, base }),
+        "langsmith" => Box::new(super::langsmith::LangSmith { http, base }),
+        "braintrust" => Box::new(super::braintrust::Braintrust { http, base, project: source.project.clone() }),
         other => return Err(format!("cannot read back from {other:?}: use one of {}", READ_BACK.join(", "))),
     })
 }
 
-/// GETs JSON with the source's headers.
+/// GETs and POSTs JSON with the source's headers.
 pub struct Http {
     client: Client,
     headers: Vec<(String, String)>,
@@ -75,18 +87,45 @@ impl Http {
     /// GETs `url` (its query already encoded); `Ok(None)` on 404. Errors name `platform` and
     /// the redacted URL.
     pub fn get_json(&self, platform: &str, url: &str) -> Result<Option<serde_json::Value>, String> {
-        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let shown = super::redact_url(url);
-        let (status, body) =
-            self.client.get(url, &headers, REQUEST_TIMEOUT).map_err(|e| format!("{platform}: GET {shown}: {e}"))?;
+        let shown = format!("GET {}", super::redact_url(url));
+        let answer = self.client.get(url, &self.header_refs(), REQUEST_TIMEOUT);
+        Self::json_of(platform, &shown, answer)
+    }
+
+    /// POSTs `body` to `url` (a query API); `Ok(None)` on 404. Errors as [`Http::get_json`].
+    pub fn post_json(
+        &self,
+        platform: &str,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let shown = format!("POST {}", super::redact_url(url));
+        let answer = self.client.post_json(url, &self.header_refs(), body, REQUEST_TIMEOUT);
+        Self::json_of(platform, &shown, answer)
+    }
+
+    fn header_refs(&self) -> Vec<(&str, &str)> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    fn json_of(
+        platform: &str,
+        shown: &str,
+        answer: Result<(hyper::StatusCode, hyper::body::Bytes), crate::fetch::FetchError>,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let (status, body) = answer.map_err(|e| format!("{platform}: {shown}: {e}"))?;
         if status == hyper::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
             let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-            return Err(format!("{platform}: GET {shown}: HTTP {status}: {}", text.trim()));
+            let hint = match (status.as_u16(), auth_vars(platform)) {
+                (401 | 403, Some(vars)) => format!(" (reading back needs {vars})"),
+                _ => String::new(),
+            };
+            return Err(format!("{platform}: {shown}: HTTP {status}{hint}: {}", text.trim()));
         }
-        serde_json::from_slice(&body).map(Some).map_err(|e| format!("{platform}: GET {shown}: not JSON: {e}"))
+        serde_json::from_slice(&body).map(Some).map_err(|e| format!("{platform}: {shown}: not JSON: {e}"))
     }
 }
 
@@ -156,17 +195,96 @@ pub fn base_of(endpoint: &str) -> Result<String, String> {
     }
 }
 
-/// Credentials for reading back from `from`, from the presets' variables: Phoenix's
-/// `PHOENIX_API_KEY`, MLflow's `MLFLOW_TRACKING_TOKEN` (both as a bearer token).
-pub fn credentials(from: &str) -> Vec<(String, String)> {
-    let var = match from {
+/// The variables [`credentials`] reads for `platform`, for messages.
+fn auth_vars(platform: &str) -> Option<&'static str> {
+    Some(match platform {
         "phoenix" => "PHOENIX_API_KEY",
         "mlflow" => "MLFLOW_TRACKING_TOKEN",
-        _ => return Vec::new(),
+        "langfuse" => "LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY",
+        "langsmith" => "LANGSMITH_API_KEY",
+        "braintrust" => "BRAINTRUST_API_KEY",
+        _ => return None,
+    })
+}
+
+/// Credentials for reading back from `from`, from the presets' variables: Phoenix's
+/// `PHOENIX_API_KEY`, MLflow's `MLFLOW_TRACKING_TOKEN` and Braintrust's `BRAINTRUST_API_KEY` (as
+/// a bearer token), Langfuse's `LANGFUSE_PUBLIC_KEY`:`LANGFUSE_SECRET_KEY` (HTTP Basic),
+/// LangSmith's `LANGSMITH_API_KEY` (`x-api-key`). Jaeger and Tempo: none.
+pub fn credentials(from: &str) -> Vec<(String, String)> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let bearer = |name: &str| var(name).map(|v| ("authorization".to_string(), format!("Bearer {v}")));
+    let header = match from {
+        "phoenix" => bearer("PHOENIX_API_KEY"),
+        "mlflow" => bearer("MLFLOW_TRACKING_TOKEN"),
+        "braintrust" => bearer("BRAINTRUST_API_KEY"),
+        "langsmith" => var("LANGSMITH_API_KEY").map(|v| ("x-api-key".to_string(), v)),
+        "langfuse" => var("LANGFUSE_PUBLIC_KEY").zip(var("LANGFUSE_SECRET_KEY")).map(|(pk, sk)| {
+            use base64::Engine;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{pk}:{sk}"));
+            ("authorization".to_string(), format!("Basic {basic}"))
+        }),
+        _ => None,
     };
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(|v| vec![("authorization".to_string(), format!("Bearer {v}"))])
-        .unwrap_or_default()
+    header.into_iter().collect()
+}
+
+/// Unix ms of an RFC 3339 time: `2026-12-02T08:11:33.110426+00:00` (Phoenix), `…Z` (Langfuse)
+/// or without a zone, read as UTC (LangSmith).
+pub fn rfc3339_ms(s: &str) -> Option<u64> {
+    let (head, offset_min) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
+        Some((h, o)) if (o.starts_with('+') || o.starts_with('-')) && o.as_bytes()[3] == b':' => {
+            let m = o[1..3].parse::<i64>().ok()? * 60 + o[4..6].parse::<i64>().ok()?;
+            (h, if o.starts_with('-') { -m } else { m })
+        }
+        _ => (s.trim_end_matches('Z'), 0),
+    };
+    let t = humantime::parse_rfc3339_weak(head).ok()?;
+    let ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64 - offset_min * 60_000;
+    u64::try_from(ms).ok()
+}
+
+/// A trace ID as platforms print it: hex of up to 32 digits (Jaeger drops leading zeros).
+pub fn parse_hex_id(s: &str) -> Option<u128> {
+    (!s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u128::from_str_radix(s, 16).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_offsets_or_without_a_zone_are_read() {
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:01.5+00:00"), Some(1500));
+        assert_eq!(rfc3339_ms("1970-01-01T01:00:01+01:00"), Some(1000));
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:02Z"), Some(2000));
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:02.250"), Some(2250));
+        assert_eq!(rfc3339_ms("yesterday"), None);
+    }
+
+    #[test]
+    fn hex_ids_of_any_length_up_to_32_digits() {
+        assert_eq!(parse_hex_id("ff"), Some(255));
+        assert_eq!(parse_hex_id(&"0".repeat(31)), Some(0));
+        assert_eq!(parse_hex_id(&"f".repeat(32)), Some(u128::MAX));
+        for bad in ["", "xyz", "+1", &"1".repeat(33)] {
+            assert_eq!(parse_hex_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn failed_reads_name_the_variables_never_their_values() {
+        let e = Http::json_of(
+            "langfuse",
+            "GET http://h/x",
+            Ok((hyper::StatusCode::UNAUTHORIZED, hyper::body::Bytes::from_static(b"{\"message\":\"no\"}"))),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("langfuse: GET http://h/x: HTTP 401 Unauthorized"), "{e}");
+        assert!(e.contains("LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"), "{e}");
+        let none = Http::json_of("tempo", "GET u", Ok((hyper::StatusCode::NOT_FOUND, Default::default())));
+        assert_eq!(none, Ok(None));
+    }
 }

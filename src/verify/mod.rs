@@ -106,7 +106,7 @@ pub struct Point {
 /// The `verify` section of a report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VerifyReport {
-    /// The adapter read from: `sink`, `phoenix`, `mlflow`.
+    /// The adapter read from: one of [`crate::platform::readback::READ_BACK`].
     pub from: String,
     /// All traces.
     #[serde(flatten)]

@@ -17,6 +17,7 @@ mod inspect;
 mod outputs;
 mod png;
 mod protocols;
+mod readback;
 mod real_servers;
 mod replay;
 mod report;

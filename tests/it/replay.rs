@@ -254,14 +254,29 @@ fn headers_and_platform_auth_arrive_and_secrets_stay_out_of_output() {
     assert!(dry.status.success());
     assert!(!stdout(&dry).contains("sk-SECRET-123"));
     // Header values the user or a preset gave are hidden unless --show-headers, and a secret
-    // one even then.
-    assert!(stdout(&dry).contains("x-bt-parent: <redacted>"), "{}", stdout(&dry));
-    let shown = Command::new(bin())
-        .args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--dry-run", "--show-headers"])
+    // one even then; routing headers (which project the spans go to) are shown.
+    assert!(stdout(&dry).contains("x-bt-parent: project_name:demo"), "{}", stdout(&dry));
+    let dry = Command::new(bin())
+        .args(["replay", c.to_str().unwrap(), "--platform", "braintrust", "--dry-run", "-H", "x-extra: yes"])
         .envs(env)
         .output()
         .unwrap();
-    assert!(stdout(&shown).contains("x-bt-parent: project_name:demo"), "{}", stdout(&shown));
+    assert!(stdout(&dry).contains("x-extra: <redacted>"), "{}", stdout(&dry));
+    let shown = Command::new(bin())
+        .args([
+            "replay",
+            c.to_str().unwrap(),
+            "--platform",
+            "braintrust",
+            "--dry-run",
+            "--show-headers",
+            "-H",
+            "x-extra: yes",
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(stdout(&shown).contains("x-extra: yes"), "{}", stdout(&shown));
     assert!(stdout(&shown).contains("authorization: <redacted>"), "{}", stdout(&shown));
 }
 

@@ -172,7 +172,7 @@ fn bad_input_is_one_line_naming_it() {
     let (o, report) = replay(dir.path(), &c, &format!("http://{}/v1/traces", sink.addr), "run", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = report.to_str().unwrap();
-    assert_bad_input(&run(&["verify", r, "--from", "jaeger"]), &["--from \"jaeger\"", "sink, phoenix, mlflow"]);
+    assert_bad_input(&run(&["verify", r, "--from", "zipkin"]), &["--from \"zipkin\"", "sink, phoenix, mlflow, jaeger"]);
     assert_bad_input(&run(&["verify", r, "--max-loss", "150"]), &["--max-loss 150", "out of range"]);
     assert_bad_input(&run(&["verify", r, "--sent", "/nonexistent/x.sent.zst"]), &["/nonexistent/x.sent.zst"]);
     // A sent log that is not one: the file and the line are named.
