@@ -210,7 +210,8 @@ pub struct ReplayArgs {
     /// OTEL_EXPORTER_OTLP_PROTOCOL) [default: http/protobuf; grpc's endpoint: localhost:4317].
     #[arg(long, value_parser = Suggest(&crate::replay::Protocol::NAMES), hide_possible_values = true)]
     pub protocol: Option<String>,
-    /// Platform preset: otlp, braintrust, langsmith, langfuse, phoenix, honeycomb (or OTEL_PLATFORM).
+    /// Platform preset: otlp, phoenix, phoenix-local, mlflow, langfuse, langsmith, braintrust,
+    /// honeycomb (or OTEL_PLATFORM).
     #[arg(long, value_parser = Suggest(&crate::platform::PLATFORMS), hide_possible_values = true)]
     pub platform: Option<String>,
     /// Requests per second (a number, or `max` for as fast as --max-in-flight allows) [default: 10].
@@ -580,7 +581,7 @@ pub struct SinkArgs {
     /// Answer 409 to a request with a trace ID received in an earlier accepted request.
     #[arg(long)]
     pub conflict_on_duplicate: bool,
-    /// Require what a platform requires: braintrust, langsmith, langfuse, phoenix, honeycomb;
+    /// Require what a platform requires: phoenix, langfuse, langsmith, braintrust, honeycomb;
     /// also answer the platform's path (/otel/v1/traces, /api/public/otel/v1/traces).
     #[arg(long, value_name = "PLATFORM", value_parser = Suggest(&crate::platform::profile::NAMES), hide_possible_values = true)]
     pub profile: Option<String>,

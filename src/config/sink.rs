@@ -279,7 +279,7 @@ mod tests {
         assert_eq!(p.max_body, 1 << 20, "a smaller --max-body still applies");
         assert_eq!(
             err(sink_plan(&args(&["--profile", "datadog"]))),
-            "--profile 'datadog': unknown platform (one of braintrust, langsmith, langfuse, phoenix, honeycomb)"
+            "--profile 'datadog': unknown platform (one of phoenix, langfuse, langsmith, braintrust, honeycomb)"
         );
         assert!(err(sink_plan(&args(&["--listen", "nowhere"]))).starts_with("--listen 'nowhere'"));
         assert_eq!(err(sink_plan(&args(&["--until-idle", "0s"]))), "--until-idle '0s' must be longer than 0");

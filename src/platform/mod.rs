@@ -17,9 +17,57 @@ use base64::Engine;
 use crate::config::env::Env;
 use crate::replay::Protocol;
 
+/// A platform traceblast knows, and what it does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    /// Its name, the same for every role.
+    pub name: &'static str,
+    /// Its roles: [`PRESET`], [`PROFILE`], [`READ_BACK`] (or-ed).
+    pub roles: u8,
+}
+
+/// `replay --platform NAME`: endpoint and headers from the platform's variables.
+pub const PRESET: u8 = 1;
+/// `sink --profile NAME`: the sink requires what the platform requires ([`profile`]).
+pub const PROFILE: u8 = 2;
+/// `verify --from NAME`: a read-back adapter ([`readback`]).
+pub const READ_BACK: u8 = 4;
+
+/// Every platform, once: the lists of presets, profiles and read-back adapters are drawn from
+/// it (in this order), so a platform is added in one place.
+pub const KNOWN: [Known; 11] = [
+    Known { name: "otlp", roles: PRESET },
+    Known { name: "sink", roles: READ_BACK },
+    Known { name: "phoenix", roles: PRESET | PROFILE | READ_BACK },
+    Known { name: "phoenix-local", roles: PRESET },
+    Known { name: "mlflow", roles: PRESET | READ_BACK },
+    Known { name: "jaeger", roles: READ_BACK },
+    Known { name: "tempo", roles: READ_BACK },
+    Known { name: "langfuse", roles: PRESET | PROFILE | READ_BACK },
+    Known { name: "langsmith", roles: PRESET | PROFILE | READ_BACK },
+    Known { name: "braintrust", roles: PRESET | PROFILE | READ_BACK },
+    Known { name: "honeycomb", roles: PRESET | PROFILE },
+];
+
+/// The names of [`KNOWN`] with `role`, in order; `N` must be their count (checked when the
+/// constant is built, so a mismatch does not compile).
+pub const fn names<const N: usize>(role: u8) -> [&'static str; N] {
+    let mut out = [""; N];
+    let (mut i, mut j) = (0, 0);
+    while i < KNOWN.len() {
+        if KNOWN[i].roles & role != 0 {
+            assert!(j < N, "more platforms have this role than the list holds");
+            out[j] = KNOWN[i].name;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(j == N, "fewer platforms have this role than the list holds");
+    out
+}
+
 /// Known presets.
-pub const PLATFORMS: [&str; 8] =
-    ["otlp", "braintrust", "langsmith", "langfuse", "phoenix", "phoenix-local", "mlflow", "honeycomb"];
+pub const PLATFORMS: [&str; 8] = names(PRESET);
 
 /// A resolved preset.
 #[derive(Debug, Clone, PartialEq)]
@@ -283,6 +331,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.endpoint, "http://localhost:6006/v1/traces");
+    }
+
+    #[test]
+    fn every_known_platform_works_in_each_of_its_roles() {
+        let env = Env::from_pairs(&[
+            ("BRAINTRUST_API_KEY", "k"),
+            ("BRAINTRUST_PROJECT", "p"),
+            ("LANGSMITH_API_KEY", "k"),
+            ("LANGFUSE_PUBLIC_KEY", "pk"),
+            ("LANGFUSE_SECRET_KEY", "sk"),
+            ("PHOENIX_API_KEY", "k"),
+            ("HONEYCOMB_API_KEY", "k"),
+        ]);
+        for k in KNOWN {
+            assert_eq!(k.roles & PRESET != 0, resolve(k.name, &env, Protocol::HttpProtobuf).is_ok(), "{}", k.name);
+            assert_eq!(k.roles & PROFILE != 0, profile::Profile::parse(k.name).is_some(), "{}", k.name);
+            let source = readback::Source {
+                from: k.name.into(),
+                base: "http://127.0.0.1:1".into(),
+                project: "p".into(),
+                experiment: None,
+                headers: Vec::new(),
+            };
+            assert_eq!(k.roles & READ_BACK != 0, readback::open(&source).is_ok(), "{}", k.name);
+        }
     }
 
     #[test]

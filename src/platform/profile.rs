@@ -21,14 +21,14 @@ pub enum Profile {
 }
 
 /// The names `--profile` takes.
-pub const PROFILE_NAMES: &str = "braintrust, langsmith, langfuse, phoenix, honeycomb";
-/// The same names, one by one (shell completions).
-pub const NAMES: [&str; 5] = ["braintrust", "langsmith", "langfuse", "phoenix", "honeycomb"];
+pub const PROFILE_NAMES: &str = "phoenix, langfuse, langsmith, braintrust, honeycomb";
+/// The same names, one by one (shell completions), from the one list of platforms.
+pub const NAMES: [&str; 5] = super::names(super::PROFILE);
 
 impl Profile {
     /// Every profile, in the order of [`PROFILE_NAMES`].
     pub const ALL: [Profile; 5] =
-        [Profile::Braintrust, Profile::Langsmith, Profile::Langfuse, Profile::Phoenix, Profile::Honeycomb];
+        [Profile::Phoenix, Profile::Langfuse, Profile::Langsmith, Profile::Braintrust, Profile::Honeycomb];
 }
 
 /// Why a profile refused a request.

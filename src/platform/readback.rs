@@ -11,8 +11,7 @@ use std::time::Duration;
 use crate::fetch::Client;
 
 /// Platforms `verify --from` reads back from.
-pub const READ_BACK: [&str; 8] =
-    ["sink", "phoenix", "mlflow", "jaeger", "tempo", "langfuse", "langsmith", "braintrust"];
+pub const READ_BACK: [&str; 8] = super::names(super::READ_BACK);
 
 /// Longest wait for one read-back request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

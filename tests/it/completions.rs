@@ -23,7 +23,7 @@ fn completion_scripts_name_the_commands_and_flags() {
 fn completions_offer_values() {
     let bash = stdout(&run(&["completions", "bash"]));
     for values in [
-        "otlp braintrust langsmith langfuse phoenix phoenix-local mlflow honeycomb",
+        "otlp phoenix phoenix-local mlflow langfuse langsmith braintrust honeycomb",
         "none gzip zstd",
         "error warning info debug",
         "simple_query=1 single_service_search=1 delegated_booking=1 multi_service_complex=1",

@@ -86,7 +86,7 @@ fn paths_are_matched_exactly() {
     let r = post_path(s.addr, "/otel/v1/traces", &[]);
     assert_eq!(r.status, 404);
     let m = String::from_utf8_lossy(&r.body).into_owned();
-    assert!(m.contains("/otel/v1/traces is answered with --profile braintrust or --profile langsmith"), "{m}");
+    assert!(m.contains("/otel/v1/traces is answered with --profile langsmith or --profile braintrust"), "{m}");
     assert_eq!(s.shutdown().requests_by_status, [(200, 2), (404, 6)].into());
 
     let s = start(SinkPlan { profile: Some(Profile::Langsmith), ..Default::default() });
