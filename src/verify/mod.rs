@@ -353,6 +353,12 @@ pub fn text(v: &VerifyReport) -> String {
         n(c.duplicated),
         n(c.stored_not_acknowledged)
     );
+    if c.acknowledged > 0 && c.missing == c.acknowledged {
+        out += &format!(
+            "           none of them was found: is {} reading from where the run sent them (its --url, --project or --experiment)?\n",
+            v.from
+        );
+    }
     if c.stale > 0 {
         out += &format!(
             "           {} acknowledged traces are there only as an earlier run stored them (the platform kept the first copy of their IDs)\n",
@@ -393,7 +399,7 @@ pub fn text(v: &VerifyReport) -> String {
 }
 
 fn ms(v: u64) -> String {
-    if v >= 10_000 { format!("{:.1} s", v as f64 / 1e3) } else { format!("{v} ms") }
+    if v >= 1_000 { format!("{:.1} s", v as f64 / 1e3) } else { format!("{v} ms") }
 }
 
 #[cfg(test)]
