@@ -322,9 +322,9 @@ fn into_phoenix(test: &str, runs: &[&[&str]], check: impl FnOnce(&Launched, Vec<
     check(&px, runs);
 }
 
-/// Spans Phoenix has stored in its default project (at most 1000: one page).
-fn phoenix_spans(px: &Launched) -> u64 {
-    let page = px.get_json("/v1/projects/default/spans?limit=1000");
+/// Spans Phoenix has stored in `project` (at most 1000: one page).
+fn phoenix_spans(px: &Launched, project: &str) -> u64 {
+    let page = px.get_json(&format!("/v1/projects/{project}/spans?limit=1000"));
     assert!(page["next_cursor"].is_null(), "more than one page of spans: {}", page["next_cursor"]);
     page["data"].as_array().expect("a list of spans").len() as u64
 }
@@ -332,7 +332,10 @@ fn phoenix_spans(px: &Launched) -> u64 {
 #[test]
 fn phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back() {
     // Both runs send the same IDs (one --id-key): Phoenix keeps the first copy of a span ID.
+    // The project does not exist until Phoenix stores its first span: the in-run sampling and
+    // verify read it back as "nothing stored yet".
     let once = ["--rate", "10", "--connections", "4", "--requests", "30", "--id-key", "00000000000000ab", "--verify"];
+    let once = [&once[..], &["--project", "load"]].concat();
     let first = [&once[..], &["--verify-wait", "60s", "--sample", "10"]].concat();
     let again = [&once[..], &["--verify-wait", "30s", "--max-loss", "100"]].concat();
     let runs: [&[&str]; 2] = [&first, &again];
@@ -357,14 +360,14 @@ fn phoenix_stores_every_span_it_acknowledged_and_verify_reads_it_back() {
         let sampled = v["sampled_lag_ms"]["traces"].as_u64().unwrap();
         assert!((10..=30).contains(&sampled), "{sampled} sampled: {v}");
         // The adapter agrees with Phoenix's own span list.
-        assert_eq!(phoenix_spans(px), acked, "spans Phoenix stored == spans it acknowledged");
+        assert_eq!(phoenix_spans(px, "load"), acked, "spans Phoenix stored == spans it acknowledged");
         // The same IDs again: acknowledged with 200, stored 0 of 30 (all stale).
         let r = &runs[1];
         assert_eq!(r.status(200), 30);
         let v = &r.report["verify"];
         assert_eq!((v["stored"].as_u64(), v["stale"].as_u64()), (Some(0), Some(30)), "{v}");
         assert_eq!((v["loss_percent"].as_f64(), v["passed"].as_bool()), (Some(100.0), Some(true)));
-        assert_eq!(phoenix_spans(px), acked, "nothing more stored");
+        assert_eq!(phoenix_spans(px, "load"), acked, "nothing more stored");
     });
 }
 
