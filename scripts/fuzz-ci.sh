@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What CI runs for fuzzing (called by .ci/run): every target under libFuzzer for FUZZ_SECONDS
-# each (default 15: about two minutes of fuzzing for the nine targets), each starting by running
+# each (default 15: about two and a half minutes of fuzzing for the ten targets), each starting by running
 # every committed seed and regression input of its target (`cargo test --manifest-path
 # fuzz/Cargo.toml` does the same on stable, without libFuzzer; CI skips it, as it would
 # compile the fuzz crate once more for no input the fuzz run does not already take). A crash fails the run and its input is

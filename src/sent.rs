@@ -150,7 +150,7 @@ fn write_line(w: &mut impl Write, v: &impl Serialize) -> std::io::Result<()> {
 }
 
 /// A sidecar read back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SentLog {
     /// Its header.
     pub header: Header,
@@ -160,10 +160,19 @@ pub struct SentLog {
 
 /// Reads a sidecar; errors name the file and the line.
 pub fn read(path: &Path) -> Result<SentLog, String> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let file = crate::input::open_input(path).map_err(|e| format!("{shown}: {e}"))?;
-    let dec = zstd::stream::read::Decoder::new(file).map_err(|e| format!("{shown}: {e}"))?;
-    let mut r = std::io::BufReader::new(dec);
+    parse(file, &shown)
+}
+
+/// Parses a zstd-compressed sent log from `r`; errors start with `shown` and name the line.
+pub fn parse(r: impl std::io::Read, shown: &str) -> Result<SentLog, String> {
+    let dec = zstd::stream::read::Decoder::new(r).map_err(|e| format!("{shown}: {e}"))?;
+    parse_lines(std::io::BufReader::new(dec), shown)
+}
+
+/// Parses the JSON Lines of a sent log (decompressed).
+pub fn parse_lines(mut r: impl BufRead, shown: &str) -> Result<SentLog, String> {
     let mut buf = Vec::new();
     let mut n = 0usize;
     let mut next = |buf: &mut Vec<u8>, n: &mut usize| -> Result<bool, String> {
@@ -200,4 +209,44 @@ pub fn read(path: &Path) -> Result<SentLog, String> {
         requests.push(s);
     }
     Ok(SentLog { header, requests })
+}
+
+/// Writes `log` as JSON Lines (decompressed), as the writer does.
+pub fn write_lines(log: &SentLog, w: &mut impl Write) -> std::io::Result<()> {
+    write_line(w, &log.header)?;
+    log.requests.iter().try_for_each(|s| write_line(w, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = concat!(
+        "{\"format\":\"traceblast-sent\",\"version\":1,\"times_shifted\":true}\n",
+        "{\"seq\":0,\"sent_unix_ms\":5,\"at_unix_ms\":9,\"ok\":true,\"outcome\":\"200\",\"scenario\":\"s\",",
+        "\"traces\":[[\"0123456789abcdef0123456789abcdef\",3,4]]}\n"
+    );
+
+    #[test]
+    fn a_log_reads_back_as_written_and_compressed() {
+        let log = parse_lines(LOG.as_bytes(), "t").unwrap();
+        assert_eq!(log.requests[0].traces, vec![("0123456789abcdef0123456789abcdef".to_string(), 3, 4)]);
+        let mut out = Vec::new();
+        write_lines(&log, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), LOG);
+        let z = zstd::encode_all(LOG.as_bytes(), 3).unwrap();
+        assert_eq!(parse(&z[..], "t.zst").unwrap(), log);
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let bad_id = LOG.replace("0123456789abcdef0123456789abcdef", "xyz");
+        assert!(parse_lines(bad_id.as_bytes(), "t").unwrap_err().contains("t: line 2: trace ID \"xyz\""));
+        let bad_header = LOG.replace("\"version\":1", "\"version\":7");
+        assert!(parse_lines(bad_header.as_bytes(), "t").unwrap_err().contains("line 1: format"));
+        assert!(parse_lines(&b""[..], "t").unwrap_err().contains("empty"));
+        let long = format!("{}{}\n", LOG, "x".repeat(MAX_LINE + 1));
+        assert!(parse_lines(long.as_bytes(), "t").unwrap_err().contains("line 3: longer than"));
+        assert!(parse(&b"not zstd"[..], "t.zst").is_err());
+    }
 }

@@ -29,7 +29,7 @@ use traceblast::{platform, scenario};
 pub type Target = fn(&[u8]);
 
 /// Every target: its name (as cargo-fuzz knows it, and the folder of its inputs) and body.
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("corpus_reader", corpus_reader),
     ("wire_patch", wire_patch),
     ("sink_decode", sink_decode),
@@ -39,7 +39,19 @@ pub const TARGETS: [(&str, Target); 9] = [
     ("collector_logs", collector_logs),
     ("collector_metrics", collector_metrics),
     ("h1_response", h1_response),
+    ("sent_log", sent_log),
 ];
+
+/// A sent log (`RUN.sent.zst`, what `verify` reads): decompressed and parsed as a file is, and
+/// parsed as JSON Lines as is; a log that parses writes back to lines that parse to the same log.
+pub fn sent_log(data: &[u8]) {
+    let _ = traceblast::sent::parse(data, "fuzz.sent.zst");
+    let Ok(log) = traceblast::sent::parse_lines(data, "fuzz.jsonl") else { return };
+    let mut out = Vec::new();
+    traceblast::sent::write_lines(&log, &mut out).expect("writing to memory");
+    let back = traceblast::sent::parse_lines(&out[..], "again.jsonl").expect("a log we write reads back");
+    assert_eq!(back, log, "a log reads back as written");
+}
 
 /// A corpus file: `Corpus::open` (footer, index, frame table), then every frame decompressed
 /// and split into records the way replay and inspect read them, each record walked by
