@@ -78,8 +78,9 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         Command::Replay(r) => r,
         _ => unreachable!("parsed as replay"),
     };
-    let plan = crate::config::replay::plan(&replay_args, &Env::from_pairs(&[]))?;
+    let mut plan = crate::config::replay::plan(&replay_args, &Env::from_pairs(&[]))?;
     let corpus = Arc::new(Corpus::open(&corpus_path)?);
+    plan.resolve_rate(&corpus).map_err(anyhow::Error::msg)?;
     let (report, code) = super::replay::execute(&plan, corpus)?;
 
     // 4. what arrived.

@@ -140,6 +140,47 @@ fn experiment_id(e: &str, uri: &hyper::Uri, dry_run: bool) -> Result<String> {
     Ok(id)
 }
 
+/// A `--rate` other than `max`: requests a second (`500`, `500req/s`), or spans, traces or body
+/// bytes a second (`2000spans/s`, `100traces/s`, `5MB/s`), converted once the corpus is open.
+fn parse_rate(v: &str) -> std::result::Result<(Rate, Option<crate::replay::RateIn>), String> {
+    use crate::replay::{RateIn, RateUnit};
+    let s = v.trim();
+    let body = s.strip_suffix("/s").unwrap_or(s);
+    let split = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '_'))
+        .unwrap_or(body.len());
+    let (num, unit) = body.split_at(split);
+    let usage = "expected requests a second (500, 500req/s), spans/s, traces/s or bytes/s (2000spans/s, 100traces/s, 5MB/s), or 'max'";
+    let value: f64 = num.replace('_', "").parse().map_err(|_| usage.to_string())?;
+    if !value.is_finite() || value <= 0.0 {
+        return Err(usage.into());
+    }
+    let unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "req" | "reqs" | "requests" if s.ends_with("/s") || unit.is_empty() => {
+            if !(0.001..=MAX_RATE).contains(&value) {
+                return Err(format!("must be from 0.001 to {MAX_RATE} requests a second"));
+            }
+            return Ok((Rate::PerSec(value), None));
+        }
+        "spans" | "span" => RateUnit::Spans,
+        "traces" | "trace" => RateUnit::Traces,
+        _ => {
+            if !s.ends_with("/s") {
+                return Err(usage.into());
+            }
+            let bytes = crate::units::parse_bytes(body).map_err(|_| usage.to_string())?;
+            return Ok((
+                Rate::PerSec(10.0),
+                Some(RateIn { value: bytes as f64, unit: RateUnit::Bytes, given: s.to_string() }),
+            ));
+        }
+    };
+    if !s.ends_with("/s") {
+        return Err(usage.into());
+    }
+    Ok((Rate::PerSec(10.0), Some(RateIn { value, unit, given: s.to_string() })))
+}
+
 /// `--verify`'s settings: it reads the sent log written next to `--report`.
 fn verify_settings(a: &ReplayArgs, report: bool, no_sent: bool) -> Result<Option<crate::verify::Settings>> {
     if !a.verify {
@@ -285,13 +326,10 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         );
     }
 
-    let rate = match pick(&a.rate, "--rate", env, "TRACEBLAST_RATE") {
-        None => Rate::PerSec(10.0),
-        Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("max") => Rate::Max,
-        Some(Val { v, from }) => match v.trim().parse::<f64>() {
-            Ok(r) if r.is_finite() && (0.001..=MAX_RATE).contains(&r) => Rate::PerSec(r),
-            _ => bail!("{from} '{v}': must be a number from 0.001 to {MAX_RATE} or 'max'"),
-        },
+    let (rate, rate_in) = match pick(&a.rate, "--rate", env, "TRACEBLAST_RATE") {
+        None => (Rate::PerSec(10.0), None),
+        Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("max") => (Rate::Max, None),
+        Some(Val { v, from }) => parse_rate(&v).map_err(|why| anyhow!("{from} '{v}': {why}"))?,
     };
     let timeout = match pick(&a.timeout, "--timeout", env, "TRACEBLAST_TIMEOUT") {
         Some(v) => duration(Some(v), MAX_TIMEOUT)?.expect("given"),
@@ -410,6 +448,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
             _ => None,
         },
         verify: verify_settings(a, report.is_some(), a.no_sent)?,
+        rate_in,
         report,
         min_success,
         quiet: a.quiet,

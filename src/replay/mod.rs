@@ -94,6 +94,9 @@ pub struct ReplayPlan {
     pub sent: Option<crate::output::Output>,
     /// `--verify`: read back after the run.
     pub verify: Option<crate::verify::Settings>,
+    /// `--rate` given in spans, traces or bytes a second: converted to `rate` (requests/s)
+    /// from the corpus's own sizes by [`ReplayPlan::resolve_rate`].
+    pub rate_in: Option<RateIn>,
     /// Exit 1 when the success rate is below this (percent).
     pub min_success: Option<f64>,
     /// No progress bar, no text report.
@@ -113,6 +116,55 @@ impl ReplayPlan {
             (Rate::PerSec(r), Some((_, n))) => Rate::PerSec(r / n as f64),
             (r, _) => r,
         }
+    }
+}
+
+/// What a `--rate` in another unit than requests counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateUnit {
+    /// `spans/s`.
+    Spans,
+    /// `traces/s`.
+    Traces,
+    /// Request body bytes a second, before compression (`5MB/s`, `512KiB/s`).
+    Bytes,
+}
+
+/// `--rate 2000spans/s`: the value and its unit, as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateIn {
+    /// Per second.
+    pub value: f64,
+    /// Of what.
+    pub unit: RateUnit,
+    /// As given (for messages and the report).
+    pub given: String,
+}
+
+impl ReplayPlan {
+    /// Turns a `--rate` in spans, traces or bytes a second into requests a second, from the
+    /// corpus's mean spans, traces and bytes per record (times `--batch`). Errors name the value
+    /// and the rate it came to.
+    pub fn resolve_rate(&mut self, corpus: &Corpus) -> Result<(), String> {
+        let Some(r) = &self.rate_in else { return Ok(()) };
+        let t = &corpus.index.meta.totals;
+        let records = t.records.max(1) as f64;
+        let per_record = match r.unit {
+            RateUnit::Spans => t.spans as f64 / records,
+            RateUnit::Traces => t.traces as f64 / records,
+            RateUnit::Bytes => t.raw_bytes as f64 / records,
+        };
+        let per_request = per_record * f64::from(self.batch.max(1));
+        let rps = r.value / per_request.max(f64::MIN_POSITIVE);
+        if !(0.001..=crate::config::replay::MAX_RATE).contains(&rps) {
+            return Err(format!(
+                "--rate {}: that is {rps:.4} requests/s of this corpus ({per_request:.1} a request); it must come to 0.001..{} requests/s",
+                r.given,
+                crate::config::replay::MAX_RATE
+            ));
+        }
+        self.rate = Rate::PerSec(rps);
+        Ok(())
     }
 }
 

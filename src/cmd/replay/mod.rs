@@ -22,8 +22,9 @@ use crate::units::thousands;
 pub fn run(a: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let env = Env::load(a.env_file.as_deref())?;
     crate::logging::init(crate::config::replay::log_level(a, &env)?);
-    let plan = crate::config::replay::plan(a, &env)?;
+    let mut plan = crate::config::replay::plan(a, &env)?;
     let corpus = Arc::new(Corpus::open(&plan.corpus)?);
+    plan.resolve_rate(&corpus).map_err(anyhow::Error::msg)?;
     let records = crate::replay::record_range(&corpus, plan.shard).map_err(anyhow::Error::msg)?;
     if plan.dry_run {
         let checked = crate::replay::prepare::check_slice(&corpus, records.clone(), plan::DRY_RUN_CHECK)?;

@@ -103,9 +103,10 @@ fn human_rate(bytes_per_s: f64) -> String {
 
 /// The plan in one line: how many requests, how long, how many bytes, at what bandwidth.
 pub fn summary_line(plan: &ReplayPlan, e: &Estimate) -> String {
-    let rate = match plan.own_rate() {
-        Rate::PerSec(r) => format!("{} req/s", trim_float(r)),
-        Rate::Max => "max rate".into(),
+    let rate = match (plan.own_rate(), &plan.rate_in) {
+        (Rate::PerSec(r), Some(given)) => format!("{} req/s ({})", trim_float(r), given.given),
+        (Rate::PerSec(r), None) => format!("{} req/s", trim_float(r)),
+        (Rate::Max, _) => "max rate".into(),
     };
     let mut s = match (e.requests, e.seconds) {
         (Some(k), Some(t)) => format!("{} requests at {rate}, about {}", thousands(k), human_duration(t)),
@@ -234,6 +235,10 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
         }
         (Rate::PerSec(t), _) => format!("{} req/s", trim_float(t)),
     };
+    let rate = match &plan.rate_in {
+        Some(r) => format!("{rate} = --rate {} at this corpus's mean size", r.given),
+        None => rate,
+    };
     line("rate", rate);
     if !plan.ramp_up.is_zero() {
         line("ramp-up", humantime::format_duration(plan.ramp_up).to_string());
@@ -284,9 +289,10 @@ pub fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
     };
     put(
         "rate",
-        match plan.rate {
-            Rate::PerSec(r) => r.to_string(),
-            Rate::Max => "max".into(),
+        match (plan.rate, &plan.rate_in) {
+            (Rate::PerSec(r), None) => r.to_string(),
+            (Rate::PerSec(r), Some(given)) => format!("{r} ({})", given.given),
+            (Rate::Max, _) => "max".into(),
         },
     );
     put("ramp_up", humantime::format_duration(plan.ramp_up).to_string());

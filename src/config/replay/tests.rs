@@ -170,3 +170,24 @@ fn a_base_url_gets_the_traces_path_like_the_sdks() {
     let p = plan(&args(&[]), &Env::from_pairs(&[("TRACEBLAST_ENDPOINT", "http://c:1")])).unwrap();
     assert_eq!(p.target.uri.to_string(), "http://c:1/v1/traces");
 }
+
+#[test]
+fn rates_come_in_requests_spans_traces_or_bytes_a_second() {
+    use crate::replay::{RateIn, RateUnit};
+    let rate = |v: &str| {
+        let p = plan(&args(&["--rate", v]), &Env::from_pairs(&[])).unwrap();
+        (p.rate, p.rate_in)
+    };
+    assert_eq!(rate("500"), (Rate::PerSec(500.0), None));
+    assert_eq!(rate("500req/s"), (Rate::PerSec(500.0), None));
+    assert_eq!(rate("2.5/s"), (Rate::PerSec(2.5), None));
+    let given = |value: f64, unit, given: &str| Some(RateIn { value, unit, given: given.into() });
+    assert_eq!(rate("2000spans/s").1, given(2000.0, RateUnit::Spans, "2000spans/s"));
+    assert_eq!(rate("100traces/s").1, given(100.0, RateUnit::Traces, "100traces/s"));
+    assert_eq!(rate("5MB/s").1, given(5e6, RateUnit::Bytes, "5MB/s"));
+    assert_eq!(rate("1MiB/s").1, given(1048576.0, RateUnit::Bytes, "1MiB/s"));
+    for bad in ["2000spans", "5MB", "0spans/s", "-3/s", "12parsecs/s", "spans/s", "1e400"] {
+        let e = err(&["--rate", bad], &[]);
+        assert!(e.contains(&format!("--rate '{bad}'")), "{bad}: {e}");
+    }
+}
