@@ -214,7 +214,9 @@ pub struct ReplayArgs {
     /// honeycomb (or OTEL_PLATFORM).
     #[arg(long, value_parser = Suggest(&crate::platform::PLATFORMS), hide_possible_values = true)]
     pub platform: Option<String>,
-    /// Requests per second (a number, or `max` for as fast as --max-in-flight allows) [default: 10].
+    /// Requests per second (a number, or `max` for as fast as --max-in-flight allows), or spans,
+    /// traces or body bytes a second (2000spans/s, 100traces/s, 5MB/s: converted from the
+    /// corpus's mean sizes) [default: 10].
     #[arg(long, allow_hyphen_values = true)]
     pub rate: Option<String>,
     /// Stop scheduling after this long (30s, 5m, 1h). Implies --loops inf unless --loops is given.
