@@ -207,14 +207,20 @@ impl Connector {
         Connector { https, target }
     }
 
-    /// Opens a connection: TCP, TLS, the HTTP handshake, within `--timeout`.
-    pub async fn connect(&self) -> Result<Conn, Failure> {
+    /// Opens a connection — TCP, TLS, the HTTP handshake — by `deadline` (the attempt's:
+    /// `--timeout` covers connecting and the exchange together).
+    pub async fn connect(&self, deadline: tokio::time::Instant) -> Result<Conn, Failure> {
         let t = &self.target;
         let timed_out = || (ErrorClass::ConnectTimeout, format!("no connection within {:?}", t.timeout));
+        tokio::time::timeout_at(deadline, self.open()).await.map_err(|_| timed_out())?
+    }
+
+    async fn open(&self) -> Result<Conn, Failure> {
+        let t = &self.target;
         let mut https = self.https.clone();
-        let io = tokio::time::timeout(t.timeout, https.call(t.uri.clone()))
+        let io = https
+            .call(t.uri.clone())
             .await
-            .map_err(|_| timed_out())?
             .map_err(|e| (classify::connect(e.as_ref()), classify::message(e.as_ref())))?;
         let failed = |e: hyper::Error| (classify::connect(&e), classify::message(&e));
         let conn = match (t.protocol, t.http2) {

@@ -121,13 +121,14 @@ impl Exchange {
         req
     }
 
-    /// Sends `body` on `conn` and reads the answer, within `--timeout`.
-    pub async fn attempt(&self, conn: &mut Conn, body: &Body) -> Tried {
+    /// Sends `body` on `conn` and reads the answer by `deadline` (the attempt's: `--timeout`
+    /// from when it started, connecting included).
+    pub async fn attempt(&self, conn: &mut Conn, body: &Body, deadline: tokio::time::Instant) -> Tried {
         let timeout = self.target.timeout;
         let tried = match conn {
-            Conn::Grpc(channel) => return self.attempt_grpc(channel.clone(), body).await,
-            Conn::H1(c) => tokio::time::timeout(timeout, self.attempt_h1(c, body)).await,
-            Conn::H2(s) => tokio::time::timeout(timeout, self.attempt_h2(s, body)).await,
+            Conn::Grpc(channel) => return self.attempt_grpc(channel.clone(), body, deadline).await,
+            Conn::H1(c) => tokio::time::timeout_at(deadline, self.attempt_h1(c, body)).await,
+            Conn::H2(s) => tokio::time::timeout_at(deadline, self.attempt_h2(s, body)).await,
         };
         tried.unwrap_or_else(|_| Tried::Done {
             attempt: Attempt::failed((ErrorClass::Timeout, format!("no response within {timeout:?}")), true),
@@ -184,7 +185,12 @@ impl Exchange {
 impl Exchange {
     /// One unary `Export` call through tonic's client on `channel`: the record's bytes as they
     /// are (the raw codec), compressed as gRPC does when asked, the headers as metadata.
-    async fn attempt_grpc(&self, channel: super::connect::GrpcChannel, body: &Body) -> Tried {
+    async fn attempt_grpc(
+        &self,
+        channel: super::connect::GrpcChannel,
+        body: &Body,
+        deadline: tokio::time::Instant,
+    ) -> Tried {
         let timeout = self.target.timeout;
         let mut grpc = tonic::client::Grpc::with_origin(channel, self.target.uri.clone());
         if let Some(enc) = self.grpc_encoding {
@@ -192,13 +198,14 @@ impl Exchange {
         }
         let mut req = tonic::Request::new(body.to_bytes());
         *req.metadata_mut() = self.metadata.clone();
-        req.set_timeout(timeout);
+        // grpc-timeout tells the server what is left of the attempt.
+        req.set_timeout(deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(1)));
         let path = hyper::http::uri::PathAndQuery::from_static(crate::grpc::EXPORT_PATH);
         let call = async {
             grpc.ready().await.map_err(|e| tonic::Status::from_error(Box::new(e)))?;
             grpc.unary(req, path, crate::grpc::RawCodec).await
         };
-        let result = match tokio::time::timeout(timeout, call).await {
+        let result = match tokio::time::timeout_at(deadline, call).await {
             Err(_) => {
                 let f = (ErrorClass::Timeout, format!("no response within {timeout:?}"));
                 return Tried::Done { attempt: Attempt::failed(f, true), usable: false };

@@ -244,15 +244,17 @@ impl Senders {
     /// One attempt on `conn` (opened first if needed). A kept-alive connection found closed
     /// as the request went out is replaced once, at once: that was not the server's answer.
     async fn attempt_on(&self, conn: &mut Option<Conn>, job: &Job) -> Attempt {
+        // One --timeout for the whole attempt: connecting (and reconnecting) included.
+        let deadline = tokio::time::Instant::now() + self.target.timeout;
         for _ in 0..2 {
             if conn.as_ref().is_none_or(|c| !c.is_usable()) {
-                match self.connector.connect().await {
+                match self.connector.connect(deadline).await {
                     Ok(c) => *conn = Some(c),
                     Err(f) => return Attempt::failed(f, false),
                 }
             }
             let c = conn.as_mut().expect("connected above");
-            match self.exchange.attempt(c, &job.prepared.body).await {
+            match self.exchange.attempt(c, &job.prepared.body, deadline).await {
                 Tried::Done { attempt, usable } => {
                     if !usable {
                         *conn = None;
@@ -306,11 +308,14 @@ impl Senders {
                         continue;
                     };
                     job.first_sent.get_or_insert_with(Instant::now);
-                    if conn.as_ref().is_none_or(|(c, _)| !c.is_usable()) {
-                        if failures > 0 {
-                            tokio::time::sleep(backoff(failures, 0.5)).await;
-                        }
-                        match self.connector.connect().await {
+                    let reconnect = conn.as_ref().is_none_or(|(c, _)| !c.is_usable());
+                    if reconnect && failures > 0 {
+                        tokio::time::sleep(backoff(failures, 0.5)).await;
+                    }
+                    // One --timeout for the whole attempt: connecting included.
+                    let deadline = tokio::time::Instant::now() + self.target.timeout;
+                    if reconnect {
+                        match self.connector.connect(deadline).await {
                             Ok(c) => {
                                 failures = 0;
                                 generation += 1;
@@ -329,7 +334,7 @@ impl Senders {
                         _ => unreachable!("an HTTP/2 worker holds HTTP/2 connections"),
                     };
                     running.push(Box::pin(async move {
-                        let tried = self.exchange.attempt(&mut own, &job.prepared.body).await;
+                        let tried = self.exchange.attempt(&mut own, &job.prepared.body, deadline).await;
                         (job, tried, current)
                     }));
                 }
