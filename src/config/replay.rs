@@ -145,39 +145,30 @@ fn experiment_id(e: &str, uri: &hyper::Uri, dry_run: bool) -> Result<String> {
 fn parse_rate(v: &str) -> std::result::Result<(Rate, Option<crate::replay::RateIn>), String> {
     use crate::replay::{RateIn, RateUnit};
     let s = v.trim();
-    let body = s.strip_suffix("/s").unwrap_or(s);
+    let per_s = s.strip_suffix("/s");
+    let body = per_s.unwrap_or(s);
     let split = body
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '_'))
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+' | '_')))
         .unwrap_or(body.len());
     let (num, unit) = body.split_at(split);
-    let usage = "expected requests a second (500, 500req/s), spans/s, traces/s or bytes/s (2000spans/s, 100traces/s, 5MB/s), or 'max'";
-    let value: f64 = num.replace('_', "").parse().map_err(|_| usage.to_string())?;
-    if !value.is_finite() || value <= 0.0 {
-        return Err(usage.into());
+    let unit = unit.trim().to_ascii_lowercase();
+    let usage = format!(
+        "must be a number from 0.001 to {MAX_RATE} or 'max' (requests a second), or spans, traces or bytes a second (2000spans/s, 100traces/s, 5MB/s)"
+    );
+    let value: Option<f64> = num.replace('_', "").parse().ok().filter(|v: &f64| v.is_finite());
+    if matches!(unit.as_str(), "" | "req" | "reqs" | "requests") && (unit.is_empty() || per_s.is_some()) {
+        return match value {
+            Some(r) if (0.001..=MAX_RATE).contains(&r) => Ok((Rate::PerSec(r), None)),
+            _ => Err(usage),
+        };
     }
-    let unit = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "req" | "reqs" | "requests" if s.ends_with("/s") || unit.is_empty() => {
-            if !(0.001..=MAX_RATE).contains(&value) {
-                return Err(format!("must be from 0.001 to {MAX_RATE} requests a second"));
-            }
-            return Ok((Rate::PerSec(value), None));
-        }
-        "spans" | "span" => RateUnit::Spans,
-        "traces" | "trace" => RateUnit::Traces,
-        _ => {
-            if !s.ends_with("/s") {
-                return Err(usage.into());
-            }
-            let bytes = crate::units::parse_bytes(body).map_err(|_| usage.to_string())?;
-            return Ok((
-                Rate::PerSec(10.0),
-                Some(RateIn { value: bytes as f64, unit: RateUnit::Bytes, given: s.to_string() }),
-            ));
-        }
+    let (Some(value), Some(_)) = (value.filter(|v| *v > 0.0), per_s) else { return Err(usage) };
+    let (value, unit) = match unit.as_str() {
+        "spans" | "span" => (value, RateUnit::Spans),
+        "traces" | "trace" => (value, RateUnit::Traces),
+        _ => (crate::units::parse_bytes(body).map_err(|_| usage.clone())? as f64, RateUnit::Bytes),
     };
-    if !s.ends_with("/s") {
-        return Err(usage.into());
-    }
+    // A placeholder until `ReplayPlan::resolve_rate` converts it with the corpus's sizes.
     Ok((Rate::PerSec(10.0), Some(RateIn { value, unit, given: s.to_string() })))
 }
 

@@ -71,7 +71,7 @@ fn duration_or_requests_loop_forever_unless_told() {
 
 #[test]
 fn bad_values_name_the_flag_or_variable() {
-    assert_eq!(err(&["--rate", "0"], &[]), "--rate '0': must be a number from 0.001 to 10000000 or 'max'");
+    assert!(err(&["--rate", "0"], &[]).starts_with("--rate '0': must be a number from 0.001 to 10000000 or 'max'"));
     assert!(err(&["--rate", "-3"], &[]).contains("'-3'"));
     assert!(err(&[], &[("TRACEBLAST_RATE", "fast")]).starts_with("TRACEBLAST_RATE 'fast'"));
     assert!(err(&["--endpoint", "localhost:4318"], &[]).contains("--endpoint 'localhost:4318'"));
