@@ -290,6 +290,20 @@ pub fn resolve(platform: &str, env: &Env, protocol: Protocol) -> Result<Preset, 
     Ok(Preset { name, endpoint, endpoint_origin, headers })
 }
 
+/// An environment with every variable the presets need (tests).
+#[cfg(test)]
+pub(crate) fn env_with_every_key() -> Env {
+    Env::from_pairs(&[
+        ("BRAINTRUST_API_KEY", "k"),
+        ("BRAINTRUST_PROJECT", "p"),
+        ("LANGSMITH_API_KEY", "k"),
+        ("LANGFUSE_PUBLIC_KEY", "pk"),
+        ("LANGFUSE_SECRET_KEY", "sk"),
+        ("PHOENIX_API_KEY", "k"),
+        ("HONEYCOMB_API_KEY", "k"),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,15 +349,7 @@ mod tests {
 
     #[test]
     fn every_known_platform_works_in_each_of_its_roles() {
-        let env = Env::from_pairs(&[
-            ("BRAINTRUST_API_KEY", "k"),
-            ("BRAINTRUST_PROJECT", "p"),
-            ("LANGSMITH_API_KEY", "k"),
-            ("LANGFUSE_PUBLIC_KEY", "pk"),
-            ("LANGFUSE_SECRET_KEY", "sk"),
-            ("PHOENIX_API_KEY", "k"),
-            ("HONEYCOMB_API_KEY", "k"),
-        ]);
+        let env = env_with_every_key();
         for k in KNOWN {
             assert_eq!(k.roles & PRESET != 0, resolve(k.name, &env, Protocol::HttpProtobuf).is_ok(), "{}", k.name);
             assert_eq!(k.roles & PROFILE != 0, profile::Profile::parse(k.name).is_some(), "{}", k.name);

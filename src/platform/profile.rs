@@ -175,15 +175,7 @@ mod tests {
 
     #[test]
     fn paths_are_those_the_presets_send_to() {
-        let env = crate::config::env::Env::from_pairs(&[
-            ("BRAINTRUST_API_KEY", "k"),
-            ("BRAINTRUST_PROJECT", "p"),
-            ("LANGSMITH_API_KEY", "k"),
-            ("LANGFUSE_PUBLIC_KEY", "pk"),
-            ("LANGFUSE_SECRET_KEY", "sk"),
-            ("PHOENIX_API_KEY", "k"),
-            ("HONEYCOMB_API_KEY", "k"),
-        ]);
+        let env = crate::platform::env_with_every_key();
         for p in Profile::ALL {
             let url = crate::platform::resolve(p.name(), &env, crate::replay::Protocol::HttpProtobuf).unwrap().endpoint;
             let path = url.splitn(4, '/').nth(3).map(|rest| format!("/{rest}"));
