@@ -127,7 +127,8 @@ pub fn assemble(pieces: &[u8]) -> Option<Vec<u8>> {
 
 /// A request body after 10 bytes of parameters (8: the time shift; 1: whether IDs are XORed;
 /// 1: the key's seed): `Patch::scan`, then `apply` and `splice` must give the same bytes, the
-/// patched record must scan to the same patch, and patching back must restore the original.
+/// patched record must scan to the same patch (its traces being the original's as remapped:
+/// what the sent log lists), and patching back must restore the original.
 pub fn wire_patch(data: &[u8]) {
     let Some((params, record)) = data.split_at_checked(10) else { return };
     let delta = u64::from_le_bytes(params[..8].try_into().expect("8 bytes"));
@@ -139,7 +140,16 @@ pub fn wire_patch(data: &[u8]) {
     patch.splice(&Bytes::copy_from_slice(record), delta, keys, &mut pieces);
     assert_eq!(pieces.concat(), applied, "splice and apply disagree");
     let again = Patch::scan(&applied).expect("a patched record still scans");
-    assert_eq!(format!("{again:?}"), format!("{patch:?}"), "patching moved a field");
+    // The patched record's traces are the original's remapped with the keys: what the sent log
+    // lists as sent.
+    let remapped: Vec<(u128, u32)> = patch.traces_sent(keys).collect();
+    assert_eq!(again.traces_sent(None).collect::<Vec<_>>(), remapped, "the traces as sent are not the remapped ones");
+    // Everything else (every field's offset, the runs, the span count) is unchanged.
+    let layout = |p: &Patch| {
+        let s = format!("{p:?}");
+        s[..s.find(", traces:").unwrap_or(s.len())].to_string()
+    };
+    assert_eq!(layout(&again), layout(&patch), "patching moved a field");
     patch.apply(&mut applied, delta.wrapping_neg(), keys);
     assert_eq!(applied, record, "patching back does not restore the record");
 }
