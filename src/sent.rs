@@ -67,6 +67,39 @@ pub struct Sent {
     pub traces: Vec<(String, u32, u64)>,
 }
 
+/// A request that ended, as a sender hands it over: raw values only, so the sender thread does
+/// no formatting or allocation beyond moving the prepared trace list; the writer thread turns it
+/// into a [`Sent`] line.
+#[derive(Debug)]
+pub struct Ended {
+    /// Position in the schedule.
+    pub seq: u64,
+    /// When its first attempt was sent, Unix ms.
+    pub sent_unix_ms: u64,
+    /// When it ended, Unix ms.
+    pub at_unix_ms: u64,
+    /// The final outcome.
+    pub outcome: crate::stats::Outcome,
+    /// Scenario id.
+    pub scenario: u8,
+    /// `(trace ID, spans, end Unix ms)` as sent.
+    pub traces: Vec<(u128, u32, u64)>,
+}
+
+impl Ended {
+    fn line(self, scenarios: &[String]) -> Sent {
+        Sent {
+            seq: self.seq,
+            sent_unix_ms: self.sent_unix_ms,
+            at_unix_ms: self.at_unix_ms,
+            ok: self.outcome.ok(),
+            outcome: self.outcome.name(),
+            scenario: crate::report::scenario_name(scenarios, self.scenario),
+            traces: self.traces.into_iter().map(|(id, n, end)| (hex_id(id), n, end)).collect(),
+        }
+    }
+}
+
 /// The sidecar path of a report: `run.json` → `run.sent.zst`.
 pub fn sidecar_of(report: &Path) -> PathBuf {
     let stem = report.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
@@ -91,22 +124,23 @@ pub fn parse_id(s: &str) -> Option<u128> {
 /// Writes the sidecar on its own thread; requests arrive through a channel, so a sender never
 /// waits on compression or the disk.
 pub struct SentWriter {
-    tx: Option<flume::Sender<Sent>>,
+    tx: Option<flume::Sender<Ended>>,
     thread: Option<std::thread::JoinHandle<Result<Pending, OutputError>>>,
 }
 
 impl SentWriter {
     /// Starts writing to `out` (checked already); the file appears only at [`SentWriter::finish`].
-    /// Acknowledged requests are also offered to `tap` (never waited on: dropped when it is
-    /// full), for `replay --verify`'s in-run sampling.
+    /// `scenarios` names the scenario ids. Acknowledged requests are also offered to `tap`
+    /// (never waited on: dropped when it is full), for `replay --verify`'s in-run sampling.
     pub fn start(
         out: &Output,
         times_shifted: bool,
+        scenarios: Vec<String>,
         tap: Option<flume::Sender<Sent>>,
     ) -> Result<SentWriter, OutputError> {
         let pending = out.create()?;
         let out = out.clone();
-        let (tx, rx) = flume::unbounded::<Sent>();
+        let (tx, rx) = flume::unbounded::<Ended>();
         let thread = std::thread::Builder::new()
             .name("replay-sent".into())
             .spawn(move || {
@@ -117,7 +151,8 @@ impl SentWriter {
                 let mut z = zstd::stream::write::Encoder::new(pending, 3).map_err(io)?;
                 let header = Header { format: FORMAT.into(), version: VERSION, times_shifted };
                 write_line(&mut z, &header).map_err(io)?;
-                for s in rx {
+                for ended in rx {
+                    let s = ended.line(&scenarios);
                     write_line(&mut z, &s).map_err(io)?;
                     if let Some(t) = tap.as_ref().filter(|_| s.ok) {
                         let _ = t.try_send(s);
@@ -130,7 +165,7 @@ impl SentWriter {
     }
 
     /// A handle senders push ended requests into.
-    pub fn sender(&self) -> flume::Sender<Sent> {
+    pub fn sender(&self) -> flume::Sender<Ended> {
         self.tx.clone().expect("not finished")
     }
 

@@ -303,7 +303,7 @@ pub fn run(
     corpus: Arc<Corpus>,
     stop: Arc<AtomicBool>,
     live: impl FnOnce(Live),
-    sent: Option<flume::Sender<crate::sent::Sent>>,
+    sent: Option<flume::Sender<crate::sent::Ended>>,
 ) -> Result<RunResult, String> {
     let records = record_range(&corpus, plan.shard)?;
     let rate = plan.own_rate();
@@ -342,7 +342,6 @@ pub fn run(
         #[cfg(test)]
         panic_after: None,
     };
-    let sent = sent.map(|tx| worker::SentLog { tx, scenarios: corpus.index.meta.scenarios.clone() });
     let mut stream = prepare::start(corpus, stream_cfg);
     let recorder = Arc::new(Recorder::new(start, start_wall));
     let inflight = Arc::new(inflight::InFlight::default());

@@ -99,13 +99,8 @@ pub struct Senders {
     sent: Option<SentLog>,
 }
 
-/// The channel to the sent log's writer, and the corpus's scenario names.
-pub struct SentLog {
-    /// To [`crate::sent::SentWriter`].
-    pub tx: flume::Sender<crate::sent::Sent>,
-    /// Scenario names by id.
-    pub scenarios: Vec<String>,
-}
+/// The channel to the sent log's writer ([`crate::sent::SentWriter`]).
+pub type SentLog = flume::Sender<crate::sent::Ended>;
 
 impl Senders {
     /// Sending state for `target`.
@@ -410,17 +405,16 @@ impl Senders {
         shard.with(|s| s.complete(&c));
         if let Some(log) = &self.sent {
             // The writer outlives the senders; a send fails only if it failed, which its
-            // `finish` reports.
+            // `finish` reports. Formatting is the writer's: only the trace list moves here.
             let at_unix_ms = crate::sent::unix_ms_now();
             let took = now.saturating_duration_since(c.sent).as_millis() as u64;
-            let _ = log.tx.send(crate::sent::Sent {
-                seq: p.seq,
+            let _ = log.send(crate::sent::Ended {
+                seq: job.prepared.seq,
                 sent_unix_ms: at_unix_ms.saturating_sub(took),
                 at_unix_ms,
-                ok: c.outcome.ok(),
-                outcome: c.outcome.name(),
-                scenario: crate::report::scenario_name(&log.scenarios, p.scenario),
-                traces: p.sent_traces.iter().map(|&(id, n, end)| (crate::sent::hex_id(id), n, end)).collect(),
+                outcome: c.outcome,
+                scenario: c.scenario,
+                traces: std::mem::take(&mut job.prepared.sent_traces),
             });
         }
         self.inflight.release();

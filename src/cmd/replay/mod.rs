@@ -83,7 +83,11 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
         }
         _ => (None, None),
     };
-    let sent_writer = plan.sent.as_ref().map(|o| crate::sent::SentWriter::start(o, plan.rewrite, tap)).transpose()?;
+    let sent_writer = plan
+        .sent
+        .as_ref()
+        .map(|o| crate::sent::SentWriter::start(o, plan.rewrite, corpus.index.meta.scenarios.clone(), tap))
+        .transpose()?;
     let sent_tx = sent_writer.as_ref().map(crate::sent::SentWriter::sender);
     let result = crate::replay::run(
         plan,
