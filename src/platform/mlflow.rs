@@ -86,8 +86,7 @@ pub fn experiment_id(base: &str, name: &str) -> Result<(String, bool), String> {
         .post_json(&url, &headers, &serde_json::json!({ "name": name }), timeout)
         .map_err(|e| fail("creating it", e.to_string()))?;
     if !status.is_success() {
-        let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-        return Err(fail("creating it", format!("HTTP {status}: {}", text.trim())));
+        return Err(fail("creating it", format!("HTTP {status}: {}", super::readback::quote_body(&body, &creds))));
     }
     id_in(&body, &["experiment_id"])
         .map(|id| (id, true))

@@ -88,7 +88,7 @@ impl Http {
     pub fn get_json(&self, platform: &str, url: &str) -> Result<Option<serde_json::Value>, String> {
         let shown = format!("GET {}", super::redact_url(url));
         let answer = self.client.get(url, &self.header_refs(), REQUEST_TIMEOUT);
-        Self::json_of(platform, &shown, answer)
+        self.json_of(platform, &shown, answer)
     }
 
     /// POSTs `body` to `url` (a query API); `Ok(None)` on 404. Errors as [`Http::get_json`].
@@ -100,7 +100,7 @@ impl Http {
     ) -> Result<Option<serde_json::Value>, String> {
         let shown = format!("POST {}", super::redact_url(url));
         let answer = self.client.post_json(url, &self.header_refs(), body, REQUEST_TIMEOUT);
-        Self::json_of(platform, &shown, answer)
+        self.json_of(platform, &shown, answer)
     }
 
     fn header_refs(&self) -> Vec<(&str, &str)> {
@@ -108,6 +108,7 @@ impl Http {
     }
 
     fn json_of(
+        &self,
         platform: &str,
         shown: &str,
         answer: Result<(hyper::StatusCode, hyper::body::Bytes), crate::fetch::FetchError>,
@@ -117,15 +118,31 @@ impl Http {
             return Ok(None);
         }
         if !status.is_success() {
-            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
             let hint = match (status.as_u16(), auth_vars(platform)) {
                 (401 | 403, Some(vars)) => format!(" (reading back needs {vars})"),
                 _ => String::new(),
             };
-            return Err(format!("{platform}: {shown}: HTTP {status}{hint}: {}", text.trim()));
+            return Err(format!("{platform}: {shown}: HTTP {status}{hint}: {}", quote_body(&body, &self.headers)));
         }
         serde_json::from_slice(&body).map(Some).map_err(|e| format!("{platform}: {shown}: not JSON: {e}"))
     }
+}
+
+/// The start of an error answer's body for a one-line message: at most 200 characters, control
+/// characters escaped, and any header value we sent (a key a server echoes back) redacted.
+pub fn quote_body(body: &[u8], sent: &[(String, String)]) -> String {
+    let mut text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    for (_, v) in sent.iter().filter(|(_, v)| v.len() >= 4) {
+        text = text.replace(v.as_str(), "<redacted>");
+        // A bearer or basic credential may come back without its scheme.
+        if let Some((_, token)) = v.split_once(' ').filter(|(_, t)| t.len() >= 4) {
+            text = text.replace(token, "<redacted>");
+        }
+    }
+    text.trim()
+        .chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect()
 }
 
 /// One span as a platform listed it.
@@ -275,15 +292,24 @@ mod tests {
 
     #[test]
     fn failed_reads_name_the_variables_never_their_values() {
-        let e = Http::json_of(
-            "langfuse",
-            "GET http://h/x",
-            Ok((hyper::StatusCode::UNAUTHORIZED, hyper::body::Bytes::from_static(b"{\"message\":\"no\"}"))),
-        )
-        .unwrap_err();
+        let http = Http { client: Client::new().unwrap(), headers: Vec::new() };
+        let e = http
+            .json_of(
+                "langfuse",
+                "GET http://h/x",
+                Ok((hyper::StatusCode::UNAUTHORIZED, hyper::body::Bytes::from_static(b"{\"message\":\"no\"}"))),
+            )
+            .unwrap_err();
         assert!(e.starts_with("langfuse: GET http://h/x: HTTP 401 Unauthorized"), "{e}");
         assert!(e.contains("LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"), "{e}");
-        let none = Http::json_of("tempo", "GET u", Ok((hyper::StatusCode::NOT_FOUND, Default::default())));
+        let none = http.json_of("tempo", "GET u", Ok((hyper::StatusCode::NOT_FOUND, Default::default())));
         assert_eq!(none, Ok(None));
+    }
+
+    #[test]
+    fn an_error_body_is_one_line_without_the_key_it_echoes() {
+        let sent = vec![("authorization".to_string(), "Bearer sk-echoed-1".to_string())];
+        let q = quote_body(b"denied: Bearer sk-echoed-1\nraw sk-echoed-1\x1b[2J", &sent);
+        assert_eq!(q, "denied: <redacted>\\nraw <redacted>\\u{1b}[2J");
     }
 }
