@@ -14,6 +14,8 @@ use crate::sent::{Sent, parse_id};
 pub const POLL: Duration = Duration::from_millis(250);
 /// Most sampled traces waiting to be seen (a platform far behind would otherwise grow the set).
 const MAX_PENDING: usize = 10_000;
+/// Most traces sampled in a run (memory stays a few MB however long it runs).
+const MAX_SAMPLED: usize = 100_000;
 
 /// A sampled trace: when its last request was acknowledged, its spans, and when it was first
 /// found whole (Unix ms).
@@ -43,10 +45,14 @@ impl Sampler {
         Ok(Sampler { stop, thread })
     }
 
-    /// Stops sampling and returns every sampled trace (seen or not).
-    pub fn finish(self) -> Result<HashMap<u128, Sampled>, String> {
+    /// Stops sampling and returns every sampled trace (seen or not): `Ok(Err)` when reading
+    /// from the platform failed (the run goes on without a sampled lag), `Err` when the thread
+    /// panicked (a bug: the command fails).
+    pub fn finish(self) -> Result<Result<HashMap<u128, Sampled>, String>, String> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.thread.join().unwrap_or_else(|_| Err("the sampling thread failed".into()))
+        self.thread
+            .join()
+            .map_err(|p| format!("the sampling thread failed ({})", crate::replay::panic_message(p.as_ref())))
     }
 }
 
@@ -66,7 +72,7 @@ fn run(
             if second.elapsed() >= Duration::from_secs(1) {
                 (second, taken) = (Instant::now(), 0);
             }
-            if !s.ok || taken >= per_sec || pending >= MAX_PENDING {
+            if !s.ok || taken >= per_sec || pending >= MAX_PENDING || all.len() >= MAX_SAMPLED {
                 continue;
             }
             for (hex, n, _) in &s.traces {

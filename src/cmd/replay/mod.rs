@@ -131,7 +131,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
-    let sampled = match sampler.map(crate::verify::sample::Sampler::finish) {
+    let sampled = match sampler.map(crate::verify::sample::Sampler::finish).transpose().map_err(anyhow::Error::msg)? {
         Some(Err(e)) => {
             log::warn!("sampling the visibility lag during the run failed: {e}");
             None
