@@ -11,6 +11,7 @@ pub mod compare;
 pub mod histogram;
 pub mod html;
 pub mod html_compare;
+mod html_verify;
 pub mod json;
 pub mod labels;
 pub mod merge;
