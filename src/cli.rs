@@ -184,6 +184,8 @@ pub struct GenArgs {
 #[command(after_help = "Examples:
   traceblast replay corpus.zst --rate 100
   traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json --html run.html
+  traceblast replay corpus.zst --stages 30s:100,2m:500,30s:0 --arrivals poisson --report run.json
+  traceblast replay corpus.zst --rate 2000spans/s --duration 1m  (spans, traces or bytes a second)
   traceblast replay corpus.zst --rate max --connections 16 --max-in-flight 16
   traceblast replay corpus.zst --platform braintrust --rate 20 --dry-run
   traceblast replay corpus.zst --endpoint http://collector:4318/v1/traces --compression gzip --retries 3
@@ -194,7 +196,7 @@ Configuration: flags > environment > .env (never overrides a real variable).
   OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS (k=v,k2=v2),
   OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT (ms), OTEL_PLATFORM, LOG_LEVEL,
   TRACEBLAST_ENDPOINT, TRACEBLAST_RATE, TRACEBLAST_DURATION, TRACEBLAST_REQUESTS, TRACEBLAST_LOOPS,
-  TRACEBLAST_RAMP_UP, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
+  TRACEBLAST_RAMP_UP, TRACEBLAST_STAGES, TRACEBLAST_ARRIVALS, TRACEBLAST_MAX_IN_FLIGHT, TRACEBLAST_CONNECTIONS, TRACEBLAST_TIMEOUT,
   TRACEBLAST_COMPRESSION, TRACEBLAST_RETRIES, TRACEBLAST_BATCH, TRACEBLAST_HTTP2, TRACEBLAST_REPORT,
   TRACEBLAST_HTML, TRACEBLAST_MIN_SUCCESS, TRACEBLAST_THREADS, TRACEBLAST_ID_KEY.
 Exit codes: 0 done; 1 done but no request succeeded, or --min-success missed; 2 bad input, or
@@ -231,6 +233,18 @@ pub struct ReplayArgs {
     /// Grow the rate linearly from 0 to --rate over this long.
     #[arg(long, allow_hyphen_values = true)]
     pub ramp_up: Option<String>,
+    /// A load profile instead of --rate: DURATION:RATE stages, the rate moving linearly from the
+    /// previous stage's (0 at first) to each one's by its end; the run ends with the last stage
+    /// (30s:100,2m:500,30s:0; rates as --rate takes them: 10s:2000spans/s).
+    #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["rate", "ramp_up", "duration"])]
+    pub stages: Option<String>,
+    /// How requests are spread at a rate: uniform (evenly spaced) or poisson (exponential gaps,
+    /// reproducible with --seed) [default: uniform].
+    #[arg(long, value_parser = ["uniform", "poisson"], ignore_case = true)]
+    pub arrivals: Option<String>,
+    /// Seed of --arrivals poisson: the same seed gives the same schedule [default: 1].
+    #[arg(long, requires = "arrivals")]
+    pub seed: Option<u64>,
     /// Most requests in flight; a request due when the cap is full is counted as missed [default: 256].
     #[arg(long, allow_hyphen_values = true)]
     pub max_in_flight: Option<String>,

@@ -142,7 +142,7 @@ fn experiment_id(e: &str, uri: &hyper::Uri, dry_run: bool) -> Result<String> {
 
 /// A `--rate` other than `max`: requests a second (`500`, `500req/s`), or spans, traces or body
 /// bytes a second (`2000spans/s`, `100traces/s`, `5MB/s`), converted once the corpus is open.
-fn parse_rate(v: &str) -> std::result::Result<(Rate, Option<crate::replay::RateIn>), String> {
+pub(crate) fn parse_rate(v: &str) -> std::result::Result<(Rate, Option<crate::replay::RateIn>), String> {
     use crate::replay::{RateIn, RateUnit};
     let s = v.trim();
     let per_s = s.strip_suffix("/s");
@@ -317,7 +317,19 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         );
     }
 
+    // --stages replaces --rate, --ramp-up and --duration (clap refuses the flags together); a
+    // flag among those overrides TRACEBLAST_STAGES, and the variables together are an error.
+    let rate_flags = a.rate.is_some() || a.ramp_up.is_some() || a.duration.is_some();
+    let stages_given =
+        if a.stages.is_none() && rate_flags { None } else { pick(&a.stages, "--stages", env, "TRACEBLAST_STAGES") };
+    if let Some(Val { from, .. }) = &stages_given
+        && let Some(var) =
+            ["TRACEBLAST_RATE", "TRACEBLAST_RAMP_UP", "TRACEBLAST_DURATION"].iter().find(|v| env.get(v).is_some())
+    {
+        bail!("{from} replaces --rate, --ramp-up and --duration, but {var} is set too: unset one");
+    }
     let (rate, rate_in) = match pick(&a.rate, "--rate", env, "TRACEBLAST_RATE") {
+        _ if stages_given.is_some() => (Rate::PerSec(10.0), None),
         None => (Rate::PerSec(10.0), None),
         Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("max") => (Rate::Max, None),
         Some(Val { v, from }) => parse_rate(&v).map_err(|why| anyhow!("{from} '{v}': {why}"))?,
@@ -374,19 +386,42 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     let requests = pick(&a.requests, "--requests", env, "TRACEBLAST_REQUESTS")
         .map(|v| bounded(Some(v), 0, MAX_REQUESTS))
         .transpose()?;
-    let dur = duration(pick(&a.duration, "--duration", env, "TRACEBLAST_DURATION"), MAX_DURATION)?;
+    let mut dur = match stages_given {
+        Some(_) => None,
+        None => duration(pick(&a.duration, "--duration", env, "TRACEBLAST_DURATION"), MAX_DURATION)?,
+    };
     if dur.is_some_and(|d| d.is_zero()) {
         bail!("--duration must be more than 0");
     }
+    let (stages, stages_in) = match stages_given {
+        None => (Vec::new(), Vec::new()),
+        Some(Val { v, from }) => {
+            let parsed = super::profile::parse_stages(&v, MAX_DURATION).map_err(|why| anyhow!("{from}: {why}"))?;
+            dur = Some(parsed.0.iter().map(|s| s.duration).sum());
+            parsed
+        }
+    };
+    let arrivals = match pick(&a.arrivals, "--arrivals", env, "TRACEBLAST_ARRIVALS") {
+        None => crate::replay::schedule::Arrivals::Uniform,
+        Some(Val { v, from }) => {
+            super::profile::parse_arrivals(&v, a.seed.unwrap_or(1)).map_err(|why| anyhow!("{from} '{v}': {why}"))?
+        }
+    };
     let loops = match pick(&a.loops, "--loops", env, "TRACEBLAST_LOOPS") {
         None if requests.is_some() || dur.is_some() => None,
         None => Some(1),
         Some(Val { v, .. }) if v.trim().eq_ignore_ascii_case("inf") => None,
         Some(v) => Some(bounded(Some(v), 1, MAX_LOOPS)?),
     };
-    let ramp_up = duration(pick(&a.ramp_up, "--ramp-up", env, "TRACEBLAST_RAMP_UP"), MAX_DURATION)?.unwrap_or_default();
+    let ramp_up = match stages.is_empty() {
+        true => duration(pick(&a.ramp_up, "--ramp-up", env, "TRACEBLAST_RAMP_UP"), MAX_DURATION)?.unwrap_or_default(),
+        false => Duration::ZERO,
+    };
     if !ramp_up.is_zero() && rate == Rate::Max {
         bail!("--ramp-up needs a numeric --rate, not max");
+    }
+    if arrivals != crate::replay::schedule::Arrivals::Uniform && rate == Rate::Max && stages.is_empty() {
+        bail!("--arrivals poisson needs a numeric --rate or --stages: --rate max has no schedule");
     }
     let min_success = match pick(&a.min_success, "--min-success", env, "TRACEBLAST_MIN_SUCCESS") {
         None => None,
@@ -420,8 +455,16 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         },
         headers_display,
         platform: preset.name.to_string(),
-        rate,
+        rate: match stages.iter().map(|s| s.target).reduce(f64::max) {
+            // The highest target sizes what is prepared ahead (resolve_rate redoes this once
+            // targets in other units are converted).
+            Some(peak) => Rate::PerSec(peak.max(0.001)),
+            None => rate,
+        },
         ramp_up,
+        stages,
+        stages_in,
+        arrivals,
         max_in_flight,
         threads: threads as usize,
         stop: Stop { requests, duration: dur, loops },

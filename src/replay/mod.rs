@@ -70,6 +70,14 @@ pub struct ReplayPlan {
     pub rate: Rate,
     /// Ramp-up.
     pub ramp_up: Duration,
+    /// `--stages`: the load profile (total requests/s at each stage's end; empty: `rate`
+    /// with `ramp_up`). `rate` is then the highest target, which sizes what is prepared ahead.
+    pub stages: Vec<schedule::Stage>,
+    /// `--stages` entries given in spans, traces or bytes a second, by index, converted by
+    /// [`ReplayPlan::resolve_rate`].
+    pub stages_in: Vec<(usize, RateIn)>,
+    /// `--arrivals`.
+    pub arrivals: schedule::Arrivals,
     /// In-flight cap.
     pub max_in_flight: usize,
     /// Sender threads.
@@ -117,6 +125,40 @@ impl ReplayPlan {
             (r, _) => r,
         }
     }
+
+    /// The count of shards this process's rates are divided by (1 unsharded).
+    pub fn share(&self) -> f64 {
+        self.shard.map_or(1.0, |(_, n)| n as f64)
+    }
+
+    /// This process's schedule (its shard's share of every rate); `None` at `--rate max`.
+    pub fn schedule(&self) -> Option<schedule::Schedule> {
+        let share = self.share();
+        let s = if self.stages.is_empty() {
+            match self.own_rate() {
+                Rate::PerSec(r) => schedule::Schedule::constant(r, self.ramp_up),
+                Rate::Max => return None,
+            }
+        } else {
+            let own: Vec<_> = self.stages.iter().map(|s| schedule::Stage { target: s.target / share, ..*s }).collect();
+            schedule::Schedule::staged(&own)
+        };
+        Some(s.with_arrivals(self.arrivals))
+    }
+
+    /// The target rate a report states: `--rate`, or over `--stages` their mean (requests due
+    /// over the stages / their length); `None` at `--rate max`.
+    pub fn target_rate(&self) -> Option<f64> {
+        if self.stages.is_empty() {
+            return match self.rate {
+                Rate::PerSec(r) => Some(r),
+                Rate::Max => None,
+            };
+        }
+        let s = schedule::Schedule::staged(&self.stages);
+        let len = s.staged_length().as_secs_f64();
+        Some(s.expected_by(len) / len.max(f64::MIN_POSITIVE))
+    }
 }
 
 /// What a `--rate` in another unit than requests counts.
@@ -146,25 +188,41 @@ impl ReplayPlan {
     /// corpus's mean spans, traces and bytes per record (times `--batch`). Errors name the value
     /// and the rate it came to.
     pub fn resolve_rate(&mut self, corpus: &Corpus) -> Result<(), String> {
-        let Some(r) = &self.rate_in else { return Ok(()) };
+        if let Some(r) = &self.rate_in {
+            self.rate = Rate::PerSec(r.requests_per_s(corpus, self.batch, "--rate", 0.001)?);
+        }
+        for (i, r) in &self.stages_in {
+            let rps = r.requests_per_s(corpus, self.batch, "--stages", 0.0)?;
+            self.stages[*i].target = rps;
+        }
+        if !self.stages.is_empty() {
+            self.rate = Rate::PerSec(self.stages.iter().map(|s| s.target).fold(0.001, f64::max));
+        }
+        Ok(())
+    }
+}
+
+impl RateIn {
+    /// This rate in requests/s of `corpus`, from its mean spans, traces or bytes per record
+    /// (times `batch`); an error names `flag`, the value and what it came to.
+    fn requests_per_s(&self, corpus: &Corpus, batch: u32, flag: &str, min: f64) -> Result<f64, String> {
         let t = &corpus.index.meta.totals;
         let records = t.records.max(1) as f64;
-        let per_record = match r.unit {
+        let per_record = match self.unit {
             RateUnit::Spans => t.spans as f64 / records,
             RateUnit::Traces => t.traces as f64 / records,
             RateUnit::Bytes => t.raw_bytes as f64 / records,
         };
-        let per_request = per_record * f64::from(self.batch.max(1));
-        let rps = r.value / per_request.max(f64::MIN_POSITIVE);
-        if !(0.001..=crate::config::replay::MAX_RATE).contains(&rps) {
+        let per_request = per_record * f64::from(batch.max(1));
+        let rps = self.value / per_request.max(f64::MIN_POSITIVE);
+        let max = crate::config::replay::MAX_RATE;
+        if !(min..=max).contains(&rps) {
             return Err(format!(
-                "--rate {}: that is {rps:.4} requests/s of this corpus ({per_request:.1} a request); it must come to 0.001..{} requests/s",
-                r.given,
-                crate::config::replay::MAX_RATE
+                "{flag} {}: that is {rps:.4} requests/s of this corpus ({per_request:.1} a request); it must come to {min}..{max} requests/s",
+                self.given
             ));
         }
-        self.rate = Rate::PerSec(rps);
-        Ok(())
+        Ok(rps)
     }
 }
 
@@ -327,9 +385,10 @@ pub fn run(
         seed: corpus.index.meta.seed,
         epoch_ns: corpus.index.meta.epoch_ns,
         time: match rate {
-            Rate::PerSec(r) => {
-                prepare::TimeBase::Scheduled { start_ns, schedule: schedule::Schedule { rate: r, ramp: plan.ramp_up } }
-            }
+            Rate::PerSec(_) => prepare::TimeBase::Scheduled {
+                start_ns,
+                schedule: plan.schedule().expect("a numeric rate has a schedule"),
+            },
             Rate::Max => prepare::TimeBase::Now,
         },
         compression,
@@ -373,8 +432,7 @@ pub fn run(
             let send_task = runtime.spawn(senders.clone().run(Arc::new(worker::Paced(job_rx)), target.connections));
             let pacer_shard = recorder.shard();
             let pacer_cfg = pacer::PacerConfig {
-                rate,
-                ramp: plan.ramp_up,
+                schedule: plan.schedule().expect("a numeric rate has a schedule"),
                 start,
                 max_in_flight: plan.max_in_flight,
                 max_requests: plan.stop.requests,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::inflight::InFlight;
 use super::prepare::{Next, PreparedStream};
-use super::schedule::{Rate, Schedule};
+use super::schedule::Schedule;
 use super::worker::Job;
 use crate::stats::Shard;
 
@@ -22,12 +22,10 @@ const SPIN: Duration = Duration::from_micros(100);
 const NAP: Duration = Duration::from_millis(20);
 
 /// How the pacer runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PacerConfig {
-    /// Target rate.
-    pub rate: Rate,
-    /// Ramp-up (with a fixed rate).
-    pub ramp: Duration,
+    /// When each request is due.
+    pub schedule: Schedule,
     /// Time zero of the schedule.
     pub start: Instant,
     /// In-flight cap.
@@ -137,10 +135,7 @@ pub fn run(
     recorder: &Shard,
     stop: &AtomicBool,
 ) -> Paced {
-    let schedule = match cfg.rate {
-        Rate::PerSec(r) => Some(Schedule { rate: r, ramp: cfg.ramp }),
-        Rate::Max => None,
-    };
+    let schedule = &cfg.schedule;
     let mut seq = 0u64;
     let mut last = Paced { end: End::Exhausted, released: 0, window: None, error: None };
     let done = |mut p: Paced, end| {
@@ -159,10 +154,9 @@ pub fn run(
         if cfg.max_requests.is_some_and(|n| seq >= n) {
             return done(last, End::Requests);
         }
-        let due = schedule.map(|s| s.due(seq));
-        if let (Some(d), Some(limit)) = (due, cfg.duration)
-            && d >= limit
-        {
+        let due = schedule.due(seq);
+        // Duration::MAX: past the last stage, nothing more is due.
+        if due == Duration::MAX || cfg.duration.is_some_and(|limit| due >= limit) {
             return done(last, End::Duration);
         }
         let item = loop {
@@ -174,26 +168,22 @@ pub fn run(
                 Err(e) => return failed(last, e),
             }
         };
-        let intended = match due {
-            Some(d) => {
-                let at = cfg.start + d;
-                if !sleep_until(at, stop) {
-                    return done(last, End::Stopped);
-                }
-                let now = Instant::now();
-                recorder.with(|s| {
-                    s.lateness(now - at);
-                    s.scheduled(item.scenario, at, item.raw_len);
-                });
-                if !inflight.try_acquire(cfg.max_in_flight) {
-                    recorder.with(|s| s.missed(at));
-                    seq += 1;
-                    continue;
-                }
-                at
-            }
-            None => unreachable!("--rate max runs the closed loop, not the pacer"),
+        let Some(intended) = cfg.start.checked_add(due) else {
+            return done(last, End::Duration);
         };
+        if !sleep_until(intended, stop) {
+            return done(last, End::Stopped);
+        }
+        let now = Instant::now();
+        recorder.with(|s| {
+            s.lateness(now - intended);
+            s.scheduled(item.scenario, intended, item.raw_len);
+        });
+        if !inflight.try_acquire(cfg.max_in_flight) {
+            recorder.with(|s| s.missed(intended));
+            seq += 1;
+            continue;
+        }
         let now = Instant::now();
         last.released += 1;
         last.window = Some((last.window.map_or(now, |w| w.0), now));

@@ -52,7 +52,7 @@ impl Compression {
 }
 
 /// Which timestamps to aim at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum TimeBase {
     /// Request *i* ends at `start + schedule.due(i)` (wall clock, Unix ns).
     Scheduled {
@@ -500,7 +500,7 @@ fn read(
 /// The wall-clock time a trace sent in request `seq` ends at: its due time, or now at
 /// `--rate max` (the reader runs at most the preparation window ahead of sending).
 fn target_ns(cfg: &PrepareConfig, seq: u64) -> u64 {
-    match cfg.time {
+    match &cfg.time {
         TimeBase::Scheduled { start_ns, schedule } => {
             start_ns.saturating_add(u64::try_from(schedule.due(seq).as_nanos()).unwrap_or(u64::MAX))
         }

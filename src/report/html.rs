@@ -428,6 +428,9 @@ fn tables(o: &mut String, r: &Report) {
         })
         .collect();
     table(o, "Scenarios", &["scenario", "requests", "ok", "p50", "p99", "avg request"], &scenarios);
+    if !r.stages.is_empty() {
+        table(o, "Stages", &super::stages::COLUMNS, &super::stages::rows(r));
+    }
     let q = &r.requests;
     let mut outcomes: Vec<Vec<String>> = vec![
         vec!["ok".into(), thousands(q.ok)],

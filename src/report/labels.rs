@@ -3,10 +3,12 @@
 //! it is rather than hidden.
 
 /// `(key, label)` of every option `replay` records, in the order they read best.
-const LABELS: [(&str, &str); 15] = [
+const LABELS: [(&str, &str); 17] = [
     ("protocol", "protocol"),
     ("rate", "target rate (requests/s)"),
     ("ramp_up", "ramp-up"),
+    ("stages", "load stages (duration:requests/s)"),
+    ("arrivals", "arrivals"),
     ("stop", "stops after"),
     ("max_in_flight", "most in flight"),
     ("connections", "connections"),

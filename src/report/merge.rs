@@ -122,6 +122,29 @@ fn window(r: &Report) -> Option<(SystemTime, SystemTime)> {
     Some((start, start.checked_add(len)?))
 }
 
+/// The stages of shards of one `--stages` run: the same windows, their targets summed (each
+/// shard's report states its share). Reports without stages merge without them.
+fn merged_stages(inputs: &[(String, Report)]) -> Result<Vec<StageReport>, String> {
+    let (first_file, first) = &inputs[0];
+    let mut stages: Vec<StageReport> = first.stages.clone();
+    for (file, r) in &inputs[1..] {
+        let same = r.stages.len() == stages.len()
+            && r.stages
+                .iter()
+                .zip(&stages)
+                .all(|(a, b)| (a.start_s - b.start_s).abs() < 1e-3 && (a.end_s - b.end_s).abs() < 1e-3);
+        if !same {
+            return Err(format!("{first_file} and {file} ran different --stages: merge shards of one run"));
+        }
+    }
+    for (i, st) in stages.iter_mut().enumerate() {
+        st.from_rate = inputs.iter().map(|(_, r)| r.stages[i].from_rate).sum();
+        st.to_rate = inputs.iter().map(|(_, r)| r.stages[i].to_rate).sum();
+        st.expected = inputs.iter().map(|(_, r)| r.stages[i].expected).sum();
+    }
+    Ok(stages)
+}
+
 /// Merges `inputs` (file name, report); errors name the file and the histogram.
 pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
     let Some((first_file, first)) = inputs.first() else {
@@ -229,6 +252,8 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
         scenarios: scenario_hists.iter().map(|(k, s)| (k.clone(), s.encode(&empty))).collect(),
     };
     m.run = run_info(inputs);
+    m.stages = merged_stages(inputs)?;
+    super::stages::fill(&mut m.stages, &m.run.started_at, &m.series);
     m.rate =
         RateReport { target, achieved: round2(achieved), ok_per_s: round2(q.ok as f64 / m.run.duration_s.max(1e-9)) };
     m.corpus = CorpusInfo { path: unify(inputs.iter().map(|(_, r)| r.corpus.path.as_str())), ..first.corpus.clone() };
@@ -313,6 +338,7 @@ mod tests {
             achieved_rate: rate,
             interrupted: false,
             cancelled: 0,
+            stages: Vec::new(),
         }
     }
 
@@ -388,6 +414,25 @@ mod tests {
         assert_eq!((m.report.run.started_at.as_str(), m.report.run.duration_s), ("2026-01-01T00:00:00.000Z", 3.0));
         assert_eq!(m.report.rate.target, None, "a shard at --rate max makes the total max");
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn stages_of_shards_sum_their_targets_and_are_refilled_from_the_merged_series() {
+        // Unix seconds 1767225600.. = 2026-01-01T00:00:00Z; stages 0-2 s and 2-4 s.
+        let point = |t: u64, ok: u64| SeriesPoint { t: 1_767_225_600 + t, ok, scheduled: ok, ..Default::default() };
+        let mut a =
+            Report { series: vec![point(0, 5), point(1, 10), point(2, 20), point(3, 20)], ..Default::default() };
+        a.run.started_at = "2026-01-01T00:00:00.000Z".into();
+        a.run.duration_s = 4.0;
+        a.stages = super::super::stages::planned(&[(2.0, 10.0), (2.0, 20.0)]);
+        let b = a.clone();
+        let m = merge(&[("a".into(), a.clone()), ("b".into(), b)]).unwrap().report;
+        let got: Vec<_> = m.stages.iter().map(|s| (s.to_rate, s.expected, s.scheduled)).collect();
+        assert_eq!(got, [(20.0, 20, 30), (40.0, 60, 80)], "targets summed, figures from the merged seconds");
+        let mut c = a.clone();
+        c.stages.pop();
+        let e = merge(&[("a".into(), a), ("c".into(), c)]).unwrap_err();
+        assert_eq!(e, "a and c ran different --stages: merge shards of one run");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod json;
 pub mod labels;
 pub mod merge;
 pub mod model;
+pub mod stages;
 pub mod svg;
 pub mod text;
 pub mod timeline;
@@ -51,6 +52,8 @@ pub struct Context {
     pub interrupted: bool,
     /// Cancelled requests (already in `stats.failed`).
     pub cancelled: u64,
+    /// `--stages`: each stage's plan ([`stages::planned`]); the figures are derived here.
+    pub stages: Vec<StageReport>,
 }
 
 /// The name of scenario id `id`.
@@ -98,7 +101,9 @@ pub fn build(stats: &Stats, ctx: Context) -> Report {
                 hist: if s.latency.is_empty() { String::new() } else { encode_histogram(&s.latency) },
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut stage_reports = ctx.stages;
+    stages::fill(&mut stage_reports, &ctx.run.started_at, &series);
     let histograms = Histograms {
         corrected: encode_histogram(&stats.corrected),
         uncorrected: encode_histogram(&stats.uncorrected),
@@ -149,6 +154,7 @@ pub fn build(stats: &Stats, ctx: Context) -> Report {
         grpc_status: stats.grpc_status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         scenarios,
         series,
+        stages: stage_reports,
         histograms,
         run: ctx.run,
         corpus: ctx.corpus,

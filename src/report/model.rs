@@ -182,6 +182,42 @@ pub struct SeriesPoint {
     pub hist: String,
 }
 
+/// One stage of a `--stages` load profile: its plan and what happened in it (by the
+/// wall-clock seconds whose middle falls in it; see `report::stages`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// Seconds from the schedule's start to the stage's start.
+    pub start_s: f64,
+    /// And to its end.
+    pub end_s: f64,
+    /// Target requests/s at its start.
+    pub from_rate: f64,
+    /// Target requests/s at its end.
+    pub to_rate: f64,
+    /// Requests the profile puts in it.
+    pub expected: u64,
+    /// Requests due in its seconds.
+    pub scheduled: u64,
+    /// Completed ok in its seconds.
+    pub ok: u64,
+    /// Completed failed in its seconds.
+    pub failed: u64,
+    /// Due in its seconds and missed.
+    pub missed: u64,
+    /// Requests released a second (scheduled − missed over its length).
+    pub achieved: f64,
+    /// Ok answers a second.
+    pub ok_per_s: f64,
+    /// Corrected latency of requests completed in it, µs.
+    pub p50_us: u64,
+    /// 90th percentile, µs.
+    pub p90_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// Largest, µs.
+    pub max_us: u64,
+}
+
 /// Serialized histograms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Histograms {
@@ -284,6 +320,9 @@ pub struct Report {
     pub scenarios: BTreeMap<String, ScenarioReport>,
     /// Per wall-clock second.
     pub series: Vec<SeriesPoint>,
+    /// Per stage of a `--stages` run (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageReport>,
     /// Histograms for exact merging.
     pub histograms: Histograms,
     /// The reports `report merge` combined into this one (empty for a single run). Absent from

@@ -153,11 +153,44 @@ impl Render for Text {
                 );
             }
         }
+        stages(&mut o, r);
         if let Some(v) = &r.verify {
             o.push_str(&crate::verify::text(v));
         }
         o
     }
+}
+
+/// The per-stage table of a `--stages` run.
+fn stages(o: &mut String, r: &Report) {
+    if r.stages.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "  {:<18}{:>16}{:>10}{:>10}{:>10}{:>9}{:>11}{:>11}",
+        "stage", "target req/s", "due", "sent/s", "ok/s", "missed", "p50", "p99"
+    );
+    for (i, s) in r.stages.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "    {:<16}{:>16}{:>10}{:>10.1}{:>10.1}{:>9}{:>11}{:>11}",
+            format!("{} {}–{} s", i + 1, trim(s.start_s), trim(s.end_s)),
+            format!("{} → {}", trim(s.from_rate), trim(s.to_rate)),
+            thousands(s.scheduled),
+            s.achieved,
+            s.ok_per_s,
+            thousands(s.missed),
+            us(s.p50_us),
+            us(s.p99_us)
+        );
+    }
+}
+
+/// A number with at most one decimal, without a trailing `.0`.
+fn trim(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
 
 /// `+12` / `-3` / `0`.

@@ -16,6 +16,7 @@ mod html;
 mod inspect;
 mod outputs;
 mod png;
+mod profiles;
 mod protocols;
 mod readback;
 mod real_servers;

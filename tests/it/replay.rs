@@ -634,35 +634,3 @@ fn a_name_that_does_not_resolve_is_a_dns_error() {
     assert_eq!(r["errors"]["connection"], 2);
     assert!(stderr(&o).contains("2 × host name not resolved: dns error"), "{}", stderr(&o));
 }
-
-#[test]
-fn a_rate_in_spans_a_second_becomes_requests_from_the_corpus_sizes() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = corpus(dir.path(), "40", &[]);
-    let (records, spans, _) = totals(&c);
-    let want = 400.0 / (spans as f64 / records as f64);
-    let s = sink::spawn(SinkPlan::default()).unwrap();
-    let url = format!("http://{}/v1/traces", s.addr);
-    let report = dir.path().join("r.json");
-    let o = run(&[
-        "replay",
-        c.to_str().unwrap(),
-        "--endpoint",
-        &url,
-        "--rate",
-        "400spans/s",
-        "-q",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let target = r["rate"]["target"].as_f64().unwrap();
-    assert!((target - want).abs() < 0.01, "target {target} req/s, want {want}");
-    assert!(r["run"]["options"]["rate"].as_str().unwrap().ends_with("(400spans/s)"), "{}", r["run"]["options"]);
-    // The plan says both; a rate that comes to less than 0.001 requests/s is named.
-    let o = run(&["replay", c.to_str().unwrap(), "--endpoint", &url, "--rate", "400spans/s", "--dry-run"]);
-    assert!(stdout(&o).contains("= --rate 400spans/s at this corpus's mean size"), "{}", stdout(&o));
-    let o = run(&["replay", c.to_str().unwrap(), "--endpoint", &url, "--rate", "1B/s"]);
-    assert_bad_input(&o, &["--rate 1B/s", "requests/s of this corpus"]);
-}

@@ -113,6 +113,7 @@ pub fn synthetic_report(keep: &dyn Fn(u64) -> bool, slowdown: f64) -> Report {
         achieved_rate: stats.scheduled as f64 / 60.0,
         interrupted: false,
         cancelled: 0,
+        stages: Vec::new(),
     };
     report::build(&stats, ctx)
 }

@@ -257,10 +257,10 @@ pub fn build_report(plan: &ReplayPlan, corpus: &Corpus, r: &RunResult) -> report
             mix: m.mix.clone(),
         },
         scenario_names: m.scenarios.clone(),
-        target_rate: match plan.own_rate() {
-            Rate::PerSec(x) => Some(x),
-            Rate::Max => None,
-        },
+        target_rate: plan.target_rate().map(|r| r / plan.share()),
+        stages: report::stages::planned(
+            &plan.stages.iter().map(|s| (s.duration.as_secs_f64(), s.target / plan.share())).collect::<Vec<_>>(),
+        ),
         achieved_rate: r.achieved_rate,
         interrupted: r.end == End::Stopped,
         cancelled: r.cancelled,

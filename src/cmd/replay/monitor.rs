@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::replay::schedule::Schedule;
 use crate::replay::{Live, Rate, ReplayPlan};
 use crate::report;
 use crate::units::thousands;
@@ -105,9 +104,14 @@ impl Monitor {
     /// Rate, success, p99, errors, missed and the time left.
     fn message(&self, n: &Now) -> String {
         let secs = n.elapsed.as_secs_f64().max(1e-3);
-        let target = match self.plan.own_rate() {
-            Rate::PerSec(r) => format!("of {r:.0}/s"),
-            Rate::Max => "max".into(),
+        let target = match (self.plan.own_rate(), self.plan.stages.is_empty()) {
+            (Rate::PerSec(r), true) => format!("of {r:.0}/s"),
+            // Stages: the profile's rate now, which the average so far trails on a ramp.
+            (Rate::PerSec(_), false) => match self.plan.schedule() {
+                Some(s) => format!("(target now {:.0}/s)", s.rate_at(secs)),
+                None => String::new(),
+            },
+            (Rate::Max, _) => "max".into(),
         };
         let finished = n.ok + n.failed;
         let mut m = format!(
@@ -128,10 +132,8 @@ impl Monitor {
     /// max`; unknown otherwise.
     fn time_left(&self, n: &Now) -> Option<Duration> {
         let by_duration = self.plan.stop.duration.map(|d| d.saturating_sub(n.elapsed));
-        let by_schedule = match (self.plan.own_rate(), self.total) {
-            (Rate::PerSec(r), Some(t)) if t > 0 => {
-                Some(Schedule { rate: r, ramp: self.plan.ramp_up }.due(t - 1).saturating_sub(n.elapsed))
-            }
+        let by_schedule = match (self.plan.schedule(), self.total) {
+            (Some(s), Some(t)) if t > 0 => Some(s.due(t - 1).saturating_sub(n.elapsed)),
             _ => None,
         };
         [by_schedule, by_duration].into_iter().flatten().min()

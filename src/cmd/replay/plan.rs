@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::corpus::Corpus;
-use crate::replay::schedule::Schedule;
+use crate::replay::schedule::Arrivals;
 use crate::replay::{Compression, Rate, ReplayPlan};
 use crate::units::{human_bytes, thousands};
 
@@ -33,8 +33,8 @@ pub fn describe_check(c: crate::replay::prepare::Checked) -> String {
 pub fn expected_requests(plan: &ReplayPlan, records: u64) -> Option<u64> {
     let per_pass = records.div_ceil(u64::from(plan.batch));
     let by_loops = plan.stop.loops.map(|l| l.saturating_mul(per_pass));
-    let by_duration = match (plan.stop.duration, plan.own_rate()) {
-        (Some(d), Rate::PerSec(r)) => Some(Schedule { rate: r, ramp: plan.ramp_up }.due_before(d)),
+    let by_duration = match (plan.stop.duration, plan.schedule()) {
+        (Some(d), Some(s)) => Some(s.due_before(d)),
         _ => None,
     };
     [by_loops, plan.stop.requests, by_duration].into_iter().flatten().min()
@@ -65,11 +65,9 @@ impl Estimate {
 pub fn estimate(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Estimate {
     let n = records.end - records.start;
     let requests = expected_requests(plan, n);
-    let seconds = match (plan.own_rate(), requests) {
-        (Rate::PerSec(r), Some(k)) if k > 0 => {
-            Some(Schedule { rate: r, ramp: plan.ramp_up }.due(k - 1).as_secs_f64() + 1.0 / r)
-        }
-        (Rate::PerSec(_), Some(_)) => Some(0.0),
+    let seconds = match (plan.own_rate(), requests, plan.schedule()) {
+        (Rate::PerSec(r), Some(k), Some(s)) if k > 0 => Some(s.due(k - 1).as_secs_f64() + 1.0 / r),
+        (Rate::PerSec(_), Some(_), _) => Some(0.0),
         _ => plan.stop.duration.map(|d| d.as_secs_f64()),
     };
     let raw_bytes = requests.map(|k| {
@@ -144,9 +142,11 @@ fn prepare_rate(c: Compression) -> Option<f64> {
 /// Warnings about a plan that cannot hold as written.
 pub fn warnings(plan: &ReplayPlan, e: &Estimate, records: u64) -> Vec<String> {
     let mut w = Vec::new();
-    if let (Some(d), Some(loops), Rate::PerSec(r)) = (plan.stop.duration, plan.stop.loops, plan.own_rate()) {
+    if let (Some(d), Some(loops), Rate::PerSec(r), Some(s)) =
+        (plan.stop.duration, plan.stop.loops, plan.own_rate(), plan.schedule())
+    {
         let per_pass = records.div_ceil(u64::from(plan.batch));
-        let ends = Schedule { rate: r, ramp: plan.ramp_up }.due(loops.saturating_mul(per_pass)).as_secs_f64();
+        let ends = s.due(loops.saturating_mul(per_pass)).as_secs_f64();
         if ends < d.as_secs_f64() {
             w.push(format!(
                 "--duration {} will not be reached: {loops} pass(es) of {} requests at {} req/s end after about {}; add --loops inf to keep sending",
@@ -239,7 +239,14 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
         Some(r) => format!("{rate} = --rate {} at this corpus's mean size", r.given),
         None => rate,
     };
-    line("rate", rate);
+    if plan.stages.is_empty() {
+        line("rate", rate);
+    } else {
+        line("stages", stages_line(plan));
+    }
+    if plan.arrivals != Arrivals::Uniform {
+        line("arrivals", arrivals_text(plan.arrivals));
+    }
     if !plan.ramp_up.is_zero() {
         line("ramp-up", humantime::format_duration(plan.ramp_up).to_string());
     }
@@ -281,6 +288,27 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
     o
 }
 
+/// `uniform` or `poisson (seed 7)`.
+fn arrivals_text(a: Arrivals) -> String {
+    match a {
+        Arrivals::Uniform => "uniform".into(),
+        Arrivals::Poisson { seed } => format!("poisson (seed {seed})"),
+    }
+}
+
+/// The stages in requests/s (as converted), with what they came from when given in other units
+/// and this shard's share.
+fn stages_line(plan: &ReplayPlan) -> String {
+    let mut l = format!("{} req/s", crate::config::profile::stages_text(&plan.stages));
+    for (i, r) in &plan.stages_in {
+        l += &format!("; stage {} = {} at this corpus's mean size", i + 1, r.given);
+    }
+    if let Some((_, n)) = plan.shard {
+        l += &format!(" (in total; this shard sends 1/{n})");
+    }
+    l
+}
+
 /// Every option that shaped the traffic, for the report.
 pub fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
     let mut o = BTreeMap::new();
@@ -296,6 +324,10 @@ pub fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
         },
     );
     put("ramp_up", humantime::format_duration(plan.ramp_up).to_string());
+    if !plan.stages.is_empty() {
+        put("stages", crate::config::profile::stages_text(&plan.stages));
+    }
+    put("arrivals", arrivals_text(plan.arrivals));
     put("stop", describe_stop(plan));
     put("max_in_flight", plan.max_in_flight.to_string());
     put("connections", plan.target.connections.to_string());

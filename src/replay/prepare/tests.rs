@@ -152,7 +152,7 @@ fn config(records: std::ops::Range<u64>, passes: Option<u64>, batch: u32, worker
         epoch_ns: crate::synth::EPOCH_NS,
         time: TimeBase::Scheduled {
             start_ns: crate::synth::EPOCH_NS + 1_000_000_000,
-            schedule: Schedule { rate: 100.0, ramp: Duration::ZERO },
+            schedule: Schedule::constant(100.0, Duration::ZERO),
         },
         compression: Compression::None,
         json: false,
