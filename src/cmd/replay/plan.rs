@@ -102,6 +102,9 @@ fn human_rate(bytes_per_s: f64) -> String {
 /// The plan in one line: how many requests, how long, how many bytes, at what bandwidth.
 pub fn summary_line(plan: &ReplayPlan, e: &Estimate) -> String {
     let rate = match (plan.own_rate(), &plan.rate_in) {
+        (Rate::PerSec(r), _) if !plan.stages.is_empty() => {
+            format!("{} stage(s) peaking at {} req/s", plan.stages.len(), trim_float(r))
+        }
         (Rate::PerSec(r), Some(given)) => format!("{} req/s ({})", trim_float(r), given.given),
         (Rate::PerSec(r), None) => format!("{} req/s", trim_float(r)),
         (Rate::Max, _) => "max rate".into(),
