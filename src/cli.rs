@@ -74,7 +74,7 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Receive OTLP/HTTP traces, count spans, traces and duplicates; inject faults.
-    Sink(SinkArgs),
+    Sink(Box<SinkArgs>),
     /// Did it arrive? Read back from the platform which acknowledged traces it stored, and when.
     Verify(VerifyArgs),
 }
@@ -582,6 +582,14 @@ pub struct SinkArgs {
     /// bucket), 429 beyond.
     #[arg(long, value_name = "N/s")]
     pub rate_limit: Option<String>,
+    /// Size of --rate-limit's token bucket: requests accepted at once after a pause, 1 to
+    /// 10000000 [default: one second of the rate].
+    #[arg(long, value_name = "N", requires = "rate_limit")]
+    pub burst: Option<String>,
+    /// Serve at most N requests a second (N/s, N/m, N/h), one at a time in arrival order: above
+    /// it requests queue and latency grows without bound (a server's knee, for `limit`).
+    #[arg(long, value_name = "N/s")]
+    pub capacity: Option<String>,
     /// Accept requests but report this share of their spans as rejected (partial_success).
     #[arg(long, value_name = "SHARE")]
     pub reject_spans: Option<String>,

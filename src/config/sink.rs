@@ -49,7 +49,20 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
         fail: a.fail.as_deref().map(parse_fail).transpose()?.unwrap_or_default(),
         retry_after: a.retry_after.as_deref().map(|s| duration("--retry-after", s, MAX_RETRY_AFTER)).transpose()?,
         latency: a.latency.as_deref().map(parse_latency).transpose()?,
-        rate_limit: a.rate_limit.as_deref().map(parse_rate).transpose()?,
+        rate_limit: a.rate_limit.as_deref().map(|r| parse_rate("--rate-limit", r)).transpose()?,
+        burst: a
+            .burst
+            .as_deref()
+            .map(|b| {
+                b.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=10_000_000).contains(n))
+                    .map(|n| n as f64)
+                    .ok_or_else(|| anyhow!("--burst '{b}': expected a number of requests from 1 to 10000000"))
+            })
+            .transpose()?,
+        capacity: a.capacity.as_deref().map(|r| parse_rate("--capacity", r)).transpose()?,
         reject_spans: a
             .reject_spans
             .as_deref()
@@ -183,8 +196,8 @@ pub fn parse_latency(s: &str) -> Result<(Duration, Duration)> {
 
 /// `500/s`, `30/m`, `2/h` (also `/sec`, `/min`, `/hour`) → requests per second, between
 /// [`MIN_RATE`] and [`MAX_RATE`].
-pub fn parse_rate(s: &str) -> Result<f64> {
-    let bad = || anyhow!("--rate-limit '{s}' is not a rate (e.g. 500/s, 30/m or 2/h)");
+pub fn parse_rate(flag: &str, s: &str) -> Result<f64> {
+    let bad = || anyhow!("{flag} '{s}' is not a rate (e.g. 500/s, 30/m or 2/h)");
     let (n, unit) = s.split_once('/').ok_or_else(bad)?;
     let n: f64 = n.trim().parse().map_err(|_| bad())?;
     let per = match unit.trim() {
@@ -194,11 +207,11 @@ pub fn parse_rate(s: &str) -> Result<f64> {
         _ => return Err(bad()),
     };
     if n.is_nan() || n <= 0.0 {
-        bail!("--rate-limit '{s}' must be more than 0");
+        bail!("{flag} '{s}' must be more than 0");
     }
     let rate = n / per;
     if !(MIN_RATE..=MAX_RATE).contains(&rate) {
-        bail!("--rate-limit '{s}' is out of range: from 1/h to 10000000/s");
+        bail!("{flag} '{s}' is out of range: from 1/h to 10000000/s");
     }
     Ok(rate)
 }
@@ -244,10 +257,13 @@ mod tests {
         assert_eq!(parse_latency("5ms..50ms").unwrap(), (ms(5), ms(50)));
         assert_eq!(err(parse_latency("50ms..5ms")), "--latency '50ms..5ms': the minimum is larger than the maximum");
         assert!(err(parse_latency("soon")).starts_with("--latency 'soon'"));
-        assert_eq!(parse_rate("500/s").unwrap(), 500.0);
-        assert_eq!(parse_rate("30/m").unwrap(), 0.5);
-        assert_eq!(err(parse_rate("500")), "--rate-limit '500' is not a rate (e.g. 500/s, 30/m or 2/h)");
-        assert_eq!(err(parse_rate("0/s")), "--rate-limit '0/s' must be more than 0");
+        assert_eq!(parse_rate("--rate-limit", "500/s").unwrap(), 500.0);
+        assert_eq!(parse_rate("--rate-limit", "30/m").unwrap(), 0.5);
+        assert_eq!(
+            err(parse_rate("--rate-limit", "500")),
+            "--rate-limit '500' is not a rate (e.g. 500/s, 30/m or 2/h)"
+        );
+        assert_eq!(err(parse_rate("--rate-limit", "0/s")), "--rate-limit '0/s' must be more than 0");
         assert_eq!(parse_stall("2s@10s").unwrap(), Stall { duration: ms(2000), after: ms(10_000) });
         assert_eq!(err(parse_stall("2s")), "--stall '2s' is not DURATION@AFTER (e.g. 2s@10s)");
         assert_eq!(err(parse_stall("0s@1s")), "--stall '0s@1s': the stall must last longer than 0");
@@ -258,7 +274,7 @@ mod tests {
         let mut argv = vec!["traceblast", "sink"];
         argv.extend_from_slice(extra);
         match crate::cli::Cli::parse_from(argv).command {
-            crate::cli::Command::Sink(a) => a,
+            crate::cli::Command::Sink(a) => *a,
             _ => unreachable!(),
         }
     }
@@ -351,7 +367,7 @@ mod tests {
         let p = sink_plan(&args(&["--latency", "10m", "--stall", "10m@1day", "--rate-limit", "1/h"])).unwrap();
         assert_eq!(p.faults.latency, Some((MAX_LATENCY, MAX_LATENCY)));
         assert_eq!(p.faults.rate_limit, Some(MIN_RATE));
-        assert_eq!(parse_rate("10000000/s").unwrap(), MAX_RATE);
+        assert_eq!(parse_rate("--rate-limit", "10000000/s").unwrap(), MAX_RATE);
     }
 
     #[test]

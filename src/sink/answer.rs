@@ -122,6 +122,10 @@ pub(super) async fn faults(ctx: &Ctx, format: Format, keys: &[SpanKey], seq: u64
         state.count_delayed();
         tokio::time::sleep(draw.latency).await;
     }
+    if let Some(q) = &ctx.queue {
+        state.count_delayed();
+        tokio::time::sleep(q.turn(Instant::now())).await;
+    }
     let spans = keys.len() as u64;
     let refuse = |mut a: Answer| {
         a.refused_spans = spans;

@@ -21,8 +21,13 @@ pub struct Faults {
     pub retry_after: Option<Duration>,
     /// `--latency`: each answer is delayed by a uniform draw in [min, max].
     pub latency: Option<(Duration, Duration)>,
-    /// `--rate-limit`: accepted requests per second (token bucket, one second of burst).
+    /// `--rate-limit`: accepted requests per second (token bucket).
     pub rate_limit: Option<f64>,
+    /// `--burst`: the bucket's size in requests (default: one second of `rate_limit`).
+    pub burst: Option<f64>,
+    /// `--capacity`: requests served per second, one at a time in arrival order; above it
+    /// requests queue and their latency grows without bound.
+    pub capacity: Option<f64>,
     /// `--reject-spans`: share of spans reported as rejected in `partial_success`.
     pub reject_spans: f64,
     /// `--stall`: stop answering for a while.
@@ -120,8 +125,9 @@ impl Faults {
     }
 }
 
-/// A token bucket of `rate` tokens per second holding at most `max(rate, 1)` tokens (one
-/// second of burst), full at start. The caller passes the clock so tests control it.
+/// A token bucket of `rate` tokens per second holding at most `burst` tokens (at least 1;
+/// default one second of the rate), full at start. The caller passes the clock so tests
+/// control it.
 #[derive(Debug)]
 pub struct TokenBucket {
     rate: f64,
@@ -131,8 +137,8 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub fn new(rate: f64) -> Self {
-        let capacity = rate.max(1.0);
+    pub fn new(rate: f64, burst: Option<f64>) -> Self {
+        let capacity = burst.unwrap_or(rate).max(1.0);
         TokenBucket { rate, capacity, state: Mutex::new((capacity, None)) }
     }
 
@@ -151,6 +157,32 @@ impl TokenBucket {
         } else {
             Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
         }
+    }
+}
+
+/// `--capacity`: a server that handles one request at a time, each taking `1/rate` seconds,
+/// in arrival order — a queue whose wait is zero below the rate and grows without bound above
+/// it: the knee a limit search must find. The caller passes the clock.
+#[derive(Debug)]
+pub struct Queue {
+    service: Duration,
+    free_at: Mutex<Option<Instant>>,
+}
+
+impl Queue {
+    /// A server of `rate` requests a second, idle.
+    pub fn new(rate: f64) -> Self {
+        Queue { service: Duration::from_secs_f64(1.0 / rate), free_at: Mutex::new(None) }
+    }
+
+    /// Takes the next turn for a request arriving at `now`: how long until it is served
+    /// (its wait in the queue plus its own service time).
+    pub fn turn(&self, now: Instant) -> Duration {
+        let mut free = self.free_at.lock().unwrap_or_else(|p| p.into_inner());
+        let start = free.map_or(now, |f| f.max(now));
+        let done = start + self.service;
+        *free = Some(done);
+        done - now
     }
 }
 
@@ -207,8 +239,32 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_waits_only_above_its_rate() {
+        let q = Queue::new(100.0);
+        let t0 = Instant::now();
+        // Below capacity (every 20 ms at 10 ms of service): each waits only its own service.
+        for i in 0..5 {
+            assert_eq!(q.turn(t0 + Duration::from_millis(20 * i)), Duration::from_millis(10));
+        }
+        // At 200/s (every 5 ms) the wait grows by 5 ms a request.
+        let t1 = t0 + Duration::from_secs(1);
+        let waits: Vec<_> = (0..4).map(|i| q.turn(t1 + Duration::from_millis(5 * i))).collect();
+        let ms = |v: u64| Duration::from_millis(v);
+        assert_eq!(waits, [ms(10), ms(15), ms(20), ms(25)]);
+    }
+
+    #[test]
+    fn a_burst_sets_the_bucket_size() {
+        let b = TokenBucket::new(100.0, Some(3.0));
+        let t = Instant::now();
+        assert!((0..3).all(|_| b.take(t).is_ok()));
+        assert!(b.take(t).is_err(), "three tokens, then the rate");
+        assert!(b.take(t + Duration::from_millis(10)).is_ok());
+    }
+
+    #[test]
     fn token_bucket_allows_one_second_of_burst_then_the_rate() {
-        let b = TokenBucket::new(10.0);
+        let b = TokenBucket::new(10.0, None);
         let t0 = Instant::now();
         for _ in 0..10 {
             assert_eq!(b.take(t0), Ok(()));
@@ -223,7 +279,7 @@ mod tests {
         let t2 = t1 + Duration::from_secs(60);
         assert_eq!((0..20).filter(|_| b.take(t2).is_ok()).count(), 10);
         // Rates below 1/s still let one request through.
-        let slow = TokenBucket::new(0.5);
+        let slow = TokenBucket::new(0.5, None);
         assert_eq!(slow.take(t0), Ok(()));
         assert_eq!(slow.take(t0).unwrap_err(), Duration::from_secs(2));
     }

@@ -32,6 +32,8 @@ pub(super) struct Ctx {
     pub(super) plan: Arc<SinkPlan>,
     pub(super) state: Arc<SinkState>,
     pub(super) bucket: Option<TokenBucket>,
+    /// `--capacity`.
+    pub(super) queue: Option<super::faults::Queue>,
 }
 
 /// The body of every response: a whole body (HTTP answers, gRPC errors, whose status is in
@@ -64,8 +66,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let listeners = listeners.into();
-    let bucket = plan.faults.rate_limit.map(TokenBucket::new);
-    let ctx = Arc::new(Ctx { plan: plan.clone(), state: state.clone(), bucket });
+    let bucket = plan.faults.rate_limit.map(|r| TokenBucket::new(r, plan.faults.burst));
+    let queue = plan.faults.capacity.map(super::faults::Queue::new);
+    let ctx = Arc::new(Ctx { plan: plan.clone(), state: state.clone(), bucket, queue });
     let progress = (!plan.quiet).then(|| tokio::spawn(progress(state.clone())));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();

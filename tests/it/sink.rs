@@ -325,7 +325,7 @@ fn sink_args(extra: &[&str]) -> traceblast::cli::SinkArgs {
     use clap::Parser;
     let argv = ["traceblast", "sink"].into_iter().chain(extra.iter().copied());
     match traceblast::cli::Cli::parse_from(argv).command {
-        traceblast::cli::Command::Sink(a) => a,
+        traceblast::cli::Command::Sink(a) => *a,
         _ => unreachable!(),
     }
 }
