@@ -44,6 +44,7 @@ pub mod fetch;
 pub mod generate;
 pub mod grpc;
 pub mod input;
+pub mod limit;
 pub mod logging;
 pub mod otlp;
 pub mod output;

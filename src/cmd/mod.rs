@@ -5,7 +5,8 @@ mod analyze;
 mod demo;
 mod generate;
 mod inspect;
-mod replay;
+mod limit;
+pub(crate) mod replay;
 mod report;
 mod scenarios;
 mod sink;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sink(a) => sink::run(&a),
         Command::Verify(a) => verify::run(&a),
+        Command::Limit(a) => limit::run(&a),
     }
 }
 

@@ -5,6 +5,7 @@
 //! data the pipeline stages run from.
 
 pub mod env;
+pub mod limit;
 pub mod profile;
 pub mod replay;
 pub mod report;

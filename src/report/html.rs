@@ -140,7 +140,7 @@ impl Render for Html {
 
 /// The start of a page titled `title`, up to `<main>`: styles, the self-check script, and the
 /// Content-Security-Policy that forbids every fetch. [`page_end`] closes it.
-pub(super) fn page_start(title: &str) -> String {
+pub(crate) fn page_start(title: &str) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let _ = write!(
         o,
@@ -154,7 +154,7 @@ pub(super) fn page_start(title: &str) -> String {
 }
 
 /// Closes a page opened by [`page_start`].
-pub(super) fn page_end(o: &mut String) {
+pub(crate) fn page_end(o: &mut String) {
     o.push_str("</main></body></html>\n");
 }
 
@@ -212,7 +212,7 @@ fn cards(o: &mut String, r: &Report) {
     o.push_str("</div>\n");
 }
 
-pub(super) fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
+pub(crate) fn section(o: &mut String, title: &str, note: &str, chart: &Chart) {
     let _ =
         writeln!(o, "<section><h2>{}</h2><p class=\"note\">{}</p>{}</section>", esc(title), esc(note), chart.render());
 }
@@ -376,7 +376,7 @@ fn distribution(r: &Report) -> Chart {
     }
 }
 
-pub(super) fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(o: &mut String, title: &str, head: &[&str], rows: &[Vec<String>]) {
     let _ = write!(o, "<section><h2>{}</h2><table><tr>", esc(title));
     for h in head {
         let _ = write!(o, "<th>{}</th>", esc(h));

@@ -214,6 +214,8 @@ pub struct StageReport {
     pub p90_us: u64,
     /// 99th percentile, µs.
     pub p99_us: u64,
+    /// 99.9th percentile, µs.
+    pub p999_us: u64,
     /// Largest, µs.
     pub max_us: u64,
 }

@@ -19,13 +19,14 @@ pub fn fill(stages: &mut [StageReport], started_at: &str, series: &[SeriesPoint]
         let from = if i == 0 { f64::NEG_INFINITY } else { st.start_s };
         let to = if i == last { f64::INFINITY } else { st.end_s };
         let mut h = Histogram::<u64>::new(3).expect("valid precision");
-        let (mut scheduled, mut ok, mut failed, mut missed) = (0, 0, 0, 0);
+        let (mut scheduled, mut ok, mut failed, mut missed, mut due_secs) = (0, 0, 0, 0, 0u64);
         for p in series {
             let mid = p.t as f64 + 0.5 - start;
             if mid < from || mid >= to {
                 continue;
             }
             scheduled += p.scheduled;
+            due_secs += u64::from(p.scheduled > 0);
             ok += p.ok;
             failed += p.failed;
             missed += p.missed;
@@ -33,7 +34,9 @@ pub fn fill(stages: &mut [StageReport], started_at: &str, series: &[SeriesPoint]
                 let _ = h.add(&s);
             }
         }
-        let len = (st.end_s - st.start_s).max(1e-9);
+        // Per second of the seconds that had requests due: the stage's length would count a
+        // second too few or too many where its edges fall inside seconds.
+        let len = due_secs.max(1) as f64;
         let p = Percentiles::of(&h);
         st.scheduled = scheduled;
         st.ok = ok;
@@ -41,7 +44,7 @@ pub fn fill(stages: &mut [StageReport], started_at: &str, series: &[SeriesPoint]
         st.missed = missed;
         st.achieved = super::round2((scheduled - missed.min(scheduled)) as f64 / len);
         st.ok_per_s = super::round2(ok as f64 / len);
-        (st.p50_us, st.p90_us, st.p99_us, st.max_us) = (p.p50, p.p90, p.p99, p.max);
+        (st.p50_us, st.p90_us, st.p99_us, st.p999_us, st.max_us) = (p.p50, p.p90, p.p99, p.p999, p.max);
     }
 }
 
@@ -123,9 +126,11 @@ mod tests {
         fill(&mut stages, "1970-01-01T00:16:40.200Z", &series);
         let s = &stages[0];
         assert_eq!((s.scheduled, s.ok, s.missed, s.achieved, s.ok_per_s), (100, 90, 10, 45.0, 45.0));
+        // Released and ok per second of the seconds with requests due (three in stage 2; the
+        // answers of second 1005 count, its second does not).
         assert!(s.p50_us.abs_diff(2_000) < 5 && s.max_us.abs_diff(2_000) < 5, "{s:?}");
         let s = &stages[1];
-        assert_eq!((s.scheduled, s.ok, s.missed, s.achieved), (300, 300, 0, 100.0));
+        assert_eq!((s.scheduled, s.ok, s.missed, s.achieved, s.ok_per_s), (300, 300, 0, 100.0, 100.0));
         assert!(s.p50_us.abs_diff(60_000) < 60 && s.max_us.abs_diff(80_000) < 80, "{s:?}");
     }
 }

@@ -14,6 +14,7 @@ mod generate;
 mod hostile_corpus;
 mod html;
 mod inspect;
+mod limit;
 mod outputs;
 mod png;
 mod profiles;

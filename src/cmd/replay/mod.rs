@@ -219,44 +219,56 @@ pub fn write_reports(
     Ok(())
 }
 
+/// The run description of `plan` (target, redacted headers, options), before a run fills in
+/// its times and end.
+pub fn run_info(plan: &ReplayPlan) -> RunInfo {
+    RunInfo {
+        endpoint: plan.endpoint_display.clone(),
+        platform: plan.platform.clone(),
+        headers: plan.headers_display.clone(),
+        options: plan::options(plan),
+        ..RunInfo::default()
+    }
+}
+
+/// The corpus as reports describe it.
+pub fn corpus_info(plan: &ReplayPlan, corpus: &Corpus) -> CorpusInfo {
+    let m = &corpus.index.meta;
+    CorpusInfo {
+        path: plan.corpus.display().to_string(),
+        seed: m.seed,
+        count: m.count,
+        records: corpus.records(),
+        scenario_set_hash: m.scenario_set_hash.clone(),
+        generator_version: m.generator_version,
+        mix: m.mix.clone(),
+    }
+}
+
 /// The report model of a finished run.
 pub fn build_report(plan: &ReplayPlan, corpus: &Corpus, r: &RunResult) -> report::Report {
-    let m = &corpus.index.meta;
+    let mut run = RunInfo {
+        started_at: humantime::format_rfc3339_millis(r.started).to_string(),
+        duration_s: (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        ended_by: match r.end {
+            End::Exhausted => "corpus",
+            End::Requests => "requests",
+            End::Duration => "duration",
+            End::Stopped => "interrupted",
+            End::Failed => "error",
+        }
+        .into(),
+        error: r.error.clone(),
+        id_key: r.id_key.map(|k| format!("{k:016x}")),
+        ..run_info(plan)
+    };
+    if let Rate::PerSec(_) = plan.rate {
+        run.options.insert("pacer_priority".into(), if r.pacer_realtime { "realtime" } else { "normal" }.into());
+    }
     let ctx = report::Context {
-        run: RunInfo {
-            started_at: humantime::format_rfc3339_millis(r.started).to_string(),
-            duration_s: (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-            ended_by: match r.end {
-                End::Exhausted => "corpus",
-                End::Requests => "requests",
-                End::Duration => "duration",
-                End::Stopped => "interrupted",
-                End::Failed => "error",
-            }
-            .into(),
-            error: r.error.clone(),
-            id_key: r.id_key.map(|k| format!("{k:016x}")),
-            endpoint: plan.endpoint_display.clone(),
-            platform: plan.platform.clone(),
-            headers: plan.headers_display.clone(),
-            options: {
-                let mut o = plan::options(plan);
-                if let Rate::PerSec(_) = plan.rate {
-                    o.insert("pacer_priority".into(), if r.pacer_realtime { "realtime" } else { "normal" }.into());
-                }
-                o
-            },
-        },
-        corpus: CorpusInfo {
-            path: plan.corpus.display().to_string(),
-            seed: m.seed,
-            count: m.count,
-            records: corpus.records(),
-            scenario_set_hash: m.scenario_set_hash.clone(),
-            generator_version: m.generator_version,
-            mix: m.mix.clone(),
-        },
-        scenario_names: m.scenarios.clone(),
+        run,
+        corpus: corpus_info(plan, corpus),
+        scenario_names: corpus.index.meta.scenarios.clone(),
         target_rate: plan.target_rate().map(|r| r / plan.share()),
         stages: report::stages::planned(
             &plan.stages.iter().map(|s| (s.duration.as_secs_f64(), s.target / plan.share())).collect::<Vec<_>>(),

@@ -1,0 +1,147 @@
+//! `traceblast limit`: replay's plan for the target, then a search of steps, each a real replay
+//! run at one rate; the report (text, JSON, HTML) of every step and the limit found.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cli::LimitArgs;
+use crate::config::env::Env;
+use crate::corpus::Corpus;
+use crate::limit::text::{LimitReport, STEP_HEAD, step_line};
+use crate::limit::{self, Ended, Figures, Settings};
+use crate::replay::{Rate, ReplayPlan, Stop};
+use crate::report::stages;
+
+pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
+    let env = Env::load(a.replay.env_file.as_deref())?;
+    crate::logging::init(crate::config::replay::log_level(&a.replay, &env)?);
+    let (settings, slo) = crate::config::limit::settings(a)?;
+    let mut plan = crate::config::replay::plan(&a.replay, &env)?;
+    let corpus = Arc::new(Corpus::open(&plan.corpus)?);
+    let (json, html) = (plan.report.take(), plan.html.take());
+    // Steps are measured, not kept: no sent log, no bar, no text report of their own.
+    (plan.sent, plan.verify, plan.quiet) = (None, None, true);
+    let stop = Arc::new(AtomicBool::new(false));
+    super::watch_signals(
+        stop.clone(),
+        "interrupted: finishing this step's requests in flight, then writing the report",
+    );
+    let quiet = a.replay.quiet;
+    if !quiet {
+        eprintln!(
+            "limit: {} → {}: objectives {slo}; steps of {} from {} req/s{}",
+            plan.corpus.display(),
+            plan.endpoint_display,
+            humantime::format_duration(settings.step),
+            settings.start,
+            settings.budget.map(|b| format!(", within {}", humantime::format_duration(b))).unwrap_or_default()
+        );
+        eprintln!("limit: {STEP_HEAD}");
+    }
+    let began = Instant::now();
+    let mut n = 0;
+    let outcome = limit::search(
+        &settings,
+        &slo,
+        |rate| step(&plan, &corpus, rate, &settings, &stop),
+        || stop.load(Ordering::Relaxed),
+        |s| {
+            if !quiet {
+                eprintln!("limit: {}", step_line(n, s));
+            }
+            n += 1;
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("a step could not run: {e}"))?;
+    let rep = report(&plan, &corpus, &settings, &slo, outcome, began.elapsed());
+    write(&rep, json.as_ref(), html.as_ref())?;
+    if !quiet {
+        super::emit(crate::limit::text::text(&rep))?;
+    }
+    Ok(match (rep.ended_by, rep.limit_rps) {
+        (Ended::Interrupted, _) => ExitCode::from(130),
+        (_, None) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// One step: `plan` at `rate` for `--step`, measured after `--warmup`.
+fn step(
+    plan: &ReplayPlan,
+    corpus: &Arc<Corpus>,
+    rate: f64,
+    s: &Settings,
+    stop: &Arc<AtomicBool>,
+) -> Result<Figures, String> {
+    let mut p = plan.clone();
+    (p.rate, p.rate_in, p.ramp_up) = (Rate::PerSec(rate), None, Duration::ZERO);
+    p.stages.clear();
+    p.stages_in.clear();
+    p.stop = Stop { duration: Some(s.step), requests: None, loops: None };
+    let r = crate::replay::run(&p, corpus.clone(), stop.clone(), |_| {}, None)?;
+    if let Some(e) = r.error {
+        return Err(e);
+    }
+    let achieved = r.achieved_rate;
+    let rep = super::replay::build_report(&p, corpus, &r);
+    let (warm, rest) = (s.warmup.as_secs_f64(), (s.step - s.warmup).as_secs_f64());
+    let mut w = stages::planned(&[(warm, rate), (rest, rate)]);
+    stages::fill(&mut w, &rep.run.started_at, &rep.series);
+    let m = &w[1];
+    Ok(Figures {
+        target: rate,
+        // Released over the whole step (exact; the window's figure is whole seconds).
+        achieved,
+        scheduled: m.scheduled,
+        ok: m.ok,
+        failed: m.failed,
+        missed: m.missed,
+        retries: rep.requests.retries,
+        p50_us: m.p50_us,
+        p90_us: m.p90_us,
+        p99_us: m.p99_us,
+        p999_us: m.p999_us,
+        max_us: m.max_us,
+    })
+}
+
+/// The search's report: the steps' target, options and corpus as a replay report states them.
+fn report(
+    plan: &ReplayPlan,
+    corpus: &Corpus,
+    s: &Settings,
+    slo: &limit::Slo,
+    o: limit::Outcome,
+    elapsed: Duration,
+) -> LimitReport {
+    let t = &corpus.index.meta.totals;
+    let spans_per_request = t.spans as f64 / t.records.max(1) as f64 * f64::from(plan.batch.max(1));
+    let mut run = super::replay::run_info(plan);
+    run.duration_s = elapsed.as_secs_f64();
+    run.options.remove("rate");
+    run.options.remove("stop");
+    run.options.remove("ramp_up");
+    LimitReport::new(o, s, slo, spans_per_request, run, super::replay::corpus_info(plan, corpus), elapsed.as_secs_f64())
+}
+
+/// Writes the JSON and the HTML of `rep`: both, or neither.
+fn write(
+    rep: &LimitReport,
+    json: Option<&crate::output::Output>,
+    html: Option<&crate::output::Output>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut pending = Vec::new();
+    let json_text = serde_json::to_string_pretty(rep)? + "\n";
+    for (out, text) in [(json, json_text), (html, crate::limit::html::page(rep))] {
+        if let Some(out) = out {
+            let mut p = out.create()?;
+            p.write_all(text.as_bytes())?;
+            pending.push(p);
+        }
+    }
+    crate::output::commit_all(pending)?;
+    Ok(())
+}

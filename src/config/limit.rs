@@ -1,0 +1,96 @@
+//! `traceblast limit`'s search settings and objectives, checked before any traffic.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::LimitArgs;
+use crate::limit::{Settings, Slo};
+use crate::units::parse_duration;
+
+/// The objectives when `--slo` is not given.
+pub const DEFAULT_SLO: &str = "success>=99.9%,p99<=1s,missed==0";
+
+/// Replay's options the search sets itself, refused when given.
+fn refused(a: &LimitArgs) -> Option<&'static str> {
+    let r = &a.replay;
+    [
+        (r.rate.is_some(), "--rate (the search sets it: --start-rate, --max-rate)"),
+        (r.stages.is_some(), "--stages"),
+        (r.duration.is_some(), "--duration (each step lasts --step)"),
+        (r.requests.is_some(), "--requests"),
+        (r.loops.is_some(), "--loops (steps loop the corpus)"),
+        (r.ramp_up.is_some(), "--ramp-up"),
+        (r.shard.is_some(), "--shard"),
+        (r.verify, "--verify"),
+        (r.min_success.is_some(), "--min-success (use --slo 'success>=…')"),
+        (r.dry_run, "--dry-run"),
+    ]
+    .into_iter()
+    .find_map(|(given, what)| given.then_some(what))
+}
+
+fn number(flag: &str, v: &Option<String>, default: f64, range: std::ops::RangeInclusive<f64>) -> Result<f64> {
+    let Some(s) = v else { return Ok(default) };
+    let t = s.trim();
+    // Only --precision reads a percentage (5% = 0.05).
+    let n = match t.strip_suffix('%') {
+        Some(p) if flag == "--precision" => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        _ => t.parse::<f64>().ok(),
+    };
+    n.filter(|n| range.contains(n))
+        .ok_or_else(|| anyhow!("{flag} '{s}': expected a number from {} to {}", range.start(), range.end()))
+}
+
+fn time(flag: &str, v: &Option<String>, default: Duration, max: Duration) -> Result<Duration> {
+    v.as_deref().map_or(Ok(default), |s| parse_duration(s, max).map_err(|e| anyhow!("{flag} {e}")))
+}
+
+/// The search settings and objectives of `a`.
+pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo)> {
+    if let Some(what) = refused(a) {
+        bail!("limit does not take {what}");
+    }
+    let slo_text = a.slo.as_deref().unwrap_or(DEFAULT_SLO);
+    let slo = Slo::parse(slo_text).map_err(|e| anyhow!("--slo {e}"))?;
+    let step = time("--step", &a.step, Duration::from_secs(30), Duration::from_secs(3600))?;
+    if step < Duration::from_secs(2) {
+        bail!(
+            "--step '{}' is shorter than 2s: a step needs whole seconds after its warm-up",
+            a.step.as_deref().unwrap_or("")
+        );
+    }
+    let warmup = time("--warmup", &a.warmup, step / 5, step)?;
+    if warmup + Duration::from_secs(1) > step {
+        bail!(
+            "--warmup '{}' leaves less than 1s of --step {} to measure",
+            a.warmup.as_deref().unwrap_or(""),
+            fmt(step)
+        );
+    }
+    let start = number("--start-rate", &a.start_rate, 10.0, 0.01..=10_000_000.0)?;
+    let max = number("--max-rate", &a.max_rate, 100_000.0, 0.01..=10_000_000.0)?;
+    if max < start {
+        bail!("--max-rate {max} is below --start-rate {start}");
+    }
+    let s = Settings {
+        start,
+        max,
+        factor: number("--factor", &a.factor, 2.0, 1.1..=10.0)?,
+        precision: number("--precision", &a.precision, 0.05, 0.01..=1.0)?,
+        step,
+        warmup,
+        cooldown: time("--cooldown", &a.cooldown, Duration::from_secs(5), Duration::from_secs(600))?,
+        budget: a
+            .budget
+            .as_deref()
+            .map(|b| parse_duration(b, Duration::from_secs(7 * 86_400)).map_err(|e| anyhow!("--budget {e}")))
+            .transpose()?,
+        max_steps: number("--max-steps", &a.max_steps, 30.0, 1.0..=200.0)? as u32,
+    };
+    Ok((s, slo))
+}
+
+fn fmt(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}

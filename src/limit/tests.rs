@@ -1,0 +1,78 @@
+use super::*;
+
+fn settings() -> Settings {
+    Settings {
+        start: 10.0,
+        max: 100_000.0,
+        factor: 2.0,
+        precision: 0.05,
+        step: Duration::ZERO,
+        warmup: Duration::ZERO,
+        cooldown: Duration::ZERO,
+        budget: None,
+        max_steps: 50,
+    }
+}
+
+/// A server that answers everything below `capacity` requests/s in 2 ms, and above it fails
+/// the excess (as a rate limiter does).
+fn limiter(capacity: f64) -> impl FnMut(f64) -> Result<Figures, StepError> {
+    move |rate| {
+        let due = (rate * 10.0).round() as u64;
+        let ok = ((capacity.min(rate)) * 10.0).round() as u64;
+        Ok(Figures {
+            target: rate,
+            achieved: rate,
+            scheduled: due,
+            ok,
+            failed: due - ok,
+            p50_us: 2_000,
+            p99_us: 2_000,
+            ..Figures::default()
+        })
+    }
+}
+
+#[test]
+fn finds_a_rate_limit_within_the_precision() {
+    let slo = Slo::parse("success>=99.9%").unwrap();
+    let mut rates = Vec::new();
+    let out = search(&settings(), &slo, limiter(300.0), || false, |s| rates.push(s.rate)).unwrap();
+    assert_eq!(out.ended_by, Ended::Precision);
+    let (lo, hi) = (out.limit.unwrap(), out.failed_at.unwrap());
+    assert!(lo <= 300.0 && hi > 300.0 && (hi - lo) / lo <= 0.05, "{lo} {hi}");
+    assert!(lo >= 300.0 * 0.95, "{lo}");
+    // Step-up by doubling, then bisection: 10, 20, ... 320 (fail), 240, 280, 300, 310, 305.
+    assert_eq!(&rates[..7], [10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 240.0]);
+    assert_eq!(out.steps.len(), rates.len());
+}
+
+#[test]
+fn steps_down_when_the_start_fails_and_stops_at_the_floor_or_ceiling() {
+    let slo = Slo::parse("success>=99.9%").unwrap();
+    let s = Settings { start: 1000.0, ..settings() };
+    let out = search(&s, &slo, limiter(3.0), || false, |_| {}).unwrap();
+    assert!(out.limit.unwrap() <= 3.0 && out.limit.unwrap() >= 2.85, "{out:?}");
+    let down = |r| Ok(Figures { target: r, scheduled: 10, failed: 10, ..Figures::default() });
+    let out = search(&s, &slo, down, || false, |_| {}).unwrap();
+    assert_eq!((out.ended_by, out.limit), (Ended::Floor, None));
+    let s = Settings { max: 50.0, ..settings() };
+    let out = search(&s, &slo, limiter(1e9), || false, |_| {}).unwrap();
+    assert_eq!((out.ended_by, out.limit), (Ended::Max, Some(50.0)));
+    assert_eq!(out.steps.iter().map(|s| s.rate).collect::<Vec<_>>(), [10.0, 20.0, 40.0, 50.0]);
+}
+
+#[test]
+fn budgets_and_interrupts_stop_it_and_a_failed_step_is_an_error() {
+    let slo = Slo::parse("success>=99.9%").unwrap();
+    let s = Settings { max_steps: 3, ..settings() };
+    let out = search(&s, &slo, limiter(300.0), || false, |_| {}).unwrap();
+    assert_eq!((out.ended_by, out.steps.len(), out.limit), (Ended::Steps, 3, Some(40.0)));
+    let s = Settings { budget: Some(Duration::from_millis(1)), step: Duration::from_millis(5), ..settings() };
+    let out = search(&s, &slo, limiter(300.0), || false, |_| {}).unwrap();
+    assert_eq!((out.ended_by, out.steps.len()), (Ended::Budget, 0));
+    let out = search(&settings(), &slo, limiter(300.0), || true, |_| {}).unwrap();
+    assert_eq!(out.ended_by, Ended::Interrupted);
+    let e = search(&settings(), &slo, |_| Err("the corpus is gone".to_string()), || false, |_| {}).unwrap_err();
+    assert_eq!(e, "the corpus is gone");
+}

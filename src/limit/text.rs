@@ -1,0 +1,155 @@
+//! The limit search's report: its model (what `--report` writes as JSON) and its text.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::{Ended, Outcome, Settings, Step};
+use crate::report::model::{CorpusInfo, RunInfo};
+use crate::report::text::us;
+use crate::units::thousands;
+
+/// The settings in the report, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingsReport {
+    /// First rate.
+    pub start_rps: f64,
+    /// Highest rate.
+    pub max_rps: f64,
+    /// Step-up factor.
+    pub factor: f64,
+    /// Precision (a fraction).
+    pub precision: f64,
+    /// Each step's length.
+    pub step_s: f64,
+    /// Left out of each step.
+    pub warmup_s: f64,
+    /// Between steps.
+    pub cooldown_s: f64,
+    /// Time budget.
+    pub budget_s: Option<f64>,
+}
+
+impl From<&Settings> for SettingsReport {
+    fn from(s: &Settings) -> Self {
+        SettingsReport {
+            start_rps: s.start,
+            max_rps: s.max,
+            factor: s.factor,
+            precision: s.precision,
+            step_s: s.step.as_secs_f64(),
+            warmup_s: s.warmup.as_secs_f64(),
+            cooldown_s: s.cooldown.as_secs_f64(),
+            budget_s: s.budget.map(|b| b.as_secs_f64()),
+        }
+    }
+}
+
+/// The report of a limit search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitReport {
+    /// `traceblast <version>`.
+    pub tool: String,
+    /// Always `limit` (a replay report has none).
+    pub kind: &'static str,
+    /// The objectives.
+    pub slo: String,
+    /// The highest rate that met them (requests/s).
+    pub limit_rps: Option<f64>,
+    /// The same in spans/s, from the corpus's mean spans per request.
+    pub limit_spans_per_s: Option<f64>,
+    /// The lowest rate above it that did not.
+    pub failed_at_rps: Option<f64>,
+    /// Why the search stopped.
+    pub ended_by: Ended,
+    /// Seconds the search took.
+    pub elapsed_s: f64,
+    /// How it searched.
+    pub settings: SettingsReport,
+    /// Target and options of the steps (secrets redacted).
+    pub run: RunInfo,
+    /// The corpus.
+    pub corpus: CorpusInfo,
+    /// Every step.
+    pub steps: Vec<Step>,
+}
+
+impl LimitReport {
+    /// The report of `o`, searched with `s` against `slo` (`spans_per_request`: the corpus's mean).
+    pub fn new(
+        o: Outcome,
+        s: &Settings,
+        slo: &super::Slo,
+        spans_per_request: f64,
+        run: RunInfo,
+        corpus: CorpusInfo,
+        elapsed_s: f64,
+    ) -> Self {
+        LimitReport {
+            tool: format!("traceblast {}", env!("CARGO_PKG_VERSION")),
+            kind: "limit",
+            slo: slo.to_string(),
+            limit_rps: o.limit.map(round2),
+            limit_spans_per_s: o.limit.map(|l| round2(l * spans_per_request)),
+            failed_at_rps: o.failed_at.map(round2),
+            ended_by: o.ended_by,
+            elapsed_s: round2(elapsed_s),
+            settings: s.into(),
+            run,
+            corpus,
+            steps: o.steps,
+        }
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// One step as a line: the progress line and a row of the table.
+pub fn step_line(i: usize, s: &Step) -> String {
+    let f = &s.figures;
+    format!(
+        "{:>4} {:>10.1} {:>10.1} {:>9.2} % {:>10} {:>10} {:>8}   {}",
+        i + 1,
+        s.rate,
+        f.achieved,
+        s.success,
+        us(f.p50_us),
+        us(f.p99_us),
+        thousands(f.missed),
+        if s.pass { "pass".to_string() } else { format!("FAIL: {}", s.broken.join("; ")) }
+    )
+}
+
+/// The heading of [`step_line`]s.
+pub const STEP_HEAD: &str = "step     rate/s     sent/s    success        p50        p99   missed   verdict";
+
+/// The text report.
+pub fn text(r: &LimitReport) -> String {
+    let mut o = String::new();
+    let platform = if r.run.platform.is_empty() { String::new() } else { format!(" ({})", r.run.platform) };
+    let _ = writeln!(o, "traceblast limit: {} → {}{platform}", r.corpus.path, r.run.endpoint);
+    let _ = writeln!(o, "  objectives      {}", r.slo);
+    let limit = match (r.limit_rps, r.limit_spans_per_s) {
+        (Some(l), Some(sp)) => format!("{l:.1} req/s ({} spans/s at this corpus's mean)", thousands(sp.round() as u64)),
+        _ => "none: no rate met the objectives".into(),
+    };
+    let above = r.failed_at_rps.map(|h| format!("; {h:.1} req/s did not")).unwrap_or_default();
+    let _ = writeln!(o, "  limit           {limit}{above}");
+    let _ = writeln!(o, "  ended           {}", r.ended_by.describe());
+    let s = &r.settings;
+    let _ = writeln!(
+        o,
+        "  steps           {} of {} s (the first {} s of each left out), {:.0} s in all",
+        r.steps.len(),
+        s.step_s,
+        s.warmup_s,
+        r.elapsed_s
+    );
+    let _ = writeln!(o, "  {STEP_HEAD}");
+    for (i, st) in r.steps.iter().enumerate() {
+        let _ = writeln!(o, "  {}", step_line(i, st));
+    }
+    o
+}

@@ -1,0 +1,99 @@
+//! `traceblast limit` against the in-process sink: it must find a rate limit (429 beyond
+//! 300/s) within 5 % and the knee of a server whose latency grows without bound above 400/s;
+//! exit codes and one-line errors for bad input.
+
+use std::path::Path;
+
+use traceblast::sink::{self, Faults, SinkPlan};
+
+use crate::replay::corpus;
+use crate::util::*;
+
+/// Runs `limit` against `sink`; returns the output and the JSON report.
+fn limit(dir: &Path, s: &sink::Running, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let c = corpus(dir, "100", &[]);
+    let (json, html) = (dir.join("limit.json"), dir.join("limit.html"));
+    let url = format!("http://{}/v1/traces", s.addr);
+    let mut args = vec!["limit", c.to_str().unwrap(), "--endpoint", &url, "--report", json.to_str().unwrap()];
+    args.extend(["--html", html.to_str().unwrap(), "--step", "3s", "--warmup", "1s", "--cooldown", "500ms"]);
+    args.extend(extra);
+    let o = run(&args);
+    let r = std::fs::read_to_string(&json).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+    (o, r)
+}
+
+fn check_steps(r: &serde_json::Value) {
+    let limit = r["limit_rps"].as_f64().unwrap();
+    for s in r["steps"].as_array().unwrap() {
+        let (rate, pass) = (s["rate"].as_f64().unwrap(), s["pass"].as_bool().unwrap());
+        assert!(!pass || rate <= limit, "a passing step above the limit: {s}");
+        assert_eq!(pass, s["broken"].as_array().unwrap().is_empty(), "{s}");
+    }
+}
+
+#[test]
+fn finds_a_rate_limit_within_five_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small bucket: the limit shows within a 3 s step, not after a second's burst drains.
+    let faults = Faults { rate_limit: Some(300.0), burst: Some(5.0), ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let (o, r) = limit(dir.path(), &s, &["--slo", "success>=99%", "--start-rate", "50"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let found = r["limit_rps"].as_f64().unwrap();
+    assert!((285.0..=315.0).contains(&found), "limit {found} req/s, want 300 ± 5 %: {}", stdout(&o));
+    assert_eq!(r["ended_by"], "precision");
+    assert_eq!(r["kind"], "limit");
+    assert_eq!(r["slo"], "success>=99%");
+    let failed = r["failed_at_rps"].as_f64().unwrap();
+    assert!((failed - found) / found <= 0.05 && failed > 300.0 * 0.97, "{failed}");
+    check_steps(&r);
+    assert!(s.shutdown().faults.rate_limit > 0, "the sink refused the steps above its limit");
+    // The text report and the page say it.
+    assert!(stdout(&o).contains(&format!("limit           {found:.1} req/s")), "{}", stdout(&o));
+    let page = std::fs::read_to_string(dir.path().join("limit.html")).unwrap();
+    assert!(page.contains(&format!("limit {found:.1} req/s")) && page.contains("id=\"latency\""), "{page:.300}");
+}
+
+#[test]
+fn finds_the_knee_of_a_server_that_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults { capacity: Some(400.0), ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let (o, r) = limit(dir.path(), &s, &["--slo", "p99<=50ms,success>=99%", "--start-rate", "50"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let found = r["limit_rps"].as_f64().unwrap();
+    // Below 400/s nothing waits; above, the queue grows by the excess every second.
+    assert!((360.0..=420.0).contains(&found), "knee {found} req/s, want about 400: {}", stdout(&o));
+    let above: Vec<_> = r["steps"].as_array().unwrap().iter().filter(|s| s["rate"].as_f64().unwrap() > 420.0).collect();
+    assert!(!above.is_empty() && above.iter().all(|s| s["p99_us"].as_u64().unwrap() > 50_000), "{above:?}");
+    check_steps(&r);
+}
+
+#[test]
+fn nothing_passing_exits_1_and_bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults { fail: vec![(503, 1.0)], ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let (o, r) = limit(dir.path(), &s, &["--start-rate", "20", "--max-steps", "2", "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(r["limit_rps"], serde_json::Value::Null);
+    assert_eq!(r["ended_by"], "steps");
+    assert_eq!(
+        r["steps"].as_array().unwrap().iter().map(|s| s["rate"].as_f64().unwrap()).collect::<Vec<_>>(),
+        [20.0, 10.0]
+    );
+    let c = corpus(dir.path(), "5", &[]);
+    let c = c.to_str().unwrap();
+    for (args, want) in [
+        (vec!["--rate", "10"], "limit does not take --rate"),
+        (vec!["--slo", "p99<=soon"], "--slo 'p99<=soon': 'soon' is not a duration"),
+        (vec!["--step", "1s"], "--step '1s' is shorter than 2s"),
+        (vec!["--step", "5s", "--warmup", "5s"], "--warmup '5s' leaves less than 1s"),
+        (vec!["--precision", "0.1%"], "--precision '0.1%': expected a number from 0.01 to 1"),
+        (vec!["--start-rate", "100", "--max-rate", "10"], "--max-rate 10 is below --start-rate 100"),
+    ] {
+        let mut a = vec!["limit", c, "--endpoint", "http://127.0.0.1:9/v1/traces"];
+        a.extend(args);
+        assert_bad_input(&run(&a), &[want]);
+    }
+}
