@@ -107,6 +107,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A rate with at most three decimals and no trailing zeros: `13.749`, `500`.
+pub fn trim_rate(r: f64) -> String {
+    let s = format!("{r:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,11 +66,11 @@ pub fn parse_arrivals(v: &str, seed: u64) -> Result<Arrivals, String> {
 
 /// The stages as `--stages` takes them (in requests/s once converted): `30s:100,2m:500`.
 pub fn stages_text(stages: &[Stage]) -> String {
-    let rate = |r: f64| {
-        let s = format!("{r:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    };
-    stages.iter().map(|s| format!("{}:{}", fmt(s.duration), rate(s.target))).collect::<Vec<_>>().join(",")
+    stages
+        .iter()
+        .map(|s| format!("{}:{}", fmt(s.duration), crate::units::trim_rate(s.target)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

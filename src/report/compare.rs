@@ -90,6 +90,47 @@ pub struct ScenarioDelta {
     pub p99_us: Count,
 }
 
+/// Both runs' verification: what the platforms stored of what they acknowledged, and how long
+/// it took to become visible (the lag sampled during the run when measured, else the sweep's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyDelta {
+    /// Where each was read back from.
+    pub from: [String; 2],
+    /// Traces acknowledged.
+    pub acknowledged: Count,
+    /// Traces stored whole.
+    pub stored: Count,
+    /// Acknowledged and not stored (missing, partial or only from an earlier run), percent.
+    pub loss_percent: Value,
+    /// Median visibility lag, ms (`null` where unmeasured).
+    pub lag_p50_ms: Option<Count>,
+    /// 99th percentile visibility lag, ms.
+    pub lag_p99_ms: Option<Count>,
+}
+
+fn verify_delta(base: &Report, new: &Report) -> Option<VerifyDelta> {
+    let (b, n) = (base.verify.as_ref()?, new.verify.as_ref()?);
+    let lag = |v: &crate::verify::VerifyReport| v.sampled_lag_ms.clone().or_else(|| v.lag_ms.clone());
+    let (bl, nl) = (lag(b), lag(n));
+    let both = |f: fn(&crate::verify::Lag) -> u64| match (&bl, &nl) {
+        (Some(x), Some(y)) => Some(count(f(x), f(y))),
+        _ => None,
+    };
+    Some(VerifyDelta {
+        from: [b.from.clone(), n.from.clone()],
+        acknowledged: count(b.counts.acknowledged, n.counts.acknowledged),
+        stored: count(b.counts.stored, n.counts.stored),
+        loss_percent: value(b.loss_percent, n.loss_percent),
+        lag_p50_ms: both(|l| l.p50),
+        lag_p99_ms: both(|l| l.p99),
+    })
+}
+
+/// Spans acknowledged per second of `r`'s run.
+fn spans_per_s(r: &Report) -> f64 {
+    round2(r.spans.ok as f64 / r.run.duration_s.max(1e-9))
+}
+
 /// One threshold and how NEW fared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
@@ -146,6 +187,8 @@ pub struct Comparison {
     pub achieved_rate: Value,
     /// 2xx answers per second.
     pub ok_per_s: Value,
+    /// Spans acknowledged per second of the run (the load platforms compare at).
+    pub spans_ok_per_s: Value,
     /// Corrected median, µs.
     pub p50_us: Count,
     /// Corrected 99th percentile, µs.
@@ -156,6 +199,9 @@ pub struct Comparison {
     pub errors: BTreeMap<String, Count>,
     /// Per scenario, by name (a scenario missing from one run counts as zeros there).
     pub scenarios: BTreeMap<String, ScenarioDelta>,
+    /// What each platform stored, when both reports were verified (`traceblast verify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyDelta>,
     /// The thresholds given, in a fixed order.
     pub checks: Vec<Check>,
     /// No threshold crossed.
@@ -241,6 +287,8 @@ pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report, t: 
         error_rate: value(error_rate(base), error_rate(new)),
         achieved_rate: value(base.rate.achieved, new.rate.achieved),
         ok_per_s: value(base.rate.ok_per_s, new.rate.ok_per_s),
+        spans_ok_per_s: value(spans_per_s(base), spans_per_s(new)),
+        verify: verify_delta(base, new),
         p50_us: count(bl.p50, nl.p50),
         p99_us: count(bl.p99, nl.p99),
         p999_us: count(bl.p999, nl.p999),
@@ -358,6 +406,33 @@ mod tests {
             ScenarioReport { requests: ok + failed, ok, p50_us: p50, p99_us: p99, avg_bytes: 1.0 },
         );
         r
+    }
+
+    #[test]
+    fn spans_a_second_and_what_each_platform_stored() {
+        use crate::verify::{Counts, Lag, VerifyReport};
+        let verified = |from: &str, stored, loss, p99| VerifyReport {
+            from: from.into(),
+            counts: Counts { acknowledged: 100, stored, ..Counts::default() },
+            loss_percent: loss,
+            sampled_lag_ms: Some(Lag { p50: p99 / 2, p99, ..Lag::default() }),
+            ..VerifyReport::default()
+        };
+        let (mut a, mut b) = (run(100, 0, 500, 1000, 10.0), run(100, 0, 500, 1000, 10.0));
+        (a.spans.ok, b.spans.ok, a.run.duration_s, b.run.duration_s) = (5_000, 5_000, 10.0, 20.0);
+        let c = compare("a", &a, "b", &b, &Thresholds::default());
+        assert_eq!((c.spans_ok_per_s.base, c.spans_ok_per_s.new), (500.0, 250.0));
+        assert_eq!(c.verify, None, "only when both were verified");
+        (a.verify, b.verify) = (Some(verified("sink", 100, 0.0, 200)), Some(verified("phoenix", 90, 10.0, 30_000)));
+        let v = compare("a", &a, "b", &b, &Thresholds::default()).verify.unwrap();
+        assert_eq!(v.from, ["sink", "phoenix"]);
+        assert_eq!((v.stored.delta, v.loss_percent.delta), (-10, 10.0));
+        assert_eq!(v.lag_p99_ms.unwrap(), Count { base: 200, new: 30_000, delta: 29_800, change_pct: Some(14_900.0) });
+        let text = crate::report::Render::render(
+            &crate::report::text::Text,
+            &compare("a", &a, "b", &b, &Thresholds::default()),
+        );
+        assert!(text.contains("stored (verify: sink / phoenix)") && text.contains("visibility lag p99"), "{text}");
     }
 
     #[test]

@@ -506,7 +506,7 @@ fn kv(o: &mut String, title: &str, rows: &[(String, String)]) {
 fn metadata(o: &mut String, r: &Report) {
     let run = &r.run;
     let c = &r.corpus;
-    let target = r.rate.target.map(|t| format!("{t} req/s")).unwrap_or_else(|| "max".into());
+    let target = r.rate.target.map(|t| format!("{} req/s", crate::units::trim_rate(t))).unwrap_or_else(|| "max".into());
     let mut rows = vec![
         ("started at".to_string(), run.started_at.clone()),
         ("duration".into(), format!("{:.3} s", run.duration_s)),

@@ -112,7 +112,7 @@ fn checks(o: &mut String, c: &Comparison) {
 }
 
 fn side_row(label: &str, s: &Side) -> Vec<String> {
-    let target = s.target_rate.map_or_else(|| "max".into(), |t| format!("{t} req/s"));
+    let target = s.target_rate.map_or_else(|| "max".into(), |t| format!("{} req/s", crate::units::trim_rate(t)));
     vec![
         label.into(),
         s.file.clone(),
@@ -139,15 +139,25 @@ fn headline(o: &mut String, c: &Comparison) {
         vec![name.into(), format!("{:.2}{unit}", v.base), format!("{:.2}{unit}", v.new), delta]
     };
     let lat = |name: &str, v: &Count| vec![name.into(), us(v.base), us(v.new), pct(v.change_pct)];
-    let rows = [
+    let mut rows = vec![
         real("success rate", &c.success_rate, " %", false),
         real("error rate (of sent)", &c.error_rate, " %", false),
         real("achieved rate", &c.achieved_rate, "/s", true),
         real("ok per second", &c.ok_per_s, "/s", true),
+        real("spans ok per second", &c.spans_ok_per_s, "/s", true),
         lat("p50 (corrected)", &c.p50_us),
         lat("p99 (corrected)", &c.p99_us),
         lat("p99.9 (corrected)", &c.p999_us),
     ];
+    if let Some(v) = &c.verify {
+        let n = |name: &str, x: &Count| vec![name.into(), thousands(x.base), thousands(x.new), pct(x.change_pct)];
+        rows.push(n(&format!("acknowledged traces (verify: {} / {})", v.from[0], v.from[1]), &v.acknowledged));
+        rows.push(n("stored whole", &v.stored));
+        rows.push(real("loss", &v.loss_percent, " %", false));
+        let ms = |name: &str, x: &Count| vec![name.into(), us(x.base * 1000), us(x.new * 1000), pct(x.change_pct)];
+        rows.extend(v.lag_p50_ms.as_ref().map(|x| ms("visibility lag p50", x)));
+        rows.extend(v.lag_p99_ms.as_ref().map(|x| ms("visibility lag p99", x)));
+    }
     table(o, "Side by side", &["", "BASE", "NEW", "change"], &rows);
 }
 

@@ -205,7 +205,8 @@ fn signed(v: i64) -> String {
 }
 
 fn side_line(label: &str, s: &super::compare::Side) -> String {
-    let target = s.target_rate.map(|t| format!("{t} req/s")).unwrap_or_else(|| "max rate".into());
+    let target =
+        s.target_rate.map(|t| format!("{} req/s", crate::units::trim_rate(t))).unwrap_or_else(|| "max rate".into());
     let platform = if s.platform.is_empty() { String::new() } else { format!("{} → ", s.platform) };
     format!(
         "  {label:<6}{}\n        {platform}{} · started {} · {:.2} s · {target} · {} scheduled{}\n",
@@ -237,6 +238,7 @@ impl Render<Comparison> for Text {
         real("error rate (of sent)", &c.error_rate, " %", false);
         real("achieved rate", &c.achieved_rate, "/s", true);
         real("ok per second", &c.ok_per_s, "/s", true);
+        real("spans ok per second", &c.spans_ok_per_s, "/s", true);
         let mut lat = |name: &str, v: &Count| {
             let _ = writeln!(o, "  {name:<22}{:>14}{:>14}{:>14}", us(v.base), us(v.new), pct(v.change_pct));
         };
@@ -256,6 +258,38 @@ impl Render<Comparison> for Text {
                     thousands(v.new),
                     signed(v.delta)
                 );
+            }
+        }
+        if let Some(v) = &c.verify {
+            let _ = writeln!(o, "  stored (verify: {} / {})", v.from[0], v.from[1]);
+            for (name, x) in [("acknowledged traces", &v.acknowledged), ("stored whole", &v.stored)] {
+                let _ = writeln!(
+                    o,
+                    "    {name:<20}{:>14}{:>14}{:>14}",
+                    thousands(x.base),
+                    thousands(x.new),
+                    signed(x.delta)
+                );
+            }
+            let l = &v.loss_percent;
+            let _ = writeln!(
+                o,
+                "    {:<20}{:>14}{:>14}{:>14}",
+                "loss",
+                format!("{:.2} %", l.base),
+                format!("{:.2} %", l.new),
+                format!("{:+.2} pt", l.delta)
+            );
+            for (name, x) in [("visibility lag p50", &v.lag_p50_ms), ("visibility lag p99", &v.lag_p99_ms)] {
+                if let Some(x) = x {
+                    let _ = writeln!(
+                        o,
+                        "    {name:<20}{:>14}{:>14}{:>14}",
+                        us(x.base * 1000),
+                        us(x.new * 1000),
+                        pct(x.change_pct)
+                    );
+                }
             }
         }
         if !c.scenarios.is_empty() {

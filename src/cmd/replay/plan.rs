@@ -103,10 +103,10 @@ fn human_rate(bytes_per_s: f64) -> String {
 pub fn summary_line(plan: &ReplayPlan, e: &Estimate) -> String {
     let rate = match (plan.own_rate(), &plan.rate_in) {
         (Rate::PerSec(r), _) if !plan.stages.is_empty() => {
-            format!("{} stage(s) peaking at {} req/s", plan.stages.len(), trim_float(r))
+            format!("{} stage(s) peaking at {} req/s", plan.stages.len(), crate::units::trim_rate(r))
         }
-        (Rate::PerSec(r), Some(given)) => format!("{} req/s ({})", trim_float(r), given.given),
-        (Rate::PerSec(r), None) => format!("{} req/s", trim_float(r)),
+        (Rate::PerSec(r), Some(given)) => format!("{} req/s ({})", crate::units::trim_rate(r), given.given),
+        (Rate::PerSec(r), None) => format!("{} req/s", crate::units::trim_rate(r)),
         (Rate::Max, _) => "max rate".into(),
     };
     let mut s = match (e.requests, e.seconds) {
@@ -125,11 +125,6 @@ pub fn summary_line(plan: &ReplayPlan, e: &Estimate) -> String {
         s += &format!(" at {}", human_rate(bw));
     }
     s
-}
-
-fn trim_float(r: f64) -> String {
-    let s = format!("{r:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Approximate preparation throughput per worker thread (bytes/s before compression), from
@@ -155,7 +150,7 @@ pub fn warnings(plan: &ReplayPlan, e: &Estimate, records: u64) -> Vec<String> {
                 "--duration {} will not be reached: {loops} pass(es) of {} requests at {} req/s end after about {}; add --loops inf to keep sending",
                 humantime::format_duration(d),
                 thousands(per_pass),
-                trim_float(r),
+                crate::units::trim_rate(r),
                 human_duration(ends)
             ));
         }
@@ -234,9 +229,13 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
     let rate = match (plan.rate, plan.own_rate()) {
         (Rate::Max, _) => "max (as fast as --max-in-flight allows)".to_string(),
         (Rate::PerSec(t), Rate::PerSec(own)) if plan.shard.is_some() => {
-            format!("{} req/s in total, {} req/s from this shard", trim_float(t), trim_float(own))
+            format!(
+                "{} req/s in total, {} req/s from this shard",
+                crate::units::trim_rate(t),
+                crate::units::trim_rate(own)
+            )
         }
-        (Rate::PerSec(t), _) => format!("{} req/s", trim_float(t)),
+        (Rate::PerSec(t), _) => format!("{} req/s", crate::units::trim_rate(t)),
     };
     let rate = match &plan.rate_in {
         Some(r) => format!("{rate} = --rate {} at this corpus's mean size", r.given),
