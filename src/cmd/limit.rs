@@ -53,12 +53,16 @@ pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
             }
             n += 1;
         },
-    )
-    .map_err(|e| anyhow::anyhow!("a step could not run: {e}"))?;
+    );
+    let error = outcome.error.clone();
     let rep = report(&plan, &corpus, &settings, &slo, outcome, began.elapsed());
     write(&rep, json.as_ref(), html.as_ref())?;
     if !quiet {
         super::emit(crate::limit::text::text(&rep))?;
+    }
+    if let Some(e) = error {
+        // Exit 2 with the cause, after the report of the steps that ran.
+        anyhow::bail!("a step could not run: {e}");
     }
     Ok(match (rep.ended_by, rep.limit_rps) {
         (Ended::Interrupted, _) => ExitCode::from(130),
@@ -86,6 +90,17 @@ fn step(
     }
     let achieved = r.achieved_rate;
     let rep = super::replay::build_report(&p, corpus, &r);
+    // A step nobody answered measures the network, not the target: the search would otherwise
+    // halve its way down to the floor against a server that is gone.
+    let answered: u64 = rep.status.values().sum::<u64>() + rep.grpc_status.values().sum::<u64>();
+    if answered == 0 && rep.requests.scheduled > rep.requests.missed {
+        let why = rep.error_classes.iter().max_by_key(|(_, e)| e.count).map(|(c, e)| format!("{c}: {}", e.sample));
+        return Err(format!(
+            "no request of the step at {rate:.1} req/s got an answer from {} ({})",
+            p.endpoint_display,
+            why.unwrap_or_else(|| "no error recorded".into())
+        ));
+    }
     let (warm, rest) = (s.warmup.as_secs_f64(), (s.step - s.warmup).as_secs_f64());
     let mut w = stages::planned(&[(warm, rate), (rest, rate)]);
     stages::fill(&mut w, &rep.run.started_at, &rep.series);

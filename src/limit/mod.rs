@@ -79,6 +79,8 @@ pub enum Ended {
     Steps,
     /// Interrupted.
     Interrupted,
+    /// A step could not be run or measured (see [`Outcome::error`]).
+    Error,
 }
 
 impl Ended {
@@ -91,6 +93,7 @@ impl Ended {
             Ended::Budget => "--budget reached before --precision",
             Ended::Steps => "--max-steps reached before --precision",
             Ended::Interrupted => "interrupted",
+            Ended::Error => "a step failed",
         }
     }
 }
@@ -106,20 +109,24 @@ pub struct Outcome {
     pub ended_by: Ended,
     /// Every step in order.
     pub steps: Vec<Step>,
+    /// Why a step could not run, with [`Ended::Error`].
+    pub error: Option<String>,
 }
 
 /// A step's run failed (not an objective: the step could not be measured).
 pub type StepError = String;
 
 /// Runs the search: `run(rate)` sends one step and returns its figures, `stopped()` says an
-/// interrupt came, `seen(step)` is told each verdict (progress).
+/// interrupt came, `seen(step)` is told each verdict (progress). A step that fails to run ends
+/// the search with [`Ended::Error`] and the steps so far.
 pub fn search(
     s: &Settings,
     slo: &Slo,
     mut run: impl FnMut(f64) -> Result<Figures, StepError>,
     stopped: impl Fn() -> bool,
     mut seen: impl FnMut(&Step),
-) -> Result<Outcome, StepError> {
+) -> Outcome {
+    let mut error = None;
     let began = Instant::now();
     let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
     let mut steps: Vec<Step> = Vec::new();
@@ -139,7 +146,13 @@ pub fn search(
             std::thread::sleep(s.cooldown);
         }
         let at_s = began.elapsed().as_secs_f64();
-        let figures = run(rate)?;
+        let figures = match run(rate) {
+            Ok(f) => f,
+            Err(e) => {
+                error = Some(e);
+                break Ended::Error;
+            }
+        };
         if stopped() {
             break Ended::Interrupted;
         }
@@ -157,7 +170,7 @@ pub fn search(
             Next::Done(e) => break e,
         }
     };
-    Ok(Outcome { limit: lo, failed_at: hi, ended_by: ended, steps })
+    Outcome { limit: lo, failed_at: hi, ended_by: ended, steps, error }
 }
 
 enum Next {

@@ -62,6 +62,9 @@ pub struct LimitReport {
     pub failed_at_rps: Option<f64>,
     /// Why the search stopped.
     pub ended_by: Ended,
+    /// With `ended_by: error`, why a step could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Seconds the search took.
     pub elapsed_s: f64,
     /// How it searched.
@@ -93,6 +96,7 @@ impl LimitReport {
             limit_spans_per_s: o.limit.map(|l| round2(l * spans_per_request)),
             failed_at_rps: o.failed_at.map(round2),
             ended_by: o.ended_by,
+            error: o.error,
             elapsed_s: round2(elapsed_s),
             settings: s.into(),
             run,
@@ -138,6 +142,9 @@ pub fn text(r: &LimitReport) -> String {
     let above = r.failed_at_rps.map(|h| format!("; {h:.1} req/s did not")).unwrap_or_default();
     let _ = writeln!(o, "  limit           {limit}{above}");
     let _ = writeln!(o, "  ended           {}", r.ended_by.describe());
+    if let Some(e) = &r.error {
+        let _ = writeln!(o, "  ERROR           {e}");
+    }
     let s = &r.settings;
     let _ = writeln!(
         o,

@@ -82,8 +82,15 @@ fn nothing_passing_exits_1_and_bad_input_exits_2() {
         r["steps"].as_array().unwrap().iter().map(|s| s["rate"].as_f64().unwrap()).collect::<Vec<_>>(),
         [20.0, 10.0]
     );
+    // A target that stops answering ends the search at once, with the report of what ran.
     let c = corpus(dir.path(), "5", &[]);
     let c = c.to_str().unwrap();
+    let json = dir.path().join("gone.json");
+    let gone = ["--endpoint", "http://127.0.0.1:9/v1/traces", "--step", "2s", "--report", json.to_str().unwrap(), "-q"];
+    let o = run(&[&["limit", c][..], &gone[..]].concat());
+    assert_bad_input(&o, &["a step could not run: no request of the step at 10.0 req/s got an answer", "refused"]);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((r["ended_by"].as_str(), r["steps"].as_array().map(Vec::len)), (Some("error"), Some(0)));
     for (args, want) in [
         (vec!["--rate", "10"], "limit does not take --rate"),
         (vec!["--slo", "p99<=soon"], "--slo 'p99<=soon': 'soon' is not a duration"),
