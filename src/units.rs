@@ -113,6 +113,63 @@ pub fn trim_rate(r: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// Microseconds as a short human duration.
+pub fn us(v: u64) -> String {
+    if v >= 10_000_000 {
+        format!("{:.1} s", v as f64 / 1e6)
+    } else if v >= 1_000_000 {
+        format!("{:.2} s", v as f64 / 1e6)
+    } else if v >= 1_000 {
+        format!("{:.2} ms", v as f64 / 1e3)
+    } else {
+        format!("{v} µs")
+    }
+}
+
+/// `+12.50 %`, or `n/a` when BASE is 0.
+pub fn pct(p: Option<f64>) -> String {
+    p.map(|p| format!("{p:+.2} %")).unwrap_or_else(|| "n/a".into())
+}
+
+/// A number with at most one decimal, without a trailing `.0`: `2`, `2.5`.
+pub fn one_decimal(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// `2h 46m 40s`, rounded to the nearest second (to the millisecond under a second).
+pub fn human_duration(secs: f64) -> String {
+    let secs = secs.clamp(0.0, 1e12);
+    let d = if secs >= 1.0 {
+        Duration::from_secs(secs.round() as u64)
+    } else {
+        Duration::from_millis((secs * 1e3).round() as u64)
+    };
+    humantime::format_duration(d).to_string()
+}
+
+/// `362.0 KB/s (2.9 Mbit/s)`.
+pub fn human_rate(bytes_per_s: f64) -> String {
+    let bits = bytes_per_s * 8.0;
+    let bits = if bits >= 1e9 { format!("{:.1} Gbit/s", bits / 1e9) } else { format!("{:.1} Mbit/s", bits / 1e6) };
+    format!("{}/s ({bits})", human_bytes(bytes_per_s.round() as u64))
+}
+
+/// `1:02:03` or `2:03`.
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Milliseconds as a short human duration: `850 ms`, `2.5 s`.
+pub fn ms(v: u64) -> String {
+    if v >= 1_000 { format!("{:.1} s", v as f64 / 1e3) } else { format!("{v} ms") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,8 @@ use super::text::LimitReport;
 use crate::report::charts::latency_unit;
 use crate::report::html::{page_end, page_start, section, table};
 use crate::report::svg::{Axis, Chart, Line, Marks, esc};
-use crate::report::text::us;
 use crate::units::thousands;
+use crate::units::us;
 
 /// The page.
 pub fn page(r: &LimitReport) -> String {

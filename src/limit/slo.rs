@@ -229,7 +229,7 @@ impl Term {
         };
         let shown = match self.unit {
             Unit::Percent => format!("{v:.2} %"),
-            Unit::Micros => crate::report::text::us(v as u64),
+            Unit::Micros => crate::units::us(v as u64),
             Unit::Count => format!("{v}"),
         };
         (!ok).then(|| format!("{} {shown} (wanted {})", self.name, self.text))

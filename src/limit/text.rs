@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::{Ended, Outcome, Settings, Step};
 use crate::report::model::{CorpusInfo, RunInfo};
-use crate::report::text::us;
 use crate::units::thousands;
+use crate::units::us;
 
 /// The settings in the report, in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,8 +6,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::svg::{Axis, Band, Chart, Line, Marks, number};
-use super::text::us;
 use super::timeline::Timeline;
+use crate::units::us;
 use crate::units::{human_bytes, thousands};
 
 /// At most this many stretches of stalled seconds are shaded (a run with a sparse schedule has

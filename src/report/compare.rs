@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Report;
 use super::round2;
-use super::text::us;
+use crate::units::{pct, us};
 
 /// Limits NEW is judged by. All are optional; none given means nothing can fail.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -160,11 +160,6 @@ impl Check {
         let plus = if self.flag.ends_with("-regression") { "+" } else { "" };
         format!("{rel} {plus}{}{}", self.limit, self.unit)
     }
-}
-
-/// `+12.50 %`, or `n/a` when BASE is 0.
-pub fn pct(p: Option<f64>) -> String {
-    p.map(|p| format!("{p:+.2} %")).unwrap_or_else(|| "n/a".into())
 }
 
 /// BASE, NEW and the change in points of a percentage.

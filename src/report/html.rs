@@ -24,10 +24,11 @@ use super::charts::{
 use super::labels::options_in_words;
 use super::model::{Percentiles, decode_histogram};
 use super::svg::{Axis, Chart, Layer, Line, Marks, esc};
-use super::text::{counts, ended_by, us};
+use super::text::{counts, ended_by};
 use super::timeline::Timeline;
 use super::{Render, Report};
 use crate::stats::ErrorClass;
+use crate::units::us;
 use crate::units::{human_bytes, thousands};
 
 /// A self-contained HTML page.

@@ -14,12 +14,13 @@ use super::Report;
 use super::charts::{
     bytes_chart, bytes_per_s, latency_chart, latency_tip, line, no_rate_reason, per_s, seconds_axis, time_chart,
 };
-use super::compare::{Comparison, Count, Side, Value, pct};
+use super::compare::{Comparison, Count, Side, Value};
 use super::html::{page_end, page_start, section, table};
 use super::svg::{Chart, Line, esc};
-use super::text::us;
 use super::timeline::Timeline;
+use crate::units::pct;
 use crate::units::thousands;
+use crate::units::us;
 
 /// The compare page of a [`Comparison`], with the two reports it was made from (for their
 /// per-second series).

@@ -54,10 +54,7 @@ pub const COLUMNS: [&str; 9] = ["stage", "window", "target req/s", "due", "sent/
 /// One row a stage, for tables.
 pub fn rows(r: &super::Report) -> Vec<Vec<String>> {
     use crate::units::thousands;
-    let n = |v: f64| {
-        let s = format!("{v:.1}");
-        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
-    };
+    let n = crate::units::one_decimal;
     r.stages
         .iter()
         .enumerate()
@@ -70,8 +67,8 @@ pub fn rows(r: &super::Report) -> Vec<Vec<String>> {
                 n(s.achieved),
                 n(s.ok_per_s),
                 thousands(s.missed),
-                super::text::us(s.p50_us),
-                super::text::us(s.p99_us),
+                crate::units::us(s.p50_us),
+                crate::units::us(s.p99_us),
             ]
         })
         .collect()

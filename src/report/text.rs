@@ -2,26 +2,13 @@
 
 use std::fmt::Write;
 
-use super::compare::{Comparison, Count, Value, pct};
+use super::compare::{Comparison, Count, Value};
 use super::model::Percentiles;
 use super::{Render, Report};
-use crate::units::{human_bytes, thousands};
+use crate::units::{human_bytes, pct, thousands, us};
 
 /// Plain text for a terminal.
 pub struct Text;
-
-/// Microseconds as a short human duration.
-pub fn us(v: u64) -> String {
-    if v >= 10_000_000 {
-        format!("{:.1} s", v as f64 / 1e6)
-    } else if v >= 1_000_000 {
-        format!("{:.2} s", v as f64 / 1e6)
-    } else if v >= 1_000 {
-        format!("{:.2} ms", v as f64 / 1e3)
-    } else {
-        format!("{v} µs")
-    }
-}
 
 fn row(p: &Percentiles) -> String {
     [p.p50, p.p90, p.p95, p.p99, p.p999, p.max].iter().map(|v| format!("{:>10}", us(*v))).collect()
@@ -175,8 +162,8 @@ fn stages(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "    {:<16}{:>16}{:>10}{:>10.1}{:>10.1}{:>9}{:>11}{:>11}",
-            format!("{} {}–{} s", i + 1, trim(s.start_s), trim(s.end_s)),
-            format!("{} → {}", trim(s.from_rate), trim(s.to_rate)),
+            format!("{} {}–{} s", i + 1, crate::units::one_decimal(s.start_s), crate::units::one_decimal(s.end_s)),
+            format!("{} → {}", crate::units::one_decimal(s.from_rate), crate::units::one_decimal(s.to_rate)),
             thousands(s.scheduled),
             s.achieved,
             s.ok_per_s,
@@ -185,12 +172,6 @@ fn stages(o: &mut String, r: &Report) {
             us(s.p99_us)
         );
     }
-}
-
-/// A number with at most one decimal, without a trailing `.0`.
-fn trim(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
 
 /// `+12` / `-3` / `0`.

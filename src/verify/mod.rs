@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::readback::{ReadBack, Stored};
 use crate::sent::{SentLog, parse_id};
+use crate::units::ms;
 
 pub mod sample;
 
@@ -396,10 +397,6 @@ pub fn text(v: &VerifyReport) -> String {
         }
     }
     out
-}
-
-fn ms(v: u64) -> String {
-    if v >= 1_000 { format!("{:.1} s", v as f64 / 1e3) } else { format!("{v} ms") }
 }
 
 #[cfg(test)]

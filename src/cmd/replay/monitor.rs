@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::replay::{Live, Rate, ReplayPlan};
-use crate::report;
-use crate::units::thousands;
+use crate::units::{clock, thousands};
 
 /// After this long without any HTTP response, print one hint (a run that ends sooner without
 /// a success gets the hint at its end).
@@ -118,7 +117,7 @@ impl Monitor {
             "{:.0}/s {target} · ok {:.1} % · p99 {} · errors {} · missed {}",
             n.scheduled as f64 / secs,
             if finished == 0 { 100.0 } else { n.ok as f64 * 100.0 / finished as f64 },
-            report::text::us(n.p99),
+            crate::units::us(n.p99),
             thousands(n.failed),
             thousands(n.missed)
         );
@@ -156,16 +155,6 @@ pub fn no_response_hint(
         h += &format!(" ({} × {what}: {sample})", thousands(*n));
     }
     h + " — is the collector running?"
-}
-
-/// `1:02:03` or `2:03`.
-fn clock(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }
 
 #[cfg(test)]

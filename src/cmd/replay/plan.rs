@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::time::Duration;
 
 use crate::corpus::Corpus;
 use crate::replay::schedule::Arrivals;
 use crate::replay::{Compression, Rate, ReplayPlan};
-use crate::units::{human_bytes, thousands};
+use crate::units::{human_bytes, human_duration, human_rate, thousands};
 
 /// How much of the slice (decompressed) `--dry-run` decodes: about a second of work.
 pub const DRY_RUN_CHECK: u64 = 1 << 30;
@@ -79,24 +78,6 @@ pub fn estimate(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Est
         passes.saturating_mul(slice(records.clone())).saturating_add(slice(records.start..records.start + rest_records))
     });
     Estimate { requests, seconds, raw_bytes }
-}
-
-/// `2h 46m 40s`, rounded to the nearest second (to the millisecond under a second).
-pub fn human_duration(secs: f64) -> String {
-    let secs = secs.clamp(0.0, 1e12);
-    let d = if secs >= 1.0 {
-        Duration::from_secs(secs.round() as u64)
-    } else {
-        Duration::from_millis((secs * 1e3).round() as u64)
-    };
-    humantime::format_duration(d).to_string()
-}
-
-/// `362.0 KB/s (2.9 Mbit/s)`.
-fn human_rate(bytes_per_s: f64) -> String {
-    let bits = bytes_per_s * 8.0;
-    let bits = if bits >= 1e9 { format!("{:.1} Gbit/s", bits / 1e9) } else { format!("{:.1} Mbit/s", bits / 1e6) };
-    format!("{}/s ({bits})", human_bytes(bytes_per_s.round() as u64))
 }
 
 /// The plan in one line: how many requests, how long, how many bytes, at what bandwidth.
