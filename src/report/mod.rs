@@ -1,28 +1,23 @@
-//! Reports: one model ([`model::Report`]), built from a run's [`Stats`], and one renderer per
-//! output format behind [`Render`] ([`text`], [`json`], [`html`], whose charts are drawn by
-//! [`svg`] from the series as [`timeline`] lays it out, with [`charts`] shared by the pages;
-//! [`labels`] puts the run's options in words). Saved reports can be compared ([`compare`]:
+//! Reports: one model ([`model::Report`]), built from a run's [`Stats`] here (per-stage figures
+//! by [`stages`]), and the renderers under [`render`], one per output format behind [`Render`]
+//! ([`text`], [`json`], [`html`], whose charts are drawn by [`svg`] from the series as
+//! [`timeline`] lays it out, with [`charts`] shared by the pages; [`labels`] puts the run's
+//! options in words). Saved reports can be compared ([`compare`]:
 //! deltas and thresholds for a CI gate, also as a page: [`html_compare`]) and merged
 //! ([`merge`]: shards of one run, exactly). `report` knows nothing of HTTP or corpora: callers
 //! hand it the run description already redacted.
 
-pub mod charts;
 pub mod compare;
 pub mod histogram;
-pub mod html;
-pub mod html_compare;
-mod html_verify;
-pub mod json;
-pub mod labels;
 pub mod merge;
 pub mod model;
+pub mod render;
 pub mod stages;
-pub mod svg;
-pub mod text;
-pub mod timeline;
 pub mod validate;
 
 use std::collections::BTreeMap;
+
+pub use render::{charts, html, html_compare, json, labels, svg, text, timeline};
 
 use crate::stats::Stats;
 pub use model::Report;

@@ -48,32 +48,6 @@ pub fn fill(stages: &mut [StageReport], started_at: &str, series: &[SeriesPoint]
     }
 }
 
-/// Column heads of [`rows`].
-pub const COLUMNS: [&str; 9] = ["stage", "window", "target req/s", "due", "sent/s", "ok/s", "missed", "p50", "p99"];
-
-/// One row a stage, for tables.
-pub fn rows(r: &super::Report) -> Vec<Vec<String>> {
-    use crate::units::thousands;
-    let n = crate::units::one_decimal;
-    r.stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            vec![
-                (i + 1).to_string(),
-                format!("{}–{} s", n(s.start_s), n(s.end_s)),
-                format!("{} → {}", n(s.from_rate), n(s.to_rate)),
-                thousands(s.scheduled),
-                n(s.achieved),
-                n(s.ok_per_s),
-                thousands(s.missed),
-                crate::units::us(s.p50_us),
-                crate::units::us(s.p99_us),
-            ]
-        })
-        .collect()
-}
-
 /// The plan of each stage, figures empty: `(length s, target at its end)` in order, from 0.
 pub fn planned(stages: &[(f64, f64)]) -> Vec<StageReport> {
     let (mut t, mut from) = (0.0, 0.0);

@@ -9,15 +9,15 @@
 
 use std::fmt::Write;
 
-use super::Render;
-use super::Report;
 use super::charts::{
     bytes_chart, bytes_per_s, latency_chart, latency_tip, line, no_rate_reason, per_s, seconds_axis, time_chart,
 };
-use super::compare::{Comparison, Count, Side, Value};
 use super::html::{page_end, page_start, section, table};
 use super::svg::{Chart, Line, esc};
 use super::timeline::Timeline;
+use crate::report::Render;
+use crate::report::Report;
+use crate::report::compare::{Comparison, Count, Side, Value};
 use crate::units::pct;
 use crate::units::thousands;
 use crate::units::us;

@@ -2,9 +2,9 @@
 
 use std::fmt::Write;
 
-use super::compare::{Comparison, Count, Value};
-use super::model::Percentiles;
-use super::{Render, Report};
+use crate::report::compare::{Comparison, Count, Value};
+use crate::report::model::Percentiles;
+use crate::report::{Render, Report};
 use crate::units::{human_bytes, pct, thousands, us};
 
 /// Plain text for a terminal.
@@ -185,7 +185,7 @@ fn signed(v: i64) -> String {
     }
 }
 
-fn side_line(label: &str, s: &super::compare::Side) -> String {
+fn side_line(label: &str, s: &crate::report::compare::Side) -> String {
     let target =
         s.target_rate.map(|t| format!("{} req/s", crate::units::trim_rate(t))).unwrap_or_else(|| "max rate".into());
     let platform = if s.platform.is_empty() { String::new() } else { format!("{} → ", s.platform) };
@@ -340,7 +340,7 @@ mod tests {
     fn text_never_prints_debug_forms_or_empty_parentheses() {
         let mut r = Report { interrupted: true, ..Default::default() };
         r.run.ended_by = "interrupted".into();
-        let c = super::super::compare::compare("a.json", &r, "b.json", &r, &Default::default());
+        let c = crate::report::compare::compare("a.json", &r, "b.json", &r, &Default::default());
         for text in [Text.render(&r), Text.render(&c)] {
             for debug in ["()", "None", "Some(", "\"", "{", "_"] {
                 assert!(!text.contains(debug), "{debug:?} in:\n{text}");

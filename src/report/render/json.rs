@@ -4,10 +4,10 @@
 
 use serde::Deserialize;
 
-use super::compare::Comparison;
-use super::model::REPORT_VERSION;
-use super::validate::validate;
-use super::{Render, Report};
+use crate::report::compare::Comparison;
+use crate::report::model::REPORT_VERSION;
+use crate::report::validate::validate;
+use crate::report::{Render, Report};
 
 /// Pretty-printed JSON.
 pub struct Json;
@@ -27,7 +27,7 @@ impl Render<Comparison> for Json {
 /// Largest report file read: a run of 100 hours (the most [`MAX_REPORT_BUCKETS`] allows) writes
 /// about 130 MB.
 ///
-/// [`MAX_REPORT_BUCKETS`]: super::validate::MAX_REPORT_BUCKETS
+/// [`MAX_REPORT_BUCKETS`]: crate::report::validate::MAX_REPORT_BUCKETS
 pub const MAX_REPORT_BYTES: u64 = 256 << 20;
 
 /// Longest piece of a JSON error repeated in a message (serde quotes whole string values).

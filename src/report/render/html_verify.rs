@@ -1,10 +1,10 @@
 //! The report page's "Did it arrive?" section: acknowledged spans against the spans `verify`
 //! found stored, for a report that carries a `verify` section.
 
-use super::Report;
 use super::charts::{line, seconds_axis, time_chart, x_axis};
 use super::svg::Chart;
 use super::timeline::Timeline;
+use crate::report::Report;
 use crate::units::thousands;
 use crate::verify::VerifyReport;
 

@@ -11,8 +11,8 @@
 
 use std::time::UNIX_EPOCH;
 
-use super::Report;
-use super::model::SeriesPoint;
+use crate::report::Report;
+use crate::report::model::SeriesPoint;
 
 /// Longest series (seconds) laid out densely, its empty seconds included; a longer one (only a
 /// hostile or merged file gets there) keeps the seconds it has.
