@@ -276,8 +276,16 @@ impl Conn {
             }
             let mut progress = false;
             let kept_alive_unsent = s.written == 0 && self.served > 0;
+            // A reset on a kept-alive connection before any byte of an answer: the server had
+            // closed it (its idle timeout firing as the request went out) and its kernel threw
+            // the unread request away — the request was never seen, so it goes again on a fresh
+            // connection. (A plain end of stream after the request is not that sure: a server
+            // may have read it and died, so it stays a failure.)
+            let no_answer_yet = self.served > 0 && self.buf.is_empty();
+            let unread = |e: &io::Error| no_answer_yet && e.kind() == io::ErrorKind::ConnectionReset;
             match self.poll_fill(cx) {
                 Poll::Ready(Ok(0)) if kept_alive_unsent => return Poll::Ready(Err(Failed::NotSent)),
+                Poll::Ready(Ok(0)) if s.error.as_ref().is_some_and(unread) => return Poll::Ready(Err(Failed::NotSent)),
                 Poll::Ready(Ok(0)) => {
                     let e = s.error.take().unwrap_or_else(|| {
                         io::Error::new(
@@ -291,6 +299,7 @@ impl Conn {
                 Poll::Ready(Ok(_)) if kept_alive_unsent => return Poll::Ready(Err(Failed::NotSent)),
                 Poll::Ready(Ok(_)) => progress = true,
                 Poll::Ready(Err(_)) if kept_alive_unsent => return Poll::Ready(Err(Failed::NotSent)),
+                Poll::Ready(Err(e)) if unread(&e) => return Poll::Ready(Err(Failed::NotSent)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Failed::Io(e))),
                 Poll::Pending => {}
             }

@@ -113,6 +113,23 @@ fn idle_connections_half_closed_by_the_server_cost_no_timeout() {
     idle_closes_cost_no_timeout(Idle::HalfClose);
 }
 
+#[test]
+fn a_reset_of_a_reused_connection_before_any_answer_sends_the_request_again() {
+    // Every second request on a connection is reset unread: each goes again on a fresh
+    // connection and succeeds there; the server saw (and answered) each request exactly once.
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), "40", &["--mix", "simple=1"]);
+    let s = h1::reset_on_reuse();
+    let args = ["--rate", "20", "--connections", "1", "--requests", "6", "--timeout", "4s"];
+    let r = replay_within(dir.path(), &c, &s.url(), &args, Duration::from_secs(30));
+    let seen = s.stop();
+    r.assert_accounted();
+    assert_eq!(r.errors(), &serde_json::json!({}), "no request failed: {}", r.report["requests"]);
+    assert_eq!((r.req("ok"), r.req("retries")), (6, 0), "sent again, not retried: {}", r.report["requests"]);
+    assert_eq!((seen.requests, seen.answered.get(&200)), (6, Some(&6)), "{seen:?}");
+    assert!(seen.connections >= 6, "each reuse was reset: {seen:?}");
+}
+
 /// Requests large enough (about 1 MB) that the server answers long before the body is sent.
 fn big_request_corpus(dir: &Path) -> std::path::PathBuf {
     corpus(dir, "60", &["--mix", "simple=1", "--traces-per-request", "20"])

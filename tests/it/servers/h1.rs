@@ -151,6 +151,26 @@ pub fn idle_closing(idle: Duration, how: Idle) -> Running {
     })
 }
 
+/// Answers the first request of each connection 200 and keeps it open; when the next request's
+/// first bytes arrive, resets the connection without reading them (close with SO_LINGER 0): a
+/// server whose idle timeout fired as the request went out, as uvicorn's can.
+pub fn reset_on_reuse() -> Running {
+    spawn(move |stream, counts| async move {
+        let mut conn = Conn::new(stream);
+        let Some(head) = conn.read_head().await else { return };
+        counts.requests.fetch_add(1, Ordering::SeqCst);
+        if conn.read_body(head.content_length).await.is_none() || !conn.answer(&counts, 200, &[PROTOBUF], b"").await {
+            return;
+        }
+        if conn.stream.readable().await.is_ok() {
+            // Deprecated because a lingering close blocks the thread; a zero linger does not
+            // linger at all: the drop sends RST at once.
+            #[allow(deprecated)]
+            let _ = conn.stream.set_linger(Some(Duration::ZERO));
+        }
+    })
+}
+
 /// Answers `status` (with `Connection: close`) as soon as a request head arrives, before
 /// reading its body, then half-closes and drains what the client still sends before closing.
 pub fn early_status(status: u16) -> Running {
