@@ -298,8 +298,9 @@ pub struct ReplayArgs {
     /// reproducible with --seed) [default: uniform].
     #[arg(long, value_parser = ["uniform", "poisson"], ignore_case = true)]
     pub arrivals: Option<String>,
-    /// Seed of --arrivals poisson: the same seed gives the same schedule [default: 1].
-    #[arg(long, requires = "arrivals")]
+    /// Seed of --arrivals poisson (or TRACEBLAST_ARRIVALS=poisson): the same seed gives the same
+    /// schedule [default: 1; each --shard draws its own from it].
+    #[arg(long)]
     pub seed: Option<u64>,
     /// Most requests in flight; a request due when the cap is full is counted as missed [default: 256].
     #[arg(long, allow_hyphen_values = true)]

@@ -86,7 +86,15 @@ pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo)> {
             .as_deref()
             .map(|b| parse_duration(b, Duration::from_secs(7 * 86_400)).map_err(|e| anyhow!("--budget {e}")))
             .transpose()?,
-        max_steps: number("--max-steps", &a.max_steps, 30.0, 1.0..=200.0)? as u32,
+        max_steps: match &a.max_steps {
+            None => 30,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .ok_or_else(|| anyhow!("--max-steps '{v}': expected a whole number from 1 to 200"))?,
+        },
     };
     Ok((s, slo))
 }

@@ -323,6 +323,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
     let stages_given =
         if a.stages.is_none() && rate_flags { None } else { pick(&a.stages, "--stages", env, "TRACEBLAST_STAGES") };
     if let Some(Val { from, .. }) = &stages_given
+        && a.stages.is_none()
         && let Some(var) =
             ["TRACEBLAST_RATE", "TRACEBLAST_RAMP_UP", "TRACEBLAST_DURATION"].iter().find(|v| env.get(v).is_some())
     {

@@ -3,7 +3,7 @@
 //!
 //! The search runs steps of a fixed rate, each held for `step` with its first `warmup`
 //! excluded from the figures: a coarse step-up (×`factor` from `start` until a step fails or
-//! `max` is reached; halving from `start` while it fails), then a bisection between the highest
+//! `max` is reached; ÷`factor` from `start` while it fails), then a bisection between the highest
 //! passing and the lowest failing rate until they are within `precision` of each other, the
 //! step budget is spent or the time budget would be exceeded. How a step is run is the
 //! caller's ([`search`] takes it as a function): the command runs a real replay, the tests
@@ -142,8 +142,8 @@ pub fn search(
         if s.budget.is_some_and(|b| began.elapsed() + per_step > b) {
             break Ended::Budget;
         }
-        if !steps.is_empty() {
-            std::thread::sleep(s.cooldown);
+        if !steps.is_empty() && !pause(s.cooldown, &stopped) {
+            break Ended::Interrupted;
         }
         let at_s = began.elapsed().as_secs_f64();
         let figures = match run(rate) {
@@ -171,6 +171,18 @@ pub fn search(
         }
     };
     Outcome { limit: lo, failed_at: hi, ended_by: ended, steps, error }
+}
+
+/// Sleeps `d` in short naps, false as soon as `stopped()` says so (Ctrl-C during a cooldown).
+fn pause(d: Duration, stopped: &impl Fn() -> bool) -> bool {
+    let end = Instant::now() + d;
+    while let Some(left) = end.checked_duration_since(Instant::now()).filter(|l| !l.is_zero()) {
+        if stopped() {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    !stopped()
 }
 
 enum Next {

@@ -143,7 +143,15 @@ impl ReplayPlan {
             let own: Vec<_> = self.stages.iter().map(|s| schedule::Stage { target: s.target / share, ..*s }).collect();
             schedule::Schedule::staged(&own)
         };
-        Some(s.with_arrivals(self.arrivals))
+        // Each shard draws its own gaps: independent Poisson processes of rate r/n add up to
+        // one of rate r, where shards with one seed would all send at the same instants.
+        let arrivals = match (self.arrivals, self.shard) {
+            (schedule::Arrivals::Poisson { seed }, Some((k, _))) => {
+                schedule::Arrivals::Poisson { seed: seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) }
+            }
+            (a, _) => a,
+        };
+        Some(s.with_arrivals(arrivals))
     }
 
     /// The target rate a report states: `--rate`, or over `--stages` their mean (requests due

@@ -215,7 +215,8 @@ fn change_pct(base: f64, new: f64) -> Option<f64> {
 }
 
 fn count(base: u64, new: u64) -> Count {
-    Count { base, new, delta: new as i64 - base as i64, change_pct: change_pct(base as f64, new as f64) }
+    let delta = (i128::from(new) - i128::from(base)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    Count { base, new, delta, change_pct: change_pct(base as f64, new as f64) }
 }
 
 fn value(base: f64, new: f64) -> Value {

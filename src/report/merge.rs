@@ -140,7 +140,10 @@ fn merged_stages(inputs: &[(String, Report)]) -> Result<Vec<StageReport>, String
     for (i, st) in stages.iter_mut().enumerate() {
         st.from_rate = inputs.iter().map(|(_, r)| r.stages[i].from_rate).sum();
         st.to_rate = inputs.iter().map(|(_, r)| r.stages[i].to_rate).sum();
-        st.expected = inputs.iter().map(|(_, r)| r.stages[i].expected).sum();
+        st.expected = 0;
+        for (file, r) in inputs {
+            add(&mut st.expected, r.stages[i].expected, file, format_args!("stages[{i}].expected"))?;
+        }
     }
     Ok(stages)
 }

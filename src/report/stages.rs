@@ -19,24 +19,25 @@ pub fn fill(stages: &mut [StageReport], started_at: &str, series: &[SeriesPoint]
         let from = if i == 0 { f64::NEG_INFINITY } else { st.start_s };
         let to = if i == last { f64::INFINITY } else { st.end_s };
         let mut h = Histogram::<u64>::new(3).expect("valid precision");
-        let (mut scheduled, mut ok, mut failed, mut missed, mut due_secs) = (0, 0, 0, 0, 0u64);
+        let (mut scheduled, mut ok, mut failed, mut missed) = (0u64, 0u64, 0u64, 0u64);
         for p in series {
             let mid = p.t as f64 + 0.5 - start;
             if mid < from || mid >= to {
                 continue;
             }
-            scheduled += p.scheduled;
-            due_secs += u64::from(p.scheduled > 0);
-            ok += p.ok;
-            failed += p.failed;
-            missed += p.missed;
+            // Saturating: the series of a report file is not trusted to add up.
+            scheduled = scheduled.saturating_add(p.scheduled);
+            ok = ok.saturating_add(p.ok);
+            failed = failed.saturating_add(p.failed);
+            missed = missed.saturating_add(p.missed);
             if let Ok(s) = decode_histogram(&p.hist) {
                 let _ = h.add(&s);
             }
         }
-        // Per second of the seconds that had requests due: the stage's length would count a
-        // second too few or too many where its edges fall inside seconds.
-        let len = due_secs.max(1) as f64;
+        // Per whole second given to the stage (those whose middle falls in it): its length
+        // would count a second too few or too many where its edges fall inside seconds.
+        let secs = |at: f64| (start + at - 0.5).ceil();
+        let len = (secs(st.end_s) - secs(st.start_s)).max(1.0);
         let p = Percentiles::of(&h);
         st.scheduled = scheduled;
         st.ok = ok;
@@ -77,6 +78,15 @@ mod tests {
         let mut h = Histogram::<u64>::new(3).unwrap();
         h.record_n(latency_us, ok).unwrap();
         SeriesPoint { t, scheduled, ok, missed, hist: encode_histogram(&h), ..SeriesPoint::default() }
+    }
+
+    #[test]
+    fn rates_below_one_a_second_count_every_second_of_the_stage() {
+        // 0.5/s over 4 s: requests in seconds 1000 and 1002 only; the rate is 2 over 4 s.
+        let mut stages = planned(&[(4.0, 0.5)]);
+        let series = [second(1000, 1, 1, 0, 1_000), second(1002, 1, 1, 0, 1_000)];
+        fill(&mut stages, "1970-01-01T00:16:40.000Z", &series);
+        assert_eq!((stages[0].achieved, stages[0].ok_per_s), (0.5, 0.5));
     }
 
     #[test]

@@ -68,6 +68,22 @@ fn reals(r: &Report) -> Result<(), String> {
     ];
     all.extend(r.rate.target.map(|t| ("rate.target".to_string(), t)));
     all.extend(r.scenarios.iter().map(|(n, s)| (format!("scenarios.{n}.avg_bytes"), s.avg_bytes)));
+    for (i, s) in r.stages.iter().enumerate() {
+        if s.end_s < s.start_s {
+            return Err(format!("stages[{i}] ends ({}) before it starts ({})", s.end_s, s.start_s));
+        }
+        all.extend(
+            [
+                ("start_s", s.start_s),
+                ("end_s", s.end_s),
+                ("from_rate", s.from_rate),
+                ("to_rate", s.to_rate),
+                ("achieved", s.achieved),
+                ("ok_per_s", s.ok_per_s),
+            ]
+            .map(|(k, v)| (format!("stages[{i}].{k}"), v)),
+        );
+    }
     for (field, v) in all {
         if !(0.0..=MAX_REAL).contains(&v) {
             let v = if v.abs() < 1e9 { v.to_string() } else { format!("{v:e}") };
@@ -122,5 +138,11 @@ mod tests {
         r.rate.target = None;
         r.bytes.per_request = 1e300;
         assert_eq!(validate(&r).unwrap_err(), "bytes.per_request is 1e300, outside 0 to 1e15");
+        r.bytes.per_request = 1.0;
+        r.stages = crate::report::stages::planned(&[(2.0, 1e308)]);
+        assert_eq!(validate(&r).unwrap_err(), "stages[0].to_rate is 1e308, outside 0 to 1e15");
+        r.stages[0].to_rate = 1.0;
+        r.stages[0].end_s = -1.0;
+        assert_eq!(validate(&r).unwrap_err(), "stages[0] ends (-1) before it starts (0)");
     }
 }

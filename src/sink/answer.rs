@@ -118,12 +118,13 @@ pub(super) async fn faults(ctx: &Ctx, format: Format, keys: &[SpanKey], seq: u64
         state.count_stalled();
         tokio::time::sleep(wait).await;
     }
-    if !draw.latency.is_zero() {
+    if !draw.latency.is_zero() || ctx.queue.is_some() {
         state.count_delayed();
+    }
+    if !draw.latency.is_zero() {
         tokio::time::sleep(draw.latency).await;
     }
     if let Some(q) = &ctx.queue {
-        state.count_delayed();
         tokio::time::sleep(q.turn(Instant::now())).await;
     }
     let spans = keys.len() as u64;

@@ -1,5 +1,6 @@
 //! `traceblast limit` against the in-process sink: it must find a rate limit (429 beyond
-//! 300/s) within 5 % and the knee of a server whose latency grows without bound above 400/s;
+//! 300/s) within 5 % and the knee of a server whose latency grows without bound above 400/s
+//! (within 15 %: a p99 objective on a shared machine needs a margin);
 //! exit codes and one-line errors for bad input.
 
 use std::path::Path;
@@ -9,13 +10,14 @@ use traceblast::sink::{self, Faults, SinkPlan};
 use crate::replay::corpus;
 use crate::util::*;
 
-/// Runs `limit` against `sink`; returns the output and the JSON report.
-fn limit(dir: &Path, s: &sink::Running, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+/// Runs `limit` against `sink` with steps of `step` (the first second left out); returns the
+/// output and the JSON report.
+fn limit(dir: &Path, s: &sink::Running, step: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
     let c = corpus(dir, "100", &[]);
     let (json, html) = (dir.join("limit.json"), dir.join("limit.html"));
     let url = format!("http://{}/v1/traces", s.addr);
     let mut args = vec!["limit", c.to_str().unwrap(), "--endpoint", &url, "--report", json.to_str().unwrap()];
-    args.extend(["--html", html.to_str().unwrap(), "--step", "3s", "--warmup", "1s", "--cooldown", "500ms"]);
+    args.extend(["--html", html.to_str().unwrap(), "--step", step, "--warmup", "1s", "--cooldown", "500ms"]);
     args.extend(extra);
     let o = run(&args);
     let r = std::fs::read_to_string(&json).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
@@ -34,10 +36,13 @@ fn check_steps(r: &serde_json::Value) {
 #[test]
 fn finds_a_rate_limit_within_five_percent() {
     let dir = tempfile::tempdir().unwrap();
-    // A small bucket: the limit shows within a 3 s step, not after a second's burst drains.
-    let faults = Faults { rate_limit: Some(300.0), burst: Some(5.0), ..Faults::default() };
+    // A bucket of 50 (a sixth of a second): at 5 % over the limit it runs dry 3.3 s into a 4 s
+    // step, where a second's burst (300) would hide the excess for 20 s; and it absorbs the
+    // jitter of a loaded machine (requests handled in bunches after a stall), which a bucket
+    // of 5 did not while the whole test suite ran.
+    let faults = Faults { rate_limit: Some(300.0), burst: Some(50.0), ..Faults::default() };
     let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
-    let (o, r) = limit(dir.path(), &s, &["--slo", "success>=99%", "--start-rate", "50"]);
+    let (o, r) = limit(dir.path(), &s, "4s", &["--slo", "success>=99%", "--start-rate", "50"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let found = r["limit_rps"].as_f64().unwrap();
     assert!((285.0..=315.0).contains(&found), "limit {found} req/s, want 300 ± 5 %: {}", stdout(&o));
@@ -59,13 +64,17 @@ fn finds_the_knee_of_a_server_that_queues() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults { capacity: Some(400.0), ..Faults::default() };
     let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
-    let (o, r) = limit(dir.path(), &s, &["--slo", "p99<=50ms,success>=99%", "--start-rate", "50"]);
+    // Below 400/s nothing waits; above, the queue grows by the excess every second: at 440/s by
+    // 40 requests (100 ms) a second, 300 ms by the end of a 3 s step. The objective sits well
+    // above what a loaded 2-core machine adds to p99 by itself (up to ~150 ms seen while the
+    // whole test suite ran), so only the queue can break it.
+    let (o, r) = limit(dir.path(), &s, "3s", &["--slo", "p99<=250ms,success>=99%", "--start-rate", "50"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let found = r["limit_rps"].as_f64().unwrap();
-    // Below 400/s nothing waits; above, the queue grows by the excess every second.
-    assert!((360.0..=420.0).contains(&found), "knee {found} req/s, want about 400: {}", stdout(&o));
-    let above: Vec<_> = r["steps"].as_array().unwrap().iter().filter(|s| s["rate"].as_f64().unwrap() > 420.0).collect();
-    assert!(!above.is_empty() && above.iter().all(|s| s["p99_us"].as_u64().unwrap() > 50_000), "{above:?}");
+    assert!((340.0..=440.0).contains(&found), "knee {found} req/s, want about 400: {}", stdout(&o));
+    let above: Vec<_> =
+        r["steps"].as_array().unwrap().iter().filter(|s| s["rate"].as_f64().unwrap() >= 460.0).collect();
+    assert!(!above.is_empty() && above.iter().all(|s| s["p99_us"].as_u64().unwrap() > 250_000), "{above:?}");
     check_steps(&r);
 }
 
@@ -74,7 +83,7 @@ fn nothing_passing_exits_1_and_bad_input_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults { fail: vec![(503, 1.0)], ..Faults::default() };
     let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
-    let (o, r) = limit(dir.path(), &s, &["--start-rate", "20", "--max-steps", "2", "-q"]);
+    let (o, r) = limit(dir.path(), &s, "2s", &["--start-rate", "20", "--max-steps", "2", "-q"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(r["limit_rps"], serde_json::Value::Null);
     assert_eq!(r["ended_by"], "steps");

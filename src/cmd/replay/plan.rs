@@ -126,7 +126,14 @@ pub fn warnings(plan: &ReplayPlan, e: &Estimate, records: u64) -> Vec<String> {
     {
         let per_pass = records.div_ceil(u64::from(plan.batch));
         let ends = s.due(loops.saturating_mul(per_pass)).as_secs_f64();
-        if ends < d.as_secs_f64() {
+        if ends < d.as_secs_f64() && !plan.stages.is_empty() {
+            w.push(format!(
+                "the stages ({}) will not be completed: {loops} pass(es) of {} requests end after about {}; add --loops inf to keep sending",
+                humantime::format_duration(d),
+                thousands(per_pass),
+                human_duration(ends)
+            ));
+        } else if ends < d.as_secs_f64() {
             w.push(format!(
                 "--duration {} will not be reached: {loops} pass(es) of {} requests at {} req/s end after about {}; add --loops inf to keep sending",
                 humantime::format_duration(d),
@@ -298,16 +305,18 @@ pub fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
     let mut put = |k: &str, v: String| {
         o.insert(k.to_string(), v);
     };
-    put(
-        "rate",
-        match (plan.rate, &plan.rate_in) {
-            (Rate::PerSec(r), None) => r.to_string(),
-            (Rate::PerSec(r), Some(given)) => format!("{r} ({})", given.given),
-            (Rate::Max, _) => "max".into(),
-        },
-    );
-    put("ramp_up", humantime::format_duration(plan.ramp_up).to_string());
-    if !plan.stages.is_empty() {
+    // The stages replace --rate and --ramp-up (plan.rate then holds their peak, not a target).
+    if plan.stages.is_empty() {
+        put(
+            "rate",
+            match (plan.rate, &plan.rate_in) {
+                (Rate::PerSec(r), None) => r.to_string(),
+                (Rate::PerSec(r), Some(given)) => format!("{r} ({})", given.given),
+                (Rate::Max, _) => "max".into(),
+            },
+        );
+        put("ramp_up", humantime::format_duration(plan.ramp_up).to_string());
+    } else {
         put("stages", crate::config::profile::stages_text(&plan.stages));
     }
     put("arrivals", arrivals_text(plan.arrivals));

@@ -191,3 +191,29 @@ fn rates_come_in_requests_spans_traces_or_bytes_a_second() {
         assert!(e.contains(&format!("--rate '{bad}'")), "{bad}: {e}");
     }
 }
+
+#[test]
+fn stages_replace_the_rate_options_and_poisson_shards_draw_their_own_gaps() {
+    // The --stages flag wins over rate variables (a .env written for plain runs).
+    let env = Env::from_pairs(&[("TRACEBLAST_RATE", "50"), ("TRACEBLAST_DURATION", "1m")]);
+    let p = plan(&args(&["--stages", "10s:100,20s:0"]), &env).unwrap();
+    assert_eq!((p.stop.duration, p.rate), (Some(Duration::from_secs(30)), Rate::PerSec(100.0)));
+    assert_eq!(p.target_rate(), Some(50.0), "1,500 requests over 30 s");
+    // The variable with a rate variable is ambiguous.
+    let e = err(&[], &[("TRACEBLAST_STAGES", "10s:100"), ("TRACEBLAST_RATE", "50")]);
+    assert_eq!(
+        e,
+        "TRACEBLAST_STAGES replaces --rate, --ramp-up and --duration, but TRACEBLAST_RATE is set too: unset one"
+    );
+    // Two shards of a Poisson run: each half the rate, with different instants.
+    let shard = |k: &str| {
+        plan(&args(&["--rate", "100", "--arrivals", "poisson", "--seed", "3", "--shard", k]), &Env::from_pairs(&[]))
+            .unwrap()
+            .schedule()
+            .unwrap()
+    };
+    let (a, b) = (shard("0/2"), shard("1/2"));
+    assert!((0..50).filter(|i| a.due(*i) == b.due(*i)).count() == 0, "the shards send at their own instants");
+    let n = a.due_before(Duration::from_secs(40));
+    assert!(n.abs_diff(2000) < 150, "each shard sends about half: {n}");
+}

@@ -155,7 +155,9 @@ fn headline(o: &mut String, c: &Comparison) {
         rows.push(n(&format!("acknowledged traces (verify: {} / {})", v.from[0], v.from[1]), &v.acknowledged));
         rows.push(n("stored whole", &v.stored));
         rows.push(real("loss", &v.loss_percent, " %", false));
-        let ms = |name: &str, x: &Count| vec![name.into(), us(x.base * 1000), us(x.new * 1000), pct(x.change_pct)];
+        let ms = |name: &str, x: &Count| {
+            vec![name.into(), us(x.base.saturating_mul(1000)), us(x.new.saturating_mul(1000)), pct(x.change_pct)]
+        };
         rows.extend(v.lag_p50_ms.as_ref().map(|x| ms("visibility lag p50", x)));
         rows.extend(v.lag_p99_ms.as_ref().map(|x| ms("visibility lag p99", x)));
     }

@@ -266,8 +266,8 @@ impl Render<Comparison> for Text {
                     let _ = writeln!(
                         o,
                         "    {name:<20}{:>14}{:>14}{:>14}",
-                        us(x.base * 1000),
-                        us(x.new * 1000),
+                        us(x.base.saturating_mul(1000)),
+                        us(x.new.saturating_mul(1000)),
                         pct(x.change_pct)
                     );
                 }
