@@ -430,7 +430,7 @@ fn tables(o: &mut String, r: &Report) {
         .collect();
     table(o, "Scenarios", &["scenario", "requests", "ok", "p50", "p99", "avg request"], &scenarios);
     if !r.stages.is_empty() {
-        table(o, "Stages", &STAGE_COLUMNS, &stage_rows(r));
+        table(o, "Stages", &super::stages::COLUMNS, &super::stages::rows(r).map(Vec::from).collect::<Vec<_>>());
     }
     let q = &r.requests;
     let mut outcomes: Vec<Vec<String>> = vec![
@@ -448,31 +448,6 @@ fn tables(o: &mut String, r: &Report) {
         vec!["traces ok".into(), thousands(r.traces.ok)],
     ]);
     table(o, "Outcomes", &["", "count"], &outcomes);
-}
-
-/// Column heads of [`stage_rows`].
-const STAGE_COLUMNS: [&str; 9] = ["stage", "window", "target req/s", "due", "sent/s", "ok/s", "missed", "p50", "p99"];
-
-/// One row a stage, for tables.
-fn stage_rows(r: &Report) -> Vec<Vec<String>> {
-    let n = crate::units::one_decimal;
-    r.stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            vec![
-                (i + 1).to_string(),
-                format!("{}–{} s", n(s.start_s), n(s.end_s)),
-                format!("{} → {}", n(s.from_rate), n(s.to_rate)),
-                thousands(s.scheduled),
-                n(s.achieved),
-                n(s.ok_per_s),
-                thousands(s.missed),
-                us(s.p50_us),
-                us(s.p99_us),
-            ]
-        })
-        .collect()
 }
 
 /// Failures without a status by class with a sample message each, the gRPC statuses, and a

@@ -9,6 +9,7 @@ pub mod html_compare;
 mod html_verify;
 pub mod json;
 pub mod labels;
+pub mod stages;
 pub mod svg;
 pub mod text;
 pub mod timeline;

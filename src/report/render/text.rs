@@ -158,18 +158,11 @@ fn stages(o: &mut String, r: &Report) {
         "  {:<18}{:>16}{:>10}{:>10}{:>10}{:>9}{:>11}{:>11}",
         "stage", "target req/s", "due", "sent/s", "ok/s", "missed", "p50", "p99"
     );
-    for (i, s) in r.stages.iter().enumerate() {
+    for [n, window, target, due, sent, ok, missed, p50, p99] in super::stages::rows(r) {
         let _ = writeln!(
             o,
-            "    {:<16}{:>16}{:>10}{:>10.1}{:>10.1}{:>9}{:>11}{:>11}",
-            format!("{} {}–{} s", i + 1, crate::units::one_decimal(s.start_s), crate::units::one_decimal(s.end_s)),
-            format!("{} → {}", crate::units::one_decimal(s.from_rate), crate::units::one_decimal(s.to_rate)),
-            thousands(s.scheduled),
-            s.achieved,
-            s.ok_per_s,
-            thousands(s.missed),
-            us(s.p50_us),
-            us(s.p99_us)
+            "    {:<16}{target:>16}{due:>10}{sent:>10}{ok:>10}{missed:>9}{p50:>11}{p99:>11}",
+            format!("{n} {window}")
         );
     }
 }
