@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cli::LimitArgs;
 use crate::config::env::Env;
 use crate::corpus::Corpus;
-use crate::limit::text::{LimitReport, STEP_HEAD, step_line};
+use crate::limit::report::{LimitReport, STEP_HEAD, step_line};
 use crate::limit::{self, Ended, Figures, Settings};
 use crate::replay::{Rate, ReplayPlan, Stop};
 use crate::report::stages;
@@ -58,7 +58,7 @@ pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
     let rep = report(&plan, &corpus, &settings, &slo, outcome, began.elapsed());
     write(&rep, json.as_ref(), html.as_ref())?;
     if !quiet {
-        super::emit(crate::limit::text::text(&rep))?;
+        super::emit(crate::limit::report::text(&rep))?;
     }
     if let Some(e) = error {
         // Exit 2 with the cause, after the report of the steps that ran.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::text::LimitReport;
+use super::report::LimitReport;
 use crate::report::charts::latency_unit;
 use crate::report::html::{page_end, page_start, section, table};
 use crate::report::svg::{Axis, Chart, Line, Marks, esc};
@@ -96,7 +96,7 @@ pub fn page(r: &LimitReport) -> String {
                 us(s.figures.p50_us),
                 us(s.figures.p99_us),
                 thousands(s.figures.missed),
-                if s.pass { "pass".into() } else { format!("FAIL: {}", s.broken.join("; ")) },
+                super::report::verdict(s),
             ]
         })
         .collect();

@@ -10,8 +10,8 @@
 //! also a model.
 
 pub mod html;
+pub mod report;
 pub mod slo;
-pub mod text;
 
 use std::time::{Duration, Instant};
 

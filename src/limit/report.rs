@@ -1,4 +1,5 @@
-//! The limit search's report: its model (what `--report` writes as JSON) and its text.
+//! The limit search's report: its model (what `--report` writes as JSON) and its text (the
+//! page is [`super::html`]).
 
 use std::fmt::Write;
 
@@ -122,8 +123,13 @@ pub fn step_line(i: usize, s: &Step) -> String {
         us(f.p50_us),
         us(f.p99_us),
         thousands(f.missed),
-        if s.pass { "pass".to_string() } else { format!("FAIL: {}", s.broken.join("; ")) }
+        verdict(s)
     )
+}
+
+/// `pass`, or `FAIL:` and the objectives the step broke.
+pub fn verdict(s: &Step) -> String {
+    if s.pass { "pass".to_string() } else { format!("FAIL: {}", s.broken.join("; ")) }
 }
 
 /// The heading of [`step_line`]s.
