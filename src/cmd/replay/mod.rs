@@ -97,6 +97,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
             let m = monitor::Monitor {
                 live,
                 plan: plan.clone(),
+                schedule: plan.schedule(),
                 total: estimate.requests,
                 bar: bar.clone(),
                 lines,

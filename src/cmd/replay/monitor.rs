@@ -18,6 +18,8 @@ pub struct Monitor {
     pub live: Live,
     /// The plan (endpoint, rate, stop conditions).
     pub plan: ReplayPlan,
+    /// The plan's schedule, built once (`None` at `--rate max`).
+    pub schedule: Option<crate::replay::schedule::Schedule>,
     /// Requests the run schedules, when known.
     pub total: Option<u64>,
     /// The bar drawn on a terminal (hidden otherwise).
@@ -106,7 +108,7 @@ impl Monitor {
         let target = match (self.plan.own_rate(), self.plan.stages.is_empty()) {
             (Rate::PerSec(r), true) => format!("of {r:.0}/s"),
             // Stages: the profile's rate now, which the average so far trails on a ramp.
-            (Rate::PerSec(_), false) => match self.plan.schedule() {
+            (Rate::PerSec(_), false) => match &self.schedule {
                 Some(s) => format!("(target now {:.0}/s)", s.rate_at(secs)),
                 None => String::new(),
             },
@@ -131,7 +133,7 @@ impl Monitor {
     /// max`; unknown otherwise.
     fn time_left(&self, n: &Now) -> Option<Duration> {
         let by_duration = self.plan.stop.duration.map(|d| d.saturating_sub(n.elapsed));
-        let by_schedule = match (self.plan.schedule(), self.total) {
+        let by_schedule = match (&self.schedule, self.total) {
             (Some(s), Some(t)) if t > 0 => Some(s.due(t - 1).saturating_sub(n.elapsed)),
             _ => None,
         };
