@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueHint};
 
+mod limit;
+mod verify;
+pub use limit::LimitArgs;
+pub use verify::VerifyArgs;
+
 /// A value parser that accepts any string but offers `values` to shell completions. The value
 /// is validated later by `config`, whose errors name the flag *or* the variable it came from
 /// (a clap-validated flag could not share one message with its environment variable).
@@ -79,109 +84,6 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Find the highest request rate an endpoint sustains within objectives (success, latency).
     Limit(Box<LimitArgs>),
-}
-
-/// `traceblast limit`: replay's target options, and how to search.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  traceblast limit corpus.zst --endpoint http://127.0.0.1:4318/v1/traces
-  traceblast limit corpus.zst --slo 'success>=99.9%,p99<=1s,missed==0' --step 30s --report limit.json --html limit.html
-  traceblast limit corpus.zst --platform phoenix-local --slo 'p99<=500ms' --start-rate 5 --budget 15m
-
-The search: steps of --step at one rate each (the first --warmup of each left out of its
-figures), doubling from --start-rate until a step breaks an objective, then halving the gap
-between the highest passing and the lowest failing rate until they are within --precision.
-Objectives: success (%), p50 p90 p99 p999 max (durations), missed and failed (counts or %),
-retries (count), rate (% of the target released); operators >= <= > < ==.
-Replay's options set the target and the traffic (--endpoint, --platform, -H, --protocol,
---connections, --max-in-flight, --compression, --batch, --arrivals...); --report and --html
-write the search's report. Exit codes: 0 a limit was found; 1 no rate met the objectives;
-2 bad input or a step that could not run; 130 interrupted (the report so far is written).")]
-pub struct LimitArgs {
-    /// What to send and where (replay's options; --rate, --stages, --duration, --requests,
-    /// --loops, --ramp-up, --shard, --verify and --min-success are the search's to set).
-    #[command(flatten)]
-    pub replay: ReplayArgs,
-    /// Objectives every step must meet, comma-separated [default: success>=99.9%,p99<=1s,missed==0].
-    #[arg(long)]
-    pub slo: Option<String>,
-    /// How long each step sends (at least 2s, at most 1h) [default: 30s].
-    #[arg(long, allow_hyphen_values = true)]
-    pub step: Option<String>,
-    /// The start of each step left out of its figures (less than --step) [default: a fifth of --step].
-    #[arg(long, allow_hyphen_values = true)]
-    pub warmup: Option<String>,
-    /// Pause between steps, for the target to drain (at most 10m) [default: 5s].
-    #[arg(long, allow_hyphen_values = true)]
-    pub cooldown: Option<String>,
-    /// Stop once the lowest failing rate is within this of the highest passing one (1% to 100%)
-    /// [default: 5%].
-    #[arg(long, allow_hyphen_values = true)]
-    pub precision: Option<String>,
-    /// The first rate tried, requests/s (0.01 to 10000000) [default: 10].
-    #[arg(long, allow_hyphen_values = true)]
-    pub start_rate: Option<String>,
-    /// The highest rate tried, requests/s [default: 100000].
-    #[arg(long, allow_hyphen_values = true)]
-    pub max_rate: Option<String>,
-    /// The step-up factor (1.1 to 10) [default: 2].
-    #[arg(long, allow_hyphen_values = true)]
-    pub factor: Option<String>,
-    /// Stop before a step that would end past this long (at most 7 days) [default: none].
-    #[arg(long, allow_hyphen_values = true)]
-    pub budget: Option<String>,
-    /// Most steps (1 to 200) [default: 30].
-    #[arg(long, allow_hyphen_values = true)]
-    pub max_steps: Option<String>,
-}
-
-/// `traceblast verify`.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  traceblast replay corpus.zst --endpoint http://127.0.0.1:6006/v1/traces --report run.json
-  traceblast verify run.json                      (reads run.sent.zst; the platform is detected)
-  traceblast verify run.json --from phoenix --project default --wait 5m
-  traceblast verify run.json --from mlflow --experiment 0 --max-loss 0.1
-  traceblast verify run.json --from sink --report verified.json
-  traceblast verify run.json --from jaeger --url http://127.0.0.1:16686
-
-Exit codes: 0 loss within --max-loss, 1 more lost, 2 bad input or the platform cannot be read.")]
-pub struct VerifyArgs {
-    /// The report `replay --report` wrote; its sent log (RUN.sent.zst) sits beside it.
-    #[arg(value_name = "RUN.json", value_hint = ValueHint::FilePath)]
-    pub run: PathBuf,
-    /// The sent log, if not beside the report.
-    #[arg(long, value_name = "FILE")]
-    pub sent: Option<PathBuf>,
-    /// Read back from: sink, phoenix, mlflow, jaeger, tempo, langfuse, langsmith or braintrust
-    /// [default: the run's --platform, else detected among sink, phoenix and mlflow].
-    #[arg(long, value_name = "PLATFORM")]
-    pub from: Option<String>,
-    /// The platform's base URL [default: scheme, host and port of the run's endpoint].
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// Phoenix or Braintrust project [default: the run's x-project-name or x-bt-parent header,
-    /// else default].
-    #[arg(long)]
-    pub project: Option<String>,
-    /// MLflow experiment ID [default: the run's x-mlflow-experiment-id header].
-    #[arg(long)]
-    pub experiment: Option<String>,
-    /// Longest time to wait for the platform to store what it acknowledged [default: 2m].
-    #[arg(long, value_name = "DURATION")]
-    pub wait: Option<String>,
-    /// Stop once the stored count has not grown for this long [default: 15s].
-    #[arg(long, value_name = "DURATION")]
-    pub settle: Option<String>,
-    /// The share of acknowledged spans (percent) that may be missing [default: 0].
-    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
-    pub max_loss: Option<String>,
-    /// Write the report with its verify section here [default: RUN.json itself].
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    /// No progress lines.
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 /// `traceblast gen`.
