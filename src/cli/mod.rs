@@ -557,6 +557,11 @@ pub struct SinkArgs {
     /// GET /api/traces/ID does not find them).
     #[arg(long, value_name = "SHARE")]
     pub drop_traces: Option<String>,
+    /// Make at most N acknowledged spans a second visible to read-back queries (N/s, N/m, N/h),
+    /// in arrival order: beyond it spans wait to be stored and the visibility lag `verify`
+    /// measures grows (a platform that acknowledges fast but stores slowly).
+    #[arg(long, value_name = "N/s")]
+    pub store_rate: Option<String>,
     /// Stop answering for DURATION (at most 10m), starting AFTER (at most 1day) the first
     /// request; requests wait.
     #[arg(long, value_name = "DURATION@AFTER")]

@@ -72,6 +72,7 @@ pub fn sink_plan(a: &SinkArgs) -> Result<SinkPlan> {
         drop_traces: a.drop_traces.as_deref().map(|s| probability("--drop-traces", s, s)).transpose()?.unwrap_or(0.0),
         stall: a.stall.as_deref().map(parse_stall).transpose()?,
         conflict_on_duplicate: a.conflict_on_duplicate,
+        store_rate: a.store_rate.as_deref().map(|r| parse_rate("--store-rate", r)).transpose()?,
     };
     let until_idle = a.until_idle.as_deref().map(|s| positive("--until-idle", s, MAX_UNTIL_IDLE)).transpose()?;
     let expect_spans =

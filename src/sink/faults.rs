@@ -36,6 +36,9 @@ pub struct Faults {
     pub conflict_on_duplicate: bool,
     /// `--drop-traces`: share of traces acknowledged but never stored.
     pub drop_traces: f64,
+    /// `--store-rate`: spans a second made visible to read-back queries, in arrival order;
+    /// above it acknowledged spans wait and the visibility lag grows.
+    pub store_rate: Option<f64>,
 }
 
 /// `--stall DURATION@AFTER`: no answers during [first request + after, … + duration).

@@ -84,7 +84,7 @@ pub struct TraceEntry {
     pub spans: u32,
     /// Span records, duplicates included.
     pub rows: u32,
-    /// When its first span was stored, ms after the sink started.
+    /// When its first span was stored (became visible), ms after the sink started.
     pub first_ms: u32,
 }
 
@@ -100,6 +100,8 @@ fn shard(h: u64) -> usize {
 struct Ids {
     traces: Vec<IdMap<u128, TraceEntry>>,
     spans: Vec<IdSet<u64>>,
+    /// `--store-rate`: when the store is free to make the next span visible, ms after start.
+    store_free_ms: f64,
 }
 
 impl Default for Ids {
@@ -107,6 +109,7 @@ impl Default for Ids {
         Ids {
             traces: (0..SHARDS).map(|_| IdMap::default()).collect(),
             spans: (0..SHARDS).map(|_| IdSet::default()).collect(),
+            store_free_ms: 0.0,
         }
     }
 }
@@ -172,6 +175,8 @@ pub struct SinkState {
     abandoned: AtomicU64,
     seq: AtomicU64,
     ids: Mutex<Ids>,
+    /// `--store-rate` in spans a millisecond.
+    store_per_ms: Option<f64>,
     fail: Box<[AtomicU64]>,
     rate_limited: AtomicU64,
     conflicts: AtomicU64,
@@ -230,6 +235,7 @@ impl SinkState {
             abandoned: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             ids: Mutex::new(Ids::default()),
+            store_per_ms: plan.faults.store_rate.map(|r| r / 1000.0),
             fail: counters(fail_statuses.len()),
             rate_limited: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
@@ -326,7 +332,15 @@ impl SinkState {
                 continue;
             }
             let fresh = ids.insert_span(k.span);
-            let t = ids.trace(k.trace, now_ms);
+            let visible_ms = match self.store_per_ms {
+                // One span at a time at the store's rate, after those before it.
+                Some(per_ms) => {
+                    ids.store_free_ms = ids.store_free_ms.max(f64::from(now_ms)) + 1.0 / per_ms;
+                    ids.store_free_ms.min(f64::from(u32::MAX)) as u32
+                }
+                None => now_ms,
+            };
+            let t = ids.trace(k.trace, visible_ms);
             t.rows = t.rows.saturating_add(1);
             if fresh {
                 t.spans = t.spans.saturating_add(1);
@@ -421,6 +435,11 @@ impl SinkState {
     /// What was stored of trace `t`, and the Unix ms its first span was stored at.
     pub fn stored_trace(&self, t: u128) -> Option<(TraceEntry, u64)> {
         let e = self.ids.lock().expect("ID sets lock").get_trace(t)?;
+        // Under `--store-rate`, a trace is found once the store has reached it.
+        let now_ms = u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        if e.first_ms > now_ms {
+            return None;
+        }
         let started_unix_ms = (self.started_unix_ns / 1_000_000) as u64;
         Some((e, started_unix_ms + u64::from(e.first_ms)))
     }

@@ -553,6 +553,7 @@ fn bad_flags_exit_2_with_one_line() {
         (&["--fail", "429:1.5"][..], &["--fail '429:1.5': probability must be between 0 and 1"][..]),
         (&["--latency", "9ms..1ms"], &["--latency '9ms..1ms'"]),
         (&["--rate-limit", "fast"], &["--rate-limit 'fast'"]),
+        (&["--store-rate", "0/s"], &["--store-rate '0/s'"]),
         (&["--stall", "2s"], &["--stall '2s'", "DURATION@AFTER"]),
         (&["--profile", "datadog"], &["--profile 'datadog'", "braintrust"]),
         (&["--max-body", "lots"], &["--max-body 'lots'"]),
