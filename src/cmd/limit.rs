@@ -9,17 +9,23 @@ use std::time::{Duration, Instant};
 use crate::cli::LimitArgs;
 use crate::config::env::Env;
 use crate::corpus::Corpus;
-use crate::limit::report::{LimitReport, STEP_HEAD, step_line};
-use crate::limit::{self, Ended, Figures, Settings};
-use crate::replay::{Rate, ReplayPlan, Stop};
+use crate::limit::report::{LimitReport, step_head, step_line};
+use crate::limit::{self, Ended, Figures, Settings, Stored};
+use crate::platform::readback::Source;
+use crate::replay::{Rate, ReplayPlan, RunResult, Stop};
 use crate::report::stages;
+use crate::sent::SentWriter;
+use crate::verify;
 
 pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
     let env = Env::load(a.replay.env_file.as_deref())?;
     crate::logging::init(crate::config::replay::log_level(&a.replay, &env)?);
-    let (settings, slo) = crate::config::limit::settings(a)?;
+    let (settings, slo, readback) = crate::config::limit::settings(a)?;
     let mut plan = crate::config::replay::plan(&a.replay, &env)?;
     let corpus = Arc::new(Corpus::open(&plan.corpus)?);
+    // Where each step is read back from is settled before any traffic (a platform without a
+    // read-back API fails now).
+    let readback = readback.map(|s| Readback::new(&plan, s)).transpose()?;
     let (json, html) = (plan.report.take(), plan.html.take());
     // Steps are measured, not kept: no sent log, no bar, no text report of their own.
     (plan.sent, plan.verify, plan.quiet) = (None, None, true);
@@ -38,18 +44,18 @@ pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
             settings.start,
             settings.budget.map(|b| format!(", within {}", humantime::format_duration(b))).unwrap_or_default()
         );
-        eprintln!("limit: {STEP_HEAD}");
+        eprintln!("limit: {}", step_head(readback.is_some()));
     }
     let began = Instant::now();
     let mut n = 0;
     let outcome = limit::search(
         &settings,
         &slo,
-        |rate| step(&plan, &corpus, rate, &settings, &stop),
+        |rate| step(&plan, &corpus, rate, &settings, &stop, readback.as_ref()),
         || stop.load(Ordering::Relaxed),
         |s| {
             if !quiet {
-                eprintln!("limit: {}", step_line(n, s));
+                eprintln!("limit: {}", step_line(n, s, readback.is_some()));
             }
             n += 1;
         },
@@ -71,20 +77,76 @@ pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// One step: `plan` at `rate` for `--step`, measured after `--warmup`.
+/// How every step is read back: from where, with which settings, its sent log kept in a
+/// folder that lives as long as the search.
+struct Readback {
+    source: Source,
+    settings: verify::Settings,
+    dir: tempfile::TempDir,
+}
+
+impl Readback {
+    fn new(plan: &ReplayPlan, settings: verify::Settings) -> anyhow::Result<Readback> {
+        let source = super::verify::source_for(
+            &plan.endpoint_display,
+            &plan.platform,
+            &plan.headers_display,
+            &super::verify::Overrides::default(),
+        )?;
+        let dir = tempfile::Builder::new().prefix("traceblast-limit").tempdir()?;
+        Ok(Readback { source, settings, dir })
+    }
+
+    /// Runs `p` writing its sent log (and sampling the lag with `--sample`), then reads back what
+    /// the platform stored of it. An interrupted step is not read back.
+    fn run(
+        &self,
+        p: &ReplayPlan,
+        corpus: &Arc<Corpus>,
+        stop: &Arc<AtomicBool>,
+    ) -> anyhow::Result<(RunResult, Option<Stored>)> {
+        let out = crate::output::Output::check(&self.dir.path().join("step.sent"))?;
+        let (tap, sampler) = super::verify::start_sampler(&self.settings, &self.source)?;
+        let writer = SentWriter::start(&out, p.rewrite, corpus.index.meta.scenarios.clone(), tap)?;
+        let r = crate::replay::run(p, corpus.clone(), stop.clone(), |_| {}, Some(writer.sender()));
+        crate::output::commit_all(vec![writer.finish()?])?;
+        let sampled = super::verify::finish_sampler(sampler)?;
+        let r = r.map_err(anyhow::Error::msg)?;
+        if stop.load(Ordering::Relaxed) || r.error.is_some() {
+            return Ok((r, None));
+        }
+        let v = super::verify::check(out.path(), &self.source, &self.settings, true, sampled)?;
+        let lag = v.visibility_lag();
+        let stored = Stored {
+            loss_percent: v.loss_percent,
+            lag_p50_ms: lag.map(|l| l.p50),
+            lag_p90_ms: lag.map(|l| l.p90),
+            lag_p99_ms: lag.map(|l| l.p99),
+            lag_max_ms: lag.map(|l| l.max),
+        };
+        Ok((r, Some(stored)))
+    }
+}
+
+/// One step: `plan` at `rate` for `--step`, measured after `--warmup` (and read back, with
+/// `readback`).
 fn step(
     plan: &ReplayPlan,
     corpus: &Arc<Corpus>,
     rate: f64,
     s: &Settings,
     stop: &Arc<AtomicBool>,
+    readback: Option<&Readback>,
 ) -> Result<Figures, String> {
     let mut p = plan.clone();
     (p.rate, p.rate_in, p.ramp_up) = (Rate::PerSec(rate), None, Duration::ZERO);
     p.stages.clear();
     p.stages_in.clear();
     p.stop = Stop { duration: Some(s.step), requests: None, loops: None };
-    let r = crate::replay::run(&p, corpus.clone(), stop.clone(), |_| {}, None)?;
+    let (r, stored) = match readback {
+        Some(rb) => rb.run(&p, corpus, stop).map_err(|e| format!("{e:#}"))?,
+        None => (crate::replay::run(&p, corpus.clone(), stop.clone(), |_| {}, None)?, None),
+    };
     if let Some(e) = r.error {
         return Err(e);
     }
@@ -119,6 +181,7 @@ fn step(
         p99_us: m.p99_us,
         p999_us: m.p999_us,
         max_us: m.max_us,
+        stored,
     })
 }
 

@@ -125,6 +125,36 @@ pub fn check(
     .map_err(anyhow::Error::msg)
 }
 
+/// With `--sample N`: the thread looking up acknowledged traces during the run, and the tap the
+/// sent log feeds it through.
+pub fn start_sampler(
+    s: &Settings,
+    source: &Source,
+) -> anyhow::Result<(Option<flume::Sender<crate::sent::Sent>>, Option<verify::sample::Sampler>)> {
+    if s.sample == 0 {
+        return Ok((None, None));
+    }
+    let (tx, rx) = flume::bounded(10_000);
+    let sampler =
+        verify::sample::Sampler::start(source.clone(), s.sample, rx).context("cannot start the sampling thread")?;
+    Ok((Some(tx), Some(sampler)))
+}
+
+/// What the sampling thread measured; its failure to read from the platform is a warning (the
+/// sweep after the run still measures), its panic an error.
+pub fn finish_sampler(
+    sampler: Option<verify::sample::Sampler>,
+) -> anyhow::Result<Option<std::collections::HashMap<u128, verify::sample::Sampled>>> {
+    match sampler.map(verify::sample::Sampler::finish).transpose().map_err(anyhow::Error::msg)? {
+        Some(Err(e)) => {
+            log::warn!("sampling the visibility lag during the run failed: {e}");
+            Ok(None)
+        }
+        Some(Ok(s)) => Ok(Some(s)),
+        None => Ok(None),
+    }
+}
+
 /// 0 within `--max-loss`, else 1 (with the reason on stderr).
 pub fn exit_code(v: &VerifyReport) -> ExitCode {
     if v.passed {

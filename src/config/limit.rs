@@ -22,7 +22,7 @@ fn refused(a: &LimitArgs) -> Option<&'static str> {
         (r.loops.is_some(), "--loops (steps loop the corpus)"),
         (r.ramp_up.is_some(), "--ramp-up"),
         (r.shard.is_some(), "--shard"),
-        (r.verify, "--verify"),
+        (r.max_loss.is_some(), "--max-loss (use --slo 'loss<=…')"),
         (r.min_success.is_some(), "--min-success (use --slo 'success>=…')"),
         (r.dry_run, "--dry-run"),
     ]
@@ -46,8 +46,9 @@ fn time(flag: &str, v: &Option<String>, default: Duration, max: Duration) -> Res
     v.as_deref().map_or(Ok(default), |s| parse_duration(s, max).map_err(|e| anyhow!("{flag} {e}")))
 }
 
-/// The search settings and objectives of `a`.
-pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo)> {
+/// The search settings and objectives of `a`, and how each step is read back from the platform
+/// (`Some` when an objective is on loss or lag, or `--verify` is given).
+pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo, Option<crate::verify::Settings>)> {
     if let Some(what) = refused(a) {
         bail!("limit does not take {what}");
     }
@@ -96,7 +97,10 @@ pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo)> {
                 .ok_or_else(|| anyhow!("--max-steps '{v}': expected a whole number from 1 to 200"))?,
         },
     };
-    Ok((s, slo))
+    let readback = (slo.needs_readback() || a.replay.verify)
+        .then(|| crate::config::replay::verify_flags(&a.replay))
+        .transpose()?;
+    Ok((s, slo, readback))
 }
 
 fn fmt(d: Duration) -> String {

@@ -180,6 +180,12 @@ fn verify_settings(a: &ReplayArgs, report: bool, no_sent: bool) -> Result<Option
     if !report || no_sent {
         bail!("--verify reads the sent log written next to --report FILE: give --report (and not --no-sent)");
     }
+    verify_flags(a).map(Some)
+}
+
+/// The read-back settings `--verify-wait`, `--max-loss` and `--sample` give (`limit` reads back
+/// each step with them).
+pub fn verify_flags(a: &ReplayArgs) -> Result<crate::verify::Settings> {
     let mut s = crate::verify::Settings::default();
     if let Some(w) = &a.verify_wait {
         s.wait = crate::units::parse_duration(w, crate::units::DAY).map_err(|e| anyhow!("--verify-wait {w}: {e}"))?;
@@ -195,7 +201,7 @@ fn verify_settings(a: &ReplayArgs, report: bool, no_sent: bool) -> Result<Option
             .filter(|n| *n <= 1000)
             .ok_or_else(|| anyhow!("--sample '{n}': expected a number of traces a second from 0 to 1000"))?;
     }
-    Ok(Some(s))
+    Ok(s)
 }
 
 /// Parses the `position`th `--header`, `name: value`. Errors never print the value.

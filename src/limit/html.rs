@@ -83,24 +83,10 @@ pub fn page(r: &LimitReport) -> String {
         "Requests answered ok, of those due after each step's warm-up (missed and failed count against it).",
         &chart("success", "Success by rate", Axis::linear(0.0, 100.0, "success (%)").tight(100.0), vec![success]),
     );
-    let rows: Vec<Vec<String>> = r
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            vec![
-                (i + 1).to_string(),
-                format!("{:.1}", s.rate),
-                format!("{:.1}", s.figures.achieved),
-                format!("{:.2} %", s.success),
-                us(s.figures.p50_us),
-                us(s.figures.p99_us),
-                thousands(s.figures.missed),
-                super::report::verdict(s),
-            ]
-        })
-        .collect();
-    table(&mut o, "Steps", &["step", "rate/s", "sent/s", "success", "p50", "p99", "missed", "verdict"], &rows);
+    let read_back = r.read_back();
+    let rows: Vec<Vec<String>> =
+        r.steps.iter().enumerate().map(|(i, s)| super::report::step_cells(i, s, read_back)).collect();
+    table(&mut o, "Steps", &super::report::step_columns(read_back), &rows);
     page_end(&mut o);
     o
 }

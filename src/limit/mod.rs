@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use slo::{Figures, Slo};
+pub use slo::{Figures, Slo, Stored};
 
 /// How the search proceeds.
 #[derive(Debug, Clone, PartialEq)]

@@ -107,33 +107,77 @@ impl LimitReport {
     }
 }
 
+impl LimitReport {
+    /// Whether any step was read back from the platform (its table then shows loss and lag).
+    pub fn read_back(&self) -> bool {
+        self.steps.iter().any(|s| s.figures.stored.is_some())
+    }
+}
+
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// One step as a line: the progress line and a row of the table.
-pub fn step_line(i: usize, s: &Step) -> String {
+/// The columns of the steps' table, in text and on the page: loss and lag when the steps were
+/// read back from the platform.
+pub fn step_columns(read_back: bool) -> Vec<&'static str> {
+    let mut c = vec!["step", "rate/s", "sent/s", "success", "p50", "p99", "missed"];
+    if read_back {
+        c.extend(["loss", "lag p99"]);
+    }
+    c.push("verdict");
+    c
+}
+
+/// Step `i`'s cells under [`step_columns`].
+pub fn step_cells(i: usize, s: &Step, read_back: bool) -> Vec<String> {
     let f = &s.figures;
-    format!(
-        "{:>4} {:>10.1} {:>10.1} {:>9.2} % {:>10} {:>10} {:>8}   {}",
-        i + 1,
-        s.rate,
-        f.achieved,
-        s.success,
+    let mut c = vec![
+        (i + 1).to_string(),
+        format!("{:.1}", s.rate),
+        format!("{:.1}", f.achieved),
+        format!("{:.2} %", s.success),
         us(f.p50_us),
         us(f.p99_us),
         thousands(f.missed),
-        verdict(s)
-    )
+    ];
+    if read_back {
+        let stored = f.stored.as_ref();
+        c.push(stored.map_or("-".into(), |st| format!("{:.2} %", st.loss_percent)));
+        c.push(stored.and_then(|st| st.lag_p99_ms).map_or("-".into(), |ms| us(ms.saturating_mul(1000))));
+    }
+    c.push(verdict(s));
+    c
+}
+
+/// Text widths of [`step_columns`] but the last (the verdict, left-aligned).
+const WIDTHS: [usize; 9] = [4, 10, 10, 11, 10, 10, 8, 9, 10];
+
+/// Cells as a text line: right-aligned under their heading, the verdict last.
+fn line(cells: &[impl AsRef<str>]) -> String {
+    let (verdict, rest) = cells.split_last().expect("a verdict");
+    let mut o = String::new();
+    for (i, (c, w)) in rest.iter().zip(WIDTHS).enumerate() {
+        let _ = write!(o, "{}{:>w$}", if i == 0 { "" } else { " " }, c.as_ref());
+    }
+    let _ = write!(o, "   {}", verdict.as_ref());
+    o
+}
+
+/// The heading of [`step_line`]s.
+pub fn step_head(read_back: bool) -> String {
+    line(&step_columns(read_back))
+}
+
+/// One step as a line: the progress line and a row of the text table.
+pub fn step_line(i: usize, s: &Step, read_back: bool) -> String {
+    line(&step_cells(i, s, read_back))
 }
 
 /// `pass`, or `FAIL:` and the objectives the step broke.
 pub fn verdict(s: &Step) -> String {
     if s.pass { "pass".to_string() } else { format!("FAIL: {}", s.broken.join("; ")) }
 }
-
-/// The heading of [`step_line`]s.
-pub const STEP_HEAD: &str = "step     rate/s     sent/s    success        p50        p99   missed   verdict";
 
 /// The text report.
 pub fn text(r: &LimitReport) -> String {
@@ -160,9 +204,10 @@ pub fn text(r: &LimitReport) -> String {
         s.warmup_s,
         r.elapsed_s
     );
-    let _ = writeln!(o, "  {STEP_HEAD}");
+    let read_back = r.read_back();
+    let _ = writeln!(o, "  {}", step_head(read_back));
     for (i, st) in r.steps.iter().enumerate() {
-        let _ = writeln!(o, "  {}", step_line(i, st));
+        let _ = writeln!(o, "  {}", step_line(i, st, read_back));
     }
     o
 }

@@ -3,7 +3,9 @@
 //! Terms: `success` (ok / requests due, percent), `p50` `p90` `p99` `p999` `max` (corrected
 //! latency: a duration, `250ms`, `1.5s`), `missed` and `failed` (counts, or a percent of the
 //! requests due), `retries` (count), `rate` (requests released / target, percent: a load
-//! generator that cannot keep up fails it). Operators `>=`, `<=`, `>`, `<`, `==`.
+//! generator that cannot keep up fails it), and what the platform stored of the step, read back
+//! after it: `loss` (acknowledged spans not stored, percent) and `lag.p50` `lag.p90` `lag.p99`
+//! `lag.max` (acknowledgement to visibility, a duration). Operators `>=`, `<=`, `>`, `<`, `==`.
 
 use std::fmt;
 use std::time::Duration;
@@ -37,6 +39,24 @@ pub struct Figures {
     pub p999_us: u64,
     /// Largest.
     pub max_us: u64,
+    /// What the platform stored of the step, when it was read back.
+    pub stored: Option<Stored>,
+}
+
+/// A step's read-back: loss and visibility lag over all of its traces (warm-up included: the
+/// platform is asked about every trace the step sent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Stored {
+    /// Acknowledged spans not stored, percent.
+    pub loss_percent: f64,
+    /// Visibility lag percentiles, ms (`None`: no trace became visible to measure).
+    pub lag_p50_ms: Option<u64>,
+    /// 90th.
+    pub lag_p90_ms: Option<u64>,
+    /// 99th.
+    pub lag_p99_ms: Option<u64>,
+    /// Largest.
+    pub lag_max_ms: Option<u64>,
 }
 
 impl Figures {
@@ -61,6 +81,10 @@ enum Metric {
     Failed,
     Retries,
     Rate,
+    /// Platform side: acknowledged spans not stored.
+    Loss,
+    /// Platform side: acknowledgement to visibility.
+    Lag(Quantile),
 }
 
 /// A latency percentile of [`Figures`].
@@ -81,6 +105,17 @@ impl Quantile {
             Quantile::P99 => f.p99_us,
             Quantile::P999 => f.p999_us,
             Quantile::Max => f.max_us,
+        }
+    }
+
+    /// The step's visibility lag at this percentile, ms (P999 reads as the largest: verify's lag
+    /// has no 99.9th).
+    fn lag_of(self, s: &Stored) -> Option<u64> {
+        match self {
+            Quantile::P50 => s.lag_p50_ms,
+            Quantile::P90 => s.lag_p90_ms,
+            Quantile::P99 => s.lag_p99_ms,
+            Quantile::P999 | Quantile::Max => s.lag_max_ms,
         }
     }
 }
@@ -141,6 +176,11 @@ impl Slo {
             .map(Slo)
     }
 
+    /// Whether a term judges what the platform stored: every step is then read back.
+    pub fn needs_readback(&self) -> bool {
+        self.0.iter().any(|t| matches!(t.metric, Metric::Loss | Metric::Lag(_)))
+    }
+
     /// The terms `f` breaks, each in words (`p99 1.20 s > 1s`); empty when it meets them all.
     pub fn broken(&self, f: &Figures) -> Vec<String> {
         self.0.iter().filter_map(|t| t.broken(f)).collect()
@@ -165,24 +205,25 @@ fn parse_term(t: &str) -> Result<Term, String> {
         "failed" | "errors" => Metric::Failed,
         "retries" => Metric::Retries,
         "rate" => Metric::Rate,
-        "loss" | "lag.p99" | "lag" => {
-            return Err("platform-side loss and lag are measured by verify after a run, not per step: search with \
-                 success and latency terms, then run verify at the limit found"
-                .into());
-        }
+        "loss" => Metric::Loss,
+        "lag.p50" => Metric::Lag(Quantile::P50),
+        "lag.p90" => Metric::Lag(Quantile::P90),
+        "lag.p99" | "lag" => Metric::Lag(Quantile::P99),
+        "lag.max" => Metric::Lag(Quantile::Max),
         _ => {
             return Err(format!(
-                "unknown measure '{name}' (success, p50, p90, p99, p999, max, missed, failed, retries, rate)"
+                "unknown measure '{name}' (success, p50, p90, p99, p999, max, missed, failed, retries, rate, loss, \
+                 lag.p50, lag.p90, lag.p99, lag.max)"
             ));
         }
     };
     let percent = value.strip_suffix('%');
     let (value, unit) = match metric {
-        Metric::Success | Metric::Rate => {
+        Metric::Success | Metric::Rate | Metric::Loss => {
             let v = percent.unwrap_or(value).trim().parse::<f64>().ok().filter(|v| (0.0..=100.0).contains(v));
             (v.ok_or("expected a percentage from 0 to 100 (99.9%)")?, Unit::Percent)
         }
-        Metric::Latency(_) => {
+        Metric::Latency(_) | Metric::Lag(_) => {
             let d = crate::units::parse_duration(value, Duration::from_secs(3600))?;
             (d.as_micros() as f64, Unit::Micros)
         }
@@ -199,8 +240,12 @@ fn parse_term(t: &str) -> Result<Term, String> {
 }
 
 impl Term {
-    fn measure(&self, f: &Figures) -> f64 {
-        match (self.metric, self.unit) {
+    /// The measured value in the term's unit; `None` when the step has none (not read back, or
+    /// nothing became visible), which breaks the term: an unmeasured platform cannot vouch.
+    fn measure(&self, f: &Figures) -> Option<f64> {
+        Some(match (self.metric, self.unit) {
+            (Metric::Loss, _) => f.stored?.loss_percent,
+            (Metric::Lag(q), _) => q.lag_of(&f.stored?)? as f64 * 1000.0,
             (Metric::Success, _) => f.success(),
             (Metric::Latency(q), _) => q.of(f) as f64,
             (Metric::Missed, Unit::Percent) => f.share(f.missed),
@@ -215,11 +260,14 @@ impl Term {
                     100.0
                 }
             }
-        }
+        })
     }
 
     fn broken(&self, f: &Figures) -> Option<String> {
-        let v = self.measure(f);
+        let Some(v) = self.measure(f) else {
+            let why = if f.stored.is_none() { "not read back" } else { "no trace became visible" };
+            return Some(format!("{} unmeasured: {why} (wanted {})", self.name, self.text));
+        };
         let ok = match self.op {
             Op::Ge => v >= self.value,
             Op::Le => v <= self.value,
@@ -270,6 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn platform_terms_judge_what_was_read_back() {
+        let slo = Slo::parse("loss<=0.1%,lag.p99<=30s,success>=99%").unwrap();
+        assert!(slo.needs_readback() && !Slo::parse("p99<=1s").unwrap().needs_readback());
+        let mut f = figures();
+        assert_eq!(
+            slo.broken(&f)[..2],
+            [
+                "loss unmeasured: not read back (wanted loss<=0.1%)",
+                "lag.p99 unmeasured: not read back (wanted lag.p99<=30s)"
+            ]
+        );
+        f.stored = Some(Stored { loss_percent: 0.1, lag_p99_ms: Some(30_000), ..Stored::default() });
+        assert!(slo.broken(&f).is_empty(), "both exactly at their bound: {:?}", slo.broken(&f));
+        f.stored = Some(Stored { loss_percent: 0.11, lag_p99_ms: Some(30_001), ..Stored::default() });
+        assert_eq!(slo.broken(&f), ["loss 0.11 % (wanted loss<=0.1%)", "lag.p99 30.0 s (wanted lag.p99<=30s)"]);
+        f.stored = Some(Stored { loss_percent: 100.0, lag_p99_ms: None, ..Stored::default() });
+        assert_eq!(slo.broken(&f)[1], "lag.p99 unmeasured: no trace became visible (wanted lag.p99<=30s)");
+    }
+
+    #[test]
     fn errors_name_the_term() {
         for (bad, want) in [
             ("p99<=soon", "'p99<=soon': 'soon' is not a duration"),
@@ -278,7 +346,8 @@ mod tests {
             ("p99", "'p99': expected NAME OP VALUE"),
             ("p99=>1s", "'p99=>1s': the operator is one of"),
             ("missed==-1", "'missed==-1': expected a count"),
-            ("lag.p99<=30s", "'lag.p99<=30s': platform-side loss and lag are measured by verify"),
+            ("loss<=200%", "'loss<=200%': expected a percentage"),
+            ("lag.p95<=1s", "'lag.p95<=1s': unknown measure 'lag.p95'"),
         ] {
             let e = Slo::parse(bad).unwrap_err();
             assert!(e.starts_with(want), "{bad}: {e}");

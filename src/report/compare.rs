@@ -91,7 +91,7 @@ pub struct ScenarioDelta {
 }
 
 /// Both runs' verification: what the platforms stored of what they acknowledged, and how long
-/// it took to become visible (the lag sampled during the run when measured, else the sweep's).
+/// it took to become visible ([`crate::verify::VerifyReport::visibility_lag`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyDelta {
     /// Where each was read back from.
@@ -110,8 +110,7 @@ pub struct VerifyDelta {
 
 fn verify_delta(base: &Report, new: &Report) -> Option<VerifyDelta> {
     let (b, n) = (base.verify.as_ref()?, new.verify.as_ref()?);
-    let lag = |v: &crate::verify::VerifyReport| v.sampled_lag_ms.clone().or_else(|| v.lag_ms.clone());
-    let (bl, nl) = (lag(b), lag(n));
+    let (bl, nl) = (b.visibility_lag(), n.visibility_lag());
     let both = |f: fn(&crate::verify::Lag) -> u64| match (&bl, &nl) {
         (Some(x), Some(y)) => Some(count(f(x), f(y))),
         _ => None,

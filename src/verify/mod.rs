@@ -137,6 +137,16 @@ pub struct VerifyReport {
     pub ended_by: String,
 }
 
+impl VerifyReport {
+    /// The truest visibility lag measured: the sweep's when the platform said when it stored each
+    /// trace (`first_seen`, every trace), else the one sampled during the run, else the sweep's
+    /// by polling (an upper bound: polling starts after the run).
+    pub fn visibility_lag(&self) -> Option<&Lag> {
+        let exact = self.lag_ms.as_ref().filter(|l| l.measured_by == "first_seen");
+        exact.or(self.sampled_lag_ms.as_ref()).or(self.lag_ms.as_ref())
+    }
+}
+
 /// What was sent of one trace.
 #[derive(Debug, Clone, Default)]
 struct Expected {

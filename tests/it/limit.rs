@@ -113,3 +113,56 @@ fn nothing_passing_exits_1_and_bad_input_exits_2() {
         assert_bad_input(&run(&a), &[want]);
     }
 }
+
+#[test]
+fn a_platform_that_acknowledges_fast_but_stores_slowly_does_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every request is answered at once, but only 2,000 spans a second become visible: above
+    // that the store falls behind by the excess every second, and so does the visibility lag
+    // (at 20 % over, 0.6 s by the end of a 3 s step).
+    let store = 2000.0;
+    let faults = Faults { store_rate: Some(store), ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let slo = "success>=99%,loss<=0%,lag.p99<=500ms";
+    let (o, r) = limit(dir.path(), &s, "3s", &["--slo", slo, "--start-rate", "20"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let spans = r["limit_spans_per_s"].as_f64().unwrap();
+    assert!((store * 0.8..=store * 1.3).contains(&spans), "limit {spans} spans/s, want about {store}: {}", stdout(&o));
+    check_steps(&r);
+    let steps = r["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["stored"]["loss_percent"] == 0.0), "nothing is lost, only late: {steps:?}");
+    // Steps that failed acknowledged everything: only the read-back tells them apart.
+    let failed: Vec<_> = steps.iter().filter(|s| !s["pass"].as_bool().unwrap()).collect();
+    assert!(!failed.is_empty(), "{steps:?}");
+    for f in failed {
+        assert_eq!((f["success"].as_f64(), f["broken"].as_array().unwrap().len()), (Some(100.0), 1), "{f}");
+        assert!(f["broken"][0].as_str().unwrap().starts_with("lag.p99 "), "{f}");
+        assert!(f["stored"]["lag_p99_ms"].as_u64().unwrap() > 500, "{f}");
+    }
+    assert!(stderr(&o).contains("lag p99"), "the progress lines show the read-back: {}", stderr(&o));
+}
+
+#[test]
+fn loss_objectives_read_back_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults { drop_traces: 0.3, ..Faults::default() };
+    let s = sink::spawn(SinkPlan { faults, ..SinkPlan::default() }).unwrap();
+    let (o, r) = limit(
+        dir.path(),
+        &s,
+        "2s",
+        &["--slo", "loss<=1%", "--start-rate", "20", "--max-steps", "1", "--verify", "--verify-wait", "3s"],
+    );
+    assert_eq!(o.status.code(), Some(1), "no rate passes: {}", stderr(&o));
+    let step = &r["steps"][0];
+    let loss = step["stored"]["loss_percent"].as_f64().unwrap();
+    assert!((5.0..=60.0).contains(&loss), "30 % of traces dropped (by trace ID, of ~40): {step}");
+    assert!(step["broken"][0].as_str().unwrap().starts_with(&format!("loss {loss:.2} %")), "{step}");
+    assert!(stdout(&o).contains(&format!("{loss:.2} %")), "{}", stdout(&o));
+    assert!(r["elapsed_s"].as_f64().unwrap() < 10.0, "--verify-wait bounds the read-back: {r}");
+    // --max-loss belongs to replay --verify; the search judges with --slo.
+    assert_bad_input(
+        &run(&["limit", "c.zst", "--slo", "loss<=1%", "--verify", "--max-loss", "1"]),
+        &["limit does not take --max-loss (use --slo 'loss<=…')"],
+    );
+}

@@ -75,12 +75,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
         None => None,
     };
     let (tap, sampler) = match (&plan.verify, &verify_source) {
-        (Some(s), Some(source)) if s.sample > 0 => {
-            let (tx, rx) = flume::bounded(10_000);
-            let sampler = crate::verify::sample::Sampler::start(source.clone(), s.sample, rx)
-                .context("cannot start the sampling thread")?;
-            (Some(tx), Some(sampler))
-        }
+        (Some(s), Some(source)) => super::verify::start_sampler(s, source)?,
         _ => (None, None),
     };
     let sent_writer = plan
@@ -132,14 +127,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     if !plan.quiet {
         super::emit(report::text::Text.render(&rep))?;
     }
-    let sampled = match sampler.map(crate::verify::sample::Sampler::finish).transpose().map_err(anyhow::Error::msg)? {
-        Some(Err(e)) => {
-            log::warn!("sampling the visibility lag during the run failed: {e}");
-            None
-        }
-        Some(Ok(s)) => Some(s),
-        None => None,
-    };
+    let sampled = super::verify::finish_sampler(sampler)?;
     let verified = match (&plan.verify, &plan.sent, &plan.report, &verify_source) {
         (Some(s), Some(sent), Some(out), Some(source)) if result.error.is_none() && result.end != End::Stopped => {
             let v = super::verify::check(sent.path(), source, s, plan.quiet, sampled)?;
