@@ -436,22 +436,24 @@ pub struct ShowArgs {
 pub enum ReportAction {
     /// Reprint a report (the same as `traceblast report FILE`).
     Show(ShowArgs),
-    /// Print two runs side by side with deltas; exit 1 when a threshold is crossed.
+    /// Print runs side by side with deltas against the first; exit 1 when a threshold is crossed.
     Compare(CompareArgs),
     /// Merge reports of shards of one run into one report (counts summed, histograms added).
     Merge(MergeArgs),
 }
 
-/// `traceblast report compare`. Thresholds judge NEW (against BASE for the relative ones);
-/// all are optional.
+/// `traceblast report compare`. Thresholds judge NEW — each run after BASE — (against BASE for
+/// the relative ones); all are optional.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  traceblast report compare main.json branch.json --max-p99-regression 10% --min-success 99.5%
+  traceblast report compare braintrust.json langsmith.json --html compare.html
+  traceblast report compare phoenix.json mlflow.json collector.json --json     each against the first")]
 pub struct CompareArgs {
-    /// The reference run (the main branch, or the first platform).
-    #[arg(value_name = "BASE.json")]
-    pub base: PathBuf,
-    /// The run judged against it.
-    #[arg(value_name = "NEW.json")]
-    pub new: PathBuf,
+    /// BASE, the reference run (the main branch, or the first platform), then the run or runs
+    /// judged against it (NEW; at most 8 runs in all).
+    #[arg(value_name = "BASE.json NEW.json", num_args = 2..=8, required = true)]
+    pub reports: Vec<PathBuf>,
     /// Fail when NEW's corrected p50 is more than PCT percent above BASE's (e.g. 10%).
     #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
     pub max_p50_regression: Option<String>,

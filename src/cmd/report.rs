@@ -1,4 +1,4 @@
-//! `traceblast report`: reprint a saved report (text, and optionally HTML), compare two runs,
+//! `traceblast report`: reprint a saved report (text, and optionally HTML), compare runs,
 //! merge shards' reports. Files are read and checked here; the work is in `report`.
 
 use std::path::Path;
@@ -55,11 +55,11 @@ fn show(a: &ShowArgs) -> Result<ExitCode> {
 fn compare(a: &CompareArgs) -> Result<ExitCode> {
     let thresholds = crate::config::report::thresholds(a)?;
     let html = a.html.as_deref().map(|p| output("--html", p)).transpose()?;
-    let (base, new) = (load(&a.base)?, load(&a.new)?);
-    let (bf, nf) = (a.base.display().to_string(), a.new.display().to_string());
-    let c = report::compare::compare(&bf, &base, &nf, &new, &thresholds);
+    let runs = a.reports.iter().map(|p| Ok((p.display().to_string(), load(p)?))).collect::<Result<Vec<_>>>()?;
+    let c = report::compare::compare_all(&runs, &thresholds);
     if let Some(out) = &html {
-        out.write(report::html_compare::ComparePage { base: &base, new: &new }.render(&c).as_bytes())?;
+        let reports: Vec<Report> = runs.into_iter().map(|(_, r)| r).collect();
+        out.write(report::html_compare::ComparePage { runs: &reports }.render(&c).as_bytes())?;
     }
     if a.json {
         super::emit(report::json::Json.render(&c))?;

@@ -1,11 +1,14 @@
-//! `report compare`: two runs side by side with deltas, judged against optional thresholds.
+//! `report compare`: runs side by side with deltas against the first, judged against optional
+//! thresholds.
 //!
 //! One command serves two uses: a regression gate in CI (BASE is the main branch's run, NEW
-//! the branch's; a crossed threshold exits 1) and "how do two platforms compare" (BASE and NEW
-//! are the same corpus and rate sent to two endpoints). Latency is always the corrected one:
-//! it is what users wait, and it does not hide a stalled server behind fewer requests.
+//! the branch's; a crossed threshold exits 1) and "how do platforms compare" (the same corpus
+//! and rate sent to several endpoints: each further run is compared with BASE). Latency is always
+//! the corrected one: it is what users wait, and it does not hide a stalled server behind fewer
+//! requests.
 //!
-//! The [`Comparison`] is plain data; the text and JSON renderers print it.
+//! A [`Comparison`] (two runs) and [`Comparisons`] (BASE and every other run) are plain data:
+//! numbers and flags. The words and cells people read are the renderers' (`render::compared`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +16,6 @@ use serde::Serialize;
 
 use super::Report;
 use super::round2;
-use crate::units::{pct, us};
 
 /// Limits NEW is judged by. All are optional; none given means nothing can fail.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -31,7 +33,7 @@ pub struct Thresholds {
 }
 
 /// What identifies one side of the comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Side {
     /// The report file as given.
     pub file: String,
@@ -130,40 +132,51 @@ fn spans_per_s(r: &Report) -> f64 {
     round2(r.spans.ok as f64 / r.run.duration_s.max(1e-9))
 }
 
+/// What a threshold judges, serialized as the flag that set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Judged {
+    /// NEW's corrected p50 against BASE's, percent.
+    #[serde(rename = "--max-p50-regression")]
+    P50Regression,
+    /// NEW's corrected p99 against BASE's, percent.
+    #[serde(rename = "--max-p99-regression")]
+    P99Regression,
+    /// NEW's success rate, percent.
+    #[serde(rename = "--min-success")]
+    Success,
+    /// NEW's error rate of sent requests, percent.
+    #[serde(rename = "--max-error-rate")]
+    ErrorRate,
+    /// NEW's achieved rate over BASE's.
+    #[serde(rename = "--min-rate-ratio")]
+    RateRatio,
+}
+
+impl Judged {
+    /// The flag that sets the threshold.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Judged::P50Regression => "--max-p50-regression",
+            Judged::P99Regression => "--max-p99-regression",
+            Judged::Success => "--min-success",
+            Judged::ErrorRate => "--max-error-rate",
+            Judged::RateRatio => "--min-rate-ratio",
+        }
+    }
+}
+
 /// One threshold and how NEW fared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Check {
-    /// The flag that set it, e.g. `--max-p99-regression`.
-    pub flag: &'static str,
+    /// What it judges (in JSON: the flag that set it, e.g. `--max-p99-regression`).
+    #[serde(rename = "flag")]
+    pub judged: Judged,
     /// Its value (percent, or a ratio for `--min-rate-ratio`).
     pub limit: f64,
-    /// The unit of `limit` and `value` for people: `" %"` or `""`.
-    #[serde(skip)]
-    pub unit: &'static str,
     /// The measured value in the same unit (`null` when it cannot be computed).
     pub value: Option<f64>,
     /// Whether the limit was crossed (a value that cannot be computed crosses it).
     pub crossed: bool,
-    /// The numbers behind the verdict, for people.
-    pub detail: String,
-    /// The judged quantity in BASE, in NEW, and their difference, for people (the compare
-    /// page's table; the JSON has them under their own keys).
-    #[serde(skip)]
-    pub shown: [String; 3],
-}
-
-impl Check {
-    /// The limit as a bound: `≤ 10 %`, `≥ 0.95`.
-    pub fn bound(&self) -> String {
-        let rel = if self.flag.starts_with("--max") { "≤" } else { "≥" };
-        let plus = if self.flag.ends_with("-regression") { "+" } else { "" };
-        format!("{rel} {plus}{}{}", self.limit, self.unit)
-    }
-}
-
-/// BASE, NEW and the change in points of a percentage.
-fn points(v: &Value) -> [String; 3] {
-    [format!("{:.2} %", v.base), format!("{:.2} %", v.new), format!("{:+.2} pt", v.delta)]
 }
 
 /// Two runs compared.
@@ -205,8 +218,32 @@ pub struct Comparison {
 impl Comparison {
     /// The flags of the crossed thresholds.
     pub fn crossed(&self) -> Vec<&'static str> {
-        self.checks.iter().filter(|c| c.crossed).map(|c| c.flag).collect()
+        self.checks.iter().filter(|c| c.crossed).map(|c| c.judged.flag()).collect()
     }
+}
+
+/// BASE and every further run compared with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparisons {
+    /// BASE against each further run, in the order given.
+    pub pairs: Vec<Comparison>,
+    /// No threshold crossed by any run.
+    pub passed: bool,
+}
+
+impl Comparisons {
+    /// Every run's side, BASE first.
+    pub fn sides(&self) -> Vec<&Side> {
+        self.pairs.first().map(|p| &p.base).into_iter().chain(self.pairs.iter().map(|p| &p.new)).collect()
+    }
+}
+
+/// Compares every run of `runs` (file, report) after the first with the first; at least two.
+pub fn compare_all(runs: &[(String, Report)], t: &Thresholds) -> Comparisons {
+    let (base_file, base) = &runs[0];
+    let pairs: Vec<Comparison> = runs[1..].iter().map(|(file, r)| compare(base_file, base, file, r, t)).collect();
+    let passed = pairs.iter().all(|p| p.passed);
+    Comparisons { pairs, passed }
 }
 
 fn change_pct(base: f64, new: f64) -> Option<f64> {
@@ -297,22 +334,10 @@ pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report, t: 
     c
 }
 
-fn regression(flag: &'static str, name: &str, limit: f64, d: &Count) -> Check {
-    let detail = match d.change_pct {
-        Some(pct) => format!("{name} {} → {} ({pct:+.2} %), limit +{limit} %", us(d.base), us(d.new)),
-        None => format!("{name} {} → {}: BASE has no latency samples to compare with", us(d.base), us(d.new)),
-    };
+fn regression(judged: Judged, limit: f64, d: &Count) -> Check {
     // Judge the exact change, not the rounded one shown (+10.004 % crosses a 10 % limit).
     let exact = (d.base > 0).then(|| (d.new as f64 - d.base as f64) / d.base as f64 * 100.0).or(d.change_pct);
-    Check {
-        flag,
-        limit,
-        unit: " %",
-        value: d.change_pct,
-        crossed: exact.is_none_or(|p| p > limit),
-        detail,
-        shown: [us(d.base), us(d.new), pct(d.change_pct)],
-    }
+    Check { judged, limit, value: d.change_pct, crossed: exact.is_none_or(|p| p > limit) }
 }
 
 /// `ok / scheduled` in percent, unrounded (100 when nothing was scheduled).
@@ -323,60 +348,30 @@ pub fn exact_success(r: &Report) -> f64 {
 fn checks(c: &Comparison, t: &Thresholds, new: &Report) -> Vec<Check> {
     let mut out = Vec::new();
     if let Some(limit) = t.max_p50_regression {
-        out.push(regression("--max-p50-regression", "p50", limit, &c.p50_us));
+        out.push(regression(Judged::P50Regression, limit, &c.p50_us));
     }
     if let Some(limit) = t.max_p99_regression {
-        out.push(regression("--max-p99-regression", "p99", limit, &c.p99_us));
+        out.push(regression(Judged::P99Regression, limit, &c.p99_us));
     }
     if let Some(limit) = t.min_success {
-        let v = c.success_rate.new;
-        out.push(Check {
-            flag: "--min-success",
-            limit,
-            unit: " %",
-            value: Some(v),
-            crossed: exact_success(new) < limit,
-            detail: format!("success rate {v:.2} %, limit {limit} %"),
-            shown: points(&c.success_rate),
-        });
+        let crossed = exact_success(new) < limit;
+        out.push(Check { judged: Judged::Success, limit, value: Some(c.success_rate.new), crossed });
     }
     if let Some(limit) = t.max_error_rate {
-        let v = c.error_rate.new;
-        out.push(Check {
-            flag: "--max-error-rate",
-            limit,
-            unit: " %",
-            value: Some(v),
-            crossed: {
-                let sent = new.requests.ok + new.requests.failed;
-                sent > 0 && new.requests.failed as f64 * 100.0 / sent as f64 > limit
-            },
-            detail: format!("error rate {v:.2} % of sent requests, limit {limit} %"),
-            shown: points(&c.error_rate),
-        });
+        let sent = new.requests.ok + new.requests.failed;
+        let crossed = sent > 0 && new.requests.failed as f64 * 100.0 / sent as f64 > limit;
+        out.push(Check { judged: Judged::ErrorRate, limit, value: Some(c.error_rate.new), crossed });
     }
     if let Some(limit) = t.min_rate_ratio {
-        let a = &c.achieved_rate;
-        let ratio = (a.base > 0.0).then(|| (a.new / a.base * 10_000.0).round() / 10_000.0);
-        let detail = match ratio {
-            Some(r) => format!("achieved {} → {} req/s (ratio {r}), limit {limit}", a.base, a.new),
-            None => format!("BASE achieved {} req/s: no ratio to judge", a.base),
-        };
-        out.push(Check {
-            flag: "--min-rate-ratio",
-            limit,
-            unit: "",
-            value: ratio,
-            crossed: ratio.is_none_or(|r| r < limit),
-            detail,
-            shown: [
-                format!("{} req/s", a.base),
-                format!("{} req/s", a.new),
-                ratio.map_or_else(|| "n/a".into(), |r| format!("× {r}")),
-            ],
-        });
+        let value = rate_ratio(&c.achieved_rate);
+        out.push(Check { judged: Judged::RateRatio, limit, value, crossed: value.is_none_or(|r| r < limit) });
     }
     out
+}
+
+/// NEW's achieved rate over BASE's, to four decimals (`None` when BASE achieved nothing).
+pub fn rate_ratio(a: &Value) -> Option<f64> {
+    (a.base > 0.0).then(|| (a.new / a.base * 10_000.0).round() / 10_000.0)
 }
 
 #[cfg(test)]
@@ -470,19 +465,8 @@ mod tests {
             c.crossed(),
             ["--max-p50-regression", "--max-p99-regression", "--min-success", "--max-error-rate", "--min-rate-ratio"]
         );
-        assert_eq!(c.checks[0].detail, "p50 500 µs → 550 µs (+10.00 %), limit +9.99 %");
-        let table: Vec<(String, [String; 3])> = c.checks.iter().map(|k| (k.bound(), k.shown.clone())).collect();
-        let row = |b: &str, v: [&str; 3]| (b.to_string(), v.map(String::from));
-        assert_eq!(
-            table,
-            [
-                row("≤ +9.99 %", ["500 µs", "550 µs", "+10.00 %"]),
-                row("≤ +9.99 %", ["1.00 ms", "1.10 ms", "+10.00 %"]),
-                row("≥ 99.51 %", ["100.00 %", "99.50 %", "-0.50 pt"]),
-                row("≤ 0.49 %", ["0.00 %", "0.50 %", "+0.50 pt"]),
-                row("≥ 0.951", ["100 req/s", "95 req/s", "× 0.95"]),
-            ]
-        );
+        let values: Vec<Option<f64>> = c.checks.iter().map(|k| k.value).collect();
+        assert_eq!(values, [Some(10.0), Some(10.0), Some(99.5), Some(0.5), Some(0.95)]);
     }
 
     #[test]

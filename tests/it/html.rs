@@ -225,6 +225,35 @@ fn compare_page_renders_in_headless_chromium() {
     assert!(checks.contains("<td>≤ +10 %</td><td>FAIL</td>"), "{checks}");
     assert!(checks.contains("<td><code>--min-success</code></td>") && checks.contains("<td>≥ 90 %</td><td>pass</td>"));
     assert!(dom.contains("FAIL: 1 of 2 thresholds crossed: --max-p99-regression."));
+
+    // Three runs on one page, labelled by target: every run's lines drawn.
+    let mut third = synthetic_report(&|_| true, 1.5);
+    third.run.platform = "phoenix".into();
+    let mut first = b.clone();
+    first.run.platform = "braintrust".into();
+    let mut second = n.clone();
+    second.run.platform = "langsmith".into();
+    let files: Vec<String> = [("1.json", &first), ("2.json", &second), ("3.json", &third)]
+        .iter()
+        .map(|(f, r)| write_report(dir.path(), f, r).to_str().unwrap().to_string())
+        .collect();
+    let page3 = dir.path().join("cmp3.html");
+    let mut args = vec!["report", "compare"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--max-p99-regression", "10%", "--html", page3.to_str().unwrap()]);
+    assert_eq!(run(&args).status.code(), Some(1));
+    let dom = loaded_dom(dir.path(), &page3);
+    for (id, want) in [("cmp-throughput", 3 * (last_due - 1)), ("cmp-latency", 6 * len)] {
+        let (drawn, points) = drawn_and_points(&dom, id);
+        assert_eq!((drawn, points), (want, want), "chart {id}");
+        let svg = chart_svg(&dom, id);
+        for name in ["braintrust", "langsmith", "phoenix"] {
+            assert!(svg.contains(&format!("<title>{name}")), "chart {id} has no {name} line");
+        }
+    }
+    let verdict = &dom[dom.find(r#"id="verdict""#).unwrap()..];
+    let want = r#"id="verdict">FAIL: 2 of 2 thresholds crossed: langsmith: --max-p99-regression, phoenix: --max-p99-regression."#;
+    assert!(verdict.starts_with(want), "{:.200}", verdict);
 }
 
 #[test]

@@ -303,6 +303,52 @@ fn compare_passes_within_thresholds_and_fails_past_them() {
 }
 
 #[test]
+fn compare_of_several_runs_judges_each_against_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let labelled = |platform: &str, slower: f64| {
+        let mut r = synthetic_report(&|_| true, slower);
+        r.run.platform = platform.into();
+        r
+    };
+    let a = write_report(dir.path(), "a.json", &labelled("braintrust", 1.0));
+    let b = write_report(dir.path(), "b.json", &labelled("langsmith", 1.05));
+    let c = write_report(dir.path(), "c.json", &labelled("phoenix", 1.5));
+    let page = dir.path().join("cmp.html");
+    let args = ["report", "compare", s(&a), s(&b), s(&c), "--max-p99-regression", "10%"];
+    let o = run(&[&args[..], &["--html", s(&page)]].concat());
+    assert_eq!(o.status.code(), Some(1), "phoenix's p99 is 50 % above BASE's: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("traceblast report compare: 3 runs, each against BASE (the first)\n"), "{out}");
+    let head = out.lines().find(|l| l.contains("braintrust") && l.contains("phoenix") && !l.contains("→")).unwrap();
+    assert!(
+        head.find("braintrust") < head.find("langsmith") && head.find("langsmith") < head.find("phoenix"),
+        "{head}"
+    );
+    assert!(out.contains("  ok    langsmith: --max-p99-regression 10 %: p99 "), "{out}");
+    assert!(out.contains("  FAIL  phoenix: --max-p99-regression 10 %: p99 "), "{out}");
+    assert!(out.ends_with("result: FAIL, 1 of 2 crossed, by phoenix\n"), "{out}");
+    let j = run(&[&args[..], &["--json"]].concat());
+    let v: Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!((v["runs"].as_u64(), v["passed"].as_bool()), (Some(3), Some(false)));
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(
+        pairs.iter().map(|p| p["new"]["platform"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["langsmith", "phoenix"]
+    );
+    assert!(pairs.iter().all(|p| p["base"]["platform"] == "braintrust"));
+    assert_eq!(pairs.iter().map(|p| p["passed"].as_bool().unwrap()).collect::<Vec<_>>(), [true, false]);
+    assert!(pairs[1]["checks"][0]["detail"].as_str().unwrap().starts_with("p99 "), "{}", pairs[1]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<th>braintrust</th><th>langsmith</th><th>phoenix</th>"), "runs labelled by target");
+    assert!(html.contains(r#"id="cmp-latency" data-points"#) && html.contains("<td>phoenix</td>"));
+    // At most 8 runs; at least 2.
+    let nine: Vec<&str> = std::iter::repeat_n(s(&a), 9).collect();
+    let o = run(&[&["report", "compare"][..], &nine].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(run(&["report", "compare", s(&a)]).status.code(), Some(2));
+}
+
+#[test]
 fn compare_writes_its_page_and_prints_the_same_text() {
     let dir = tempfile::tempdir().unwrap();
     let (b, n) = (synthetic_report(&|_| true, 1.0), synthetic_report(&|_| true, 1.5));
@@ -315,8 +361,9 @@ fn compare_writes_its_page_and_prints_the_same_text() {
     assert_eq!(o.status.code(), Some(1), "a crossed threshold still exits 1: {}", stderr(&o));
     assert_eq!(stdout(&o), stdout(&plain), "--html leaves the text as it is");
     let t = report::compare::Thresholds { max_p99_regression: Some(10.0), ..Default::default() };
-    let c = report::compare::compare(s(&base), &b, s(&slow), &n, &t);
-    let expected = report::html_compare::ComparePage { base: &b, new: &n }.render(&c);
+    let runs = [(s(&base).to_string(), b.clone()), (s(&slow).to_string(), n.clone())];
+    let c = report::compare::compare_all(&runs, &t);
+    let expected = report::html_compare::ComparePage { runs: &[b, n] }.render(&c);
     assert_eq!(std::fs::read_to_string(&page).unwrap(), expected);
 
     // The page's path is checked before the reports are read: a bad one is the error, and

@@ -1,58 +1,82 @@
-//! The `report compare --html` page: two runs on one self-contained page (the same inline
-//! styles, self-check script and fetch-forbidding Content-Security-Policy as the report page).
+//! The `report compare --html` page: runs on one self-contained page (the same inline styles,
+//! self-check script and fetch-forbidding Content-Security-Policy as the report page).
 //!
-//! It opens with the verdict and the thresholds as a table (BASE, NEW, change, limit, pass or
-//! FAIL), then the headline numbers side by side, then the time charts with both runs overlaid:
-//! BASE dashed, NEW solid, each aligned on seconds since its own first second, so two runs
-//! started at different times line up. As on the report page, partial seconds are left out of
-//! the rate lines and a second without completions breaks them.
+//! It opens with the verdict and the thresholds as a table (BASE, the run judged, change, limit,
+//! pass or FAIL), then the runs, the headline numbers side by side, then the time charts with
+//! every run overlaid: BASE dashed, the others solid, each aligned on seconds since its own first
+//! second, so runs started at different times line up. As on the report page, partial seconds
+//! are left out of the rate lines and a second without completions breaks them. Two runs are
+//! BASE and NEW; more are labelled by target ([`labels`]).
 
 use std::fmt::Write;
 
 use super::charts::{
     bytes_chart, bytes_per_s, latency_chart, latency_tip, line, no_rate_reason, per_s, seconds_axis, time_chart,
 };
+use super::compared::{bound, detail, labels, shown};
 use super::html::{page_end, page_start, section, table};
 use super::svg::{Chart, Line, esc};
 use super::timeline::Timeline;
 use crate::report::Render;
 use crate::report::Report;
-use crate::report::compare::{Comparison, Count, Side, Value};
+use crate::report::compare::{Comparison, Comparisons, Count, Side, Value};
 use crate::units::pct;
 use crate::units::thousands;
 use crate::units::us;
 
-/// The compare page of a [`Comparison`], with the two reports it was made from (for their
-/// per-second series).
+/// The compare page of [`Comparisons`], with the reports they were made from, in the same order
+/// (for their per-second series).
 pub struct ComparePage<'a> {
-    /// The reference run.
-    pub base: &'a Report,
-    /// The run judged.
-    pub new: &'a Report,
+    /// BASE, then every run compared with it.
+    pub runs: &'a [Report],
 }
 
 /// One run's line set: its name and colours (rate, p50, p99), and whether it is dashed.
 struct Set<'a> {
     t: Timeline<'a>,
-    name: &'static str,
+    name: String,
     dashed: bool,
     colors: [&'static str; 3],
 }
 
-impl Render<Comparison> for ComparePage<'_> {
-    fn render(&self, c: &Comparison) -> String {
-        let mut o = page_start(&format!("traceblast compare — {} vs {}", c.base.file, c.new.file));
+/// Colours of the runs after BASE (rate and p50, p99), in turn.
+const PALETTE: [[&str; 3]; 5] = [
+    ["#e8710a", "#e8710a", "#b33c00"],
+    ["#2ca02c", "#2ca02c", "#1a6b1a"],
+    ["#9467bd", "#9467bd", "#5e3c85"],
+    ["#8c564b", "#8c564b", "#5a3129"],
+    ["#e377c2", "#e377c2", "#a3428a"],
+];
+
+/// The runs' names: BASE and NEW for two, their labels by target for more.
+fn names(c: &Comparisons) -> Vec<String> {
+    if c.pairs.len() == 1 { vec!["BASE".into(), "NEW".into()] } else { labels(&c.sides()) }
+}
+
+impl Render<Comparisons> for ComparePage<'_> {
+    fn render(&self, c: &Comparisons) -> String {
+        let files: Vec<&str> = c.sides().iter().map(|s| s.file.as_str()).collect();
+        let mut o = page_start(&format!("traceblast compare — {}", files.join(" vs ")));
         o.push_str("<h1>traceblast report compare</h1>\n");
-        verdict(&mut o, c);
-        checks(&mut o, c);
-        sides(&mut o, c);
-        headline(&mut o, c);
-        let sets = [
-            Set { t: Timeline::of(self.base), name: "BASE", dashed: true, colors: ["#1f6fd1", "#1f6fd1", "#0b3d91"] },
-            Set { t: Timeline::of(self.new), name: "NEW", dashed: false, colors: ["#e8710a", "#e8710a", "#b33c00"] },
-        ];
-        let note = "BASE dashed, NEW solid, each from its own first second. Partial seconds (start, end of the \
-                    schedule) are left out of the rate lines; a line breaks where no request completed.";
+        let names = names(c);
+        verdict(&mut o, c, &names);
+        checks(&mut o, c, &names);
+        sides(&mut o, c, &names);
+        headline(&mut o, c, &names);
+        let sets: Vec<Set> = self
+            .runs
+            .iter()
+            .zip(&names)
+            .enumerate()
+            .map(|(i, (r, name))| Set {
+                t: Timeline::of(r),
+                name: name.clone(),
+                dashed: i == 0,
+                colors: if i == 0 { ["#1f6fd1", "#1f6fd1", "#0b3d91"] } else { PALETTE[(i - 1) % PALETTE.len()] },
+            })
+            .collect();
+        let note = "BASE dashed, the others solid, each from its own first second. Partial seconds (start, end \
+                    of the schedule) are left out of the rate lines; a line breaks where no request completed.";
         section(
             &mut o,
             "Throughput",
@@ -67,47 +91,67 @@ impl Render<Comparison> for ComparePage<'_> {
             "Corrected p50 and p99 of the requests completed in each second.",
             &latency(&sets),
         );
-        errors(&mut o, c);
+        errors(&mut o, c, &names);
         page_end(&mut o);
         o
     }
 }
 
-fn verdict(o: &mut String, c: &Comparison) {
-    let crossed = c.crossed();
-    let text = if c.checks.is_empty() {
+fn verdict(o: &mut String, c: &Comparisons, names: &[String]) {
+    // With several runs, each crossed flag is named with its run.
+    let crossed: Vec<String> = c
+        .pairs
+        .iter()
+        .zip(&names[1..])
+        .flat_map(|(p, n)| {
+            p.crossed().into_iter().map(move |f| if c.pairs.len() > 1 { format!("{n}: {f}") } else { f.to_string() })
+        })
+        .collect();
+    let checked: usize = c.pairs.iter().map(|p| p.checks.len()).sum();
+    let text = if checked == 0 {
         "No threshold given: nothing to pass or fail.".to_string()
     } else if crossed.is_empty() {
-        format!("PASS: no threshold crossed ({} checked).", c.checks.len())
+        format!("PASS: no threshold crossed ({checked} checked).")
     } else {
-        format!("FAIL: {} of {} thresholds crossed: {}.", crossed.len(), c.checks.len(), crossed.join(", "))
+        format!("FAIL: {} of {checked} thresholds crossed: {}.", crossed.len(), crossed.join(", "))
     };
     let class = if crossed.is_empty() { "verdict pass" } else { "verdict banner" };
     let _ = writeln!(o, "<p class=\"{class}\" id=\"verdict\">{}</p>", esc(&text));
 }
 
-fn checks(o: &mut String, c: &Comparison) {
-    o.push_str(
-        "<section><h2>Thresholds</h2><table id=\"checks\"><tr><th>check</th><th>BASE</th><th>NEW</th>\
+fn checks(o: &mut String, c: &Comparisons, names: &[String]) {
+    let several = c.pairs.len() > 1;
+    let run_th = if several { "<th>run</th>" } else { "" };
+    let _ = write!(
+        o,
+        "<section><h2>Thresholds</h2><table id=\"checks\"><tr><th>check</th>{run_th}<th>BASE</th><th>{}</th>\
          <th>change</th><th>threshold</th><th>result</th><th>detail</th></tr>",
+        if several { "run's" } else { "NEW" }
     );
-    for k in &c.checks {
-        let [base, new, delta] = &k.shown;
+    for (p, name) in c.pairs.iter().zip(&names[1..]) {
+        for k in &p.checks {
+            let [base, new, delta] = shown(p, k);
+            let run = if several { format!("<td>{}</td>", esc(name)) } else { String::new() };
+            let _ = write!(
+                o,
+                "<tr{}><td><code>{}</code></td>{run}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if k.crossed { " class=\"fail\"" } else { "" },
+                esc(k.judged.flag()),
+                esc(&base),
+                esc(&new),
+                esc(&delta),
+                esc(&bound(k)),
+                if k.crossed { "FAIL" } else { "pass" },
+                esc(&detail(p, k))
+            );
+        }
+    }
+    if c.pairs.iter().all(|p| p.checks.is_empty()) {
+        let cols = if several { 8 } else { 7 };
         let _ = write!(
             o,
-            "<tr{}><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if k.crossed { " class=\"fail\"" } else { "" },
-            esc(k.flag),
-            esc(base),
-            esc(new),
-            esc(delta),
-            esc(&k.bound()),
-            if k.crossed { "FAIL" } else { "pass" },
-            esc(&k.detail)
+            "<tr><td colspan=\"{cols}\">no threshold given (--max-p99-regression, --min-success, …)</td></tr>"
         );
-    }
-    if c.checks.is_empty() {
-        o.push_str("<tr><td colspan=\"7\">no threshold given (--max-p99-regression, --min-success, …)</td></tr>");
     }
     o.push_str("</table></section>\n");
 }
@@ -125,55 +169,104 @@ fn side_row(label: &str, s: &Side) -> Vec<String> {
     ]
 }
 
-fn sides(o: &mut String, c: &Comparison) {
-    table(
-        o,
-        "Runs",
-        &["", "report", "platform → endpoint", "started", "duration", "target rate", "scheduled"],
-        &[side_row("BASE", &c.base), side_row("NEW", &c.new)],
-    );
+fn sides(o: &mut String, c: &Comparisons, names: &[String]) {
+    let rows: Vec<Vec<String>> = c.sides().into_iter().zip(names).map(|(s, n)| side_row(n, s)).collect();
+    table(o, "Runs", &["", "report", "platform → endpoint", "started", "duration", "target rate", "scheduled"], &rows);
 }
 
-fn headline(o: &mut String, c: &Comparison) {
-    let real = |name: &str, v: &Value, unit: &str, relative: bool| {
-        let delta = if relative { pct(v.change_pct) } else { format!("{:+.2} pt", v.delta) };
-        vec![name.into(), format!("{:.2}{unit}", v.base), format!("{:.2}{unit}", v.new), delta]
-    };
-    let lat = |name: &str, v: &Count| vec![name.into(), us(v.base), us(v.new), pct(v.change_pct)];
-    let mut rows = vec![
-        real("success rate", &c.success_rate, " %", false),
-        real("error rate (of sent)", &c.error_rate, " %", false),
-        real("achieved rate", &c.achieved_rate, "/s", true),
-        real("ok per second", &c.ok_per_s, "/s", true),
-        real("spans ok per second", &c.spans_ok_per_s, "/s", true),
-        lat("p50 (corrected)", &c.p50_us),
-        lat("p99 (corrected)", &c.p99_us),
-        lat("p99.9 (corrected)", &c.p999_us),
-    ];
-    if let Some(v) = &c.verify {
-        let n = |name: &str, x: &Count| vec![name.into(), thousands(x.base), thousands(x.new), pct(x.change_pct)];
-        rows.push(n(&format!("acknowledged traces (verify: {} / {})", v.from[0], v.from[1]), &v.acknowledged));
-        rows.push(n("stored whole", &v.stored));
-        rows.push(real("loss", &v.loss_percent, " %", false));
-        let ms = |name: &str, x: &Count| {
-            vec![name.into(), us(x.base.saturating_mul(1000)), us(x.new.saturating_mul(1000)), pct(x.change_pct)]
-        };
-        rows.extend(v.lag_p50_ms.as_ref().map(|x| ms("visibility lag p50", x)));
-        rows.extend(v.lag_p99_ms.as_ref().map(|x| ms("visibility lag p99", x)));
+/// A row: the name, BASE's cell and each further run's; with two runs a last column holds the
+/// change, with more each run's cell carries its change against BASE.
+fn cells(
+    name: &str,
+    pairs: &[Comparison],
+    base: String,
+    each: impl Fn(&Comparison) -> (String, String),
+) -> Vec<String> {
+    let mut row = vec![name.to_string(), base];
+    match pairs {
+        [one] => {
+            let (v, change) = each(one);
+            row.extend([v, change]);
+        }
+        _ => row.extend(pairs.iter().map(|p| {
+            let (v, change) = each(p);
+            format!("{v} ({change})")
+        })),
     }
-    table(o, "Side by side", &["", "BASE", "NEW", "change"], &rows);
+    row
 }
 
-fn errors(o: &mut String, c: &Comparison) {
-    let rows: Vec<Vec<String>> = c
-        .errors
-        .iter()
-        .map(|(k, v)| {
+fn headline(o: &mut String, c: &Comparisons, names: &[String]) {
+    let pairs = &c.pairs;
+    let real = |name: &str, f: fn(&Comparison) -> &Value, unit: &str, relative: bool| {
+        let change = move |v: &Value| if relative { pct(v.change_pct) } else { format!("{:+.2} pt", v.delta) };
+        cells(name, pairs, format!("{:.2}{unit}", f(&pairs[0]).base), |p| {
+            (format!("{:.2}{unit}", f(p).new), change(f(p)))
+        })
+    };
+    let lat = |name: &str, f: fn(&Comparison) -> &Count| {
+        cells(name, pairs, us(f(&pairs[0]).base), |p| (us(f(p).new), pct(f(p).change_pct)))
+    };
+    let mut rows = vec![
+        real("success rate", |c| &c.success_rate, " %", false),
+        real("error rate (of sent)", |c| &c.error_rate, " %", false),
+        real("achieved rate", |c| &c.achieved_rate, "/s", true),
+        real("ok per second", |c| &c.ok_per_s, "/s", true),
+        real("spans ok per second", |c| &c.spans_ok_per_s, "/s", true),
+        lat("p50 (corrected)", |c| &c.p50_us),
+        lat("p99 (corrected)", |c| &c.p99_us),
+        lat("p99.9 (corrected)", |c| &c.p999_us),
+    ];
+    if pairs.iter().all(|p| p.verify.is_some()) {
+        let v = |p: &Comparison| p.verify.clone().expect("checked: every run verified");
+        let from: Vec<String> =
+            std::iter::once(v(&pairs[0]).from[0].clone()).chain(pairs.iter().map(|p| v(p).from[1].clone())).collect();
+        let n = |name: &str, f: fn(&crate::report::compare::VerifyDelta) -> Count| {
+            cells(name, pairs, thousands(f(&v(&pairs[0])).base), |p| {
+                (thousands(f(&v(p)).new), pct(f(&v(p)).change_pct))
+            })
+        };
+        rows.push(n(&format!("acknowledged traces (verify: {})", from.join(" / ")), |x| x.acknowledged));
+        rows.push(n("stored whole", |x| x.stored));
+        let l = |p: &Comparison| v(p).loss_percent;
+        rows.push(cells("loss", pairs, format!("{:.2} %", l(&pairs[0]).base), |p| {
+            (format!("{:.2} %", l(p).new), format!("{:+.2} pt", l(p).delta))
+        }));
+        let lag = |name: &str, f: fn(&crate::report::compare::VerifyDelta) -> Option<Count>| {
+            let ms = |x: Option<u64>| x.map_or("-".to_string(), |m| us(m.saturating_mul(1000)));
+            cells(name, pairs, ms(f(&v(&pairs[0])).map(|x| x.base)), |p| {
+                let x = f(&v(p));
+                (ms(x.map(|x| x.new)), pct(x.and_then(|x| x.change_pct)))
+            })
+        };
+        rows.push(lag("visibility lag p50", |x| x.lag_p50_ms));
+        rows.push(lag("visibility lag p99", |x| x.lag_p99_ms));
+    }
+    let mut head: Vec<&str> = std::iter::once("").chain(names.iter().map(String::as_str)).collect();
+    if pairs.len() == 1 {
+        head.push("change");
+    }
+    table(o, "Side by side", &head, &rows);
+}
+
+fn errors(o: &mut String, c: &Comparisons, names: &[String]) {
+    let pairs = &c.pairs;
+    let keys: std::collections::BTreeSet<&String> = pairs.iter().flat_map(|p| p.errors.keys()).collect();
+    let rows: Vec<Vec<String>> = keys
+        .into_iter()
+        .map(|k| {
             let label = if k == "0" { "no status".to_string() } else { k.clone() };
-            vec![label, thousands(v.base), thousands(v.new), pct(v.change_pct)]
+            let zero = Count { base: 0, new: 0, delta: 0, change_pct: Some(0.0) };
+            let get = |p: &Comparison| p.errors.get(k).copied().unwrap_or(zero);
+            let base = pairs.iter().find_map(|p| p.errors.get(k)).map_or(0, |x| x.base);
+            cells(&label, pairs, thousands(base), |p| (thousands(get(p).new), pct(get(p).change_pct)))
         })
         .collect();
-    table(o, "Failures by status or error", &["", "BASE", "NEW", "change"], &rows);
+    let mut head: Vec<&str> = std::iter::once("").chain(names.iter().map(String::as_str)).collect();
+    if pairs.len() == 1 {
+        head.push("change");
+    }
+    table(o, "Failures by status or error", &head, &rows);
 }
 
 /// The x axis both runs share: seconds since each one's first second, to the longer run's end.
@@ -192,18 +285,18 @@ fn rate_chart(c: Chart, sets: &[Set]) -> Chart {
 
 fn throughput(sets: &[Set]) -> Chart {
     let l = lines(sets, |s| {
-        line(s.name, s.colors[0], s.dashed, s.t.done(|p| (p.ok + p.failed) as f64), per_s(" completed"))
+        line(&s.name, s.colors[0], s.dashed, s.t.done(|p| (p.ok + p.failed) as f64), per_s(" completed"))
     });
     rate_chart(time_chart("cmp-throughput", "Throughput per second", x_axis(sets), "requests / s", l, vec![]), sets)
 }
 
 fn spans(sets: &[Set]) -> Chart {
-    let l = lines(sets, |s| line(s.name, s.colors[0], s.dashed, s.t.done(|p| p.spans as f64), per_s(" spans")));
+    let l = lines(sets, |s| line(&s.name, s.colors[0], s.dashed, s.t.done(|p| p.spans as f64), per_s(" spans")));
     rate_chart(time_chart("cmp-spans", "Spans acknowledged per second", x_axis(sets), "spans / s", l, vec![]), sets)
 }
 
 fn data(sets: &[Set]) -> Chart {
-    let l = lines(sets, |s| line(s.name, s.colors[0], s.dashed, s.t.done(|p| p.bytes as f64), bytes_per_s));
+    let l = lines(sets, |s| line(&s.name, s.colors[0], s.dashed, s.t.done(|p| p.bytes as f64), bytes_per_s));
     rate_chart(bytes_chart("cmp-bytes", x_axis(sets), l, vec![]), sets)
 }
 
@@ -220,7 +313,7 @@ fn latency(sets: &[Set]) -> Chart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::compare::{Thresholds, compare};
+    use crate::report::compare::Thresholds;
     use crate::report::model::SeriesPoint;
 
     fn run(t0: u64, ok: u64, p99: u64) -> Report {
@@ -253,8 +346,12 @@ mod tests {
     fn both_runs_are_overlaid_from_their_own_start_and_a_crossed_check_is_a_fail_row() {
         let (base, new) = (run(1_700_000_000, 10, 2000), run(1_800_000_000, 12, 3000));
         let t = Thresholds { max_p99_regression: Some(10.0), min_success: Some(99.0), ..Default::default() };
-        let c = compare("base.json", &base, "new.json", &new, &t);
-        let html = ComparePage { base: &base, new: &new }.render(&c);
+        let runs = [base, new];
+        let c = crate::report::compare::compare_all(
+            &[("base.json".into(), runs[0].clone()), ("new.json".into(), runs[1].clone())],
+            &t,
+        );
+        let html = ComparePage { runs: &runs }.render(&c);
         // Seconds 1 to 4 are whole in each run (0 starts at .3, 5 is the schedule's last).
         for id in ["cmp-throughput", "cmp-spans", "cmp-bytes"] {
             assert!(html.contains(&format!(r#"id="{id}" data-points="8""#)), "{id}");

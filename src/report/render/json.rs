@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::report::compare::Comparison;
+use crate::report::compare::{Comparison, Comparisons};
 use crate::report::model::REPORT_VERSION;
 use crate::report::validate::validate;
 use crate::report::{Render, Report};
@@ -18,9 +18,37 @@ impl Render for Json {
     }
 }
 
+/// A comparison as JSON: the model, and each check's sentence (`detail`) for people reading it.
+fn comparison_value(c: &Comparison) -> serde_json::Value {
+    let mut v = serde_json::to_value(c).expect("comparisons serialize");
+    if let Some(checks) = v.get_mut("checks").and_then(serde_json::Value::as_array_mut) {
+        for (json, k) in checks.iter_mut().zip(&c.checks) {
+            json["detail"] = super::compared::detail(c, k).into();
+        }
+    }
+    v
+}
+
 impl Render<Comparison> for Json {
     fn render(&self, c: &Comparison) -> String {
-        serde_json::to_string_pretty(c).expect("comparisons serialize") + "\n"
+        serde_json::to_string_pretty(&comparison_value(c)).expect("comparisons serialize") + "\n"
+    }
+}
+
+/// Two runs: the comparison itself. More: `{"runs", "pairs": [BASE against each], "passed"}`.
+impl Render<Comparisons> for Json {
+    fn render(&self, c: &Comparisons) -> String {
+        match c.pairs.as_slice() {
+            [one] => self.render(one),
+            pairs => {
+                let v = serde_json::json!({
+                    "runs": pairs.len() + 1,
+                    "pairs": pairs.iter().map(comparison_value).collect::<Vec<_>>(),
+                    "passed": c.passed,
+                });
+                serde_json::to_string_pretty(&v).expect("comparisons serialize") + "\n"
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! is derived here that the JSON would not also hold.
 
 pub mod charts;
+pub mod compared;
 pub mod html;
 pub mod html_compare;
 mod html_verify;
@@ -12,4 +13,5 @@ pub mod labels;
 pub mod stages;
 pub mod svg;
 pub mod text;
+mod text_compare;
 pub mod timeline;

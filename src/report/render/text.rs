@@ -2,10 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::report::compare::{Comparison, Count, Value};
 use crate::report::model::Percentiles;
 use crate::report::{Render, Report};
-use crate::units::{human_bytes, pct, thousands, us};
+use crate::units::{human_bytes, thousands, us};
 
 /// Plain text for a terminal.
 pub struct Text;
@@ -167,156 +166,6 @@ fn stages(o: &mut String, r: &Report) {
     }
 }
 
-/// `+12` / `-3` / `0`.
-fn signed(v: i64) -> String {
-    if v > 0 {
-        format!("+{}", thousands(v as u64))
-    } else if v < 0 {
-        format!("-{}", thousands(v.unsigned_abs()))
-    } else {
-        "0".into()
-    }
-}
-
-fn side_line(label: &str, s: &crate::report::compare::Side) -> String {
-    let target =
-        s.target_rate.map(|t| format!("{} req/s", crate::units::trim_rate(t))).unwrap_or_else(|| "max rate".into());
-    let platform = if s.platform.is_empty() { String::new() } else { format!("{} → ", s.platform) };
-    format!(
-        "  {label:<6}{}\n        {platform}{} · started {} · {:.2} s · {target} · {} scheduled{}\n",
-        s.file,
-        s.endpoint,
-        s.started_at,
-        s.duration_s,
-        thousands(s.scheduled),
-        if s.interrupted { " · INTERRUPTED" } else { "" }
-    )
-}
-
-impl Render<Comparison> for Text {
-    fn render(&self, c: &Comparison) -> String {
-        let mut o = String::from("traceblast report compare\n");
-        o.push_str(&side_line("base", &c.base));
-        o.push_str(&side_line("new", &c.new));
-        let _ = writeln!(o, "  {:<22}{:>14}{:>14}{:>14}", "", "base", "new", "delta");
-        let mut real = |name: &str, v: &Value, unit: &str, relative: bool| {
-            let delta = if relative { pct(v.change_pct) } else { format!("{:+.2} pt", v.delta) };
-            let _ = writeln!(
-                o,
-                "  {name:<22}{:>14}{:>14}{delta:>14}",
-                format!("{:.2}{unit}", v.base),
-                format!("{:.2}{unit}", v.new)
-            );
-        };
-        real("success rate", &c.success_rate, " %", false);
-        real("error rate (of sent)", &c.error_rate, " %", false);
-        real("achieved rate", &c.achieved_rate, "/s", true);
-        real("ok per second", &c.ok_per_s, "/s", true);
-        real("spans ok per second", &c.spans_ok_per_s, "/s", true);
-        let mut lat = |name: &str, v: &Count| {
-            let _ = writeln!(o, "  {name:<22}{:>14}{:>14}{:>14}", us(v.base), us(v.new), pct(v.change_pct));
-        };
-        lat("p50 (corrected)", &c.p50_us);
-        lat("p99 (corrected)", &c.p99_us);
-        lat("p99.9 (corrected)", &c.p999_us);
-        if c.errors.is_empty() {
-            o.push_str("  errors by status      none\n");
-        } else {
-            o.push_str("  errors by status\n");
-            for (k, v) in &c.errors {
-                let label = if k == "0" { "no status".to_string() } else { k.clone() };
-                let _ = writeln!(
-                    o,
-                    "    {label:<20}{:>14}{:>14}{:>14}",
-                    thousands(v.base),
-                    thousands(v.new),
-                    signed(v.delta)
-                );
-            }
-        }
-        if let Some(v) = &c.verify {
-            let _ = writeln!(o, "  stored (verify: {} / {})", v.from[0], v.from[1]);
-            for (name, x) in [("acknowledged traces", &v.acknowledged), ("stored whole", &v.stored)] {
-                let _ = writeln!(
-                    o,
-                    "    {name:<20}{:>14}{:>14}{:>14}",
-                    thousands(x.base),
-                    thousands(x.new),
-                    signed(x.delta)
-                );
-            }
-            let l = &v.loss_percent;
-            let _ = writeln!(
-                o,
-                "    {:<20}{:>14}{:>14}{:>14}",
-                "loss",
-                format!("{:.2} %", l.base),
-                format!("{:.2} %", l.new),
-                format!("{:+.2} pt", l.delta)
-            );
-            for (name, x) in [("visibility lag p50", &v.lag_p50_ms), ("visibility lag p99", &v.lag_p99_ms)] {
-                if let Some(x) = x {
-                    let _ = writeln!(
-                        o,
-                        "    {name:<20}{:>14}{:>14}{:>14}",
-                        us(x.base.saturating_mul(1000)),
-                        us(x.new.saturating_mul(1000)),
-                        pct(x.change_pct)
-                    );
-                }
-            }
-        }
-        if !c.scenarios.is_empty() {
-            let _ = writeln!(o, "  {:<28}{:>10}{:>10}{:>12}{:>12}", "scenario", "requests", "ok", "p50", "p99");
-            for (name, s) in &c.scenarios {
-                let _ = writeln!(o, "    {name}");
-                let rows = [
-                    ("base", thousands(s.requests.base), thousands(s.ok.base), us(s.p50_us.base), us(s.p99_us.base)),
-                    ("new", thousands(s.requests.new), thousands(s.ok.new), us(s.p50_us.new), us(s.p99_us.new)),
-                    (
-                        "delta",
-                        signed(s.requests.delta),
-                        signed(s.ok.delta),
-                        pct(s.p50_us.change_pct),
-                        pct(s.p99_us.change_pct),
-                    ),
-                ];
-                for (label, a, b, p50, p99) in rows {
-                    let _ = writeln!(o, "      {label:<24}{a:>10}{b:>10}{p50:>12}{p99:>12}");
-                }
-            }
-        }
-        if c.checks.is_empty() {
-            o.push_str("thresholds: none given\n");
-            return o;
-        }
-        o.push_str("thresholds\n");
-        for k in &c.checks {
-            let _ = writeln!(
-                o,
-                "  {}  {} {}{}: {}",
-                if k.crossed { "FAIL" } else { "ok  " },
-                k.flag,
-                k.limit,
-                k.unit,
-                k.detail
-            );
-        }
-        let crossed = c.crossed();
-        if crossed.is_empty() {
-            let _ = writeln!(
-                o,
-                "result: pass ({} threshold{} checked)",
-                c.checks.len(),
-                if c.checks.len() == 1 { "" } else { "s" }
-            );
-        } else {
-            let _ = writeln!(o, "result: FAIL, {} crossed: {}", crossed.len(), crossed.join(", "));
-        }
-        o
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,7 +183,11 @@ mod tests {
         let mut r = Report { interrupted: true, ..Default::default() };
         r.run.ended_by = "interrupted".into();
         let c = crate::report::compare::compare("a.json", &r, "b.json", &r, &Default::default());
-        for text in [Text.render(&r), Text.render(&c)] {
+        let several = crate::report::compare::compare_all(
+            &[("a.json".into(), r.clone()), ("b.json".into(), r.clone()), ("c.json".into(), r.clone())],
+            &Default::default(),
+        );
+        for text in [Text.render(&r), Text.render(&c), Text.render(&several)] {
             for debug in ["()", "None", "Some(", "\"", "{", "_"] {
                 assert!(!text.contains(debug), "{debug:?} in:\n{text}");
             }

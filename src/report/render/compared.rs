@@ -1,0 +1,190 @@
+//! What people read of a comparison, shared by the text, the JSON (a check's `detail`) and the
+//! page: a threshold's bound, its cells and its sentence, and the runs' labels. The model
+//! ([`crate::report::compare`]) holds only the numbers.
+
+use crate::report::compare::{Check, Comparison, Count, Judged, Side, Value, rate_ratio};
+use crate::units::{pct, us};
+
+/// The unit of a threshold's limit and value: `" %"`, or nothing for a ratio.
+fn unit(j: Judged) -> &'static str {
+    if j == Judged::RateRatio { "" } else { " %" }
+}
+
+/// The limit as a bound: `≤ +10 %`, `≥ 0.95`.
+pub fn bound(k: &Check) -> String {
+    let flag = k.judged.flag();
+    let rel = if flag.starts_with("--max") { "≤" } else { "≥" };
+    let plus = if flag.ends_with("-regression") { "+" } else { "" };
+    format!("{rel} {plus}{}{}", k.limit, unit(k.judged))
+}
+
+/// The flag and its limit: `--max-p99-regression 10 %`.
+pub fn flag_and_limit(k: &Check) -> String {
+    format!("{} {}{}", k.judged.flag(), k.limit, unit(k.judged))
+}
+
+/// The latency a regression threshold judges, and its name.
+fn latency(c: &Comparison, j: Judged) -> Option<(&'static str, &Count)> {
+    match j {
+        Judged::P50Regression => Some(("p50", &c.p50_us)),
+        Judged::P99Regression => Some(("p99", &c.p99_us)),
+        _ => None,
+    }
+}
+
+/// BASE, NEW and the change of a percentage, in points.
+fn points(v: &Value) -> [String; 3] {
+    [format!("{:.2} %", v.base), format!("{:.2} %", v.new), format!("{:+.2} pt", v.delta)]
+}
+
+/// The judged quantity in BASE, in NEW, and their difference (the page's columns).
+pub fn shown(c: &Comparison, k: &Check) -> [String; 3] {
+    if let Some((_, d)) = latency(c, k.judged) {
+        return [us(d.base), us(d.new), pct(d.change_pct)];
+    }
+    match k.judged {
+        Judged::Success => points(&c.success_rate),
+        Judged::ErrorRate => points(&c.error_rate),
+        _ => {
+            let a = &c.achieved_rate;
+            let ratio = rate_ratio(a).map_or_else(|| "n/a".into(), |r| format!("× {r}"));
+            [format!("{} req/s", a.base), format!("{} req/s", a.new), ratio]
+        }
+    }
+}
+
+/// The numbers behind the verdict, in a sentence.
+pub fn detail(c: &Comparison, k: &Check) -> String {
+    let limit = k.limit;
+    if let Some((name, d)) = latency(c, k.judged) {
+        return match d.change_pct {
+            Some(p) => format!("{name} {} → {} ({p:+.2} %), limit +{limit} %", us(d.base), us(d.new)),
+            None => format!("{name} {} → {}: BASE has no latency samples to compare with", us(d.base), us(d.new)),
+        };
+    }
+    match k.judged {
+        Judged::Success => format!("success rate {:.2} %, limit {limit} %", c.success_rate.new),
+        Judged::ErrorRate => format!("error rate {:.2} % of sent requests, limit {limit} %", c.error_rate.new),
+        _ => {
+            let a = &c.achieved_rate;
+            match rate_ratio(a) {
+                Some(r) => format!("achieved {} → {} req/s (ratio {r}), limit {limit}", a.base, a.new),
+                None => format!("BASE achieved {} req/s: no ratio to judge", a.base),
+            }
+        }
+    }
+}
+
+/// Short names for runs, by target: their platforms when each run has its own, else their
+/// endpoints' host:port when those differ, else their files; at most 14 characters each.
+pub fn labels(sides: &[&Side]) -> Vec<String> {
+    let distinct = |v: &[String]| v.iter().all(|x| !x.is_empty() && v.iter().filter(|y| *y == x).count() == 1);
+    let platforms: Vec<String> = sides.iter().map(|s| s.platform.clone()).collect();
+    let hosts: Vec<String> = sides.iter().map(|s| authority(&s.endpoint)).collect();
+    let files: Vec<String> = sides.iter().map(|s| file_name(&s.file)).collect();
+    let pick = if distinct(&platforms) && platforms.iter().all(|p| p != "otlp") {
+        platforms
+    } else if distinct(&hosts) {
+        hosts
+    } else {
+        files
+    };
+    pick.into_iter().map(|l| clip(&l, 14)).collect()
+}
+
+/// `host:port` of an endpoint as shown (already redacted).
+fn authority(endpoint: &str) -> String {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    rest.split('/').next().unwrap_or_default().to_string()
+}
+
+/// The last part of a path, without `.json`.
+fn file_name(f: &str) -> String {
+    let name = f.rsplit(['/', '\\']).next().unwrap_or(f);
+    name.strip_suffix(".json").unwrap_or(name).to_string()
+}
+
+/// `s` cut to `n` characters, the cut marked with `…`.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Report;
+    use crate::report::compare::{Thresholds, compare};
+
+    fn run(ok: u64, failed: u64, p50: u64, p99: u64, achieved: f64) -> Report {
+        let mut r = Report::default();
+        (r.requests.scheduled, r.requests.ok, r.requests.failed) = (ok + failed, ok, failed);
+        r.success_rate = crate::report::percent(ok, ok + failed);
+        r.rate.achieved = achieved;
+        r.latency_us.corrected.p50 = p50;
+        r.latency_us.corrected.p99 = p99;
+        r
+    }
+
+    #[test]
+    fn each_threshold_in_words_and_cells() {
+        let past = Thresholds {
+            max_p50_regression: Some(9.99),
+            max_p99_regression: Some(9.99),
+            min_success: Some(99.51),
+            max_error_rate: Some(0.49),
+            min_rate_ratio: Some(0.951),
+        };
+        let c = compare("a", &run(1000, 0, 500, 1000, 100.0), "b", &run(995, 5, 550, 1100, 95.0), &past);
+        let table: Vec<(String, [String; 3])> = c.checks.iter().map(|k| (bound(k), shown(&c, k))).collect();
+        let row = |b: &str, v: [&str; 3]| (b.to_string(), v.map(String::from));
+        assert_eq!(
+            table,
+            [
+                row("≤ +9.99 %", ["500 µs", "550 µs", "+10.00 %"]),
+                row("≤ +9.99 %", ["1.00 ms", "1.10 ms", "+10.00 %"]),
+                row("≥ 99.51 %", ["100.00 %", "99.50 %", "-0.50 pt"]),
+                row("≤ 0.49 %", ["0.00 %", "0.50 %", "+0.50 pt"]),
+                row("≥ 0.951", ["100 req/s", "95 req/s", "× 0.95"]),
+            ]
+        );
+        let words: Vec<String> = c.checks.iter().map(|k| detail(&c, k)).collect();
+        assert_eq!(
+            words,
+            [
+                "p50 500 µs → 550 µs (+10.00 %), limit +9.99 %",
+                "p99 1.00 ms → 1.10 ms (+10.00 %), limit +9.99 %",
+                "success rate 99.50 %, limit 99.51 %",
+                "error rate 0.50 % of sent requests, limit 0.49 %",
+                "achieved 100 → 95 req/s (ratio 0.95), limit 0.951",
+            ]
+        );
+        let empty = compare("a", &Report::default(), "b", &run(10, 0, 500, 900, 10.0), &past);
+        assert_eq!(detail(&empty, &empty.checks[1]), "p99 0 µs → 900 µs: BASE has no latency samples to compare with");
+        assert_eq!(detail(&empty, &empty.checks[4]), "BASE achieved 0 req/s: no ratio to judge");
+    }
+
+    #[test]
+    fn runs_are_labelled_by_target() {
+        let side = |platform: &str, endpoint: &str, file: &str| Side {
+            platform: platform.into(),
+            endpoint: endpoint.into(),
+            file: file.into(),
+            ..Side::default()
+        };
+        let (a, b) = (
+            side("braintrust", "https://api.braintrust.dev/otel", "x/bt.json"),
+            side("langsmith", "http://h:1/v1", "ls.json"),
+        );
+        assert_eq!(labels(&[&a, &b]), ["braintrust", "langsmith"]);
+        let (a, b) = (
+            side("otlp", "http://127.0.0.1:4318/v1/traces", "a.json"),
+            side("otlp", "http://127.0.0.1:4319/v1/traces", "b.json"),
+        );
+        assert_eq!(labels(&[&a, &b]), ["127.0.0.1:4318", "127.0.0.1:4319"]);
+        let (a, b) = (
+            side("otlp", "http://c:4318/v1/traces", "runs/main.json"),
+            side("otlp", "http://c:4318/v1/traces", "a-very-long-branch-name.json"),
+        );
+        assert_eq!(labels(&[&a, &b]), ["main", "a-very-long-b…"]);
+    }
+}
