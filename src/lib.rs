@@ -22,8 +22,9 @@
 //! - [`corpus`] — the corpus file: index format, atomic writer, memory-mapped reader.
 //! - [`generate`] — the parallel, ordered gen pipeline.
 //! - [`replay`] — schedule, preparation pipeline, pacer thread, HTTP senders, retries.
-//! - [`stats`] — outcome counters and HdrHistograms; [`report`] — the report model, its
-//!   renderers (text, JSON, HTML), and `report compare` / `report merge` on saved reports.
+//! - [`stats`] — outcome counters and HdrHistograms; [`report`] — the report model, its one
+//!   builder (sums → figures, for a run and a merge), its renderers (text, JSON, HTML), and
+//!   `report compare` / `report merge` on saved reports.
 //! - [`platform`] — presets for Braintrust, LangSmith, Langfuse, Phoenix, Honeycomb, plain OTLP.
 //! - [`otlp`] — the OTLP trace messages (opentelemetry-proto's) and our OTLP/JSON mapping.
 //! - [`grpc`] — OTLP/gRPC pieces shared by sink and replay: raw-bytes codec, status mapping, retries.

@@ -3,9 +3,10 @@
 //! A large test sends from several machines (`replay --shard K/N`), each writing its own
 //! report. Merging must give the report one machine would have written had it measured
 //! everything, so nothing here averages percentiles: the serialized HdrHistograms are decoded,
-//! added and re-encoded, and every percentile is recomputed from the sums — equal to those of
-//! one histogram of all samples. The per-second series is aligned on wall-clock seconds
-//! (`t`), which is why `stats` keys it by Unix second rather than by offset from the start.
+//! added, and every figure is derived from the sums by the builder a run's report uses
+//! ([`mod@super::build`]) — merged percentiles equal those of one histogram of all samples. The
+//! per-second series is aligned on wall-clock seconds (`t`), which is why `stats` keys it by Unix
+//! second rather than by offset from the start.
 //!
 //! Shards run at the same time, so rates add up: the targets (each shard sends rate/N) and
 //! the achieved rates are summed; `ok_per_s` is recomputed over the merged time window.
@@ -13,10 +14,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::Histogram;
-
+use super::Report;
+use super::build::{HistSum, ReportFrame, Totals, derive};
 use super::model::*;
-use super::{Report, percent, round2};
 
 /// A merged report and what the caller should hear about it.
 #[derive(Debug, Clone)]
@@ -27,50 +27,14 @@ pub struct Merged {
     pub warnings: Vec<String>,
 }
 
-/// A sum of histograms; `None` until one with samples is added.
-#[derive(Debug, Clone, Default)]
-struct Sum(Option<Histogram<u64>>);
-
-impl Sum {
-    /// Adds the histogram `encoded` (empty: nothing); errors are prefixed with `origin()`.
-    fn add(&mut self, encoded: &str, origin: impl Fn() -> String) -> Result<(), String> {
-        if encoded.is_empty() {
-            return Ok(());
-        }
-        let h = decode_histogram(encoded).map_err(|e| format!("{}: {e}", origin()))?;
-        // hdrhistogram saturates its counters silently, and V2 cannot encode a count past
-        // 2^63 - 1 (encoding would fail): a sum that could reach either is refused instead.
-        if self.0.as_ref().is_some_and(|sum| sum.len().checked_add(h.len()).is_none_or(|n| n > i64::MAX as u64)) {
-            return Err(format!("{}: the histograms' counts add up to more than 2^63 - 1", origin()));
-        }
-        match &mut self.0 {
-            None => {
-                let mut h = h;
-                h.auto(true);
-                self.0 = Some(h);
-            }
-            // Histograms of one traceblast share their layout, so this adds counts bucket by
-            // bucket (exact); a different layout is re-recorded value by value.
-            Some(sum) => sum.add(&h).map_err(|e| format!("{}: cannot add this histogram: {e:?}", origin()))?,
-        }
-        Ok(())
+/// Adds the histogram `encoded` (empty: nothing) into `sum`; errors are prefixed with
+/// `origin()`.
+fn add_histogram(sum: &mut HistSum, encoded: &str, origin: impl Fn() -> String) -> Result<(), String> {
+    if encoded.is_empty() {
+        return Ok(());
     }
-
-    fn percentiles(&self) -> Percentiles {
-        self.0.as_ref().map(Percentiles::of).unwrap_or_default()
-    }
-
-    /// The sum encoded; `empty` when nothing was added.
-    fn encode(&self, empty: &str) -> String {
-        self.0.as_ref().map(encode_histogram).unwrap_or_else(|| empty.to_string())
-    }
-}
-
-/// One second being summed.
-#[derive(Debug, Default)]
-struct SecondSum {
-    point: SeriesPoint,
-    hist: Sum,
+    let h = decode_histogram(encoded).map_err(|e| format!("{}: {e}", origin()))?;
+    sum.add(h).map_err(|e| format!("{}: {e}", origin()))
 }
 
 /// Distinct values in order of first appearance, joined with `, `.
@@ -148,118 +112,115 @@ fn merged_stages(inputs: &[(String, Report)]) -> Result<Vec<StageReport>, String
     Ok(stages)
 }
 
-/// Merges `inputs` (file name, report); errors name the file and the histogram.
+/// Merges `inputs` (file name, report): their sums added up, then every figure derived from
+/// them as for one run. Errors name the file and the field.
 pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
-    let Some((first_file, first)) = inputs.first() else {
+    let Some((_, first)) = inputs.first() else {
         return Err("nothing to merge".into());
     };
-    let mut m = Report {
-        report_version: REPORT_VERSION,
-        tool: format!("traceblast {}", env!("CARGO_PKG_VERSION")),
-        merged_from: inputs.iter().map(|(f, _)| f.clone()).collect(),
-        ..Default::default()
-    };
-    let (mut corrected, mut uncorrected, mut lateness) = (Sum::default(), Sum::default(), Sum::default());
-    let mut scenario_hists: BTreeMap<String, Sum> = BTreeMap::new();
-    let mut raw_bytes: BTreeMap<String, f64> = BTreeMap::new();
-    let mut seconds: BTreeMap<u64, SecondSum> = BTreeMap::new();
-    let mut target = Some(0.0);
-    let mut achieved = 0.0;
+    let mut totals = Totals::default();
+    let (mut target, mut achieved, mut interrupted) = (Some(0.0), 0.0, false);
     for (file, r) in inputs {
-        let q = &r.requests;
-        check_outcomes(file, q)?;
-        let s = &mut m.requests;
-        for (into, v, field) in [
-            (&mut s.scheduled, q.scheduled, "requests.scheduled"),
-            (&mut s.ok, q.ok, "requests.ok"),
-            (&mut s.failed, q.failed, "requests.failed"),
-            (&mut s.missed, q.missed, "requests.missed"),
-            (&mut s.retries, q.retries, "requests.retries"),
-            (&mut s.cancelled, q.cancelled, "requests.cancelled"),
-            (&mut m.bytes.sent, r.bytes.sent, "bytes.sent"),
-            (&mut m.bytes.raw, r.bytes.raw, "bytes.raw"),
-            (&mut m.spans.ok, r.spans.ok, "spans.ok"),
-            (&mut m.spans.rejected, r.spans.rejected, "spans.rejected"),
-            (&mut m.spans.rejected_claimed, r.spans.rejected_claimed, "spans.rejected_claimed"),
-            (&mut m.traces.ok, r.traces.ok, "traces.ok"),
-        ] {
-            add(into, v, file, field)?;
-        }
+        add_report(&mut totals, file, r)?;
         target = target.zip(r.rate.target).map(|(a, b)| a + b);
         achieved += r.rate.achieved;
-        m.interrupted |= r.interrupted;
-        add_counts(&mut m.status, &r.status, file, "status")?;
-        add_counts(&mut m.errors, &r.errors, file, "errors")?;
-        add_counts(&mut m.grpc_status, &r.grpc_status, file, "grpc_status")?;
-        for (class, e) in &r.error_classes {
-            let into = m.error_classes.entry(class.clone()).or_default();
-            add(&mut into.count, e.count, file, format_args!("error_classes.{class}.count"))?;
-            if into.sample.is_empty() {
-                into.sample = e.sample.clone();
-            }
-        }
-        let h = &r.histograms;
-        corrected.add(&h.corrected, || format!("{file}: histograms.corrected"))?;
-        uncorrected.add(&h.uncorrected, || format!("{file}: histograms.uncorrected"))?;
-        lateness.add(&h.lateness, || format!("{file}: histograms.lateness"))?;
-        for (name, sc) in &r.scenarios {
-            let into = m.scenarios.entry(name.clone()).or_default();
-            add(&mut into.requests, sc.requests, file, format_args!("scenarios.{name}.requests"))?;
-            add(&mut into.ok, sc.ok, file, format_args!("scenarios.{name}.ok"))?;
-            *raw_bytes.entry(name.clone()).or_default() += sc.avg_bytes * sc.requests as f64;
-        }
-        for (name, enc) in &h.scenarios {
-            scenario_hists
-                .entry(name.clone())
-                .or_default()
-                .add(enc, || format!("{file}: histograms.scenarios.{name}"))?;
-        }
-        for p in &r.series {
-            let sum = seconds.entry(p.t).or_default();
-            let into = &mut sum.point;
-            into.t = p.t;
-            let field = |f: &str| format!("series (t = {}).{f}", p.t);
-            add(&mut into.scheduled, p.scheduled, file, field("scheduled"))?;
-            add(&mut into.ok, p.ok, file, field("ok"))?;
-            add(&mut into.failed, p.failed, file, field("failed"))?;
-            add(&mut into.missed, p.missed, file, field("missed"))?;
-            add(&mut into.bytes, p.bytes, file, field("bytes"))?;
-            add(&mut into.spans, p.spans, file, field("spans"))?;
-            add_counts(&mut into.status, &p.status, file, &field("status"))?;
-            sum.hist.add(&p.hist, || format!("{file}: series (t = {}).hist", p.t))?;
-        }
+        interrupted |= r.interrupted;
     }
-    let q = m.requests;
-    m.success_rate = percent(q.ok, q.scheduled);
-    m.latency_us = Latency { corrected: corrected.percentiles(), uncorrected: uncorrected.percentiles() };
-    m.pacer_lateness_us = lateness.percentiles();
-    let sent = (q.ok + q.failed).saturating_sub(q.cancelled);
-    m.bytes.per_request = round2(m.bytes.sent as f64 / sent.max(1) as f64);
-    for (name, sc) in m.scenarios.iter_mut() {
-        let p = scenario_hists.get(name).map(Sum::percentiles).unwrap_or_default();
-        (sc.p50_us, sc.p99_us) = (p.p50, p.p99);
-        sc.avg_bytes = raw_bytes[name].round() / sc.requests.max(1) as f64;
-    }
-    m.series = seconds
-        .into_values()
-        .map(|s| {
-            let p = s.hist.percentiles();
-            SeriesPoint { p50_us: p.p50, p99_us: p.p99, hist: s.hist.encode(""), ..s.point }
-        })
-        .collect();
-    let empty = encode_histogram(&crate::stats::histogram());
-    m.histograms = Histograms {
-        corrected: corrected.encode(&empty),
-        uncorrected: uncorrected.encode(&empty),
-        lateness: lateness.encode(&empty),
-        scenarios: scenario_hists.iter().map(|(k, s)| (k.clone(), s.encode(&empty))).collect(),
+    let frame = ReportFrame {
+        run: run_info(inputs),
+        corpus: CorpusInfo { path: unify(inputs.iter().map(|(_, r)| r.corpus.path.as_str())), ..first.corpus.clone() },
+        target_rate: target,
+        achieved_rate: achieved,
+        interrupted,
+        stages: merged_stages(inputs)?,
+        merged_from: inputs.iter().map(|(f, _)| f.clone()).collect(),
     };
-    m.run = run_info(inputs);
-    m.stages = merged_stages(inputs)?;
-    super::stages::fill(&mut m.stages, &m.run.started_at, &m.series);
-    m.rate =
-        RateReport { target, achieved: round2(achieved), ok_per_s: round2(q.ok as f64 / m.run.duration_s.max(1e-9)) };
-    m.corpus = CorpusInfo { path: unify(inputs.iter().map(|(_, r)| r.corpus.path.as_str())), ..first.corpus.clone() };
+    let m = derive(totals, frame);
+    // Sums of valid reports can still leave the bounds a report is read with (rates past
+    // `MAX_REAL`, histograms past the bucket budget): never write what could not be read back.
+    super::validate::validate(&m).map_err(|e| format!("the merged report would be invalid: {e}"))?;
+    Ok(Merged { report: m, warnings: warnings(inputs) })
+}
+
+/// Checks `r` (from `file`) and adds its sums into `t`.
+fn add_report(t: &mut Totals, file: &str, r: &Report) -> Result<(), String> {
+    let q = &r.requests;
+    check_outcomes(file, q)?;
+    let s = &mut t.requests;
+    for (into, v, field) in [
+        (&mut s.scheduled, q.scheduled, "requests.scheduled"),
+        (&mut s.ok, q.ok, "requests.ok"),
+        (&mut s.failed, q.failed, "requests.failed"),
+        (&mut s.missed, q.missed, "requests.missed"),
+        (&mut s.retries, q.retries, "requests.retries"),
+        (&mut s.cancelled, q.cancelled, "requests.cancelled"),
+        (&mut t.bytes_sent, r.bytes.sent, "bytes.sent"),
+        (&mut t.bytes_raw, r.bytes.raw, "bytes.raw"),
+        (&mut t.spans.ok, r.spans.ok, "spans.ok"),
+        (&mut t.spans.rejected, r.spans.rejected, "spans.rejected"),
+        (&mut t.spans.rejected_claimed, r.spans.rejected_claimed, "spans.rejected_claimed"),
+        (&mut t.traces.ok, r.traces.ok, "traces.ok"),
+    ] {
+        add(into, v, file, field)?;
+    }
+    add_counts(&mut t.status, &r.status, file, "status")?;
+    add_counts(&mut t.errors, &r.errors, file, "errors")?;
+    add_counts(&mut t.grpc_status, &r.grpc_status, file, "grpc_status")?;
+    for (class, e) in &r.error_classes {
+        let into = t.error_classes.entry(class.clone()).or_default();
+        add(&mut into.count, e.count, file, format_args!("error_classes.{class}.count"))?;
+        if into.sample.is_empty() {
+            into.sample = e.sample.clone();
+        }
+    }
+    let h = &r.histograms;
+    add_histogram(&mut t.corrected, &h.corrected, || format!("{file}: histograms.corrected"))?;
+    add_histogram(&mut t.uncorrected, &h.uncorrected, || format!("{file}: histograms.uncorrected"))?;
+    add_histogram(&mut t.lateness, &h.lateness, || format!("{file}: histograms.lateness"))?;
+    add_scenarios(t, file, r)?;
+    add_series(t, file, &r.series)
+}
+
+/// Adds the scenarios of `r` (from `file`): counts, uncompressed bytes, histograms.
+fn add_scenarios(t: &mut Totals, file: &str, r: &Report) -> Result<(), String> {
+    for (name, sc) in &r.scenarios {
+        let into = t.scenarios.entry(name.clone()).or_default();
+        add(&mut into.requests, sc.requests, file, format_args!("scenarios.{name}.requests"))?;
+        add(&mut into.ok, sc.ok, file, format_args!("scenarios.{name}.ok"))?;
+        // The run divided an integer sum by `requests`: multiplying back recovers it.
+        let raw = (sc.avg_bytes * sc.requests as f64).round();
+        if raw >= u64::MAX as f64 {
+            return Err(format!("{file}: scenarios.{name}: avg_bytes × requests passes 2^64 - 1"));
+        }
+        add(&mut into.raw_bytes, raw as u64, file, format_args!("scenarios.{name}.avg_bytes × requests"))?;
+    }
+    for (name, enc) in &r.histograms.scenarios {
+        let into = &mut t.scenarios.entry(name.clone()).or_default().latency;
+        add_histogram(into, enc, || format!("{file}: histograms.scenarios.{name}"))?;
+    }
+    Ok(())
+}
+
+/// Adds the per-second series of `file`, aligned on wall-clock seconds.
+fn add_series(t: &mut Totals, file: &str, series: &[SeriesPoint]) -> Result<(), String> {
+    for p in series {
+        let into = t.seconds.entry(p.t).or_default();
+        let field = |f: &str| format!("series (t = {}).{f}", p.t);
+        add(&mut into.scheduled, p.scheduled, file, field("scheduled"))?;
+        add(&mut into.ok, p.ok, file, field("ok"))?;
+        add(&mut into.failed, p.failed, file, field("failed"))?;
+        add(&mut into.missed, p.missed, file, field("missed"))?;
+        add(&mut into.bytes, p.bytes, file, field("bytes"))?;
+        add(&mut into.spans, p.spans, file, field("spans"))?;
+        add_counts(&mut into.status, &p.status, file, &field("status"))?;
+        add_histogram(&mut into.latency, &p.hist, || format!("{file}: series (t = {}).hist", p.t))?;
+    }
+    Ok(())
+}
+
+/// What the caller should hear about inputs that do not look like shards of one run.
+fn warnings(inputs: &[(String, Report)]) -> Vec<String> {
+    let (first_file, first) = &inputs[0];
     let mut warnings = Vec::new();
     for (file, r) in &inputs[1..] {
         let (a, b) = (&first.corpus, &r.corpus);
@@ -280,10 +241,7 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
                 .push("the runs do not all overlap in time: their rates are summed as if they had run at once".into());
         }
     }
-    // Sums of valid reports can still leave the bounds a report is read with (rates past
-    // `MAX_REAL`, histograms past the bucket budget): never write what could not be read back.
-    super::validate::validate(&m).map_err(|e| format!("the merged report would be invalid: {e}"))?;
-    Ok(Merged { report: m, warnings })
+    warnings
 }
 
 /// The merged run description: the earliest start to the latest end; values that differ
