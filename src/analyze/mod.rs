@@ -9,6 +9,7 @@
 //! for people (`cmd::analyze` prints it, or the JSON).
 
 pub mod advice;
+pub mod drops;
 pub mod logs;
 pub mod metrics;
 mod record;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use crate::config::env::{open_input, read_input};
 use crate::platform::redact_url;
 pub use advice::Recommendation;
+pub use drops::Drops;
 pub use logs::LogReport;
 pub use metrics::MetricsReport;
 

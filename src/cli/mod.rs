@@ -382,7 +382,8 @@ pub enum ScenariosAction {
   docker compose logs otel-collector | traceblast analyze -
   traceblast analyze collector.log
   traceblast analyze --metrics http://localhost:8888/metrics
-  traceblast analyze collector.log --metrics metrics.prom --json | jq .spans_dropped")]
+  traceblast analyze collector.log --metrics metrics.prom --json | jq .spans_dropped
+  traceblast analyze collector.log --attach run.json      then: traceblast report compare base.json run.json")]
 pub struct AnalyzeArgs {
     /// Collector log file (console or JSON encoding); `-` reads stdin.
     #[arg(value_name = "LOGFILE|-")]
@@ -394,6 +395,10 @@ pub struct AnalyzeArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also add what the Collector dropped to this saved run report (its `collector` section,
+    /// rewritten atomically), for `report` and `report compare`.
+    #[arg(long, value_name = "RUN.json")]
+    pub attach: Option<std::path::PathBuf>,
 }
 
 /// `traceblast report`. A report file is reprinted by `traceblast report FILE` (or

@@ -292,6 +292,7 @@ pub fn derive(t: Totals, frame: ReportFrame) -> Report {
         corpus: frame.corpus,
         merged_from: frame.merged_from,
         verify: None,
+        collector: None,
     }
 }
 

@@ -54,7 +54,7 @@ pub struct Side {
 }
 
 /// An integer quantity (count or µs) in both runs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Count {
     /// In BASE.
     pub base: u64,
@@ -124,6 +124,33 @@ fn verify_delta(base: &Report, new: &Report) -> Option<VerifyDelta> {
         loss_percent: value(b.loss_percent, n.loss_percent),
         lag_p50_ms: both(|l| l.p50),
         lag_p99_ms: both(|l| l.p99),
+    })
+}
+
+/// What each run's Collector dropped, when both reports carry an analysis
+/// (`traceblast analyze … --attach`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DropsDelta {
+    /// Spans the log's drop lines threw away (`null` unless both analyses read a log).
+    pub spans_dropped_log: Option<Count>,
+    /// Spans the metrics count as dropped (`null` unless both read metrics).
+    pub spans_dropped_metrics: Option<Count>,
+    /// Spans dropped by cause (`http 429`, `queue full`, …); a cause one run lacks counts 0 there.
+    pub by_cause: BTreeMap<String, Count>,
+    /// Retries the Collectors scheduled.
+    pub retries: Count,
+}
+
+fn drops_delta(base: &Report, new: &Report) -> Option<DropsDelta> {
+    let (b, n) = (base.collector.as_ref()?, new.collector.as_ref()?);
+    let both = |x: Option<u64>, y: Option<u64>| Some(count(x?, y?));
+    let causes: BTreeSet<&String> = b.by_cause.keys().chain(n.by_cause.keys()).collect();
+    let get = |d: &crate::analyze::Drops, k: &String| d.by_cause.get(k).copied().unwrap_or(0);
+    Some(DropsDelta {
+        spans_dropped_log: both(b.spans_dropped_log, n.spans_dropped_log),
+        spans_dropped_metrics: both(b.spans_dropped_metrics, n.spans_dropped_metrics),
+        by_cause: causes.into_iter().map(|k| (k.clone(), count(get(b, k), get(n, k)))).collect(),
+        retries: count(b.retries, n.retries),
     })
 }
 
@@ -209,6 +236,9 @@ pub struct Comparison {
     /// What each platform stored, when both reports were verified (`traceblast verify`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyDelta>,
+    /// What each run's Collector dropped, when both reports carry an analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<DropsDelta>,
     /// The thresholds given, in a fixed order.
     pub checks: Vec<Check>,
     /// No threshold crossed.
@@ -321,6 +351,7 @@ pub fn compare(base_file: &str, base: &Report, new_file: &str, new: &Report, t: 
         ok_per_s: value(base.rate.ok_per_s, new.rate.ok_per_s),
         spans_ok_per_s: value(spans_per_s(base), spans_per_s(new)),
         verify: verify_delta(base, new),
+        collector: drops_delta(base, new),
         p50_us: count(bl.p50, nl.p50),
         p99_us: count(bl.p99, nl.p99),
         p999_us: count(bl.p999, nl.p999),

@@ -222,6 +222,17 @@ fn add_series(t: &mut Totals, file: &str, series: &[SeriesPoint]) -> Result<(), 
 fn warnings(inputs: &[(String, Report)]) -> Vec<String> {
     let (first_file, first) = &inputs[0];
     let mut warnings = Vec::new();
+    // What was read back or analysed describes one shard's traffic, not the merged run's.
+    for (file, r) in inputs {
+        for (has, what, again) in [
+            (r.verify.is_some(), "verify section", "each shard's verify figures stay in its own report"),
+            (r.collector.is_some(), "collector section", "attach the Collector's analysis to the merged report"),
+        ] {
+            if has {
+                warnings.push(format!("{file}'s {what} is not merged ({again})"));
+            }
+        }
+    }
     for (file, r) in &inputs[1..] {
         let (a, b) = (&first.corpus, &r.corpus);
         if (a.seed, a.count, &a.scenario_set_hash) != (b.seed, b.count, &b.scenario_set_hash) {

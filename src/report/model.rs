@@ -335,4 +335,8 @@ pub struct Report {
     /// --verify`). Absent until verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<crate::verify::VerifyReport>,
+    /// What the Collector in front dropped (`traceblast analyze LOG --attach RUN.json`). Absent
+    /// until attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector: Option<crate::analyze::Drops>,
 }

@@ -22,6 +22,9 @@ pub const MAX_REAL: f64 = 1e15;
 /// Checks `r`; errors are `field: what is wrong`.
 pub fn validate(r: &Report) -> Result<(), String> {
     reals(r)?;
+    if let Some(d) = &r.collector {
+        d.validate()?;
+    }
     let mut last = None;
     for (i, p) in r.series.iter().enumerate() {
         if p.t > MAX_UNIX_SECOND {

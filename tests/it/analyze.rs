@@ -307,3 +307,40 @@ fn a_fifo_or_a_directory_is_refused_at_once() {
     let d = dir.path().to_str().unwrap();
     assert_bad_input(&run_within(limit, &["analyze", d]), &["cannot open the log", "it is a directory"]);
 }
+
+#[test]
+fn attached_drops_go_into_the_run_report_and_its_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = crate::report::write_report(dir.path(), "bt.json", &crate::report::synthetic_report(&|_| true, 1.0));
+    let new = crate::report::write_report(dir.path(), "ls.json", &crate::report::synthetic_report(&|_| true, 1.0));
+    let (base, new) = (base.to_str().unwrap(), new.to_str().unwrap());
+    let (console, legacy) = (fixture("collector-console.log"), fixture("metrics-legacy.prom"));
+    let o = run(&["analyze", &console, "--metrics", &legacy, "--attach", base]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::util::stderr(&o));
+    assert!(stdout(&o).contains("3,916"), "the analysis is printed as usual: {}", stdout(&o));
+    let json = fixture("collector-json.log");
+    assert_eq!(run(&["analyze", &json, "--attach", new]).status.code(), Some(0));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+    let c = &saved["collector"];
+    assert_eq!((c["spans_dropped_log"].as_u64(), c["spans_dropped_metrics"].as_u64()), (Some(3916), Some(3916)));
+    assert_eq!((c["by_cause"]["http 429"].as_u64(), c["by_cause"]["queue full"].as_u64()), (Some(1536), Some(200)));
+    assert_eq!((c["by_cause"]["no status"].as_u64(), c["memory_limiter_refusals"].as_u64()), (Some(100), Some(1)));
+    assert!(stdout(&run(&["report", base])).contains("collector (traceblast analyze: "));
+
+    let o = run(&["report", "compare", base, new]);
+    let out = stdout(&o);
+    assert!(out.contains("  collector drops (analyze)\n"), "{out}");
+    let line = |name: &str| out.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_default().to_string();
+    let words = |l: String| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(words(line("spans dropped (log)"))[3..], ["3,916", "2,090", "-1,826"], "{out}");
+    assert_eq!(words(line("http 429"))[2..], ["1,536", "256", "-1,280"], "{out}");
+    assert!(!out.contains("spans dropped (metrics)"), "only one run read metrics: {out}");
+    let j: Value = serde_json::from_slice(&run(&["report", "compare", base, new, "--json"]).stdout).unwrap();
+    assert_eq!(j["collector"]["by_cause"]["http 413"]["new"], 1536);
+
+    // A file that is not a report is refused before the analysis, and left as it was.
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{}").unwrap();
+    assert_bad_input(&run(&["analyze", &console, "--attach", junk.to_str().unwrap()]), &["junk.json"]);
+    assert_eq!(std::fs::read_to_string(&junk).unwrap(), "{}");
+}

@@ -2,7 +2,7 @@
 //! page: a threshold's bound, its cells and its sentence, and the runs' labels. The model
 //! ([`crate::report::compare`]) holds only the numbers.
 
-use crate::report::compare::{Check, Comparison, Count, Judged, Side, Value, rate_ratio};
+use crate::report::compare::{Check, Comparison, Count, DropsDelta, Judged, Side, Value, rate_ratio};
 use crate::units::{pct, us};
 
 /// The unit of a threshold's limit and value: `" %"`, or nothing for a ratio.
@@ -73,6 +73,35 @@ pub fn detail(c: &Comparison, k: &Check) -> String {
             }
         }
     }
+}
+
+/// The rows of a drops comparison: spans dropped by the log and the metrics (when both runs read
+/// them), by cause, and retries.
+pub fn drop_rows(d: &DropsDelta) -> Vec<(String, Count)> {
+    let mut rows: Vec<(String, Count)> = Vec::new();
+    rows.extend(d.spans_dropped_log.map(|x| ("spans dropped (log)".to_string(), x)));
+    rows.extend(d.spans_dropped_metrics.map(|x| ("spans dropped (metrics)".to_string(), x)));
+    rows.extend(d.by_cause.iter().map(|(k, x)| (format!("  {k}"), *x)));
+    rows.push(("retries scheduled".into(), d.retries));
+    rows
+}
+
+/// Every drops row any of `d` has: spans dropped first, then causes (sorted), retries last.
+pub fn drop_names(d: &[&DropsDelta]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (n, _) in d.iter().flat_map(|x| drop_rows(x)) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names.sort_by_key(|n| (n == "retries scheduled", !n.starts_with("spans"), n.clone()));
+    names
+}
+
+/// Row `name` of `d` (zeros when `d` has no such row).
+pub fn drop_row(d: &DropsDelta, name: &str) -> Count {
+    let zero = Count { base: 0, new: 0, delta: 0, change_pct: Some(0.0) };
+    drop_rows(d).into_iter().find(|(n, _)| n == name).map_or(zero, |(_, c)| c)
 }
 
 /// Short names for runs, by target: their platforms when each run has its own, else their

@@ -131,6 +131,10 @@ impl Render for Html {
         if let Some(v) = &r.verify {
             super::html_verify::section(&mut o, r, &t, v);
         }
+        if let Some(d) = &r.collector {
+            let rows: Vec<Vec<String>> = super::collector::rows(d).into_iter().map(Vec::from).collect();
+            table(&mut o, &format!("Collector drops ({})", d.sources.join(", ")), &["", "spans or lines"], &rows);
+        }
         errors(&mut o, r);
         tables(&mut o, r);
         metadata(&mut o, r);

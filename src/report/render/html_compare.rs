@@ -13,7 +13,7 @@ use std::fmt::Write;
 use super::charts::{
     bytes_chart, bytes_per_s, latency_chart, latency_tip, line, no_rate_reason, per_s, seconds_axis, time_chart,
 };
-use super::compared::{bound, detail, labels, shown};
+use super::compared::{bound, detail, drop_names, drop_row, labels, shown};
 use super::html::{page_end, page_start, section, table};
 use super::svg::{Chart, Line, esc};
 use super::timeline::Timeline;
@@ -242,11 +242,29 @@ fn headline(o: &mut String, c: &Comparisons, names: &[String]) {
         rows.push(lag("visibility lag p50", |x| x.lag_p50_ms));
         rows.push(lag("visibility lag p99", |x| x.lag_p99_ms));
     }
+    rows.extend(drops(pairs));
     let mut head: Vec<&str> = std::iter::once("").chain(names.iter().map(String::as_str)).collect();
     if pairs.len() == 1 {
         head.push("change");
     }
     table(o, "Side by side", &head, &rows);
+}
+
+/// What each run's Collector dropped, when every run carries an analysis.
+fn drops(pairs: &[Comparison]) -> Vec<Vec<String>> {
+    let Some(d) = pairs.iter().map(|p| p.collector.as_ref()).collect::<Option<Vec<_>>>() else {
+        return Vec::new();
+    };
+    drop_names(&d)
+        .into_iter()
+        .map(|name| {
+            let of = |p: &Comparison| p.collector.as_ref().map(|x| drop_row(x, &name)).unwrap_or_default();
+            let base = drop_row(d[0], &name).base;
+            cells(&format!("collector: {}", name.trim()), pairs, thousands(base), |p| {
+                (thousands(of(p).new), pct(of(p).change_pct))
+            })
+        })
+        .collect()
 }
 
 fn errors(o: &mut String, c: &Comparisons, names: &[String]) {

@@ -4,6 +4,7 @@
 //! is derived here that the JSON would not also hold.
 
 pub mod charts;
+pub mod collector;
 pub mod compared;
 pub mod html;
 pub mod html_compare;

@@ -143,6 +143,9 @@ impl Render for Text {
         if let Some(v) = &r.verify {
             o.push_str(&crate::verify::text(v));
         }
+        if let Some(d) = &r.collector {
+            o.push_str(&super::collector::text(d));
+        }
         o
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::compared::{detail, flag_and_limit, labels};
+use super::compared::{detail, drop_names, drop_row, drop_rows, flag_and_limit, labels};
 use super::text::Text;
 
 /// A real quantity of a comparison.
@@ -115,6 +115,18 @@ impl Render<Comparison> for Text {
                         pct(x.change_pct)
                     );
                 }
+            }
+        }
+        if let Some(d) = &c.collector {
+            o.push_str("  collector drops (analyze)\n");
+            for (name, x) in drop_rows(d) {
+                let _ = writeln!(
+                    o,
+                    "    {name:<20}{:>14}{:>14}{:>14}",
+                    thousands(x.base),
+                    thousands(x.new),
+                    signed(x.delta)
+                );
             }
         }
         if !c.scenarios.is_empty() {
@@ -232,6 +244,7 @@ fn table(pairs: &[Comparison], passed: bool) -> String {
     }
     failures(&mut o, pairs);
     stored(&mut o, pairs);
+    collector(&mut o, pairs);
     thresholds(&mut o, pairs, &names, passed);
     o
 }
@@ -282,6 +295,21 @@ fn stored(o: &mut String, pairs: &[Comparison]) {
         let cells: Vec<String> =
             std::iter::once(ms(f(v[0]).map(|c| c.base))).chain(v.iter().map(|x| ms(f(x).map(|c| c.new)))).collect();
         row(o, name, &cells, None);
+    }
+}
+
+/// What each run's Collector dropped, when every run carries an analysis.
+fn collector(o: &mut String, pairs: &[Comparison]) {
+    let Some(d) = pairs.iter().map(|p| p.collector.as_ref()).collect::<Option<Vec<_>>>() else {
+        return;
+    };
+    o.push_str("  collector drops (analyze)\n");
+    for name in drop_names(&d) {
+        let cells: Vec<String> = std::iter::once(drop_row(d[0], &name).base)
+            .chain(d.iter().map(|x| drop_row(x, &name).new))
+            .map(thousands)
+            .collect();
+        row(o, &format!("  {name}"), &cells, None);
     }
 }
 
