@@ -229,7 +229,8 @@ pub struct Comparison {
     pub p99_us: Count,
     /// Corrected 99.9th percentile, µs.
     pub p999_us: Count,
-    /// Failures by non-2xx HTTP status (`"503"`) or error kind without a status (`"timeout"`).
+    /// Failures by non-2xx HTTP status (`"503"`), gRPC code (`"UNAVAILABLE"`), or class of
+    /// failure without a status (`"refused"`, `"timeout"`, …).
     pub errors: BTreeMap<String, Count>,
     /// Per scenario, by name (a scenario missing from one run counts as zeros there).
     pub scenarios: BTreeMap<String, ScenarioDelta>,
@@ -308,10 +309,20 @@ fn side(file: &str, r: &Report) -> Side {
     }
 }
 
-/// Failures by key: non-2xx statuses, then error kinds.
+/// Failures by key: non-2xx HTTP statuses (`503`), gRPC codes other than OK (`UNAVAILABLE`),
+/// and failures without a status by class (`refused`, `timeout`, `tls_untrusted`, …; by kind —
+/// `timeout`, `connection`, `io` — in reports older than the classes), plus `cancelled`.
 fn failures(r: &Report) -> BTreeMap<String, u64> {
     let statuses = r.status.iter().filter(|(k, _)| !k.starts_with('2'));
-    statuses.chain(&r.errors).map(|(k, v)| (k.clone(), *v)).collect()
+    let grpc = r.grpc_status.iter().filter(|(k, _)| k.as_str() != "OK");
+    let mut out: BTreeMap<String, u64> = statuses.chain(grpc).map(|(k, v)| (k.clone(), *v)).collect();
+    if r.error_classes.is_empty() {
+        out.extend(r.errors.iter().map(|(k, v)| (k.clone(), *v)));
+    } else {
+        out.extend(r.error_classes.iter().map(|(k, e)| (k.clone(), e.count)));
+        out.extend(r.errors.get_key_value("cancelled").map(|(k, v)| (k.clone(), *v)));
+    }
+    out
 }
 
 /// Compares NEW (`new`, read from `new_file`) with BASE and applies the thresholds.
@@ -469,6 +480,25 @@ mod tests {
         assert_eq!(c.errors["503"].delta, 10);
         assert_eq!(c.scenarios["simple_query"].ok.delta, -10);
         assert!(c.passed && c.checks.is_empty());
+    }
+
+    #[test]
+    fn failures_by_class_and_grpc_code() {
+        use crate::report::model::ErrorClassReport;
+        let mut r = run(10, 6, 500, 1000, 10.0);
+        r.status.remove("503");
+        r.errors = [("connection".to_string(), 3), ("io".to_string(), 1), ("cancelled".to_string(), 1)].into();
+        r.error_classes = [("refused", 3), ("reset", 1)]
+            .map(|(k, n)| (k.to_string(), ErrorClassReport { count: n, sample: String::new() }))
+            .into();
+        r.grpc_status = [("OK".to_string(), 10), ("UNAVAILABLE".to_string(), 1)].into();
+        let c = compare("a", &run(10, 0, 500, 1000, 10.0), "b", &r, &Thresholds::default());
+        let new: Vec<(&str, u64)> = c.errors.iter().map(|(k, v)| (k.as_str(), v.new)).collect();
+        assert_eq!(new, [("UNAVAILABLE", 1), ("cancelled", 1), ("refused", 3), ("reset", 1)]);
+        // A report from before the classes: by kind.
+        r.error_classes.clear();
+        let c = compare("a", &run(10, 0, 500, 1000, 10.0), "b", &r, &Thresholds::default());
+        assert_eq!(c.errors.keys().collect::<Vec<_>>(), ["UNAVAILABLE", "cancelled", "connection", "io"]);
     }
 
     #[test]
