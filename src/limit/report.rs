@@ -209,5 +209,34 @@ pub fn text(r: &LimitReport) -> String {
     for (i, st) in r.steps.iter().enumerate() {
         let _ = writeln!(o, "  {}", step_line(i, st, read_back));
     }
+    o.push_str(&chart(&r.steps));
+    o
+}
+
+/// Widest bar of [`chart`].
+const BAR: usize = 40;
+
+/// The steps by rate as a bar chart of their p99 (scaled to the largest), with success and the
+/// verdict: where latency turns up against where the objectives broke.
+pub fn chart(steps: &[Step]) -> String {
+    if steps.len() < 2 {
+        return String::new();
+    }
+    let mut by_rate: Vec<&Step> = steps.iter().collect();
+    by_rate.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let top = by_rate.iter().map(|s| s.figures.p99_us).max().unwrap_or(0).max(1);
+    let mut o = format!("  p99 by rate (the longest bar is {})\n", us(top));
+    for s in by_rate {
+        let n = (s.figures.p99_us as f64 / top as f64 * BAR as f64).round() as usize;
+        let bar = "█".repeat(n.max(usize::from(s.figures.p99_us > 0)));
+        let _ = writeln!(
+            o,
+            "  {:>10.1}/s  {bar:<BAR$} {:>10} {:>9.2} %  {}",
+            s.rate,
+            us(s.figures.p99_us),
+            s.success,
+            if s.pass { "pass" } else { "FAIL" }
+        );
+    }
     o
 }

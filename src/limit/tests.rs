@@ -81,3 +81,23 @@ fn budgets_and_interrupts_stop_it_and_a_failed_step_is_an_error() {
     let out = search(&settings(), &slo, flaky, || false, |_| {});
     assert_eq!((out.ended_by, out.steps.len(), out.error.as_deref()), (Ended::Error, 2, Some("the corpus is gone")));
 }
+
+#[test]
+fn the_text_charts_p99_by_rate() {
+    let step = |rate: f64, p99_us: u64, pass: bool| Step {
+        rate,
+        figures: Figures { p99_us, ..Figures::default() },
+        success: 100.0,
+        pass,
+        broken: Vec::new(),
+        at_s: 0.0,
+    };
+    // In search order (up, then back down); the chart is by rate.
+    let chart = report::chart(&[step(10.0, 2_000, true), step(40.0, 400_000, false), step(20.0, 100_000, true)]);
+    let lines: Vec<&str> = chart.lines().collect();
+    assert_eq!(lines[0], "  p99 by rate (the longest bar is 400.00 ms)");
+    let bars: Vec<usize> = lines[1..].iter().map(|l| l.matches('█').count()).collect();
+    assert_eq!(bars, [1, 10, 40], "{chart}");
+    assert!(lines[1].trim_start().starts_with("10.0/s") && lines[3].ends_with("FAIL"), "{chart}");
+    assert_eq!(report::chart(&[step(10.0, 2_000, true)]), "", "one step is no chart");
+}
