@@ -66,17 +66,28 @@ pub struct Output {
     kind: Kind,
 }
 
-/// Temporary files being written, deleted by [`remove_pending`] on a forced exit.
+/// Temporary files being written (and temporary folders in use), deleted by
+/// [`remove_pending`] on a forced exit.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Deletes every temporary file still being written (called before a forced exit, e.g. on a
-/// second Ctrl-C, when destructors do not run).
+/// Deletes every temporary file still being written and every folder given to [`track`]
+/// (called before a forced exit, e.g. on a second Ctrl-C, when destructors do not run).
 pub fn remove_pending() {
     if let Ok(list) = PENDING.lock() {
         for p in list.iter() {
-            let _ = std::fs::remove_file(p);
+            let _ = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
         }
     }
+}
+
+/// Has a temporary folder deleted on a forced exit too (until [`untrack`]).
+pub fn track(dir: &Path) {
+    register(dir);
+}
+
+/// Forgets a folder given to [`track`] (its owner deletes it).
+pub fn untrack(dir: &Path) {
+    unregister(dir);
 }
 
 fn register(p: &Path) {

@@ -19,8 +19,8 @@ Objectives: success (%), p50 p90 p99 p999 max (durations), missed and failed (co
 retries (count), rate (% of the target released); and what the platform stored, read back after
 each step as `verify` does: loss (% of acknowledged spans not stored), lag.p50 lag.p90 lag.p99
 lag.max (acknowledgement to visibility, durations). A loss or lag objective (or --verify) reads
-back every step (--verify-wait bounds it, --sample measures the lag during the step); a platform
-that acknowledges fast but stores slowly then fails. Operators >= <= > < ==.
+back every step (with --verify: --verify-wait bounds it, --sample N measures the lag during the
+step); a platform that acknowledges fast but stores slowly then fails. Operators >= <= > < ==.
 Replay's options set the target and the traffic (--endpoint, --platform, -H, --protocol,
 --connections, --max-in-flight, --compression, --batch, --arrivals...); --report and --html
 write the search's report. Exit codes: 0 a limit was found; 1 no rate met the objectives;

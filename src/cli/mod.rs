@@ -138,7 +138,7 @@ pub struct GenArgs {
 
 /// `traceblast replay`. Options without a flag fall back to `TRACEBLAST_*` variables (and the
 /// OTel SDK's `OTEL_EXPORTER_OTLP_*`), from the environment or a `.env` file.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:
   traceblast replay corpus.zst --rate 100
   traceblast replay corpus.zst --rate 500 --duration 5m --ramp-up 30s --report run.json --html run.html
@@ -564,9 +564,9 @@ pub struct SinkArgs {
     /// GET /api/traces/ID does not find them).
     #[arg(long, value_name = "SHARE")]
     pub drop_traces: Option<String>,
-    /// Make at most N acknowledged spans a second visible to read-back queries (N/s, N/m, N/h),
-    /// in arrival order: beyond it spans wait to be stored and the visibility lag `verify`
-    /// measures grows (a platform that acknowledges fast but stores slowly).
+    /// Store at most N acknowledged spans a second (N/s, N/m, N/h), in arrival order: beyond it
+    /// spans wait, and the visibility lag `verify` measures grows (a platform that acknowledges
+    /// fast but stores slowly). A trace is found once the store reaches its first span.
     #[arg(long, value_name = "N/s")]
     pub store_rate: Option<String>,
     /// Stop answering for DURATION (at most 10m), starting AFTER (at most 1day) the first

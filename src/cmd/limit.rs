@@ -21,7 +21,11 @@ pub fn run(a: &LimitArgs) -> anyhow::Result<ExitCode> {
     let env = Env::load(a.replay.env_file.as_deref())?;
     crate::logging::init(crate::config::replay::log_level(&a.replay, &env)?);
     let (settings, slo, readback) = crate::config::limit::settings(a)?;
-    let mut plan = crate::config::replay::plan(&a.replay, &env)?;
+    // Read-back is the search's (each step's sent log goes to a temporary folder): the plan is
+    // replay's without it, so replay's own --verify rules (a --report beside it) do not apply.
+    let mut replay = a.replay.clone();
+    (replay.verify, replay.verify_wait, replay.sample) = (false, None, None);
+    let mut plan = crate::config::replay::plan(&replay, &env)?;
     let corpus = Arc::new(Corpus::open(&plan.corpus)?);
     // Where each step is read back from is settled before any traffic (a platform without a
     // read-back API fails now).
@@ -94,6 +98,8 @@ impl Readback {
             &super::verify::Overrides::default(),
         )?;
         let dir = tempfile::Builder::new().prefix("traceblast-limit").tempdir()?;
+        // A second Ctrl-C exits at once, without destructors: the folder goes then too.
+        crate::output::track(dir.path());
         Ok(Readback { source, settings, dir })
     }
 
@@ -115,16 +121,28 @@ impl Readback {
         if stop.load(Ordering::Relaxed) || r.error.is_some() {
             return Ok((r, None));
         }
-        let v = super::verify::check(out.path(), &self.source, &self.settings, true, sampled)?;
+        let v = super::verify::check(out.path(), &self.source, &self.settings, true, sampled, Some(stop))?;
+        if v.ended_by == "interrupted" {
+            return Ok((r, None));
+        }
         let lag = v.visibility_lag();
+        let c = &v.counts;
         let stored = Stored {
-            loss_percent: v.loss_percent,
+            loss_percent: (c.spans_acknowledged > 0).then_some(v.loss_percent),
+            acknowledged: c.acknowledged,
+            visible: c.stored,
             lag_p50_ms: lag.map(|l| l.p50),
             lag_p90_ms: lag.map(|l| l.p90),
             lag_p99_ms: lag.map(|l| l.p99),
             lag_max_ms: lag.map(|l| l.max),
         };
         Ok((r, Some(stored)))
+    }
+}
+
+impl Drop for Readback {
+    fn drop(&mut self) {
+        crate::output::untrack(self.dir.path());
     }
 }
 

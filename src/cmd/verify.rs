@@ -40,7 +40,7 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let source = source_for(&rep.run.endpoint, &rep.run.platform, &rep.run.headers, &overrides)?;
     let sent = a.sent.clone().unwrap_or_else(|| crate::sent::sidecar_of(&a.run));
-    let v = check(&sent, &source, &s, a.quiet, None)?;
+    let v = check(&sent, &source, &s, a.quiet, None, None)?;
     rep.verify = Some(v.clone());
     out.write(report::json::Json.render(&rep).as_bytes())?;
     super::emit(verify::text(&v))?;
@@ -106,6 +106,7 @@ pub fn check(
     s: &Settings,
     quiet: bool,
     sampled: Option<std::collections::HashMap<u128, verify::sample::Sampled>>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> anyhow::Result<VerifyReport> {
     let log = crate::sent::read(sent).map_err(anyhow::Error::msg)?;
     let platform = readback::open(source).map_err(anyhow::Error::msg)?;
@@ -117,7 +118,7 @@ pub fn check(
             crate::platform::redact_url(&source.base)
         ));
     }
-    verify::run(&log, platform.as_ref(), s, sampled, |line| {
+    verify::run(&log, platform.as_ref(), s, sampled, stop, |line| {
         if !quiet {
             crate::progress::println_above(line);
         }
@@ -155,8 +156,11 @@ pub fn finish_sampler(
     }
 }
 
-/// 0 within `--max-loss`, else 1 (with the reason on stderr).
+/// 0 within `--max-loss`, else 1 (with the reason on stderr); 130 when interrupted.
 pub fn exit_code(v: &VerifyReport) -> ExitCode {
+    if v.ended_by == "interrupted" {
+        return ExitCode::from(130);
+    }
     if v.passed {
         return ExitCode::SUCCESS;
     }

@@ -74,7 +74,7 @@ pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo, Option<crate::verify::S
     if max < start {
         bail!("--max-rate {max} is below --start-rate {start}");
     }
-    let s = Settings {
+    let mut s = Settings {
         start,
         max,
         factor: number("--factor", &a.factor, 2.0, 1.1..=10.0)?,
@@ -87,6 +87,7 @@ pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo, Option<crate::verify::S
             .as_deref()
             .map(|b| parse_duration(b, Duration::from_secs(7 * 86_400)).map_err(|e| anyhow!("--budget {e}")))
             .transpose()?,
+        readback_wait: Duration::ZERO,
         max_steps: match &a.max_steps {
             None => 30,
             Some(v) => v
@@ -100,6 +101,7 @@ pub fn settings(a: &LimitArgs) -> Result<(Settings, Slo, Option<crate::verify::S
     let readback = (slo.needs_readback() || a.replay.verify)
         .then(|| crate::config::replay::verify_flags(&a.replay))
         .transpose()?;
+    s.readback_wait = readback.as_ref().map_or(Duration::ZERO, |r| r.wait);
     Ok((s, slo, readback))
 }
 

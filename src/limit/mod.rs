@@ -36,8 +36,11 @@ pub struct Settings {
     pub warmup: Duration,
     /// Pause between steps, for the target to drain what the last one left.
     pub cooldown: Duration,
-    /// Stop before a step that would end past this, from the search's start.
+    /// Stop before a step that would end past this, from the search's start (its read-back's
+    /// longest wait included).
     pub budget: Option<Duration>,
+    /// The longest read-back after a step (`--verify-wait`; zero when steps are not read back).
+    pub readback_wait: Duration,
     /// Most steps.
     pub max_steps: u32,
 }
@@ -138,7 +141,7 @@ pub fn search(
         if steps.len() as u32 >= s.max_steps {
             break Ended::Steps;
         }
-        let per_step = s.step + if steps.is_empty() { Duration::ZERO } else { s.cooldown };
+        let per_step = s.step + s.readback_wait + if steps.is_empty() { Duration::ZERO } else { s.cooldown };
         if s.budget.is_some_and(|b| began.elapsed() + per_step > b) {
             break Ended::Budget;
         }

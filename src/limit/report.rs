@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::{Ended, Outcome, Settings, Step};
+use super::{Ended, Outcome, Settings, Step, Stored};
 use crate::report::model::{CorpusInfo, RunInfo};
 use crate::units::thousands;
 use crate::units::us;
@@ -143,8 +143,13 @@ pub fn step_cells(i: usize, s: &Step, read_back: bool) -> Vec<String> {
     ];
     if read_back {
         let stored = f.stored.as_ref();
-        c.push(stored.map_or("-".into(), |st| format!("{:.2} %", st.loss_percent)));
-        c.push(stored.and_then(|st| st.lag_p99_ms).map_or("-".into(), |ms| us(ms.saturating_mul(1000))));
+        c.push(stored.and_then(|st| st.loss_percent).map_or("-".into(), |l| format!("{l:.2} %")));
+        // As `lag.p99` judges it: traces still not visible count as later than any measured.
+        c.push(match stored.map(Stored::lag_p99) {
+            Some(Ok(ms)) => us(ms.saturating_mul(1000)),
+            Some(Err(why)) if why.starts_with("beyond") => "beyond".into(),
+            _ => "-".into(),
+        });
     }
     c.push(verdict(s));
     c
@@ -155,7 +160,7 @@ const WIDTHS: [usize; 9] = [4, 10, 10, 11, 10, 10, 8, 9, 10];
 
 /// Cells as a text line: right-aligned under their heading, the verdict last.
 fn line(cells: &[impl AsRef<str>]) -> String {
-    let (verdict, rest) = cells.split_last().expect("a verdict");
+    let Some((verdict, rest)) = cells.split_last() else { return String::new() };
     let mut o = String::new();
     for (i, (c, w)) in rest.iter().zip(WIDTHS).enumerate() {
         let _ = write!(o, "{}{:>w$}", if i == 0 { "" } else { " " }, c.as_ref());

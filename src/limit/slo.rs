@@ -47,9 +47,13 @@ pub struct Figures {
 /// platform is asked about every trace the step sent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Stored {
-    /// Acknowledged spans not stored, percent.
-    pub loss_percent: f64,
-    /// Visibility lag percentiles, ms (`None`: no trace became visible to measure).
+    /// Acknowledged spans not stored, percent (`None`: nothing was acknowledged to lose).
+    pub loss_percent: Option<f64>,
+    /// Traces acknowledged.
+    pub acknowledged: u64,
+    /// Of those, visible whole by the end of the read-back.
+    pub visible: u64,
+    /// Visibility lag percentiles of the visible ones, ms.
     pub lag_p50_ms: Option<u64>,
     /// 90th.
     pub lag_p90_ms: Option<u64>,
@@ -69,6 +73,13 @@ impl Figures {
     fn share(&self, n: u64) -> f64 {
         let all = self.ok + self.failed + self.missed;
         if all == 0 { 0.0 } else { n as f64 * 100.0 / all as f64 }
+    }
+}
+
+impl Stored {
+    /// The p99 of the visibility lag over every acknowledged trace, as `lag.p99` judges it.
+    pub fn lag_p99(&self) -> Result<u64, String> {
+        Quantile::P99.lag_of(self)
     }
 }
 
@@ -108,15 +119,36 @@ impl Quantile {
         }
     }
 
-    /// The step's visibility lag at this percentile, ms (P999 reads as the largest: verify's lag
-    /// has no 99.9th).
-    fn lag_of(self, s: &Stored) -> Option<u64> {
-        match self {
+    /// The step's visibility lag at this percentile over every acknowledged trace, ms. A trace
+    /// not visible by the end of the read-back is later than any measured: when more than
+    /// `1 − q` of them are, the percentile is beyond the read-back (an error saying so); when
+    /// fewer, it is at most the largest lag measured, which is taken (P999 also reads as the
+    /// largest: verify's lag has no 99.9th).
+    fn lag_of(self, s: &Stored) -> Result<u64, String> {
+        if s.acknowledged == 0 {
+            return Err("unmeasured: nothing acknowledged".into());
+        }
+        let unseen = s.acknowledged - s.visible.min(s.acknowledged);
+        let q = match self {
+            Quantile::P50 => 0.5,
+            Quantile::P90 => 0.9,
+            Quantile::P99 => 0.99,
+            Quantile::P999 | Quantile::Max => 1.0,
+        };
+        if unseen as f64 > (1.0 - q) * s.acknowledged as f64 {
+            return Err(format!(
+                "beyond the read-back: {unseen} of {} acknowledged traces not visible",
+                s.acknowledged
+            ));
+        }
+        let v = match self {
+            _ if unseen > 0 => s.lag_max_ms,
             Quantile::P50 => s.lag_p50_ms,
             Quantile::P90 => s.lag_p90_ms,
             Quantile::P99 => s.lag_p99_ms,
             Quantile::P999 | Quantile::Max => s.lag_max_ms,
-        }
+        };
+        v.ok_or_else(|| "unmeasured: no trace became visible".into())
     }
 }
 
@@ -240,12 +272,14 @@ fn parse_term(t: &str) -> Result<Term, String> {
 }
 
 impl Term {
-    /// The measured value in the term's unit; `None` when the step has none (not read back, or
-    /// nothing became visible), which breaks the term: an unmeasured platform cannot vouch.
-    fn measure(&self, f: &Figures) -> Option<f64> {
-        Some(match (self.metric, self.unit) {
-            (Metric::Loss, _) => f.stored?.loss_percent,
-            (Metric::Lag(q), _) => q.lag_of(&f.stored?)? as f64 * 1000.0,
+    /// The measured value in the term's unit, or why there is none (not read back, nothing
+    /// acknowledged, traces still not visible), which breaks the term: an unmeasured platform
+    /// cannot vouch.
+    fn measure(&self, f: &Figures) -> Result<f64, String> {
+        let stored = || f.stored.ok_or_else(|| "unmeasured: not read back".to_string());
+        Ok(match (self.metric, self.unit) {
+            (Metric::Loss, _) => stored()?.loss_percent.ok_or("unmeasured: nothing acknowledged")?,
+            (Metric::Lag(q), _) => q.lag_of(&stored()?)? as f64 * 1000.0,
             (Metric::Success, _) => f.success(),
             (Metric::Latency(q), _) => q.of(f) as f64,
             (Metric::Missed, Unit::Percent) => f.share(f.missed),
@@ -264,9 +298,9 @@ impl Term {
     }
 
     fn broken(&self, f: &Figures) -> Option<String> {
-        let Some(v) = self.measure(f) else {
-            let why = if f.stored.is_none() { "not read back" } else { "no trace became visible" };
-            return Some(format!("{} unmeasured: {why} (wanted {})", self.name, self.text));
+        let v = match self.measure(f) {
+            Ok(v) => v,
+            Err(why) => return Some(format!("{} {why} (wanted {})", self.name, self.text)),
         };
         let ok = match self.op {
             Op::Ge => v >= self.value,
@@ -329,12 +363,38 @@ mod tests {
                 "lag.p99 unmeasured: not read back (wanted lag.p99<=30s)"
             ]
         );
-        f.stored = Some(Stored { loss_percent: 0.1, lag_p99_ms: Some(30_000), ..Stored::default() });
+        let read = |loss: f64, visible: u64, p99: u64, max: u64| Stored {
+            loss_percent: Some(loss),
+            acknowledged: 1000,
+            visible,
+            lag_p99_ms: Some(p99),
+            lag_max_ms: Some(max),
+            ..Stored::default()
+        };
+        f.stored = Some(read(0.1, 1000, 30_000, 90_000));
         assert!(slo.broken(&f).is_empty(), "both exactly at their bound: {:?}", slo.broken(&f));
-        f.stored = Some(Stored { loss_percent: 0.11, lag_p99_ms: Some(30_001), ..Stored::default() });
+        f.stored = Some(read(0.11, 1000, 30_001, 90_000));
         assert_eq!(slo.broken(&f), ["loss 0.11 % (wanted loss<=0.1%)", "lag.p99 30.0 s (wanted lag.p99<=30s)"]);
-        f.stored = Some(Stored { loss_percent: 100.0, lag_p99_ms: None, ..Stored::default() });
-        assert_eq!(slo.broken(&f)[1], "lag.p99 unmeasured: no trace became visible (wanted lag.p99<=30s)");
+        // Traces still not visible are later than any measured: a few, and the p99 is at most
+        // the largest lag; more than 1 %, and it is beyond what the read-back saw.
+        f.stored = Some(read(0.0, 995, 1_000, 29_000));
+        assert!(slo.broken(&f).is_empty(), "{:?}", slo.broken(&f));
+        f.stored = Some(read(0.0, 995, 1_000, 31_000));
+        assert_eq!(slo.broken(&f), ["lag.p99 31.0 s (wanted lag.p99<=30s)"]);
+        f.stored = Some(read(0.0, 989, 1_000, 2_000));
+        assert_eq!(
+            slo.broken(&f),
+            ["lag.p99 beyond the read-back: 11 of 1000 acknowledged traces not visible (wanted lag.p99<=30s)"]
+        );
+        // Nothing acknowledged: nothing to lose, nothing to time — neither can vouch.
+        f.stored = Some(Stored { loss_percent: None, ..Stored::default() });
+        assert_eq!(
+            slo.broken(&f)[..2],
+            [
+                "loss unmeasured: nothing acknowledged (wanted loss<=0.1%)",
+                "lag.p99 unmeasured: nothing acknowledged (wanted lag.p99<=30s)"
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ fn settings() -> Settings {
         warmup: Duration::ZERO,
         cooldown: Duration::ZERO,
         budget: None,
+        readback_wait: Duration::ZERO,
         max_steps: 50,
     }
 }
@@ -100,4 +101,15 @@ fn the_text_charts_p99_by_rate() {
     assert_eq!(bars, [1, 10, 40], "{chart}");
     assert!(lines[1].trim_start().starts_with("10.0/s") && lines[3].ends_with("FAIL"), "{chart}");
     assert_eq!(report::chart(&[step(10.0, 2_000, true)]), "", "one step is no chart");
+}
+
+#[test]
+fn the_budget_counts_each_steps_read_back() {
+    let slo = Slo::parse("success>=99.9%").unwrap();
+    let s = Settings { budget: Some(Duration::from_secs(60)), step: Duration::from_secs(30), ..settings() };
+    let out = search(&s, &slo, limiter(300.0), || false, |_| {});
+    assert!(!out.steps.is_empty(), "a 30 s step fits a minute");
+    let s = Settings { readback_wait: Duration::from_secs(31), ..s };
+    let out = search(&s, &slo, limiter(300.0), || false, |_| {});
+    assert_eq!((out.ended_by, out.steps.len()), (Ended::Budget, 0), "30 s and 31 s of read-back do not");
 }

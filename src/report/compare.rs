@@ -258,8 +258,52 @@ impl Comparison {
 pub struct Comparisons {
     /// BASE against each further run, in the order given.
     pub pairs: Vec<Comparison>,
+    /// Each run's own read-back and Collector figures, BASE first (a pair holds them only when
+    /// both of its runs have them; the table of several runs shows each run's as it is).
+    #[serde(skip)]
+    pub own: Vec<Own>,
     /// No threshold crossed by any run.
     pub passed: bool,
+}
+
+/// What one run's report says of what was stored and what the Collector dropped, where measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Own {
+    /// Its read-back.
+    pub verify: Option<OwnStored>,
+    /// Its Collector's drops.
+    pub collector: Option<crate::analyze::Drops>,
+}
+
+/// One run's read-back figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnStored {
+    /// The adapter read from.
+    pub from: String,
+    /// Traces acknowledged.
+    pub acknowledged: u64,
+    /// Traces stored whole.
+    pub stored: u64,
+    /// Acknowledged spans not stored, percent.
+    pub loss_percent: f64,
+    /// Visibility lag ([`crate::verify::VerifyReport::visibility_lag`]), ms.
+    pub lag_p50_ms: Option<u64>,
+    /// 99th percentile.
+    pub lag_p99_ms: Option<u64>,
+}
+
+impl Own {
+    fn of(r: &Report) -> Own {
+        let verify = r.verify.as_ref().map(|v| OwnStored {
+            from: v.from.clone(),
+            acknowledged: v.counts.acknowledged,
+            stored: v.counts.stored,
+            loss_percent: v.loss_percent,
+            lag_p50_ms: v.visibility_lag().map(|l| l.p50),
+            lag_p99_ms: v.visibility_lag().map(|l| l.p99),
+        });
+        Own { verify, collector: r.collector.clone() }
+    }
 }
 
 impl Comparisons {
@@ -274,7 +318,7 @@ pub fn compare_all(runs: &[(String, Report)], t: &Thresholds) -> Comparisons {
     let (base_file, base) = &runs[0];
     let pairs: Vec<Comparison> = runs[1..].iter().map(|(file, r)| compare(base_file, base, file, r, t)).collect();
     let passed = pairs.iter().all(|p| p.passed);
-    Comparisons { pairs, passed }
+    Comparisons { pairs, own: runs.iter().map(|(_, r)| Own::of(r)).collect(), passed }
 }
 
 fn change_pct(base: f64, new: f64) -> Option<f64> {

@@ -183,12 +183,14 @@ fn expected(log: &SentLog) -> HashMap<u128, Expected> {
     m
 }
 
-/// Polls `platform` for the traces of `log` and reports; `progress` gets a line per round.
+/// Polls `platform` for the traces of `log` and reports; `progress` gets a line per round. When
+/// `stop` is set (Ctrl-C), it ends after the round under way (`ended_by: interrupted`).
 pub fn run(
     log: &SentLog,
     platform: &dyn ReadBack,
     s: &Settings,
     sampled: Option<HashMap<u128, sample::Sampled>>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
     mut progress: impl FnMut(&str),
 ) -> Result<VerifyReport, String> {
     let want = expected(log);
@@ -244,6 +246,9 @@ pub fn run(
         }
         if complete {
             break "complete";
+        }
+        if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            break "interrupted";
         }
         if last_growth.elapsed() >= s.settle {
             break "settled";
@@ -413,6 +418,7 @@ pub fn text(v: &VerifyReport) -> String {
 mod tests {
     use super::*;
     use crate::sent::{Header, Sent};
+    use crate::units::DAY;
 
     struct Fake(HashMap<u128, Stored>);
     impl ReadBack for Fake {
@@ -454,7 +460,7 @@ mod tests {
         let stored = |spans, rows| Stored { spans, rows, first_seen_unix_ms: Some(1250), latest_end_unix_ms: None };
         let fake = Fake(HashMap::from([(1, stored(3, 3)), (2, stored(2, 2)), (4, stored(5, 6)), (5, stored(4, 4))]));
         let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
-        let v = run(&log, &fake, &s, None, |_| {}).unwrap();
+        let v = run(&log, &fake, &s, None, None, |_| {}).unwrap();
         let c = &v.counts;
         assert_eq!((c.sent, c.acknowledged, c.stored, c.missing, c.partial), (6, 4, 2, 1, 1));
         assert_eq!((c.duplicated, c.stored_not_acknowledged), (1, 1));
@@ -464,6 +470,19 @@ mod tests {
         let lag = v.lag_ms.unwrap();
         assert_eq!((lag.traces, lag.p50, lag.max, lag.measured_by.as_str()), (2, 250, 250, "first_seen"));
         assert_eq!(v.ended_by, "settled");
+    }
+
+    #[test]
+    fn an_interrupt_ends_the_poll_after_its_round() {
+        let log = SentLog {
+            header: Header { format: crate::sent::FORMAT.into(), version: 1, times_shifted: false },
+            requests: vec![req(true, 1000, &[(1, 3)])],
+        };
+        // Nothing is ever stored, and the wait is a day: only the interrupt ends it.
+        let s = Settings { settle: DAY, wait: DAY, interval: Duration::ZERO, ..Default::default() };
+        let stop = std::sync::atomic::AtomicBool::new(true);
+        let v = run(&log, &Fake(HashMap::new()), &s, None, Some(&stop), |_| {}).unwrap();
+        assert_eq!((v.ended_by.as_str(), v.rounds, v.counts.missing), ("interrupted", 1, 1));
     }
 
     #[test]
@@ -484,13 +503,13 @@ mod tests {
         // Trace 1 ends a minute before this run's copy; trace 2 as this run's copy.
         let fake = Fake(HashMap::from([(1, stored(40_000)), (2, stored(99_980))]));
         let s = Settings { settle: Duration::ZERO, interval: Duration::ZERO, ..Default::default() };
-        let v = run(&log, &fake, &s, None, |_| {}).unwrap();
+        let v = run(&log, &fake, &s, None, None, |_| {}).unwrap();
         let c = &v.counts;
         assert_eq!((c.acknowledged, c.stored, c.stale, c.missing), (2, 1, 1, 0));
         assert_eq!((c.spans_acknowledged, c.spans_stored), (4, 2));
         // Without shifted times (--no-rewrite) nothing can be told apart: both count as stored.
         let log = SentLog { header: Header { times_shifted: false, ..log.header.clone() }, ..log };
-        let v = run(&log, &fake, &s, None, |_| {}).unwrap();
+        let v = run(&log, &fake, &s, None, None, |_| {}).unwrap();
         assert_eq!((v.counts.stored, v.counts.stale), (2, 0));
     }
 }

@@ -338,6 +338,17 @@ fn attached_drops_go_into_the_run_report_and_its_comparison() {
     let j: Value = serde_json::from_slice(&run(&["report", "compare", base, new, "--json"]).stdout).unwrap();
     assert_eq!(j["collector"]["by_cause"]["http 413"]["new"], 1536);
 
+    // Several runs: each shows its own figures, `-` where no analysis was attached.
+    let bare = crate::report::write_report(dir.path(), "none.json", &crate::report::synthetic_report(&|_| true, 1.0));
+    let out = stdout(&run(&["report", "compare", base, bare.to_str().unwrap(), new]));
+    let words = |name: &str| -> Vec<String> {
+        let l = out.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_default();
+        l.split_whitespace().map(str::to_string).collect()
+    };
+    assert_eq!(words("spans dropped (log)")[3..], ["3,916", "-", "2,090"], "{out}");
+    assert_eq!(words("spans dropped (metrics)")[3..], ["3,916", "-", "not", "read"], "{out}");
+    assert_eq!(words("http 401")[2..], ["64", "-", "0"], "{out}");
+
     // A file that is not a report is refused before the analysis, and left as it was.
     let junk = dir.path().join("junk.json");
     std::fs::write(&junk, "{}").unwrap();

@@ -160,6 +160,14 @@ fn loss_objectives_read_back_every_step() {
     assert!(step["broken"][0].as_str().unwrap().starts_with(&format!("loss {loss:.2} %")), "{step}");
     assert!(stdout(&o).contains(&format!("{loss:.2} %")), "{}", stdout(&o));
     assert!(r["elapsed_s"].as_f64().unwrap() < 10.0, "--verify-wait bounds the read-back: {r}");
+    // --verify and --sample need no --report here (replay's --verify does): the steps' sent
+    // logs are the search's own.
+    let c = dir.path().join("c100.zst");
+    let url = format!("http://{}/v1/traces", s.addr);
+    let args =
+        ["limit", c.to_str().unwrap(), "--endpoint", &url, "--slo", "loss<=1%", "--step", "2s", "--warmup", "1s"];
+    let o = run(&[&args[..], &["--max-steps", "1", "--verify", "--verify-wait", "3s", "--sample", "2"]].concat());
+    assert_eq!(o.status.code(), Some(1), "read back and failed, not refused: {}", stderr(&o));
     // --max-loss belongs to replay --verify; the search judges with --slo.
     assert_bad_input(
         &run(&["limit", "c.zst", "--slo", "loss<=1%", "--verify", "--max-loss", "1"]),

@@ -130,7 +130,7 @@ pub fn execute(plan: &ReplayPlan, corpus: Arc<Corpus>) -> anyhow::Result<(report
     let sampled = super::verify::finish_sampler(sampler)?;
     let verified = match (&plan.verify, &plan.sent, &plan.report, &verify_source) {
         (Some(s), Some(sent), Some(out), Some(source)) if result.error.is_none() && result.end != End::Stopped => {
-            let v = super::verify::check(sent.path(), source, s, plan.quiet, sampled)?;
+            let v = super::verify::check(sent.path(), source, s, plan.quiet, sampled, Some(&stop))?;
             super::emit(crate::verify::text(&v))?;
             rep.verify = Some(v);
             out.write(report::json::Json.render(&rep).as_bytes())?;

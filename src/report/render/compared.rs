@@ -2,8 +2,9 @@
 //! page: a threshold's bound, its cells and its sentence, and the runs' labels. The model
 //! ([`crate::report::compare`]) holds only the numbers.
 
-use crate::report::compare::{Check, Comparison, Count, DropsDelta, Judged, Side, Value, rate_ratio};
-use crate::units::{pct, us};
+use crate::analyze::Drops;
+use crate::report::compare::{Check, Comparison, Count, DropsDelta, Judged, Own, OwnStored, Side, Value, rate_ratio};
+use crate::units::{pct, thousands, us};
 
 /// The unit of a threshold's limit and value: `" %"`, or nothing for a ratio.
 fn unit(j: Judged) -> &'static str {
@@ -86,39 +87,77 @@ pub fn drop_rows(d: &DropsDelta) -> Vec<(String, Count)> {
     rows
 }
 
-/// Every drops row any of `d` has: spans dropped first, then causes (sorted), retries last.
-pub fn drop_names(d: &[&DropsDelta]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for (n, _) in d.iter().flat_map(|x| drop_rows(x)) {
-        if !names.contains(&n) {
-            names.push(n);
-        }
+/// A run's cells of one row of several runs: `f` of its read-back, `-` where it was not read back.
+type StoredCell<'a> = &'a dyn Fn(&OwnStored) -> String;
+
+/// What each of several runs stored, a cell per run (`-` where not verified); no rows when no
+/// run was verified.
+pub fn stored_rows(own: &[Own]) -> Vec<(String, Vec<String>)> {
+    if own.iter().all(|o| o.verify.is_none()) {
+        return Vec::new();
     }
-    names.sort_by_key(|n| (n == "retries scheduled", !n.starts_with("spans"), n.clone()));
-    names
+    let cells = |f: StoredCell| own.iter().map(|o| o.verify.as_ref().map_or("-".to_string(), f)).collect();
+    let ms = |v: Option<u64>| v.map_or("-".to_string(), |m| us(m.saturating_mul(1000)));
+    vec![
+        ("read back from".into(), cells(&|v| v.from.clone())),
+        ("acknowledged traces".into(), cells(&|v| thousands(v.acknowledged))),
+        ("stored whole".into(), cells(&|v| thousands(v.stored))),
+        ("loss".into(), cells(&|v| format!("{:.2} %", v.loss_percent))),
+        ("visibility lag p50".into(), cells(&|v| ms(v.lag_p50_ms))),
+        ("visibility lag p99".into(), cells(&|v| ms(v.lag_p99_ms))),
+    ]
 }
 
-/// Row `name` of `d` (zeros when `d` has no such row).
-pub fn drop_row(d: &DropsDelta, name: &str) -> Count {
-    let zero = Count { base: 0, new: 0, delta: 0, change_pct: Some(0.0) };
-    drop_rows(d).into_iter().find(|(n, _)| n == name).map_or(zero, |(_, c)| c)
+/// What each of several runs' Collector dropped, a cell per run: `not read` where its analysis
+/// did not read that source (a log, metrics), `-` where no analysis was attached; no rows when no
+/// run has one.
+pub fn collector_rows(own: &[Own]) -> Vec<(String, Vec<String>)> {
+    if own.iter().all(|o| o.collector.is_none()) {
+        return Vec::new();
+    }
+    let cells = |f: &dyn Fn(&Drops) -> Option<u64>| -> Vec<String> {
+        own.iter()
+            .map(|o| match &o.collector {
+                None => "-".into(),
+                Some(d) => f(d).map_or_else(|| "not read".into(), thousands),
+            })
+            .collect()
+    };
+    let mut rows = vec![
+        ("spans dropped (log)".to_string(), cells(&|d| d.spans_dropped_log)),
+        ("spans dropped (metrics)".to_string(), cells(&|d| d.spans_dropped_metrics)),
+    ];
+    let causes: std::collections::BTreeSet<&String> =
+        own.iter().filter_map(|o| o.collector.as_ref()).flat_map(|d| d.by_cause.keys()).collect();
+    for k in causes {
+        // A cause is a count of the log: 0 where a log was read and did not name it.
+        rows.push((format!("  {k}"), cells(&|d| d.spans_dropped_log.map(|_| d.by_cause.get(k).copied().unwrap_or(0)))));
+    }
+    rows.push(("retries scheduled".into(), cells(&|d| d.spans_dropped_log.map(|_| d.retries))));
+    rows
 }
+
+/// Widest label.
+const LABEL: usize = 14;
 
 /// Short names for runs, by target: their platforms when each run has its own, else their
-/// endpoints' host:port when those differ, else their files; at most 14 characters each.
+/// endpoints' host:port when those differ (cut from the left, so the port stays), else their
+/// files, else numbers before the files; at most [`LABEL`] characters each, and always distinct
+/// as shown.
 pub fn labels(sides: &[&Side]) -> Vec<String> {
     let distinct = |v: &[String]| v.iter().all(|x| !x.is_empty() && v.iter().filter(|y| *y == x).count() == 1);
-    let platforms: Vec<String> = sides.iter().map(|s| s.platform.clone()).collect();
-    let hosts: Vec<String> = sides.iter().map(|s| authority(&s.endpoint)).collect();
-    let files: Vec<String> = sides.iter().map(|s| file_name(&s.file)).collect();
-    let pick = if distinct(&platforms) && platforms.iter().all(|p| p != "otlp") {
+    let platforms: Vec<String> = sides.iter().map(|s| clip(&s.platform, LABEL)).collect();
+    let hosts: Vec<String> = sides.iter().map(|s| clip_left(&authority(&s.endpoint), LABEL)).collect();
+    let files: Vec<String> = sides.iter().map(|s| clip(&file_name(&s.file), LABEL)).collect();
+    if distinct(&platforms) && sides.iter().all(|s| s.platform != "otlp") {
         platforms
     } else if distinct(&hosts) {
         hosts
-    } else {
+    } else if distinct(&files) {
         files
-    };
-    pick.into_iter().map(|l| clip(&l, 14)).collect()
+    } else {
+        sides.iter().enumerate().map(|(i, s)| clip(&format!("#{} {}", i + 1, file_name(&s.file)), LABEL)).collect()
+    }
 }
 
 /// `host:port` of an endpoint as shown (already redacted).
@@ -136,6 +175,12 @@ fn file_name(f: &str) -> String {
 /// `s` cut to `n` characters, the cut marked with `…`.
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(['…']).collect() }
+}
+
+/// `s` cut to its last `n` characters, the cut marked with `…`.
+fn clip_left(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n { s.to_string() } else { std::iter::once('…').chain(s.chars().skip(len - (n - 1))).collect() }
 }
 
 #[cfg(test)]
@@ -215,5 +260,10 @@ mod tests {
             side("otlp", "http://c:4318/v1/traces", "a-very-long-branch-name.json"),
         );
         assert_eq!(labels(&[&a, &b]), ["main", "a-very-long-b…"]);
+        // Distinct as shown: long hosts keep their ports; equal names are numbered.
+        let (a, b) = (side("otlp", "http://127.0.0.1:47811/v1", "x"), side("otlp", "http://127.0.0.1:47813/v1", "x"));
+        assert_eq!(labels(&[&a, &b]), ["…7.0.0.1:47811", "…7.0.0.1:47813"]);
+        let (a, b) = (side("otlp", "http://c:1/v1", "a/run.json"), side("otlp", "http://c:1/v1", "b/run.json"));
+        assert_eq!(labels(&[&a, &b]), ["#1 run", "#2 run"]);
     }
 }

@@ -13,13 +13,13 @@ use std::fmt::Write;
 use super::charts::{
     bytes_chart, bytes_per_s, latency_chart, latency_tip, line, no_rate_reason, per_s, seconds_axis, time_chart,
 };
-use super::compared::{bound, detail, drop_names, drop_row, labels, shown};
+use super::compared::{bound, collector_rows, detail, drop_rows, labels, shown, stored_rows};
 use super::html::{page_end, page_start, section, table};
 use super::svg::{Chart, Line, esc};
 use super::timeline::Timeline;
 use crate::report::Render;
 use crate::report::Report;
-use crate::report::compare::{Comparison, Comparisons, Count, Side, Value};
+use crate::report::compare::{Comparison, Comparisons, Count, Side, Value, VerifyDelta};
 use crate::units::pct;
 use crate::units::thousands;
 use crate::units::us;
@@ -39,13 +39,15 @@ struct Set<'a> {
     colors: [&'static str; 3],
 }
 
-/// Colours of the runs after BASE (rate and p50, p99), in turn.
-const PALETTE: [[&str; 3]; 5] = [
+/// Colours of the runs after BASE (rate and p50, p99), one for each of the at most 7.
+const PALETTE: [[&str; 3]; 7] = [
     ["#e8710a", "#e8710a", "#b33c00"],
     ["#2ca02c", "#2ca02c", "#1a6b1a"],
     ["#9467bd", "#9467bd", "#5e3c85"],
     ["#8c564b", "#8c564b", "#5a3129"],
     ["#e377c2", "#e377c2", "#a3428a"],
+    ["#17becf", "#17becf", "#0e7c87"],
+    ["#bcbd22", "#bcbd22", "#7a7b16"],
 ];
 
 /// The runs' names: BASE and NEW for two, their labels by target for more.
@@ -217,32 +219,17 @@ fn headline(o: &mut String, c: &Comparisons, names: &[String]) {
         lat("p99 (corrected)", |c| &c.p99_us),
         lat("p99.9 (corrected)", |c| &c.p999_us),
     ];
-    if pairs.iter().all(|p| p.verify.is_some()) {
-        let v = |p: &Comparison| p.verify.clone().expect("checked: every run verified");
-        let from: Vec<String> =
-            std::iter::once(v(&pairs[0]).from[0].clone()).chain(pairs.iter().map(|p| v(p).from[1].clone())).collect();
-        let n = |name: &str, f: fn(&crate::report::compare::VerifyDelta) -> Count| {
-            cells(name, pairs, thousands(f(&v(&pairs[0])).base), |p| {
-                (thousands(f(&v(p)).new), pct(f(&v(p)).change_pct))
-            })
-        };
-        rows.push(n(&format!("acknowledged traces (verify: {})", from.join(" / ")), |x| x.acknowledged));
-        rows.push(n("stored whole", |x| x.stored));
-        let l = |p: &Comparison| v(p).loss_percent;
-        rows.push(cells("loss", pairs, format!("{:.2} %", l(&pairs[0]).base), |p| {
-            (format!("{:.2} %", l(p).new), format!("{:+.2} pt", l(p).delta))
-        }));
-        let lag = |name: &str, f: fn(&crate::report::compare::VerifyDelta) -> Option<Count>| {
-            let ms = |x: Option<u64>| x.map_or("-".to_string(), |m| us(m.saturating_mul(1000)));
-            cells(name, pairs, ms(f(&v(&pairs[0])).map(|x| x.base)), |p| {
-                let x = f(&v(p));
-                (ms(x.map(|x| x.new)), pct(x.and_then(|x| x.change_pct)))
-            })
-        };
-        rows.push(lag("visibility lag p50", |x| x.lag_p50_ms));
-        rows.push(lag("visibility lag p99", |x| x.lag_p99_ms));
+    match pairs.as_slice() {
+        [pair] => {
+            rows.extend(pair.verify.as_ref().map(verify_rows).unwrap_or_default());
+            rows.extend(drops(pair));
+        }
+        // Several runs: each run's own figures, as measured (a pair has them only when both do).
+        _ => {
+            let own = stored_rows(&c.own).into_iter().chain(collector_rows(&c.own));
+            rows.extend(own.map(|(name, cells)| std::iter::once(name.trim().to_string()).chain(cells).collect()));
+        }
     }
-    rows.extend(drops(pairs));
     let mut head: Vec<&str> = std::iter::once("").chain(names.iter().map(String::as_str)).collect();
     if pairs.len() == 1 {
         head.push("change");
@@ -250,19 +237,30 @@ fn headline(o: &mut String, c: &Comparisons, names: &[String]) {
     table(o, "Side by side", &head, &rows);
 }
 
-/// What each run's Collector dropped, when every run carries an analysis.
-fn drops(pairs: &[Comparison]) -> Vec<Vec<String>> {
-    let Some(d) = pairs.iter().map(|p| p.collector.as_ref()).collect::<Option<Vec<_>>>() else {
-        return Vec::new();
+/// Two runs' read-back, with the change.
+fn verify_rows(v: &VerifyDelta) -> Vec<Vec<String>> {
+    let n = |name: String, x: &Count| vec![name, thousands(x.base), thousands(x.new), pct(x.change_pct)];
+    let ms = |x: Option<u64>| x.map_or("-".to_string(), |m| us(m.saturating_mul(1000)));
+    let lag = |name: &str, x: Option<Count>| {
+        vec![name.to_string(), ms(x.map(|x| x.base)), ms(x.map(|x| x.new)), pct(x.and_then(|x| x.change_pct))]
     };
-    drop_names(&d)
+    let l = &v.loss_percent;
+    vec![
+        n(format!("acknowledged traces (verify: {} / {})", v.from[0], v.from[1]), &v.acknowledged),
+        n("stored whole".into(), &v.stored),
+        vec!["loss".into(), format!("{:.2} %", l.base), format!("{:.2} %", l.new), format!("{:+.2} pt", l.delta)],
+        lag("visibility lag p50", v.lag_p50_ms),
+        lag("visibility lag p99", v.lag_p99_ms),
+    ]
+}
+
+/// Two runs' Collector drops, with the change, when both carry an analysis.
+fn drops(pair: &Comparison) -> Vec<Vec<String>> {
+    let Some(d) = &pair.collector else { return Vec::new() };
+    drop_rows(d)
         .into_iter()
-        .map(|name| {
-            let of = |p: &Comparison| p.collector.as_ref().map(|x| drop_row(x, &name)).unwrap_or_default();
-            let base = drop_row(d[0], &name).base;
-            cells(&format!("collector: {}", name.trim()), pairs, thousands(base), |p| {
-                (thousands(of(p).new), pct(of(p).change_pct))
-            })
+        .map(|(name, x)| {
+            vec![format!("collector: {}", name.trim()), thousands(x.base), thousands(x.new), pct(x.change_pct)]
         })
         .collect()
 }

@@ -3,19 +3,16 @@
 
 use std::fmt::Write;
 
-use super::compared::{detail, drop_names, drop_row, drop_rows, flag_and_limit, labels};
+use super::compared::{collector_rows, detail, drop_rows, flag_and_limit, labels, stored_rows};
 use super::text::Text;
 
 /// A real quantity of a comparison.
 type ValueOf = fn(&Comparison) -> &Value;
 /// A count or latency of a comparison.
 type CountOf = fn(&Comparison) -> &Count;
-/// A count of the verifications compared.
-type VerifyCountOf = fn(&VerifyDelta) -> &Count;
-/// A visibility lag of the verifications compared.
-type VerifyLagOf = fn(&VerifyDelta) -> Option<Count>;
+
 use crate::report::Render;
-use crate::report::compare::{Comparison, Comparisons, Count, Value, VerifyDelta};
+use crate::report::compare::{Comparison, Comparisons, Count, Own, Value};
 use crate::units::{pct, thousands, us};
 
 /// `+12` / `-3` / `0`.
@@ -177,7 +174,7 @@ impl Render<Comparisons> for Text {
     fn render(&self, c: &Comparisons) -> String {
         match c.pairs.as_slice() {
             [one] => self.render(one),
-            pairs => table(pairs, c.passed),
+            pairs => table(pairs, &c.own, c.passed),
         }
     }
 }
@@ -188,13 +185,13 @@ const COL: usize = 16;
 /// One row: its name, BASE's cell and each further run's, then (when given) each further run's
 /// change against BASE on a line of its own.
 fn row(o: &mut String, name: &str, cells: &[String], changes: Option<Vec<String>>) {
-    let _ = write!(o, "  {name:<24}");
+    let _ = write!(o, "  {name:<26}");
     for c in cells {
         let _ = write!(o, "{c:>COL$}");
     }
     o.push('\n');
     if let Some(ch) = changes {
-        let _ = write!(o, "  {:<24}{:>COL$}", "", "");
+        let _ = write!(o, "  {:<26}{:>COL$}", "", "");
         for c in ch {
             let _ = write!(o, "{c:>COL$}");
         }
@@ -216,7 +213,7 @@ fn latencies(pairs: &[Comparison], f: CountOf) -> (Vec<String>, Vec<String>) {
     (cells, pairs.iter().map(|p| pct(f(p).change_pct)).collect())
 }
 
-fn table(pairs: &[Comparison], passed: bool) -> String {
+fn table(pairs: &[Comparison], own: &[Own], passed: bool) -> String {
     let mut o = format!("traceblast report compare: {} runs, each against BASE (the first)\n", pairs.len() + 1);
     let sides: Vec<_> = std::iter::once(&pairs[0].base).chain(pairs.iter().map(|p| &p.new)).collect();
     let names = labels(&sides);
@@ -243,8 +240,8 @@ fn table(pairs: &[Comparison], passed: bool) -> String {
         row(&mut o, name, &cells, Some(changes));
     }
     failures(&mut o, pairs);
-    stored(&mut o, pairs);
-    collector(&mut o, pairs);
+    own_rows(&mut o, "stored (verify)", stored_rows(own));
+    own_rows(&mut o, "collector drops (analyze)", collector_rows(own));
     thresholds(&mut o, pairs, &names, passed);
     o
 }
@@ -253,7 +250,7 @@ fn table(pairs: &[Comparison], passed: bool) -> String {
 fn failures(o: &mut String, pairs: &[Comparison]) {
     let keys: std::collections::BTreeSet<&String> = pairs.iter().flat_map(|p| p.errors.keys()).collect();
     if keys.is_empty() {
-        o.push_str("  errors by status        none\n");
+        o.push_str("  errors by status          none\n");
         return;
     }
     o.push_str("  errors by status\n");
@@ -268,47 +265,13 @@ fn failures(o: &mut String, pairs: &[Comparison]) {
     }
 }
 
-/// What each platform stored, when every run was verified.
-fn stored(o: &mut String, pairs: &[Comparison]) {
-    let Some(v) = pairs.iter().map(|p| p.verify.as_ref()).collect::<Option<Vec<_>>>() else {
-        o.push_str("  stored                  verify each run to compare what the platforms stored\n");
+/// Rows of each run's own figures (what it stored, what its Collector dropped) under a heading.
+fn own_rows(o: &mut String, heading: &str, rows: Vec<(String, Vec<String>)>) {
+    if rows.is_empty() {
         return;
-    };
-    let from: Vec<&str> = std::iter::once(v[0].from[0].as_str()).chain(v.iter().map(|x| x.from[1].as_str())).collect();
-    let _ = writeln!(o, "  stored (verify: {})", from.join(" / "));
-    let counts: [(&str, VerifyCountOf); 2] =
-        [("  acknowledged traces", |x| &x.acknowledged), ("  stored whole", |x| &x.stored)];
-    for (name, f) in counts {
-        let cells: Vec<String> =
-            std::iter::once(f(v[0]).base).chain(v.iter().map(|x| f(x).new)).map(thousands).collect();
-        row(o, name, &cells, None);
     }
-    let loss: Vec<String> = std::iter::once(v[0].loss_percent.base)
-        .chain(v.iter().map(|x| x.loss_percent.new))
-        .map(|l| format!("{l:.2} %"))
-        .collect();
-    row(o, "  loss", &loss, None);
-    let lags: [(&str, VerifyLagOf); 2] =
-        [("  visibility lag p50", |x| x.lag_p50_ms), ("  visibility lag p99", |x| x.lag_p99_ms)];
-    for (name, f) in lags {
-        let ms = |v: Option<u64>| v.map_or("-".to_string(), |m| us(m.saturating_mul(1000)));
-        let cells: Vec<String> =
-            std::iter::once(ms(f(v[0]).map(|c| c.base))).chain(v.iter().map(|x| ms(f(x).map(|c| c.new)))).collect();
-        row(o, name, &cells, None);
-    }
-}
-
-/// What each run's Collector dropped, when every run carries an analysis.
-fn collector(o: &mut String, pairs: &[Comparison]) {
-    let Some(d) = pairs.iter().map(|p| p.collector.as_ref()).collect::<Option<Vec<_>>>() else {
-        return;
-    };
-    o.push_str("  collector drops (analyze)\n");
-    for name in drop_names(&d) {
-        let cells: Vec<String> = std::iter::once(drop_row(d[0], &name).base)
-            .chain(d.iter().map(|x| drop_row(x, &name).new))
-            .map(thousands)
-            .collect();
+    let _ = writeln!(o, "  {heading}");
+    for (name, cells) in rows {
         row(o, &format!("  {name}"), &cells, None);
     }
 }
