@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::report::LimitReport;
 use crate::report::charts::latency_unit;
-use crate::report::html::{page_end, page_start, section, table};
+use crate::report::render::page::{page_end, page_start, section, table};
 use crate::report::svg::{Axis, Chart, Line, Marks, esc};
 use crate::units::thousands;
 use crate::units::us;

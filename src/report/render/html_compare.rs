@@ -14,7 +14,7 @@ use super::charts::{
     bytes_chart, bytes_per_s, latency_chart, latency_tip, line, no_rate_reason, per_s, seconds_axis, time_chart,
 };
 use super::compared::{bound, collector_rows, detail, drop_rows, labels, shown, stored_rows};
-use super::html::{page_end, page_start, section, table};
+use super::page::{page_end, page_start, section, table};
 use super::svg::{Chart, Line, esc};
 use super::timeline::Timeline;
 use crate::report::Render;

@@ -10,7 +10,7 @@ use crate::verify::VerifyReport;
 
 /// The section, after the charts of the run.
 pub(super) fn section(o: &mut String, r: &Report, t: &Timeline, v: &VerifyReport) {
-    super::html::section(
+    super::page::section(
         o,
         "Did it arrive?",
         &format!(

@@ -11,6 +11,7 @@ pub mod html_compare;
 mod html_verify;
 pub mod json;
 pub mod labels;
+pub mod page;
 pub mod stages;
 pub mod svg;
 pub mod text;
