@@ -460,12 +460,13 @@ pub fn rate_ratio(a: &Value) -> Option<f64> {
     (a.base > 0.0).then(|| (a.new / a.base * 10_000.0).round() / 10_000.0)
 }
 
+/// Runs and thresholds the comparison's tests and its renderers' tests share.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
     use crate::report::model::{Percentiles, ScenarioReport};
 
-    fn run(ok: u64, failed: u64, p50: u64, p99: u64, achieved: f64) -> Report {
+    pub fn run(ok: u64, failed: u64, p50: u64, p99: u64, achieved: f64) -> Report {
         let mut r = Report::default();
         r.requests.scheduled = ok + failed;
         r.requests.ok = ok;
@@ -483,6 +484,24 @@ mod tests {
         );
         r
     }
+
+    /// Every threshold, each just below what `run(1000, 0, 500, 1000, 100.0)` →
+    /// `run(995, 5, 550, 1100, 95.0)` reaches: all crossed.
+    pub fn past() -> Thresholds {
+        Thresholds {
+            max_p50_regression: Some(9.99),
+            max_p99_regression: Some(9.99),
+            min_success: Some(99.51),
+            max_error_rate: Some(0.49),
+            min_rate_ratio: Some(0.951),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{past, run};
+    use super::*;
 
     #[test]
     fn spans_a_second_and_what_each_platform_stored() {
@@ -558,14 +577,7 @@ mod tests {
         };
         let c = compare("a", &base, "b", &new, &at_limit);
         assert!(c.passed, "{:#?}", c.checks);
-        let past = Thresholds {
-            max_p50_regression: Some(9.99),
-            max_p99_regression: Some(9.99),
-            min_success: Some(99.51),
-            max_error_rate: Some(0.49),
-            min_rate_ratio: Some(0.951),
-        };
-        let c = compare("a", &base, "b", &new, &past);
+        let c = compare("a", &base, "b", &new, &past());
         assert_eq!(
             c.crossed(),
             ["--max-p50-regression", "--max-p99-regression", "--min-success", "--max-error-rate", "--min-rate-ratio"]

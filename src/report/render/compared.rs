@@ -187,27 +187,12 @@ fn clip_left(s: &str, n: usize) -> String {
 mod tests {
     use super::*;
     use crate::report::Report;
-    use crate::report::compare::{Thresholds, compare};
-
-    fn run(ok: u64, failed: u64, p50: u64, p99: u64, achieved: f64) -> Report {
-        let mut r = Report::default();
-        (r.requests.scheduled, r.requests.ok, r.requests.failed) = (ok + failed, ok, failed);
-        r.success_rate = crate::report::percent(ok, ok + failed);
-        r.rate.achieved = achieved;
-        r.latency_us.corrected.p50 = p50;
-        r.latency_us.corrected.p99 = p99;
-        r
-    }
+    use crate::report::compare::compare;
+    use crate::report::compare::fixtures::{past, run};
 
     #[test]
     fn each_threshold_in_words_and_cells() {
-        let past = Thresholds {
-            max_p50_regression: Some(9.99),
-            max_p99_regression: Some(9.99),
-            min_success: Some(99.51),
-            max_error_rate: Some(0.49),
-            min_rate_ratio: Some(0.951),
-        };
+        let past = past();
         let c = compare("a", &run(1000, 0, 500, 1000, 100.0), "b", &run(995, 5, 550, 1100, 95.0), &past);
         let table: Vec<(String, [String; 3])> = c.checks.iter().map(|k| (bound(k), shown(&c, k))).collect();
         let row = |b: &str, v: [&str; 3]| (b.to_string(), v.map(String::from));
