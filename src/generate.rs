@@ -44,6 +44,17 @@ pub struct GenPlan {
     pub threads: usize,
     /// Output file.
     pub output: crate::output::Output,
+    /// Whole traces per request, or an SDK's export timeline.
+    pub shape: Shape,
+}
+
+/// What a record holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Whole traces (`--traces-per-request` of them).
+    Traces,
+    /// What an instrumented application's BatchSpanProcessors export, when (`--shape sdk`).
+    Sdk(crate::timeline::TimelinePlan),
 }
 
 impl GenPlan {
@@ -174,15 +185,27 @@ pub fn build_group<'s>(
 
 /// What one worker reuses from trace to trace (a complex trace's text arena is megabytes).
 #[derive(Default)]
-struct WorkerState<'s> {
-    traces: Vec<Trace<'s>>,
-    scratch: Vec<u8>,
+pub(crate) struct WorkerState<'s> {
+    pub(crate) traces: Vec<Trace<'s>>,
+    pub(crate) scratch: Vec<u8>,
 }
 
 /// A worker state borrowed for one rayon job; returned to the pool when the job ends.
-struct Lease<'a, 's> {
+pub(crate) struct Lease<'a, 's> {
     pool: &'a Mutex<Vec<WorkerState<'s>>>,
     state: Option<WorkerState<'s>>,
+}
+
+impl<'a, 's> Lease<'a, 's> {
+    /// Borrows a state from `pool` (a new one when none is free).
+    pub(crate) fn new(pool: &'a Mutex<Vec<WorkerState<'s>>>) -> Self {
+        Lease { pool, state: Some(pool.lock().expect("not poisoned").pop().unwrap_or_default()) }
+    }
+
+    /// The borrowed state.
+    pub(crate) fn get(&mut self) -> &mut WorkerState<'s> {
+        self.state.as_mut().expect("leased")
+    }
 }
 
 impl Drop for Lease<'_, '_> {
@@ -204,9 +227,9 @@ fn build_wave<'s>(
     range
         .into_par_iter()
         .map_init(
-            || Lease { pool: workers, state: Some(workers.lock().expect("not poisoned").pop().unwrap_or_default()) },
+            || Lease::new(workers),
             |lease, g| {
-                let st = lease.state.as_mut().expect("leased");
+                let st = lease.get();
                 let mut out = Group::default();
                 build_group(plan, synth, g, &mut st.traces, &mut out, &mut st.scratch)?;
                 progress.traces.fetch_add(u64::from(out.traces), Ordering::Relaxed);
@@ -246,89 +269,35 @@ impl FrameCutter {
 /// Runs the plan. `progress` is updated as traces are encoded.
 pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, GenError> {
     let started = Instant::now();
-    let writer = CorpusWriter::create(&plan.output)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.threads)
         .thread_name(|i| format!("gen-{i}"))
         .build()
         .map_err(|e| GenError::Threads { threads: plan.threads, message: e.to_string() })?;
     let synth = Synth::new(&plan.set, &plan.mix, plan.seed);
-    let groups = plan.group_range();
-    let mut tokens = 0u64;
-    let mut per_scenario: std::collections::BTreeMap<u8, ScenarioTotals> = Default::default();
-    let mut cutter = FrameCutter::default();
-    let mut next = groups.start;
-    // Wave size adapts to the observed group size so a wave holds about 4 frames per thread.
-    // The first wave is sized by the largest trace the mix can produce (scenario::bound), and
-    // never below one group per thread: a wave of 64 groups of a 100 MB scenario held 6 GB.
-    let largest = plan.mix.entries.iter().map(|&(id, _)| plan.set.scenarios[id].bounds.bytes.max).fold(1.0, f64::max)
-        * f64::from(plan.traces_per_request);
-    let min_wave = plan.threads.max(1) as u64;
-    let mut wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) as f64 / largest).clamp(min_wave as f64, 64.0) as u64;
-    let level = plan.level;
-    // Frames cut from the previous wave, compressed while the next wave is synthesized: the two
-    // halves of the pipeline overlap instead of waiting on each other at every wave.
-    let mut ready: Vec<Vec<Group>> = Vec::new();
-    let workers: Mutex<Vec<WorkerState<'_>>> = Mutex::new(Vec::new());
-    // A writer thread appends frames in order, so file I/O never stalls the workers.
-    let (to_writer, frames_in) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64, Vec<Group>)>(2 * plan.threads);
-    let writer = std::thread::scope(|scope| -> Result<CorpusWriter, GenError> {
-        let handle = scope.spawn(move || -> Result<CorpusWriter, GenError> {
-            let mut writer = writer;
-            for (bytes, raw, groups) in frames_in {
-                let metas: Vec<RecordMeta> = groups.iter().flat_map(|g| g.records.iter().copied()).collect();
-                writer.write_frame(&bytes, raw, &metas)?;
-            }
-            Ok(writer)
-        });
-        let work = pool.install(|| -> Result<(), GenError> {
-            loop {
-                if progress.stop.load(Ordering::Relaxed) {
-                    return Err(GenError::Interrupted);
-                }
-                let end = (next + wave).min(groups.end);
-                let (compressed, built) = rayon::join(
-                    || ready.par_iter().map(|f| compress_frame(f, level)).collect::<Result<Vec<_>, _>>(),
-                    || build_wave(plan, &synth, next..end, progress, &workers),
-                );
-                for (f, (bytes, raw)) in ready.drain(..).zip(compressed.map_err(GenError::Compress)?) {
-                    if to_writer.send((bytes, raw, f)).is_err() {
-                        return Ok(()); // the writer failed; its error is reported below
-                    }
-                }
-                let built = built?;
-                if built.is_empty() {
-                    return Ok(());
-                }
-                let wave_raw: usize = built.iter().map(|g| g.bytes.len()).sum();
-                let avg = (wave_raw / built.len()).max(1);
-                wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(min_wave as usize, 100_000) as u64;
-                next = end;
-                for g in built {
-                    tokens += g.tokens;
-                    for (id, c) in &g.scenarios {
-                        per_scenario.entry(*id).or_default().add(c);
-                    }
-                    ready.extend(cutter.push(g));
-                }
-                if next == groups.end {
-                    ready.extend(cutter.finish());
-                }
-            }
-        });
-        drop(to_writer);
-        let writer = handle.join().expect("writer thread does not panic")?;
-        work?;
-        Ok(writer)
-    })?;
+    let (written, timeline) = match &plan.shape {
+        Shape::Traces => {
+            (pool.install(|| write_corpus(plan, progress, &mut traces_waves(plan, &synth, progress)))?, None)
+        }
+        Shape::Sdk(tl) => {
+            let mut sim = crate::timeline::Waves::new(plan, tl, &synth, progress);
+            let written = pool.install(|| write_corpus(plan, progress, &mut |workers| sim.next(workers)))?;
+            (written, Some(sim.finish()))
+        }
+    };
+    let Written { writer, tokens, per_scenario } = written;
     let traces = plan.trace_range();
+    let count = match &timeline {
+        Some(_) => writer.totals().traces,
+        None => traces.end - traces.start,
+    };
     let meta = Meta {
         format_version: FORMAT_VERSION,
         generator_version: GENERATOR_VERSION,
         seed: plan.seed,
-        count: traces.end - traces.start,
+        count,
         first_trace: traces.start,
-        corpus_count: plan.count,
+        corpus_count: if timeline.is_some() { count } else { plan.count },
         shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
         scenario_set_hash: format!("{:016x}", plan.set.hash()),
         scenarios: plan.set.names().iter().map(|s| s.to_string()).collect(),
@@ -342,6 +311,7 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         per_scenario: writer
             .has_mixed_records()
             .then(|| per_scenario.iter().map(|(id, c)| (plan.set.names()[usize::from(*id)].to_string(), *c)).collect()),
+        timeline,
     };
     let (file_bytes, index) = writer.finish(meta)?;
     Ok(GenSummary {
@@ -350,4 +320,110 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         file_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The request groups of a corpus of whole traces, wave by wave: each wave synthesizes and
+/// encodes a batch of groups in parallel. Wave size adapts to the observed group size so a wave
+/// holds about 4 frames per thread; the first is sized by the largest trace the mix can produce
+/// (scenario::bound), and never below one group per thread: a wave of 64 groups of a 100 MB
+/// scenario held 6 GB.
+fn traces_waves<'a, 's>(
+    plan: &'a GenPlan,
+    synth: &'a Synth<'s>,
+    progress: &'a GenProgress,
+) -> impl FnMut(&Mutex<Vec<WorkerState<'s>>>) -> Result<Option<Vec<Group>>, GenError> + Send + 'a {
+    let groups = plan.group_range();
+    let mut next = groups.start;
+    let largest = plan.mix.entries.iter().map(|&(id, _)| plan.set.scenarios[id].bounds.bytes.max).fold(1.0, f64::max)
+        * f64::from(plan.traces_per_request);
+    let min_wave = plan.threads.max(1) as u64;
+    let mut wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) as f64 / largest).clamp(min_wave as f64, 64.0) as u64;
+    move |workers| {
+        let end = (next + wave).min(groups.end);
+        if next == end {
+            return Ok(None);
+        }
+        let built = build_wave(plan, synth, next..end, progress, workers)?;
+        let wave_raw: usize = built.iter().map(|g| g.bytes.len()).sum();
+        let avg = (wave_raw / built.len().max(1)).max(1);
+        wave = ((FRAME_TARGET * 4 * plan.threads.max(1)) / avg).clamp(min_wave as usize, 100_000) as u64;
+        next = end;
+        Ok(Some(built))
+    }
+}
+
+/// What [`write_corpus`] wrote, before the index.
+struct Written {
+    writer: CorpusWriter,
+    tokens: u64,
+    per_scenario: std::collections::BTreeMap<u8, ScenarioTotals>,
+}
+
+/// The producer of a corpus's groups, in order, one wave per call (`None`: done). It runs on
+/// the rayon pool and may borrow the reusable worker states.
+pub(crate) type Produce<'p, 's> =
+    dyn FnMut(&Mutex<Vec<WorkerState<'s>>>) -> Result<Option<Vec<Group>>, GenError> + Send + 'p;
+
+/// Cuts the groups `produce` makes into frames, compresses them and writes them in order.
+/// Frames cut from one wave are compressed *while* the next wave is produced (the two halves
+/// overlap instead of waiting on each other), and a writer thread appends them, so file I/O
+/// never stalls the workers. Runs inside the rayon pool.
+fn write_corpus<'s>(
+    plan: &GenPlan,
+    progress: &GenProgress,
+    produce: &mut Produce<'_, 's>,
+) -> Result<Written, GenError> {
+    let writer = CorpusWriter::create(&plan.output, matches!(plan.shape, Shape::Sdk(_)))?;
+    let mut tokens = 0u64;
+    let mut per_scenario: std::collections::BTreeMap<u8, ScenarioTotals> = Default::default();
+    let mut cutter = FrameCutter::default();
+    let level = plan.level;
+    let mut ready: Vec<Vec<Group>> = Vec::new();
+    let workers: Mutex<Vec<WorkerState<'s>>> = Mutex::new(Vec::new());
+    let (to_writer, frames_in) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64, Vec<Group>)>(2 * plan.threads);
+    let writer = std::thread::scope(|scope| -> Result<CorpusWriter, GenError> {
+        let handle = scope.spawn(move || -> Result<CorpusWriter, GenError> {
+            let mut writer = writer;
+            for (bytes, raw, groups) in frames_in {
+                let metas: Vec<RecordMeta> = groups.iter().flat_map(|g| g.records.iter().copied()).collect();
+                writer.write_frame(&bytes, raw, &metas)?;
+            }
+            Ok(writer)
+        });
+        let work = (|| -> Result<(), GenError> {
+            loop {
+                if progress.stop.load(Ordering::Relaxed) {
+                    return Err(GenError::Interrupted);
+                }
+                let (compressed, built) = rayon::join(
+                    || ready.par_iter().map(|f| compress_frame(f, level)).collect::<Result<Vec<_>, _>>(),
+                    || produce(&workers),
+                );
+                for (f, (bytes, raw)) in ready.drain(..).zip(compressed.map_err(GenError::Compress)?) {
+                    if to_writer.send((bytes, raw, f)).is_err() {
+                        return Ok(()); // the writer failed; its error is reported below
+                    }
+                }
+                let Some(built) = built? else {
+                    ready.extend(cutter.finish());
+                    if ready.is_empty() {
+                        return Ok(());
+                    }
+                    continue;
+                };
+                for g in built {
+                    tokens += g.tokens;
+                    for (id, c) in &g.scenarios {
+                        per_scenario.entry(*id).or_default().add(c);
+                    }
+                    ready.extend(cutter.push(g));
+                }
+            }
+        })();
+        drop(to_writer);
+        let writer = handle.join().expect("writer thread does not panic")?;
+        work?;
+        Ok(writer)
+    })?;
+    Ok(Written { writer, tokens, per_scenario })
 }

@@ -58,6 +58,7 @@ pub mod sent;
 pub mod sink;
 pub mod stats;
 pub mod synth;
+pub mod timeline;
 pub mod units;
 pub mod verify;
 pub mod wire;

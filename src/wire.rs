@@ -141,6 +141,12 @@ pub fn scan(buf: &[u8], v: &mut impl Visitor) -> Result<(), WireError> {
     Ok(())
 }
 
+/// Walks `buf` as one `Span` message (its fields, without a tag or length prefix); offsets
+/// index `buf`.
+pub fn scan_span(buf: &[u8], v: &mut impl Visitor) -> Result<(), WireError> {
+    span(&mut Cursor { buf, pos: 0, end: buf.len() }, v)
+}
+
 fn resource_spans(c: &mut Cursor, v: &mut impl Visitor) -> Result<(), WireError> {
     while !c.done() {
         let (field, wt) = c.tag()?;

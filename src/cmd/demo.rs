@@ -36,7 +36,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<ExitCode> {
         Command::Gen(g) => g,
         _ => unreachable!("parsed as gen"),
     };
-    let gen_plan = crate::config::gen_plan(&gen_args)?;
+    let gen_plan = crate::config::gen_plan(&gen_args, &Default::default())?;
     let summary = crate::generate::run(&gen_plan, &Default::default())?;
     let t = summary.meta.totals;
     super::emit(format!(

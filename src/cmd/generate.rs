@@ -10,7 +10,7 @@ use crate::generate::{GenProgress, GenSummary};
 use crate::units::{human_bytes, thousands};
 
 pub fn run(a: &GenArgs) -> anyhow::Result<ExitCode> {
-    let plan = crate::config::gen_plan(a)?;
+    let plan = crate::config::gen_plan(a, &crate::config::env::Env::default())?;
     let every = crate::units::parse_duration(&a.progress_interval, crate::units::DAY)
         .map_err(|e| anyhow::anyhow!("--progress-interval {e}"))?;
     let progress = Arc::new(GenProgress::default());
@@ -90,6 +90,19 @@ pub fn render_summary(path: &str, s: &GenSummary) -> String {
             line("traces", format!("{} (shard {sh} of {} in all)", thousands(t.traces), thousands(m.corpus_count)))
         }
         None => line("traces", thousands(t.traces)),
+    }
+    if let Some(tl) = &m.timeline {
+        line(
+            "timeline",
+            format!(
+                "{} sessions ({}), {} instance(s), {:.1} s; {} spans dropped by full queues",
+                thousands(tl.sessions),
+                tl.arrival,
+                tl.instances,
+                tl.length_ns as f64 / 1e9,
+                thousands(tl.dropped_spans)
+            ),
+        );
     }
     line("spans", thousands(t.spans));
     line("requests", thousands(t.records));

@@ -205,6 +205,31 @@ pub fn inspect_json(c: &Corpus, verified: Option<&Verified>) -> serde_json::Valu
     v
 }
 
+/// The lines about a `gen --shape sdk` timeline.
+fn timeline_text(tl: &crate::corpus::format::TimelineMeta) -> String {
+    let mut out = format!(
+        "  sdk export timeline · {} sessions ({}) · {} instance(s) · batch {} · queue {} · delay {} ms · export {} ms · {:.1} s a pass\n",
+        thousands(tl.sessions),
+        tl.arrival,
+        tl.instances,
+        tl.bsp_batch,
+        tl.bsp_queue,
+        tl.bsp_delay_ms,
+        tl.bsp_export_ms,
+        tl.length_ns as f64 / 1e9
+    );
+    out.push_str(&format!(
+        "  dropped by full queues: {} spans, {} traces lost their root",
+        thousands(tl.dropped_spans),
+        thousands(tl.dropped_roots)
+    ));
+    for (service, n) in &tl.dropped_by_service {
+        out.push_str(&format!(" · {}: {}", service.chars().take(64).collect::<String>(), thousands(*n)));
+    }
+    out.push('\n');
+    out
+}
+
 /// `inspect` as text.
 pub fn inspect_text(c: &Corpus) -> String {
     let m = &c.index.meta;
@@ -221,13 +246,19 @@ pub fn inspect_text(c: &Corpus) -> String {
         m.shard.as_ref().map(|s| format!(" · shard {s} of {} traces", thousands(m.corpus_count))).unwrap_or_default();
     out.push_str(&format!("  seed {} · traces {}{shard} · mix {}\n", m.seed, thousands(t.traces), m.mix));
     out.push_str(&format!(
-        "  scenario set {} · epoch {} · {} trace(s)/request · max request {} · zstd level {}\n",
+        "  scenario set {} · epoch {} · {} · max request {} · zstd level {}\n",
         m.scenario_set_hash,
         humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(m.epoch_ns)),
-        m.traces_per_request,
+        match m.timeline {
+            Some(_) => "spans as the processors exported them".to_string(),
+            None => format!("{} trace(s)/request", m.traces_per_request),
+        },
         human_bytes(m.max_request_bytes),
         m.level
     ));
+    if let Some(tl) = &m.timeline {
+        out.push_str(&timeline_text(tl));
+    }
     out.push_str(&format!(
         "  requests {} · spans {} · tokens {} · raw {} · frames {} · ratio {:.2}x\n\n",
         thousands(t.records),

@@ -10,6 +10,7 @@ pub mod profile;
 pub mod replay;
 pub mod report;
 pub mod sink;
+pub mod timeline;
 
 use anyhow::{Context, Result, bail};
 
@@ -30,7 +31,11 @@ pub fn parse_shard(flag: &str, s: &str) -> Result<(u64, u64)> {
 }
 
 /// Builds the `gen` plan.
-pub fn gen_plan(a: &GenArgs) -> Result<GenPlan> {
+pub fn gen_plan(a: &GenArgs, env: &env::Env) -> Result<GenPlan> {
+    let shape = match timeline::timeline_plan(a, env)? {
+        Some(t) => crate::generate::Shape::Sdk(t),
+        None => crate::generate::Shape::Traces,
+    };
     let count = parse_count(&a.count).map_err(|e| anyhow::anyhow!("--count {e}"))?;
     let set = ScenarioSet::with_files(&a.scenarios)?;
     let mix = match &a.mix {
@@ -71,5 +76,6 @@ pub fn gen_plan(a: &GenArgs) -> Result<GenPlan> {
         level: a.level,
         threads,
         output: crate::output::Output::check(&a.output).context("--output")?,
+        shape,
     })
 }

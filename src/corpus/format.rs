@@ -18,8 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::encode::RecordMeta;
 
-/// Version of the on-disk layout described above.
+/// Version of the on-disk layout described above, for a corpus of whole traces.
 pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: version 1 plus a column of send offsets, one per record (`gen --shape sdk`: a
+/// recorded export timeline). A corpus of whole traces is still written as version 1, so its
+/// bytes (and the golden fixtures) do not change.
+pub const TIMELINE_FORMAT_VERSION: u32 = 2;
 /// Magic of the skippable frame holding the index (one of zstd's 16 skippable magics).
 pub const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
 /// First bytes of a regular zstd frame.
@@ -73,6 +77,38 @@ pub struct Meta {
     /// exact and this is absent (so corpora without mixed records keep their bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_scenario: Option<std::collections::BTreeMap<String, crate::encode::ScenarioCounts>>,
+    /// How the export timeline was made (`gen --shape sdk`, format version 2); absent for a
+    /// corpus of whole traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<TimelineMeta>,
+}
+
+/// The simulated application behind a recorded export timeline (`gen --shape sdk`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineMeta {
+    /// Sessions (traces) the application ran.
+    pub sessions: u64,
+    /// How sessions arrived: `sessions-per-second R` or `concurrency C`.
+    pub arrival: String,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
+    pub bsp_batch: u32,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub bsp_queue: u32,
+    /// `OTEL_BSP_SCHEDULE_DELAY`, ms.
+    pub bsp_delay_ms: u64,
+    /// How long one simulated export call lasts, ms (spans queue meanwhile).
+    pub bsp_export_ms: u64,
+    /// Service instances, one BatchSpanProcessor each.
+    pub instances: u32,
+    /// Spans the full queues dropped, in all.
+    pub dropped_spans: u64,
+    /// Dropped spans by `service.name`.
+    pub dropped_by_service: std::collections::BTreeMap<String, u64>,
+    /// Traces whose root span was dropped (they are not counted in `totals.traces`).
+    pub dropped_roots: u64,
+    /// Length of one pass of the timeline, ns: the last export plus one schedule delay (a
+    /// replay that loops starts the next pass there).
+    pub length_ns: u64,
 }
 
 /// Totals over the file.
@@ -125,6 +161,9 @@ pub struct RecordTable {
     pub spans: Vec<u32>,
     /// Body length per record.
     pub len: Vec<u32>,
+    /// Send offset per record, ns from the start of the timeline: present only in a
+    /// timeline corpus (format version 2).
+    pub offset: Option<Vec<u64>>,
 }
 
 impl RecordTable {
@@ -144,11 +183,25 @@ impl RecordTable {
         self.traces.push(m.traces);
         self.spans.push(m.spans);
         self.len.push(m.len);
+        if let Some(o) = &mut self.offset {
+            o.push(m.offset_ns);
+        }
+    }
+
+    /// Record `i`'s send offset (0 without a timeline).
+    pub fn offset(&self, i: usize) -> u64 {
+        self.offset.as_ref().map_or(0, |o| o[i])
     }
 
     /// Record `i`'s entry.
     pub fn get(&self, i: usize) -> RecordMeta {
-        RecordMeta { len: self.len[i], spans: self.spans[i], traces: self.traces[i], scenario: self.scenario[i] }
+        RecordMeta {
+            len: self.len[i],
+            spans: self.spans[i],
+            traces: self.traces[i],
+            scenario: self.scenario[i],
+            offset_ns: self.offset(i),
+        }
     }
 }
 
@@ -165,7 +218,7 @@ pub struct Index {
 
 /// Serializes the binary tables (before compression).
 pub fn tables_to_bytes(frames: &[FrameEntry], r: &RecordTable) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + frames.len() * 40 + r.len() * 11);
+    let mut out = Vec::with_capacity(16 + frames.len() * 40 + r.len() * 19);
     out.extend_from_slice(&(frames.len() as u64).to_le_bytes());
     out.extend_from_slice(&(r.len() as u64).to_le_bytes());
     for f in frames {
@@ -177,5 +230,6 @@ pub fn tables_to_bytes(frames: &[FrameEntry], r: &RecordTable) -> Vec<u8> {
     r.traces.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     r.spans.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     r.len.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    r.offset.iter().flatten().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     out
 }

@@ -22,6 +22,8 @@ pub const MAX_INDEX_BYTES: u64 = 1 << 30;
 /// zstd cannot expand data more than this: a block holds at most 128 KiB and the smallest
 /// block (RLE) takes 4 bytes. A claimed raw size above `compressed × ratio` is a lie.
 pub const ZSTD_MAX_RATIO: u64 = 32 * 1024;
+/// Longest timeline (a year, in ns): a send offset beyond it is corrupt.
+pub const MAX_OFFSET_NS: u64 = 366 * 24 * 3600 * 1_000_000_000;
 /// The smallest zstd frame (magic, header, one block header, checksum).
 const MIN_FRAME_LEN: u64 = 9;
 
@@ -79,8 +81,8 @@ pub fn parse(frame: &[u8], start: u64) -> Result<Index, Bad> {
         return bad(at(0), "index frame does not start with TBIX");
     }
     let version = u32_at(p, 4);
-    if version != FORMAT_VERSION {
-        let why = if version > FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != TIMELINE_FORMAT_VERSION {
+        let why = if version > TIMELINE_FORMAT_VERSION {
             "written by a newer traceblast; upgrade to read it"
         } else {
             "an older format; regenerate it with `traceblast gen`"
@@ -88,7 +90,7 @@ pub fn parse(frame: &[u8], start: u64) -> Result<Index, Bad> {
         return bad(
             at(4),
             format!(
-                "corpus format version {version} is not supported (this traceblast reads version {FORMAT_VERSION}): {why}"
+                "corpus format version {version} is not supported (this traceblast reads versions {FORMAT_VERSION} and {TIMELINE_FORMAT_VERSION}): {why}"
             ),
         );
     }
@@ -115,7 +117,18 @@ pub fn parse(frame: &[u8], start: u64) -> Result<Index, Bad> {
     let z = &p[zstart..body_end];
     // Table problems are reported at the tables' start in the file (their own offsets are
     // offsets in decompressed data, which would mislead as file offsets).
-    let (frames, records) = read_tables(z, raw_len, start).map_err(|m| (at(zstart), m))?;
+    let timeline = version == TIMELINE_FORMAT_VERSION;
+    if timeline != meta.timeline.is_some() || meta.format_version != version {
+        return bad(
+            at(12),
+            format!(
+                "metadata (format_version {}, {} timeline) disagrees with the index's format version {version}",
+                meta.format_version,
+                if meta.timeline.is_some() { "a" } else { "no" }
+            ),
+        );
+    }
+    let (frames, records) = read_tables(z, raw_len, start, timeline).map_err(|m| (at(zstart), m))?;
     let index = Index { meta, frames, records };
     check_meta(&index).map_err(|m| (at(12), m))?;
     Ok(index)
@@ -130,7 +143,12 @@ fn json_message(e: &serde_json::Error) -> String {
 /// Decompresses and checks the binary tables of a file whose frames end at `data_end`. Counts
 /// are checked before their tables are read, and the tables are read as they decompress, so
 /// memory grows only with data the file really holds. Errors carry an offset in the tables.
-fn read_tables(z: &[u8], raw_len: u64, data_end: u64) -> Result<(Vec<FrameEntry>, RecordTable), String> {
+fn read_tables(
+    z: &[u8],
+    raw_len: u64,
+    data_end: u64,
+    timeline: bool,
+) -> Result<(Vec<FrameEntry>, RecordTable), String> {
     if raw_len > (z.len() as u64).saturating_mul(ZSTD_MAX_RATIO) {
         return Err(format!("index tables claim {raw_len} bytes, more than {} compressed bytes can hold", z.len()));
     }
@@ -152,8 +170,10 @@ fn read_tables(z: &[u8], raw_len: u64, data_end: u64) -> Result<(Vec<FrameEntry>
     if nrec > MAX_RECORDS {
         return Err(format!("index claims {} records, more than the {MAX_RECORDS} a corpus may hold", short(nrec)));
     }
-    // Exact: 16 + 40 per frame + 11 per record (no overflow: both counts are capped above).
-    if 16 + 40 * nframes + 11 * nrec != raw_len {
+    // Exact: 16 + 40 per frame + 11 per record, 19 with send offsets (no overflow: both counts
+    // are capped above).
+    let per_record = if timeline { 19 } else { 11 };
+    if 16 + 40 * nframes + per_record * nrec != raw_len {
         return Err(format!("index tables of {raw_len} bytes cannot hold {nframes} frames and {nrec} records"));
     }
     let ftab = read(40 * nframes, "frame table")?;
@@ -173,14 +193,36 @@ fn read_tables(z: &[u8], raw_len: u64, data_end: u64) -> Result<(Vec<FrameEntry>
     let traces = read(2 * nrec, "trace column")?.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
     let spans = read(4 * nrec, "span column")?.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
     let len = read(4 * nrec, "length column")?.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
+    let offset = if timeline {
+        let o: Vec<u64> = read(8 * nrec, "offset column")?.chunks_exact(8).map(|c| u64_at(c, 0)).collect();
+        check_offsets(&o)?;
+        Some(o)
+    } else {
+        None
+    };
     let mut rest = [0u8; 1];
     if dec.read(&mut rest).map_err(|e| format!("index tables do not decompress: {e}"))? != 0 {
         return Err("index tables have unexpected trailing bytes".into());
     }
-    let records = RecordTable { scenario, traces, spans, len };
+    let records = RecordTable { scenario, traces, spans, len, offset };
     debug_assert_eq!(records.len(), n);
     check_records(&frames, &records)?;
     Ok((frames, records))
+}
+
+/// Send offsets never go back in time and stay within [`MAX_OFFSET_NS`].
+fn check_offsets(o: &[u64]) -> Result<(), String> {
+    let mut last = 0;
+    for (k, &v) in o.iter().enumerate() {
+        if v < last || v > MAX_OFFSET_NS {
+            return Err(format!(
+                "record {k} is sent at {} ns, before the record ahead of it ({last} ns) or past the {MAX_OFFSET_NS} ns a timeline may last",
+                short(v)
+            ));
+        }
+        last = v;
+    }
+    Ok(())
 }
 
 /// A number for a message: big values are abbreviated so a hostile index cannot flood it.
@@ -255,6 +297,16 @@ fn check_meta(ix: &Index) -> Result<(), String> {
     }
     if m.max_request_bytes > MAX_RECORD_BYTES {
         return Err(format!("metadata max_request_bytes {} is over {MAX_RECORD_BYTES}", short(m.max_request_bytes)));
+    }
+    if let Some(t) = &m.timeline {
+        let last = r.offset.as_ref().and_then(|o| o.last().copied()).unwrap_or(0);
+        if t.length_ns <= last || t.length_ns > 2 * MAX_OFFSET_NS {
+            return Err(format!(
+                "timeline length {} ns is not after the last send offset ({last} ns) or over {} ns",
+                short(t.length_ns),
+                2 * MAX_OFFSET_NS
+            ));
+        }
     }
     let sum = |f: &dyn Fn(usize) -> u64| (0..r.len()).map(f).sum::<u64>();
     let t = Totals {

@@ -21,13 +21,14 @@ pub struct CorpusWriter {
 }
 
 impl CorpusWriter {
-    /// Starts writing to `out` (checked by [`Output::check`] before any work).
-    pub fn create(out: &Output) -> Result<Self, WriteError> {
+    /// Starts writing to `out` (checked by [`Output::check`] before any work); `timeline`:
+    /// the records carry send offsets (format version 2).
+    pub fn create(out: &Output, timeline: bool) -> Result<Self, WriteError> {
         Ok(CorpusWriter {
             out: out.create()?,
             offset: 0,
             frames: Vec::new(),
-            records: RecordTable::default(),
+            records: RecordTable { offset: timeline.then(Vec::new), ..RecordTable::default() },
             totals: Totals::default(),
         })
     }
@@ -77,6 +78,7 @@ impl CorpusWriter {
     /// and commits the file. Returns the file size and the index as written.
     pub fn finish(mut self, mut meta: Meta) -> Result<(u64, Index), WriteError> {
         let tokens = meta.totals.tokens;
+        meta.format_version = format_version(&self.records);
         meta.totals = self.totals;
         meta.totals.tokens = tokens;
         let payload = index_payload(&meta, &self.frames, &self.records);
@@ -91,6 +93,11 @@ impl CorpusWriter {
     }
 }
 
+/// The layout version of a corpus with these records: 2 with send offsets, else 1.
+pub fn format_version(records: &RecordTable) -> u32 {
+    if records.offset.is_some() { TIMELINE_FORMAT_VERSION } else { FORMAT_VERSION }
+}
+
 /// Builds the index payload (see [`super::format`]).
 pub fn index_payload(meta: &Meta, frames: &[FrameEntry], records: &RecordTable) -> Vec<u8> {
     let meta_json = serde_json::to_vec(meta).expect("meta serializes");
@@ -98,7 +105,7 @@ pub fn index_payload(meta: &Meta, frames: &[FrameEntry], records: &RecordTable) 
     let ztables = zstd::bulk::compress(&tables, 3).expect("in-memory compression");
     let mut p = Vec::with_capacity(32 + meta_json.len() + ztables.len());
     p.extend_from_slice(INDEX_MAGIC);
-    p.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    p.extend_from_slice(&format_version(records).to_le_bytes());
     p.extend_from_slice(&(meta_json.len() as u32).to_le_bytes());
     p.extend_from_slice(&meta_json);
     p.extend_from_slice(&(tables.len() as u64).to_le_bytes());

@@ -31,6 +31,9 @@ pub struct RecordMeta {
     pub traces: u16,
     /// Scenario id, or [`MIXED_SCENARIO`].
     pub scenario: u8,
+    /// When the record is sent, ns from the start of the timeline (`gen --shape sdk`; 0 in a
+    /// corpus of whole traces, which has no timeline).
+    pub offset_ns: u64,
 }
 
 /// What one scenario contributed, counted per trace: exact also when a request carries the
@@ -83,7 +86,7 @@ impl Group {
     }
 
     /// The counts of scenario `id` (created empty).
-    fn counts(&mut self, id: u8) -> &mut ScenarioCounts {
+    pub fn counts(&mut self, id: u8) -> &mut ScenarioCounts {
         let i = match self.scenarios.iter().position(|(s, _)| *s == id) {
             Some(i) => i,
             None => {
@@ -185,18 +188,69 @@ pub fn span(w: &mut Writer, t: &Trace, s: &Span, field: u32) {
     w.end(m);
 }
 
+/// Writes the `Resource` of resource `r` (field 1 of `ResourceSpans`).
+fn resource(w: &mut Writer, t: &Trace, r: usize) {
+    let rm = w.begin(1);
+    key_values(w, t, 1, range(&t.attrs, t.resources[r].attrs));
+    w.end(rm);
+}
+
+/// Writes the `InstrumentationScope` of resource `r`'s service (field 1 of `ScopeSpans`).
+fn scope(w: &mut Writer, t: &Trace, r: usize) {
+    let service = t.resources[r].service;
+    let scope = w.begin(1);
+    w.string(1, &service.scope);
+    w.string(2, &service.scope_version);
+    w.end(scope);
+}
+
+/// What an SDK sends with every export of one service instance: its `Resource` and
+/// `InstrumentationScope`, encoded once (`gen --shape sdk`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// Field 1 of `ResourceSpans`, framed.
+    pub resource: Vec<u8>,
+    /// Field 1 of `ScopeSpans`, framed.
+    pub scope: Vec<u8>,
+}
+
+/// The header of resource `r` of `t`.
+pub fn header(t: &Trace, r: usize) -> Header {
+    let (mut resource_bytes, mut scope_bytes) = (Vec::new(), Vec::new());
+    resource(&mut Writer::new(&mut resource_bytes), t, r);
+    scope(&mut Writer::new(&mut scope_bytes), t, r);
+    Header { resource: resource_bytes, scope: scope_bytes }
+}
+
+/// Bytes a request adds around its spans at most: the header, two schema URLs, and length
+/// prefixes of up to five bytes each.
+pub fn export_overhead(h: &Header) -> usize {
+    h.resource.len() + h.scope.len() + 2 * (SCHEMA_URL.len() + 2) + 4 * 5
+}
+
+/// Writes the body of one export request of a service instance: one `ResourceSpans` with
+/// one `ScopeSpans` holding `spans`, each already a framed `Span` (field 2 of `ScopeSpans`,
+/// as [`span`] writes it).
+pub fn export_request<'a>(w: &mut Writer, h: &Header, spans: impl Iterator<Item = &'a [u8]>) {
+    let rs = w.begin(1);
+    w.buf.extend_from_slice(&h.resource);
+    let ss = w.begin(2);
+    w.buf.extend_from_slice(&h.scope);
+    for s in spans {
+        w.buf.extend_from_slice(s);
+    }
+    w.string(3, SCHEMA_URL);
+    w.end(ss);
+    w.string(3, SCHEMA_URL);
+    w.end(rs);
+}
+
 /// Writes one `ResourceSpans` (field 1 of the request) for resource `r` with the given spans.
 fn resource_spans<'a>(w: &mut Writer, t: &Trace, r: usize, spans: impl Iterator<Item = &'a Span<'a>>) {
-    let res = &t.resources[r];
     let rs = w.begin(1);
-    let rm = w.begin(1);
-    key_values(w, t, 1, range(&t.attrs, res.attrs));
-    w.end(rm);
+    resource(w, t, r);
     let ss = w.begin(2);
-    let scope = w.begin(1);
-    w.string(1, &res.service.scope);
-    w.string(2, &res.service.scope_version);
-    w.end(scope);
+    scope(w, t, r);
     for s in spans {
         span(w, t, s, 2);
     }
@@ -262,6 +316,7 @@ pub fn encode_group(
                     spans: meta.spans + t.spans.len() as u32,
                     traces: meta.traces + 1,
                     scenario: if meta.scenario == scenario { scenario } else { MIXED_SCENARIO },
+                    offset_ns: 0,
                 };
                 open = Some((o, merged));
                 if !open_scenarios.contains(&scenario) {
@@ -276,7 +331,7 @@ pub fn encode_group(
             let mut w = Writer::new(&mut out.bytes);
             let o = w.begin_unframed();
             w.buf.extend_from_slice(scratch);
-            open = Some((o, RecordMeta { len: 0, spans: t.spans.len() as u32, traces: 1, scenario }));
+            open = Some((o, RecordMeta { len: 0, spans: t.spans.len() as u32, traces: 1, scenario, offset_ns: 0 }));
             open_scenarios.push(scenario);
         } else {
             let before = out.records.len();
@@ -322,8 +377,13 @@ fn split_trace(t: &Trace, index: u64, max: usize, out: &mut Group, scratch: &mut
         let mut w = Writer::new(&mut out.bytes);
         let o = w.begin_unframed();
         trace_spans(&mut w, t, Some(chunk));
-        let meta =
-            RecordMeta { len: 0, spans: chunk.len() as u32, traces: u16::from(last), scenario: t.scenario as u8 };
+        let meta = RecordMeta {
+            len: 0,
+            spans: chunk.len() as u32,
+            traces: u16::from(last),
+            scenario: t.scenario as u8,
+            offset_ns: 0,
+        };
         close(&mut out.records, &mut w, o, meta);
         chunk.clear();
     };

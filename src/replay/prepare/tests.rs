@@ -125,6 +125,7 @@ pub(crate) fn small_corpus(dir: &std::path::Path, count: u64) -> Arc<Corpus> {
         level: 1,
         threads: 1,
         output: crate::output::Output::check(&dir.join("c.zst")).unwrap(),
+        shape: crate::generate::Shape::Traces,
     };
     crate::generate::run(&plan, &Default::default()).unwrap();
     Arc::new(Corpus::open(plan.output.path()).unwrap())
@@ -315,6 +316,7 @@ fn parts_of_a_split_trace_share_one_time_target() {
         level: 1,
         threads: 1,
         output: crate::output::Output::check(&dir.path().join("split.zst")).unwrap(),
+        shape: crate::generate::Shape::Traces,
     };
     crate::generate::run(&plan, &Default::default()).unwrap();
     let corpus = Arc::new(Corpus::open(plan.output.path()).unwrap());
