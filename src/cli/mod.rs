@@ -93,7 +93,12 @@ pub enum Command {
   traceblast gen --count 10k --mix simple=0.5,complex=0.5 -o mixed.zst
   traceblast gen --count 2k --scenarios mine.toml -o mine.zst
   traceblast gen --count 1M --shard 0/4 -o shard0.zst     (slice 0 of 4, for one machine)
-  traceblast gen --count 5k --traces-per-request 10 --max-request-bytes 1MiB -o batched.zst")]
+  traceblast gen --count 5k --traces-per-request 10 --max-request-bytes 1MiB -o batched.zst
+  traceblast gen --count 10k --shape sdk --sessions-per-second 20 -o app.zst   (an SDK's export timeline)
+  traceblast gen --count 10k --shape sdk --concurrency 8 --bsp-delay 1s --bsp-batch 100 -o seed.zst
+
+--shape sdk reads OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_EXPORT_BATCH_SIZE and OTEL_BSP_MAX_QUEUE_SIZE
+from the environment when the flags are not given.")]
 pub struct GenArgs {
     /// Random seed; the same seed and options give a byte-identical file.
     #[arg(long, default_value_t = 42)]
@@ -127,6 +132,32 @@ pub struct GenArgs {
     /// Write only slice K of N (0-based), e.g. 2/8, so each machine builds its own part.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// What a request holds: `traces` (whole traces, --traces-per-request of them) or `sdk`
+    /// (what an instrumented app's BatchSpanProcessors export, when: spans as they end, batched
+    /// per service instance, each record stamped with its send time; replay it with
+    /// `--timing recorded`).
+    #[arg(long, value_enum, default_value = "traces")]
+    pub shape: ShapeArg,
+    /// --shape sdk: sessions (traces) start as a Poisson process of this rate [default: 10].
+    #[arg(long, value_name = "R", conflicts_with = "concurrency")]
+    pub sessions_per_second: Option<String>,
+    /// --shape sdk: C workers each run one session after another, instead of --sessions-per-second.
+    #[arg(long, value_name = "C")]
+    pub concurrency: Option<u32>,
+    /// --shape sdk: largest export batch, in spans [env OTEL_BSP_MAX_EXPORT_BATCH_SIZE; default 512].
+    #[arg(long, value_name = "N")]
+    pub bsp_batch: Option<String>,
+    /// --shape sdk: the processor's queue, in spans; a span ending into a full queue is dropped
+    /// [env OTEL_BSP_MAX_QUEUE_SIZE; default 2048].
+    #[arg(long, value_name = "N")]
+    pub bsp_queue: Option<String>,
+    /// --shape sdk: delay between two exports [env OTEL_BSP_SCHEDULE_DELAY in ms; default 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub bsp_delay: Option<String>,
+    /// --shape sdk: how long one export call takes (spans queue meanwhile, and drop once the
+    /// queue is full) [default: 0].
+    #[arg(long, value_name = "DURATION")]
+    pub bsp_export_time: Option<String>,
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -134,6 +165,15 @@ pub struct GenArgs {
     /// turns it off.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub progress_interval: String,
+}
+
+/// `gen --shape`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShapeArg {
+    /// Whole traces per request.
+    Traces,
+    /// An SDK's export timeline.
+    Sdk,
 }
 
 /// `traceblast replay`. Options without a flag fall back to `TRACEBLAST_*` variables (and the
@@ -148,6 +188,7 @@ pub struct GenArgs {
   traceblast replay corpus.zst --platform braintrust --rate 20 --dry-run
   traceblast replay corpus.zst --endpoint http://collector:4318/v1/traces --compression gzip --retries 3
   traceblast replay corpus.zst --rate 1000 --shard 2/8          (this machine sends slice 2 of 8 at 125/s)
+  traceblast replay app.zst --timing recorded --speed 2         (a gen --shape sdk timeline, twice as fast)
 
 Configuration: flags > environment > .env (never overrides a real variable).
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT (+/v1/traces),
@@ -200,6 +241,14 @@ pub struct ReplayArgs {
     /// reproducible with --seed) [default: uniform].
     #[arg(long, value_parser = ["uniform", "poisson"], ignore_case = true)]
     pub arrivals: Option<String>,
+    /// When requests go out: `rate` (--rate or --stages) or `recorded` (each record at the time
+    /// it was exported on the timeline of a `gen --shape sdk` corpus, looping with fresh IDs)
+    /// [default: rate].
+    #[arg(long, value_parser = ["rate", "recorded"], ignore_case = true)]
+    pub timing: Option<String>,
+    /// With --timing recorded: play the timeline this many times faster (0.5 is half speed).
+    #[arg(long, allow_hyphen_values = true)]
+    pub speed: Option<String>,
     /// Seed of --arrivals poisson (or TRACEBLAST_ARRIVALS=poisson): the same seed gives the same
     /// schedule [default: 1; each --shard draws its own from it].
     #[arg(long)]

@@ -21,6 +21,8 @@ fn refused(a: &LimitArgs) -> Option<&'static str> {
         (r.requests.is_some(), "--requests"),
         (r.loops.is_some(), "--loops (steps loop the corpus)"),
         (r.ramp_up.is_some(), "--ramp-up"),
+        (r.timing.is_some(), "--timing (the search sets the rate)"),
+        (r.speed.is_some(), "--speed"),
         (r.shard.is_some(), "--shard"),
         (r.max_loss.is_some(), "--max-loss (use --slo 'loss<=…')"),
         (r.min_success.is_some(), "--min-success (use --slo 'success>=…')"),

@@ -442,6 +442,7 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         ),
     };
     let shard = a.shard.as_deref().map(|s| super::parse_shard("--shard", s)).transpose()?;
+    let timing = timing(a, batch)?;
 
     let headers_display = display_headers(&headers, a.show_headers);
     let report = output(&a.report, "--report", env, "TRACEBLAST_REPORT")?;
@@ -472,6 +473,8 @@ pub fn plan(a: &ReplayArgs, env: &Env) -> Result<ReplayPlan> {
         stages,
         stages_in,
         arrivals,
+        timing,
+        recorded: None,
         max_in_flight,
         threads: threads as usize,
         stop: Stop { requests, duration: dur, loops },
@@ -543,6 +546,40 @@ pub fn log_level(a: &ReplayArgs, env: &Env) -> Result<log::LevelFilter> {
             _ => bail!("{from} '{v}': expected error, warning, info or debug"),
         },
     }
+}
+
+/// Fastest and slowest `--speed`.
+pub const SPEED_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
+
+/// `--timing` and `--speed`: recorded timing replaces the rate profile, so the flags that
+/// shape one are refused with it (each record goes out alone, at its own time).
+fn timing(a: &ReplayArgs, batch: u64) -> Result<crate::replay::Timing> {
+    let recorded = a.timing.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("recorded"));
+    if !recorded {
+        if let Some(s) = &a.speed {
+            bail!("--speed {s} needs --timing recorded (a gen --shape sdk corpus's own timeline)");
+        }
+        return Ok(crate::replay::Timing::Rate);
+    }
+    let clash = [
+        ("--rate", a.rate.is_some()),
+        ("--stages", a.stages.is_some()),
+        ("--ramp-up", a.ramp_up.is_some()),
+        ("--arrivals", a.arrivals.is_some()),
+        ("--batch", batch != 1),
+    ];
+    if let Some((flag, _)) = clash.iter().find(|c| c.1) {
+        bail!("{flag} does not go with --timing recorded: each record goes out at its recorded time");
+    }
+    let speed = match &a.speed {
+        None => 1.0,
+        Some(v) => {
+            v.trim().trim_end_matches(['x', 'X']).parse::<f64>().ok().filter(|s| SPEED_RANGE.contains(s)).ok_or_else(
+                || anyhow!("--speed '{v}': expected a factor from 0.001 to 1000 (2 plays the timeline twice as fast)"),
+            )?
+        }
+    };
+    Ok(crate::replay::Timing::Recorded { speed })
 }
 
 #[cfg(test)]

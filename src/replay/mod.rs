@@ -78,6 +78,11 @@ pub struct ReplayPlan {
     pub stages_in: Vec<(usize, RateIn)>,
     /// `--arrivals`.
     pub arrivals: schedule::Arrivals,
+    /// `--timing`: at a rate, or as recorded on the corpus's timeline.
+    pub timing: Timing,
+    /// `--timing recorded`: the timeline of the records this process sends, set by
+    /// [`ReplayPlan::resolve_rate`] from the corpus.
+    pub recorded: Option<schedule::Recorded>,
     /// In-flight cap.
     pub max_in_flight: usize,
     /// Sender threads.
@@ -133,6 +138,9 @@ impl ReplayPlan {
 
     /// This process's schedule (its shard's share of every rate); `None` at `--rate max`.
     pub fn schedule(&self) -> Option<schedule::Schedule> {
+        if let Some(r) = &self.recorded {
+            return Some(schedule::Schedule::recorded(r.clone()));
+        }
         let share = self.share();
         let s = if self.stages.is_empty() {
             match self.own_rate() {
@@ -169,6 +177,28 @@ impl ReplayPlan {
     }
 }
 
+/// When requests go out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Timing {
+    /// At `--rate` or along `--stages`.
+    Rate,
+    /// At the records' recorded send times (a `gen --shape sdk` corpus), `speed` times faster.
+    Recorded {
+        /// `--speed`.
+        speed: f64,
+    },
+}
+
+impl Timing {
+    /// As `--timing` and the report name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Timing::Rate => "rate",
+            Timing::Recorded { .. } => "recorded",
+        }
+    }
+}
+
 /// What a `--rate` in another unit than requests counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateUnit {
@@ -196,6 +226,12 @@ impl ReplayPlan {
     /// corpus's mean spans, traces and bytes per record (times `--batch`). Errors name the value
     /// and the rate it came to.
     pub fn resolve_rate(&mut self, corpus: &Corpus) -> Result<(), String> {
+        if let Timing::Recorded { speed } = self.timing {
+            let r = recorded(corpus, self.shard, speed)?;
+            self.rate = Rate::PerSec((r.mean_rate() * self.share()).clamp(0.001, crate::config::replay::MAX_RATE));
+            self.recorded = Some(r);
+            return Ok(());
+        }
         if let Some(r) = &self.rate_in {
             self.rate = Rate::PerSec(r.requests_per_s(corpus, self.batch, "--rate", 0.001)?);
         }
@@ -232,6 +268,25 @@ impl RateIn {
         }
         Ok(rps)
     }
+}
+
+/// The recorded timeline of the records this process sends (all, or its `--shard`'s slice,
+/// whose pass ends where the next slice begins).
+fn recorded(corpus: &Corpus, shard: Option<(u64, u64)>, speed: f64) -> Result<schedule::Recorded, String> {
+    let (Some(t), Some(offsets)) = (&corpus.index.meta.timeline, &corpus.index.records.offset) else {
+        return Err(format!(
+            "--timing recorded: {} has no recorded timeline; make one with `traceblast gen --shape sdk`",
+            corpus.path().display()
+        ));
+    };
+    let range = record_range(corpus, shard)?;
+    let (a, b) = (range.start as usize, range.end as usize);
+    // The next pass starts where the record after the slice would: the next record, or past the
+    // end of the timeline, the first record of the timeline's next pass.
+    let end =
+        offsets.get(b).copied().unwrap_or_else(|| t.length_ns.saturating_add(offsets.first().copied().unwrap_or(0)));
+    let first = offsets.get(a).copied().unwrap_or(0);
+    Ok(schedule::Recorded::new(&offsets[a..b], end.saturating_sub(first), speed))
 }
 
 /// The record range this process sends, given the corpus and `--shard`.

@@ -438,6 +438,7 @@ fn read(
         if keep_patches { vec![None; (cfg.records.end - cfg.records.start) as usize] } else { Vec::new() };
     let mut seq = 0u64;
     let mut pass = 0u64;
+    let timeline = index.records.offset.is_some();
     while cfg.passes.is_none_or(|p| pass < p) {
         let mut batch: Vec<Part> = Vec::with_capacity(cfg.batch as usize);
         // The time the trace being read ends at, while its parts continue into later records.
@@ -473,7 +474,12 @@ fn read(
                 } else {
                     None
                 };
-                let target_ns = *open_trace.get_or_insert_with(|| target_ns(cfg, seq));
+                // A timeline's record is moved on its own: its spans end as long before its send
+                // as they did on the timeline (the record's offset).
+                let target_ns = match timeline {
+                    true => target_ns(cfg, seq).saturating_sub(meta.offset_ns),
+                    false => *open_trace.get_or_insert_with(|| target_ns(cfg, seq)),
+                };
                 // A record with no trace ending in it is an early part of a split trace.
                 if meta.traces > 0 {
                     open_trace = None;
@@ -629,8 +635,12 @@ fn build(corpus: &Corpus, cfg: &PrepareConfig, job: Job) -> Result<Prepared, Str
     if cfg.record_sent {
         for p in &job.parts {
             let patch = p.patch(corpus).map_err(|e| e.to_string())?;
-            // Every corpus trace ends at the epoch: shifted, at the part's target.
-            let end_ms = if cfg.rewrite { p.target_ns / 1_000_000 } else { cfg.epoch_ns / 1_000_000 };
+            // Every corpus trace ends at the epoch: shifted, at the part's target. A timeline's
+            // part counts from its send (its target plus its offset), when its spans had ended.
+            let end_ms = match cfg.rewrite {
+                true => p.target_ns.saturating_add(p.meta.offset_ns) / 1_000_000,
+                false => cfg.epoch_ns.saturating_add(p.meta.offset_ns) / 1_000_000,
+            };
             for (id, n) in patch.traces_sent(if cfg.rewrite { keys } else { None }) {
                 match sent_traces.iter_mut().find(|t| t.0 == id) {
                     Some(t) => t.1 = t.1.saturating_add(n),

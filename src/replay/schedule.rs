@@ -106,9 +106,61 @@ impl Segment {
     }
 }
 
+/// A recorded timeline (`--timing recorded`): request *i* is record `i mod n` of pass `i / n`,
+/// due at `(pass · period + offset) / speed`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// Send offsets of the records, ns from the first one's.
+    offsets: Vec<u64>,
+    /// One pass, ns: where the next pass's first record falls.
+    period_ns: u64,
+    /// `--speed`.
+    speed: f64,
+}
+
+impl Recorded {
+    /// Records sent at `offsets` (non-decreasing, ns), in passes of `period_ns` (more than the
+    /// last offset's distance from the first), `speed` times faster than recorded.
+    pub fn new(offsets: &[u64], period_ns: u64, speed: f64) -> Recorded {
+        let first = offsets.first().copied().unwrap_or(0);
+        let offsets: Vec<u64> = offsets.iter().map(|o| o - first).collect();
+        let period_ns = period_ns.max(offsets.last().map_or(1, |l| l + 1));
+        Recorded { offsets, period_ns, speed }
+    }
+
+    /// Requests a second on average.
+    pub fn mean_rate(&self) -> f64 {
+        self.offsets.len() as f64 / (self.period_ns as f64 / 1e9) * self.speed
+    }
+
+    /// Recorded ns (the timeline's own clock) `t` seconds into the replay.
+    fn recorded_ns(&self, t: f64) -> f64 {
+        t * 1e9 * self.speed
+    }
+
+    /// Offset of request `i` on the timeline's clock, ns.
+    fn at(&self, i: u64) -> f64 {
+        let n = self.offsets.len().max(1) as u64;
+        (i / n) as f64 * self.period_ns as f64 + self.offsets[(i % n) as usize] as f64
+    }
+
+    /// Requests on the timeline before (`strict`) or by recorded time `x` ns.
+    fn count(&self, x: f64, strict: bool) -> u64 {
+        if x < 0.0 || self.offsets.is_empty() {
+            return 0;
+        }
+        let pass = (x / self.period_ns as f64).floor();
+        let rest = x - pass * self.period_ns as f64;
+        let within = self.offsets.partition_point(|&o| if strict { (o as f64) < rest } else { (o as f64) <= rest });
+        (pass as u64).saturating_mul(self.offsets.len() as u64).saturating_add(within as u64)
+    }
+}
+
 /// Due times of an open-loop schedule.
 #[derive(Debug)]
 pub struct Schedule {
+    /// A recorded timeline instead of a rate profile.
+    recorded: Option<Arc<Recorded>>,
     segments: Arc<[Segment]>,
     /// Rate after the last segment (0: nothing more is due).
     tail: f64,
@@ -119,13 +171,19 @@ pub struct Schedule {
 
 impl Clone for Schedule {
     fn clone(&self) -> Self {
-        Schedule { segments: self.segments.clone(), tail: self.tail, arrivals: self.arrivals, block: Mutex::new(None) }
+        Schedule {
+            recorded: self.recorded.clone(),
+            segments: self.segments.clone(),
+            tail: self.tail,
+            arrivals: self.arrivals,
+            block: Mutex::new(None),
+        }
     }
 }
 
 impl PartialEq for Schedule {
     fn eq(&self, o: &Self) -> bool {
-        self.segments == o.segments && self.tail == o.tail && self.arrivals == o.arrivals
+        self.recorded == o.recorded && self.segments == o.segments && self.tail == o.tail && self.arrivals == o.arrivals
     }
 }
 
@@ -154,7 +212,18 @@ impl Schedule {
             }
             from = s.target;
         }
-        Schedule { segments: segments.into(), tail, arrivals: Arrivals::Uniform, block: Mutex::new(None) }
+        Schedule {
+            recorded: None,
+            segments: segments.into(),
+            tail,
+            arrivals: Arrivals::Uniform,
+            block: Mutex::new(None),
+        }
+    }
+
+    /// Each request at its recorded time.
+    pub fn recorded(r: Recorded) -> Schedule {
+        Schedule { recorded: Some(Arc::new(r)), ..Schedule::build(&[], 0.0) }
     }
 
     /// The same profile with other arrivals.
@@ -175,6 +244,9 @@ impl Schedule {
 
     /// Λ(t): requests due by `t` seconds (fractional).
     pub fn expected_by(&self, t: f64) -> f64 {
+        if let Some(r) = &self.recorded {
+            return r.count(r.recorded_ns(t), false) as f64;
+        }
         for s in self.segments.iter() {
             if t < s.t0 + s.len {
                 return s.n0 + s.count_by((t - s.t0).max(0.0));
@@ -186,6 +258,10 @@ impl Schedule {
 
     /// The profile's rate `t` seconds in (requests/s).
     pub fn rate_at(&self, t: f64) -> f64 {
+        if self.recorded.is_some() {
+            // The timeline's own rate over the second around `t`.
+            return self.expected_by(t + 0.5) - self.expected_by(t - 0.5);
+        }
         for s in self.segments.iter() {
             if t < s.t0 + s.len {
                 return s.from + (s.to - s.from) * ((t - s.t0).max(0.0) / s.len);
@@ -228,12 +304,18 @@ impl Schedule {
     /// Offset from the start at which request `i` (0-based) is due; `Duration::MAX` if never
     /// (past the last stage).
     pub fn due(&self, i: u64) -> Duration {
+        if let Some(r) = &self.recorded {
+            return Duration::try_from_secs_f64(r.at(i) / 1e9 / r.speed).unwrap_or(Duration::MAX);
+        }
         // Saturate instead of panicking on absurd inputs (config keeps rates >= 0.001/s).
         Duration::try_from_secs_f64(self.time_of(self.position(i))).unwrap_or(Duration::MAX)
     }
 
     /// Number of requests due strictly before `elapsed`.
     pub fn due_before(&self, elapsed: Duration) -> u64 {
+        if let Some(r) = &self.recorded {
+            return r.count(r.recorded_ns(elapsed.as_secs_f64()), true);
+        }
         let x = self.expected_by(elapsed.as_secs_f64());
         let guess = match self.arrivals {
             Arrivals::Uniform => x.ceil().max(0.0),

@@ -28,6 +28,7 @@ mod servers;
 mod shards;
 mod sink;
 mod split_traces;
+mod timeline;
 mod tls;
 mod util;
 mod verify;

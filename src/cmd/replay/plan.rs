@@ -229,7 +229,9 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
         Some(r) => format!("{rate} = --rate {} at this corpus's mean size", r.given),
         None => rate,
     };
-    if plan.stages.is_empty() {
+    if let crate::replay::Timing::Recorded { speed } = plan.timing {
+        line("timing", timing_text(plan, speed));
+    } else if plan.stages.is_empty() {
         line("rate", rate);
     } else {
         line("stages", stages_line(plan));
@@ -278,6 +280,15 @@ pub fn describe(plan: &ReplayPlan, corpus: &Corpus, records: &Range<u64>) -> Str
     o
 }
 
+/// `recorded timeline at 2x (mean 31.3 req/s)`.
+fn timing_text(plan: &ReplayPlan, speed: f64) -> String {
+    let mean = match plan.own_rate() {
+        Rate::PerSec(r) => format!(" (mean {} req/s)", crate::units::trim_rate(r)),
+        Rate::Max => String::new(),
+    };
+    format!("recorded timeline at {}x{mean}", crate::units::trim_rate(speed))
+}
+
 /// `uniform` or `poisson (seed 7)`.
 fn arrivals_text(a: Arrivals) -> String {
     match a {
@@ -320,6 +331,9 @@ pub fn options(plan: &ReplayPlan) -> BTreeMap<String, String> {
         put("stages", crate::config::profile::stages_text(&plan.stages));
     }
     put("arrivals", arrivals_text(plan.arrivals));
+    if let crate::replay::Timing::Recorded { speed } = plan.timing {
+        put("timing", timing_text(plan, speed));
+    }
     put("stop", describe_stop(plan));
     put("max_in_flight", plan.max_in_flight.to_string());
     put("connections", plan.target.connections.to_string());

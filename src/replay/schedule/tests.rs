@@ -101,3 +101,21 @@ fn poisson_due_before_counts_what_due_says() {
     // share below 6750 is binomial (sd ~30).
     assert!(total.abs_diff(6_750) < 200, "{total}");
 }
+
+#[test]
+fn a_recorded_timeline_is_due_at_its_offsets_pass_after_pass_scaled_by_speed() {
+    const S: u64 = 1_000_000_000;
+    // Records at 5 s, 5 s, 7 s and 9 s of a 12 s timeline (offsets count from the first).
+    let s = Schedule::recorded(Recorded::new(&[5 * S, 5 * S, 7 * S, 9 * S], 12 * S, 2.0));
+    let due: Vec<f64> = (0..8).map(|i| s.due(i).as_secs_f64()).collect();
+    assert_eq!(due, [0.0, 0.0, 1.0, 2.0, 6.0, 6.0, 7.0, 8.0]);
+    for i in 0..8u64 {
+        // Strictly before its own due time, exactly the requests ahead of it that are due earlier.
+        let before = s.due_before(s.due(i));
+        assert_eq!(before, (0..i).filter(|&j| s.due(j) < s.due(i)).count() as u64, "request {i}");
+    }
+    assert_eq!(s.expected_by(1.0), 3.0);
+    assert_eq!(s.expected_by(6.5), 6.0);
+    assert!((Recorded::new(&[5 * S, 5 * S, 7 * S, 9 * S], 12 * S, 2.0).mean_rate() - 4.0 / 6.0).abs() < 1e-12);
+    assert_eq!(s.rate_at(0.0), 2.0, "two requests in the second around the start");
+}
