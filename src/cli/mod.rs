@@ -127,6 +127,10 @@ pub struct GenArgs {
     /// Write only slice K of N (0-based), e.g. 2/8, so each machine builds its own part.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// GenAI semantic conventions to follow: 1.41 (semantic-conventions v1.41.1, the last
+    /// release holding them) or genai-dev (semantic-conventions-genai's gen-ai-dev/1.42.0-dev).
+    #[arg(long, value_name = "VERSION", default_value = crate::synth::Semconv::V1_41.name())]
+    pub semconv: String,
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,

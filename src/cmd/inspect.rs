@@ -228,6 +228,9 @@ pub fn inspect_text(c: &Corpus) -> String {
         human_bytes(m.max_request_bytes),
         m.level
     ));
+    if let (Some(v), Some(url)) = (&m.semconv, &m.schema_url) {
+        out.push_str(&format!("  semconv {v} · schema_url {url}\n"));
+    }
     out.push_str(&format!(
         "  requests {} · spans {} · tokens {} · raw {} · frames {} · ratio {:.2}x\n\n",
         thousands(t.records),

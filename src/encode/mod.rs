@@ -13,9 +13,6 @@ pub mod pb;
 use crate::synth::{Attr, Span, Str, Trace, Val};
 use pb::{Writer, put_varint, varint_len};
 
-/// Schema URL written on resources and scopes.
-pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.37.0";
-
 /// Scenario id recorded for a record whose traces come from different scenarios.
 pub const MIXED_SCENARIO: u8 = u8::MAX;
 
@@ -200,9 +197,11 @@ fn resource_spans<'a>(w: &mut Writer, t: &Trace, r: usize, spans: impl Iterator<
     for s in spans {
         span(w, t, s, 2);
     }
-    w.string(3, SCHEMA_URL);
+    // The conventions the trace follows: the same on the scope and the resource.
+    let schema_url = t.semconv.schema_url();
+    w.string(3, schema_url);
     w.end(ss);
-    w.string(3, SCHEMA_URL);
+    w.string(3, schema_url);
     w.end(rs);
 }
 

@@ -123,6 +123,7 @@ pub(crate) fn small_corpus(dir: &std::path::Path, count: u64) -> Arc<Corpus> {
         traces_per_request: 1,
         max_request_bytes: 4 << 20,
         level: 1,
+        semconv: Default::default(),
         threads: 1,
         output: crate::output::Output::check(&dir.join("c.zst")).unwrap(),
     };
@@ -313,6 +314,7 @@ fn parts_of_a_split_trace_share_one_time_target() {
         traces_per_request: 1,
         max_request_bytes: 64 << 10,
         level: 1,
+        semconv: Default::default(),
         threads: 1,
         output: crate::output::Output::check(&dir.path().join("split.zst")).unwrap(),
     };
