@@ -24,6 +24,7 @@ mod real_servers;
 mod replay;
 mod report;
 mod scenario;
+mod semconv;
 mod servers;
 mod shards;
 mod sink;
