@@ -16,6 +16,7 @@ mod html;
 mod inspect;
 mod limit;
 mod outputs;
+mod phoenix_genai;
 mod png;
 mod profiles;
 mod protocols;
