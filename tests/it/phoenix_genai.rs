@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use traceblast::otlp::{self, any_value::Value as V};
 
 use crate::real_servers::replay_within;
