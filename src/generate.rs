@@ -40,6 +40,8 @@ pub struct GenPlan {
     pub max_request_bytes: usize,
     /// zstd level.
     pub level: i32,
+    /// The GenAI semantic conventions the traces follow.
+    pub semconv: crate::synth::Semconv,
     /// Worker threads.
     pub threads: usize,
     /// Output file.
@@ -274,7 +276,7 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         .thread_name(|i| format!("gen-{i}"))
         .build()
         .map_err(|e| GenError::Threads { threads: plan.threads, message: e.to_string() })?;
-    let synth = Synth::new(&plan.set, &plan.mix, plan.seed);
+    let synth = Synth::new(&plan.set, &plan.mix, plan.seed).with_semconv(plan.semconv);
     let (written, timeline) = match &plan.shape {
         Shape::Traces => {
             (pool.install(|| write_corpus(plan, progress, &mut traces_waves(plan, &synth, progress)))?, None)
@@ -306,6 +308,8 @@ pub fn run(plan: &GenPlan, progress: &Arc<GenProgress>) -> Result<GenSummary, Ge
         traces_per_request: plan.traces_per_request,
         max_request_bytes: plan.max_request_bytes as u64,
         level: plan.level,
+        semconv: Some(plan.semconv.name().to_string()),
+        schema_url: Some(plan.semconv.schema_url().to_string()),
         totals: Totals { tokens, ..Totals::default() },
         // Only a corpus with mixed records needs them (the record table is exact otherwise).
         per_scenario: writer

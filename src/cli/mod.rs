@@ -158,6 +158,10 @@ pub struct GenArgs {
     /// queue is full) [default: 0].
     #[arg(long, value_name = "DURATION")]
     pub bsp_export_time: Option<String>,
+    /// GenAI semantic conventions to follow: 1.41 (semantic-conventions v1.41.1, the last
+    /// release holding them) or genai-dev (semantic-conventions-genai's gen-ai-dev/1.42.0-dev).
+    #[arg(long, value_name = "VERSION", default_value = crate::synth::Semconv::V1_41.name())]
+    pub semconv: String,
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,

@@ -256,6 +256,9 @@ pub fn inspect_text(c: &Corpus) -> String {
         human_bytes(m.max_request_bytes),
         m.level
     ));
+    if let (Some(v), Some(url)) = (&m.semconv, &m.schema_url) {
+        out.push_str(&format!("  semconv {v} · schema_url {url}\n"));
+    }
     if let Some(tl) = &m.timeline {
         out.push_str(&timeline_text(tl));
     }

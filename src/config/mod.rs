@@ -62,6 +62,7 @@ pub fn gen_plan(a: &GenArgs, env: &env::Env) -> Result<GenPlan> {
         None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let shard = a.shard.as_deref().map(|s| parse_shard("--shard", s)).transpose()?;
+    let semconv = crate::synth::Semconv::parse(&a.semconv).map_err(anyhow::Error::msg)?;
     if set.scenarios.len() > usize::from(crate::encode::MIXED_SCENARIO) {
         bail!("too many scenarios ({}): at most 254", set.scenarios.len());
     }
@@ -74,6 +75,7 @@ pub fn gen_plan(a: &GenArgs, env: &env::Env) -> Result<GenPlan> {
         traces_per_request: a.traces_per_request,
         max_request_bytes: max as usize,
         level: a.level,
+        semconv,
         threads,
         output: crate::output::Output::check(&a.output).context("--output")?,
         shape,

@@ -70,6 +70,13 @@ pub struct Meta {
     pub max_request_bytes: u64,
     /// zstd level.
     pub level: i32,
+    /// The GenAI semantic conventions the traces follow (`gen --semconv`); absent in corpora
+    /// written before generator version 2, which followed v1.37.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semconv: Option<String>,
+    /// The `schema_url` on every resource and scope of the traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_url: Option<String>,
     /// Totals.
     pub totals: Totals,
     /// Per scenario name, counted per trace — written only when a record carries traces of

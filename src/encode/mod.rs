@@ -13,9 +13,6 @@ pub mod pb;
 use crate::synth::{Attr, Span, Str, Trace, Val};
 use pb::{Writer, put_varint, varint_len};
 
-/// Schema URL written on resources and scopes.
-pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.37.0";
-
 /// Scenario id recorded for a record whose traces come from different scenarios.
 pub const MIXED_SCENARIO: u8 = u8::MAX;
 
@@ -212,6 +209,8 @@ pub struct Header {
     pub resource: Vec<u8>,
     /// Field 1 of `ScopeSpans`, framed.
     pub scope: Vec<u8>,
+    /// The `schema_url` of the conventions the spans follow.
+    pub schema_url: &'static str,
 }
 
 /// The header of resource `r` of `t`.
@@ -219,13 +218,13 @@ pub fn header(t: &Trace, r: usize) -> Header {
     let (mut resource_bytes, mut scope_bytes) = (Vec::new(), Vec::new());
     resource(&mut Writer::new(&mut resource_bytes), t, r);
     scope(&mut Writer::new(&mut scope_bytes), t, r);
-    Header { resource: resource_bytes, scope: scope_bytes }
+    Header { resource: resource_bytes, scope: scope_bytes, schema_url: t.semconv.schema_url() }
 }
 
 /// Bytes a request adds around its spans at most: the header, two schema URLs, and length
 /// prefixes of up to five bytes each.
 pub fn export_overhead(h: &Header) -> usize {
-    h.resource.len() + h.scope.len() + 2 * (SCHEMA_URL.len() + 2) + 4 * 5
+    h.resource.len() + h.scope.len() + 2 * (h.schema_url.len() + 2) + 4 * 5
 }
 
 /// Writes the body of one export request of a service instance: one `ResourceSpans` with
@@ -239,9 +238,9 @@ pub fn export_request<'a>(w: &mut Writer, h: &Header, spans: impl Iterator<Item 
     for s in spans {
         w.buf.extend_from_slice(s);
     }
-    w.string(3, SCHEMA_URL);
+    w.string(3, h.schema_url);
     w.end(ss);
-    w.string(3, SCHEMA_URL);
+    w.string(3, h.schema_url);
     w.end(rs);
 }
 
@@ -254,9 +253,11 @@ fn resource_spans<'a>(w: &mut Writer, t: &Trace, r: usize, spans: impl Iterator<
     for s in spans {
         span(w, t, s, 2);
     }
-    w.string(3, SCHEMA_URL);
+    // The conventions the trace follows: the same on the scope and the resource.
+    let schema_url = t.semconv.schema_url();
+    w.string(3, schema_url);
     w.end(ss);
-    w.string(3, SCHEMA_URL);
+    w.string(3, schema_url);
     w.end(rs);
 }
 

@@ -47,6 +47,8 @@ pub const DOC_OVERHEAD: f64 = 96.0;
 /// One tool call in an answer, without the tool's name: its id and arguments (a phrase of
 /// one sentence, a place, a limit) and their JSON.
 pub const TOOL_CALL_BYTES: f64 = SENTENCE_MAX + 192.0;
+/// Largest `gen_ai.tool.definitions` entry, besides the tool's name (its parameter schema).
+pub const TOOL_DEFINITION_BYTES: f64 = 224.0;
 /// Text of a failing step: error type, a stack trace of at most 7 frames, the message.
 pub const ERROR_BYTES: f64 = 2048.0 + 2.0 * MAX_NAME_BYTES as f64;
 /// Text of an answer an agent gives when no model call of its own answered in text.
@@ -231,6 +233,7 @@ impl<'a> Model<'a> {
                     + 2.0 * WRAP
                     + 128.0
                     + model.len() as f64
+                    + tool_calls.iter().map(|t| TOOL_DEFINITION_BYTES + t.len() as f64).sum::<f64>()
                     + ERROR_BYTES
             }
             Op::Tool { result_chars, .. } => {
@@ -462,7 +465,8 @@ impl Walk<'_, '_> {
                     tool_calls.iter().map(|t| 150.0 + t.len() as f64).sum()
                 };
                 let input = conv.total.min(cap);
-                (SPAN_BYTES_TYPICAL + conv.system + 30.0 + input + parts + WRAP_TYPICAL, parts + WRAP_TYPICAL)
+                let defs: f64 = tool_calls.iter().map(|t| 200.0 + t.len() as f64).sum();
+                (SPAN_BYTES_TYPICAL + conv.system + 30.0 + input + parts + defs + WRAP_TYPICAL, parts + WRAP_TYPICAL)
             }
             Op::Tool { result_chars, context_share, description, .. } => {
                 let r = result_chars.mean().min(cap) + PROSE_TYPICAL;

@@ -38,6 +38,9 @@ pub(super) struct Conv<'s> {
     pub(super) pending: Vec<(&'s str, Range)>,
     /// Text of the most recent plain answer.
     pub(super) last_answer: Option<Range>,
+    /// Input tokens of the conversation's previous model call: the prefix a provider's prompt
+    /// cache may hold for the next one.
+    pub(super) cached_prefix: u64,
 }
 
 /// Where and when a span is, apart from its attributes.
@@ -227,6 +230,7 @@ impl<'s> Ctx<'s, '_> {
             history_bytes: first.1 as usize,
             pending: Vec::new(),
             last_answer: None,
+            cached_prefix: 0,
         }
     }
 

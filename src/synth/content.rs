@@ -95,6 +95,27 @@ pub fn tool_call_parts<'s>(
     since(buf, at)
 }
 
+/// `gen_ai.tool.definitions` for `tools`: `[{"type":"function","name":…,"parameters":…}…]`,
+/// the parameters being the schema of [`arguments`]. Descriptions are left out, as the
+/// conventions recommend by default (the definitions are sent with every call).
+pub fn tool_definitions(buf: &mut Vec<u8>, tools: &[String]) -> Range {
+    let at = mark(buf);
+    buf.push(b'[');
+    for (i, tool) in tools.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(br#"{"type":"function","name":""#);
+        buf.extend_from_slice(tool.as_bytes());
+        buf.extend_from_slice(TOOL_PARAMETERS);
+    }
+    buf.push(b']');
+    since(buf, at)
+}
+
+/// The end of a tool definition: the JSON schema of the arguments [`arguments`] writes.
+const TOOL_PARAMETERS: &[u8] = br#"","parameters":{"type":"object","properties":{"query":{"type":"string"},"location":{"type":"string"},"limit":{"type":"integer"}},"required":["query"]}}"#;
+
 /// A small JSON object of tool arguments.
 pub fn arguments(buf: &mut Vec<u8>, rng: &mut TraceRng) -> Range {
     let at = mark(buf);
@@ -220,7 +241,9 @@ mod tests {
     //! (`scenario::bound`): each stays within the allowance the model gives it.
 
     use super::*;
-    use crate::scenario::bound::{DOC_OVERHEAD, PROSE_SLACK, SENTENCE_MAX, TOOL_CALL_BYTES, TOOL_RESULT_SLACK, WRAP};
+    use crate::scenario::bound::{
+        DOC_OVERHEAD, PROSE_SLACK, SENTENCE_MAX, TOOL_CALL_BYTES, TOOL_DEFINITION_BYTES, TOOL_RESULT_SLACK, WRAP,
+    };
 
     fn added(buf: &[u8], content: Range, written: Range) -> f64 {
         assert_eq!(written.0 as usize + written.1 as usize, buf.len());
@@ -268,6 +291,11 @@ mod tests {
         assert!(d.1 as f64 <= 2.0 + 1000.0 * DOC_OVERHEAD + content, "{} bytes for {content} of content", d.1);
         assert!(contents.iter().all(|c| c.1 as f64 <= 300.0 + PROSE_SLACK));
         let tools: Vec<String> = (0..64).map(|i| format!("{i:0>64}")).collect();
+        buf.clear();
+        let defs = tool_definitions(&mut buf, &tools);
+        assert!(defs.1 as f64 <= 64.0 * (TOOL_DEFINITION_BYTES + 64.0), "{} bytes for 64 definitions", defs.1);
+        let parsed: serde_json::Value = serde_json::from_slice(&buf[defs.0 as usize..][..defs.1 as usize]).unwrap();
+        assert_eq!(parsed[63]["parameters"]["required"][0], "query");
         let mut calls = Vec::new();
         for _ in 0..50 {
             buf.clear();

@@ -113,6 +113,15 @@ impl<'s> Ctx<'s, '_> {
         self.attr("gen_ai.request.temperature", Val::F64(temp));
         let max_tokens = *self.rng.pick(&[1024i64, 2048, 4096]);
         self.attr("gen_ai.request.max_tokens", Val::Int(max_tokens));
+        if samples_top_k(provider) {
+            let k = *self.rng.pick(&[5i64, 20, 40, 64]);
+            let v = self.t.semconv.top_k(k);
+            self.attr("gen_ai.request.top_k", v);
+        }
+        if !tool_calls.is_empty() {
+            let defs = c::tool_definitions(&mut self.t.text, tool_calls);
+            self.attr_buf("gen_ai.tool.definitions", defs);
+        }
         self.attr_str("server.address", server_of(provider));
         self.attr("server.port", Val::Int(443));
         self.attr_buf("gen_ai.system_instructions", system);
@@ -129,6 +138,7 @@ impl<'s> Ctx<'s, '_> {
             self.attr_buf("gen_ai.response.model", resp_model);
             self.attr_list("gen_ai.response.finish_reasons", &[finish]);
             self.attr("gen_ai.usage.output_tokens", Val::Int(out_tokens as i64));
+            self.usage_details(conv, provider, model, input_tokens, out_tokens);
             self.attr_buf("gen_ai.output.messages", out);
             None
         } else {
@@ -148,6 +158,28 @@ impl<'s> Ctx<'s, '_> {
             error,
         );
         end
+    }
+
+    /// The parts of a successful call's token usage that providers report: prompt-cache reads
+    /// and writes, and reasoning tokens (both included in the totals, as the conventions say).
+    ///
+    /// The cache holds the conversation's previous prompt, so a call reads it back in the
+    /// providers' 128-token steps once it is 1024 tokens long (OpenAI's minimum); providers that
+    /// cache explicitly (Anthropic, Bedrock) also report writing the rest. Reasoning models
+    /// spend a share of their output thinking.
+    fn usage_details(&mut self, conv: &mut Conv<'s>, provider: &str, model: &str, input: u64, output: u64) {
+        let read = if conv.cached_prefix >= 1024 { conv.cached_prefix.min(input) / 128 * 128 } else { 0 };
+        conv.cached_prefix = input;
+        self.attr("gen_ai.usage.cache_read.input_tokens", Val::Int(read as i64));
+        if matches!(provider, "anthropic" | "aws.bedrock") {
+            let write = if input >= 1024 { input - read } else { 0 };
+            let key = self.t.semconv.cache_write_key();
+            self.attr(key, Val::Int(write as i64));
+        }
+        if reasons(model) {
+            let share = 0.2 + 0.4 * self.rng.unit();
+            self.attr("gen_ai.usage.reasoning.output_tokens", Val::Int((output as f64 * share) as i64));
+        }
     }
 
     fn response_model(&mut self, model: &str) -> Range {
@@ -328,6 +360,19 @@ impl<'s> Ctx<'s, '_> {
         );
         end
     }
+}
+
+/// Whether a provider's API takes a top-k sampling setting (OpenAI's does not).
+fn samples_top_k(provider: &str) -> bool {
+    matches!(provider, "anthropic" | "aws.bedrock" | "gcp.gemini" | "gcp.vertex_ai" | "gcp.gen_ai" | "cohere")
+}
+
+/// Whether `model` is a reasoning model, whose output tokens include reasoning tokens.
+fn reasons(model: &str) -> bool {
+    ["o1", "o3", "o4", "gpt-5", "claude-sonnet-4", "claude-opus-4", "claude-haiku-4", "claude-3-7", "gemini-2.5"]
+        .iter()
+        .any(|p| model.starts_with(p))
+        || model.contains("reasoner")
 }
 
 fn server_of(provider: &str) -> &'static str {

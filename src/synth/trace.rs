@@ -136,6 +136,8 @@ pub struct Trace<'s> {
     pub text: Vec<u8>,
     /// Total tokens (input + output) of the trace's model calls.
     pub tokens: u64,
+    /// The conventions the trace follows (its `schema_url`).
+    pub semconv: super::Semconv,
 }
 
 impl<'s> Trace<'s> {
