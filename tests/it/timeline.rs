@@ -298,3 +298,22 @@ fn a_timeline_index_that_lies_is_refused_with_its_offset() {
     }
     assert!(run(&["inspect", good.to_str().unwrap()]).status.success());
 }
+
+#[test]
+fn verify_finds_every_trace_of_a_timeline_whole_though_it_arrived_in_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let c = gen_corpus(d, "app.zst", &["--count", "80", "--shape", "sdk", "--sessions-per-second", "40"], &[]);
+    let meta = Corpus::open(&c).unwrap().index.meta;
+    let s = sink::spawn(SinkPlan::default()).unwrap();
+    let url = format!("http://{}/v1/traces", s.addr);
+    let (o, r) = replay(d, &c, &url, &["--timing", "recorded", "--speed", "8", "--verify", "-q"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &r["verify"];
+    // Every session whose root was exported is a trace; its parts came from several requests.
+    assert_eq!(v["sent"].as_u64(), Some(s.summary().unique_traces), "{v}");
+    assert!(v["sent"].as_u64().unwrap() >= meta.totals.traces);
+    assert_eq!((v["missing"].as_u64(), v["partial"].as_u64()), (Some(0), Some(0)), "{v}");
+    assert_eq!(v["spans_stored"].as_u64(), Some(meta.totals.spans), "{v}");
+    assert_eq!(v["passed"], true, "{v}");
+}
