@@ -135,3 +135,35 @@ fn a_span_larger_than_the_limit_is_an_error_naming_it() {
     assert_eq!(e.trace, 17);
     assert!(e.to_string().starts_with("--max-request-bytes 2048 is smaller than span"), "{e}");
 }
+
+#[test]
+fn an_export_request_is_canonical_protobuf_written_in_one_pass() {
+    let set = ScenarioSet::builtin();
+    let mix = Mix::parse("complex=1", &set).unwrap();
+    let synth = Synth::new(&set, &mix, 3);
+    let mut t = Trace::default();
+    synth.trace(0, &mut t);
+    let r = t.spans[0].resource as usize;
+    let h = header(&t, r);
+    let mut spans = Vec::new();
+    for s in t.spans.iter().filter(|s| s.resource as usize == r) {
+        let mut b = Vec::new();
+        span(&mut Writer::new(&mut b), &t, s, 2);
+        spans.push(b);
+    }
+    let refs: Vec<&[u8]> = spans.iter().map(Vec::as_slice).collect();
+    let mut framed = Vec::new();
+    let body = export_request(&mut framed, &h, &refs);
+    // The same message through the Writer, whose nested lengths are canonical by construction.
+    let mut want = Vec::new();
+    let mut w = Writer::new(&mut want);
+    let o = w.begin_unframed();
+    resource_spans(&mut w, &t, r, t.spans.iter().filter(|s| s.resource as usize == r));
+    w.end(o);
+    assert_eq!(framed, want);
+    let (len, n) = read_varint(&framed).unwrap();
+    assert_eq!((len as usize, framed.len() - n), (body, body));
+    let req = otlp::decode_request(&framed[n..]).unwrap();
+    assert_eq!(req.resource_spans[0].scope_spans[0].spans.len(), refs.len());
+    assert_eq!(req.resource_spans[0].schema_url, t.semconv.schema_url());
+}

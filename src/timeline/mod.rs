@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use crate::corpus::format::TimelineMeta;
-use crate::encode::{self, Group, Header, MIXED_SCENARIO, RecordMeta, TooSmall, pb::Writer};
+use crate::encode::{self, Group, Header, MIXED_SCENARIO, RecordMeta, TooSmall};
 use crate::generate::{GenError, GenPlan, GenProgress, Lease, WorkerState};
 use crate::synth::{EPOCH_NS, Synth};
 pub use arrival::{Arrival, Starts};
@@ -171,6 +171,8 @@ impl Simulator {
         self.last_export = t;
         let overhead = encode::export_overhead(&self.instances[k].header);
         let mut group = Group::default();
+        let bytes: usize = items.iter().map(|(j, pos)| self.live[j].session.spans[*pos as usize].len as usize).sum();
+        group.bytes.reserve(bytes + (overhead + 10) * (1 + bytes / self.max_request));
         let mut chunk: Vec<Item> = Vec::new();
         let mut size = overhead;
         for &(j, pos) in &items {
@@ -198,12 +200,8 @@ impl Simulator {
 
     /// Appends to `group` the record of `chunk`, sent at `t` by instance `k`.
     fn record(&self, group: &mut Group, k: usize, t: u64, chunk: &[Item]) {
-        let spans = chunk.iter().map(|&(j, pos)| self.live[&j].session.span_bytes(pos as usize));
-        let mut w = Writer::new(&mut group.bytes);
-        let o = w.begin_unframed();
-        encode::export_request(&mut w, &self.instances[k].header, spans);
-        let len = w.open_len(&o) as u32;
-        w.end(o);
+        let spans: Vec<&[u8]> = chunk.iter().map(|&(j, pos)| self.live[&j].session.span_bytes(pos as usize)).collect();
+        let len = encode::export_request(&mut group.bytes, &self.instances[k].header, &spans) as u32;
         let mut meta = RecordMeta { len, spans: chunk.len() as u32, traces: 0, scenario: 0, offset_ns: t };
         let mut seen: Vec<u8> = Vec::new();
         for &(j, pos) in chunk {
@@ -288,7 +286,7 @@ impl<'a, 's> Waves<'a, 's> {
                     let st = lease.get();
                     st.traces.resize_with(st.traces.len().max(1), Default::default);
                     self.synth.trace(j, &mut st.traces[0]);
-                    Session::from_trace(&st.traces[0], j)
+                    Session::from_trace(&st.traces[0], j, &mut st.scratch)
                 },
             )
             .collect();

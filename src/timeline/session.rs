@@ -63,16 +63,18 @@ impl Visitor for Times<'_> {
 }
 
 impl Session {
-    /// Encodes trace `t` (corpus index `index`).
-    pub fn from_trace(t: &Trace, index: u64) -> Session {
+    /// Encodes trace `t` (corpus index `index`), in `scratch` first (reused from trace to
+    /// trace), so the session's own buffer is allocated once at its exact size.
+    pub fn from_trace(t: &Trace, index: u64, scratch: &mut Vec<u8>) -> Session {
         let first_start = t.spans.iter().map(|s| s.start).min().unwrap_or(0);
         let last_end = t.spans.iter().map(|s| s.end).max().unwrap_or(0);
-        let mut bytes = Vec::new();
+        scratch.clear();
+        let bytes = scratch;
         let mut times = Vec::new();
         let mut spans = Vec::with_capacity(t.spans.len());
         for s in &t.spans {
             let at = bytes.len();
-            encode::span(&mut Writer::new(&mut bytes), t, s, 2);
+            encode::span(&mut Writer::new(bytes), t, s, 2);
             // Skip the tag (one byte) and the length prefix to reach the span's own fields.
             let (_, n) = crate::corpus::reader::read_varint(&bytes[at + 1..]).expect("the encoder frames spans");
             let base = at + 1 + n;
@@ -97,7 +99,7 @@ impl Session {
             first_start,
             headers,
             services,
-            bytes,
+            bytes: bytes.clone(),
             spans,
             times,
         }
