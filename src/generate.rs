@@ -146,6 +146,18 @@ pub enum GenError {
     /// A trace could not be fit into `--max-request-bytes`.
     #[error(transparent)]
     TooSmall(#[from] TooSmall),
+    /// `--shape sdk`: the timeline would outlast what a corpus index may hold.
+    #[error(
+        "--shape sdk: {what} {:.0} days into the timeline, past the {} days a timeline may last: lower --count, or raise --sessions-per-second or --concurrency",
+        *at_ns as f64 / 86_400e9,
+        crate::corpus::index::MAX_OFFSET_NS / 86_400_000_000_000
+    )]
+    TimelineTooLong {
+        /// What falls too late (`session 31671 would start`).
+        what: String,
+        /// When, ns from the timeline's start.
+        at_ns: u64,
+    },
     /// Writing failed.
     #[error(transparent)]
     Write(#[from] crate::corpus::WriteError),

@@ -46,22 +46,26 @@ pub struct Patch {
     len: usize,
     /// Spans in the record.
     spans: u32,
-    /// Each trace of the record (its stored ID, big-endian) and its spans, in order of first
-    /// appearance.
-    traces: Vec<(u128, u32)>,
+    /// Each trace of the record (its stored ID, big-endian), its spans and their latest end as
+    /// stored (Unix ns), in order of first appearance.
+    traces: Vec<(u128, u32, u64)>,
 }
 
 /// Collects the fields [`crate::wire::scan`] reports, counts spans and their traces.
-struct Points(Vec<(usize, Field)>, u32, Vec<(u128, u32)>);
+struct Points(Vec<(usize, Field)>, u32, Vec<(u128, u32, u64)>);
 
 impl Visitor for Points {
     fn span(&mut self, buf: &[u8], s: &SpanFields) {
         self.1 = self.1.saturating_add(1);
         if let Some(id) = s.trace_id.and_then(|at| buf.get(at..at + 16)) {
             let id = u128::from_be_bytes(id.try_into().expect("16 bytes"));
+            let end = s.end.and_then(|at| buf.get(at..at + 8)).map_or(0, |b| wire::read_u64(b, 0));
             match self.2.iter_mut().rev().find(|t| t.0 == id) {
-                Some(t) => t.1 = t.1.saturating_add(1),
-                None => self.2.push((id, 1)),
+                Some(t) => {
+                    t.1 = t.1.saturating_add(1);
+                    t.2 = t.2.max(end);
+                }
+                None => self.2.push((id, 1, end)),
             }
         }
         let p = &mut self.0;
@@ -139,7 +143,13 @@ impl Patch {
     /// Each trace of the record as `keys` remap it (none: as stored), with its spans.
     pub fn traces_sent(&self, keys: Option<([u8; 16], [u8; 8])>) -> impl Iterator<Item = (u128, u32)> + '_ {
         let key = keys.map_or(0, |(t, _)| u128::from_be_bytes(t));
-        self.traces.iter().map(move |&(id, n)| (id ^ key, n))
+        self.traces.iter().map(move |&(id, n, _)| (id ^ key, n))
+    }
+
+    /// The latest span end of each trace, as stored (Unix ns), in the order of
+    /// [`Patch::traces_sent`].
+    pub fn trace_ends(&self) -> impl Iterator<Item = u64> + '_ {
+        self.traces.iter().map(|t| t.2)
     }
 
     /// Shifts every timestamp of the scanned record, held in `buf`, by `delta_ns` and XORs its

@@ -632,18 +632,25 @@ fn build(corpus: &Corpus, cfg: &PrepareConfig, job: Job) -> Result<Prepared, Str
     };
     let first = job.parts[0].meta.scenario;
     let mut sent_traces: Vec<(u128, u32, u64)> = Vec::new();
+    let timeline = corpus.index.records.offset.is_some();
     if cfg.record_sent {
         for p in &job.parts {
             let patch = p.patch(corpus).map_err(|e| e.to_string())?;
             // Every corpus trace ends at the epoch: shifted, at the part's target. A timeline's
-            // part counts from its send (its target plus its offset), when its spans had ended.
-            let end_ms = match cfg.rewrite {
-                true => p.target_ns.saturating_add(p.meta.offset_ns) / 1_000_000,
-                false => cfg.epoch_ns.saturating_add(p.meta.offset_ns) / 1_000_000,
-            };
-            for (id, n) in patch.traces_sent(if cfg.rewrite { keys } else { None }) {
+            // spans end before their record is sent, each trace's when its latest span in the
+            // record ends (as stored, shifted like every timestamp).
+            let whole_end_ms = if cfg.rewrite { p.target_ns } else { cfg.epoch_ns } / 1_000_000;
+            let shift = if cfg.rewrite { delta(p) } else { 0 };
+            let ends = patch.trace_ends().map(|e| match timeline {
+                true => e.wrapping_add(shift) / 1_000_000,
+                false => whole_end_ms,
+            });
+            for ((id, n), end_ms) in patch.traces_sent(if cfg.rewrite { keys } else { None }).zip(ends) {
                 match sent_traces.iter_mut().find(|t| t.0 == id) {
-                    Some(t) => t.1 = t.1.saturating_add(n),
+                    Some(t) => {
+                        t.1 = t.1.saturating_add(n);
+                        t.2 = t.2.max(end_ms);
+                    }
                     None => sent_traces.push((id, n, end_ms)),
                 }
             }

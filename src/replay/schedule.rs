@@ -138,9 +138,13 @@ impl Recorded {
         t * 1e9 * self.speed
     }
 
-    /// Offset of request `i` on the timeline's clock, ns.
+    /// Offset of request `i` on the timeline's clock, ns (0 for an empty timeline — a `--shard`
+    /// whose slice holds no record — which sends nothing: its stream ends at once).
     fn at(&self, i: u64) -> f64 {
-        let n = self.offsets.len().max(1) as u64;
+        let n = self.offsets.len() as u64;
+        if n == 0 {
+            return 0.0;
+        }
         (i / n) as f64 * self.period_ns as f64 + self.offsets[(i % n) as usize] as f64
     }
 

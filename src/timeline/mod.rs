@@ -27,6 +27,7 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use crate::corpus::format::TimelineMeta;
+use crate::corpus::index::MAX_OFFSET_NS;
 use crate::encode::{self, Group, Header, MIXED_SCENARIO, RecordMeta, TooSmall};
 use crate::generate::{GenError, GenPlan, GenProgress, Lease, WorkerState};
 use crate::synth::{EPOCH_NS, Synth};
@@ -96,9 +97,16 @@ impl Simulator {
         }
     }
 
-    /// Starts the next session (sessions come in index order).
-    fn add(&mut self, mut session: Session) {
+    /// Starts the next session (sessions come in index order); refused past the longest
+    /// timeline an index holds (which also keeps `EPOCH_NS + start` from overflowing).
+    fn add(&mut self, mut session: Session) -> Result<(), GenError> {
         let start = self.starts.next(session.duration);
+        if start > MAX_OFFSET_NS {
+            return Err(GenError::TimelineTooLong {
+                what: format!("session {} would start", session.index),
+                at_ns: start,
+            });
+        }
         session.start_at(EPOCH_NS + start);
         let instances = session
             .headers
@@ -122,10 +130,11 @@ impl Simulator {
         if left > 0 {
             self.live.insert(session.index, Live { session, start, instances, left });
         }
+        Ok(())
     }
 
     /// Runs every span end and export before `horizon` (spans first when they tie).
-    fn run_until(&mut self, horizon: u64) -> Result<(), TooSmall> {
+    fn run_until(&mut self, horizon: u64) -> Result<(), GenError> {
         loop {
             let span = self.ends.peek().map(|Reverse(e)| *e).filter(|e| e.0 < horizon);
             let export = (0..self.instances.len())
@@ -165,7 +174,10 @@ impl Simulator {
     }
 
     /// Instance `k` exports at `t`: one record, or several if it exceeds `--max-request-bytes`.
-    fn export(&mut self, t: u64, k: usize) -> Result<(), TooSmall> {
+    fn export(&mut self, t: u64, k: usize) -> Result<(), GenError> {
+        if t > MAX_OFFSET_NS {
+            return Err(GenError::TimelineTooLong { what: "an export would go out".into(), at_ns: t });
+        }
         let mut items = Vec::new();
         self.instances[k].bsp.export(t, &mut items);
         self.last_export = t;
@@ -178,7 +190,8 @@ impl Simulator {
         for &(j, pos) in &items {
             let len = self.live[&j].session.spans[pos as usize].len as usize;
             if overhead + len > self.max_request {
-                return Err(TooSmall { max: self.max_request, trace: j, span: pos as usize, need: overhead + len });
+                let e = TooSmall { max: self.max_request, trace: j, span: pos as usize, need: overhead + len };
+                return Err(e.into());
             }
             if size + len > self.max_request {
                 self.record(&mut group, k, t, &chunk);
@@ -259,7 +272,7 @@ impl<'a, 's> Waves<'a, 's> {
         self.wave = ((encode_target(self.plan) / avg) as u64).clamp(self.plan.threads.max(1) as u64, 10_000);
         for s in sessions {
             self.tokens += s.tokens;
-            self.sim.add(s);
+            self.sim.add(s)?;
         }
         self.next = end;
         let horizon = if end == self.plan.count {
@@ -324,4 +337,54 @@ impl<'a, 's> Waves<'a, 's> {
 /// Bytes of spans a wave aims at: about four frames per thread.
 fn encode_target(plan: &GenPlan) -> usize {
     crate::corpus::format::FRAME_TARGET * 4 * plan.threads.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Mix, ScenarioSet};
+
+    fn plan(dir: &std::path::Path) -> GenPlan {
+        let set = ScenarioSet::builtin();
+        GenPlan {
+            mix: Mix::parse("simple_query=1", &set).unwrap(),
+            set,
+            seed: 1,
+            count: 1,
+            shard: None,
+            traces_per_request: 1,
+            max_request_bytes: 4 << 20,
+            level: 1,
+            semconv: Default::default(),
+            threads: 1,
+            output: crate::output::Output::check(&dir.join("c.zst")).unwrap(),
+            shape: crate::generate::Shape::Traces,
+        }
+    }
+
+    #[test]
+    fn a_timeline_longer_than_an_index_may_hold_is_refused_while_generating() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan(dir.path());
+        let synth = Synth::new(&plan.set, &plan.mix, plan.seed);
+        let mut t = crate::synth::Trace::default();
+        synth.trace(0, &mut t);
+        // 0.001 sessions a second: a year of sessions is about 31,600 of them.
+        let tl = TimelinePlan { arrival: Arrival::Rate(0.001), bsp: BspConfig::default() };
+        let mut sim = Simulator::new(&plan, &tl);
+        let mut refused = None;
+        for j in 0..100_000u64 {
+            if let Err(e) =
+                sim.add(Session::from_trace(&t, j, &mut Vec::new())).and_then(|()| sim.run_until(sim.starts.horizon()))
+            {
+                refused = Some((j, e));
+                break;
+            }
+        }
+        let (j, e) = refused.expect("a timeline of 100,000 sessions at 0.001/s lasts three years");
+        assert!((25_000..40_000).contains(&j), "refused at session {j}");
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("session {j} would start")) && msg.contains("--count"), "{msg}");
+        assert!(sim.out.iter().flat_map(|g| &g.records).all(|r| r.offset_ns <= MAX_OFFSET_NS));
+    }
 }

@@ -342,3 +342,56 @@ fn parts_of_a_split_trace_share_one_time_target() {
     }
     assert!(first_of_trace == items.len());
 }
+
+#[test]
+fn the_sent_log_of_a_timeline_gives_each_trace_the_latest_end_of_its_spans_as_sent() {
+    // On a timeline a record goes out up to a schedule delay after its spans end: the sent log
+    // must say when the spans end (verify compares it to what the platform stored, and calls a
+    // trace ending over a second earlier a stale copy), not when the record was sent.
+    let dir = tempfile::tempdir().unwrap();
+    let set = ScenarioSet::builtin();
+    let tl = crate::timeline::TimelinePlan {
+        arrival: crate::timeline::Arrival::Rate(20.0),
+        bsp: crate::timeline::BspConfig::default(),
+    };
+    let plan = crate::generate::GenPlan {
+        mix: Mix::parse(crate::scenario::DEFAULT_MIX, &set).unwrap(),
+        set,
+        seed: 42,
+        count: 30,
+        shard: None,
+        traces_per_request: 1,
+        max_request_bytes: 4 << 20,
+        level: 1,
+        semconv: Default::default(),
+        threads: 1,
+        output: crate::output::Output::check(&dir.path().join("sdk.zst")).unwrap(),
+        shape: crate::generate::Shape::Sdk(tl),
+    };
+    crate::generate::run(&plan, &Default::default()).unwrap();
+    let corpus = Arc::new(Corpus::open(plan.output.path()).unwrap());
+    let n = corpus.records();
+    for rewrite in [true, false] {
+        let cfg = PrepareConfig { record_sent: true, rewrite, ..config(0..n, Some(1), 1, 0) };
+        let items = drain(&mut start(corpus.clone(), cfg));
+        let (mut traces, mut late) = (0, 0);
+        for p in &items {
+            let spans = spans(&p.body.to_vec());
+            for &(id, _, end_ms) in &p.sent_traces {
+                let latest = spans
+                    .iter()
+                    .filter(|s| u128::from_be_bytes(s.trace_id[..].try_into().unwrap()) == id)
+                    .map(|s| s.end_time_unix_nano)
+                    .max()
+                    .unwrap();
+                traces += 1;
+                late += usize::from(end_ms != latest / 1_000_000);
+            }
+        }
+        assert!(traces > 30, "{traces} trace parts");
+        assert_eq!(
+            late, 0,
+            "rewrite {rewrite}: {late} of {traces} trace parts logged at another time than their spans end"
+        );
+    }
+}

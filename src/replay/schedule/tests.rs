@@ -119,3 +119,14 @@ fn a_recorded_timeline_is_due_at_its_offsets_pass_after_pass_scaled_by_speed() {
     assert!((Recorded::new(&[5 * S, 5 * S, 7 * S, 9 * S], 12 * S, 2.0).mean_rate() - 4.0 / 6.0).abs() < 1e-12);
     assert_eq!(s.rate_at(0.0), 2.0, "two requests in the second around the start");
 }
+
+#[test]
+fn a_recorded_timeline_with_no_records_is_never_due_and_does_not_panic() {
+    // A --shard whose slice holds no record of the timeline (a 1-record corpus, --shard 1/2).
+    let s = Schedule::recorded(Recorded::new(&[], 5_000_000_000, 1.0));
+    assert_eq!(s.due_before(Duration::from_secs(3600)), 0);
+    assert_eq!(s.expected_by(10.0), 0.0);
+    // Nothing to send: the pacer ends as soon as the (empty) stream does.
+    assert_eq!(s.due(0), Duration::ZERO);
+    assert_eq!(s.due(u64::MAX), Duration::ZERO);
+}
