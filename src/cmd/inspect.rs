@@ -107,7 +107,7 @@ pub fn verify(corpus: &Corpus) -> Result<Verified, CorpusError> {
                         return Err(bad(format!("holds {} spans, index says {}", spans.len(), meta.spans)));
                     }
                     let roots: Vec<&&otlp::Span> = spans.iter().filter(|s| s.parent_span_id.is_empty()).collect();
-                    if roots.len() as u16 != meta.traces {
+                    if roots.len() != usize::from(meta.traces) {
                         return Err(bad(format!(
                             "holds {} root spans, index says {} traces",
                             roots.len(),

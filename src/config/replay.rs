@@ -571,6 +571,11 @@ fn timing(a: &ReplayArgs, batch: u64) -> Result<crate::replay::Timing> {
     if let Some((flag, _)) = clash.iter().find(|c| c.1) {
         bail!("{flag} does not go with --timing recorded: each record goes out at its recorded time");
     }
+    if let Some(s) = &a.shard {
+        bail!(
+            "--shard {s} does not go with --timing recorded: a timeline is one application's traffic; to scale out, replay the whole corpus from every machine (each run remaps IDs with its own key) or gen one timeline per machine with its own --seed"
+        );
+    }
     let speed = match &a.speed {
         None => 1.0,
         Some(v) => {

@@ -227,7 +227,7 @@ impl ReplayPlan {
     /// and the rate it came to.
     pub fn resolve_rate(&mut self, corpus: &Corpus) -> Result<(), String> {
         if let Timing::Recorded { speed } = self.timing {
-            let r = recorded(corpus, self.shard, speed)?;
+            let r = recorded(corpus, speed)?;
             self.rate = Rate::PerSec((r.mean_rate() * self.share()).clamp(0.001, crate::config::replay::MAX_RATE));
             self.recorded = Some(r);
             return Ok(());
@@ -270,23 +270,17 @@ impl RateIn {
     }
 }
 
-/// The recorded timeline of the records this process sends (all, or its `--shard`'s slice,
-/// whose pass ends where the next slice begins).
-fn recorded(corpus: &Corpus, shard: Option<(u64, u64)>, speed: f64) -> Result<schedule::Recorded, String> {
+/// The corpus's recorded timeline (`--shard` is refused with it: a timeline is one
+/// application's traffic). A pass is the timeline's length: the next pass's first record
+/// comes that long after this pass's.
+fn recorded(corpus: &Corpus, speed: f64) -> Result<schedule::Recorded, String> {
     let (Some(t), Some(offsets)) = (&corpus.index.meta.timeline, &corpus.index.records.offset) else {
         return Err(format!(
             "--timing recorded: {} has no recorded timeline; make one with `traceblast gen --shape sdk`",
             corpus.path().display()
         ));
     };
-    let range = record_range(corpus, shard)?;
-    let (a, b) = (range.start as usize, range.end as usize);
-    // The next pass starts where the record after the slice would: the next record, or past the
-    // end of the timeline, the first record of the timeline's next pass.
-    let end =
-        offsets.get(b).copied().unwrap_or_else(|| t.length_ns.saturating_add(offsets.first().copied().unwrap_or(0)));
-    let first = offsets.get(a).copied().unwrap_or(0);
-    Ok(schedule::Recorded::new(&offsets[a..b], end.saturating_sub(first), speed))
+    Ok(schedule::Recorded::new(offsets, t.length_ns, speed))
 }
 
 /// The record range this process sends, given the corpus and `--shard`.

@@ -248,6 +248,7 @@ fn recorded_timing_refuses_what_it_cannot_honour() {
         (replay_args(&sdk, &["--timing", "recorded", "--rate", "5"]), vec!["--rate", "--timing recorded"]),
         (replay_args(&sdk, &["--timing", "recorded", "--speed", "0"]), vec!["--speed", "'0'"]),
         (replay_args(&sdk, &["--timing", "recorded", "--batch", "2"]), vec!["--batch"]),
+        (replay_args(&sdk, &["--timing", "recorded", "--shard", "1/2"]), vec!["--shard 1/2", "every machine"]),
     ];
     for (args, needles) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -316,23 +317,4 @@ fn verify_finds_every_trace_of_a_timeline_whole_though_it_arrived_in_pieces() {
     assert_eq!((v["missing"].as_u64(), v["partial"].as_u64()), (Some(0), Some(0)), "{v}");
     assert_eq!(v["spans_stored"].as_u64(), Some(meta.totals.spans), "{v}");
     assert_eq!(v["passed"], true, "{v}");
-}
-
-#[test]
-fn recorded_timing_on_shards_of_a_one_record_timeline_sends_it_once_without_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let c = gen_corpus(d, "one.zst", &["--count", "1", "--mix", "simple_query=1", "--shape", "sdk"], &[]);
-    assert_eq!(Corpus::open(&c).unwrap().index.records.len(), 1, "one session, one export");
-    let s = sink::spawn(SinkPlan::default()).unwrap();
-    let url = format!("http://{}/v1/traces", s.addr);
-    let mut ok = 0;
-    for shard in ["0/2", "1/2"] {
-        let (o, r) = replay(d, &c, &url, &["--timing", "recorded", "--shard", shard, "--min-success", "0", "-q"], &[]);
-        // The shard whose slice is empty sends nothing, as at a --rate.
-        assert!(o.status.success(), "--shard {shard}: {}", stderr(&o));
-        ok += r["requests"]["ok"].as_u64().unwrap();
-    }
-    assert_eq!(ok, 1, "the shards together send the record once");
-    assert_eq!(s.shutdown().requests, 1);
 }
