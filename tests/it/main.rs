@@ -15,6 +15,7 @@ mod hostile_corpus;
 mod html;
 mod inspect;
 mod limit;
+mod mlflow_genai;
 mod outputs;
 mod phoenix_genai;
 mod png;
