@@ -82,6 +82,29 @@ impl GenPlan {
     }
 }
 
+#[cfg(test)]
+impl GenPlan {
+    /// A plan for tests: the built-in scenarios in `mix`, seed 42, `count` traces of whole
+    /// traces, level 1, one thread, into `output`.
+    pub(crate) fn for_tests(mix: &str, count: u64, output: &std::path::Path) -> GenPlan {
+        let set = ScenarioSet::builtin();
+        GenPlan {
+            mix: Mix::parse(mix, &set).expect("a valid test mix"),
+            set,
+            seed: 42,
+            count,
+            shard: None,
+            traces_per_request: 1,
+            max_request_bytes: 4 << 20,
+            level: 1,
+            semconv: Default::default(),
+            threads: 1,
+            output: crate::output::Output::check(output).expect("a writable test output"),
+            shape: Shape::Traces,
+        }
+    }
+}
+
 /// Slice `k` of `n` of `0..total`, as even as possible (earlier slices take the remainder).
 pub fn shard_range(total: u64, k: u64, n: u64) -> std::ops::Range<u64> {
     let base = total / n;

@@ -342,24 +342,9 @@ fn encode_target(plan: &GenPlan) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Mix, ScenarioSet};
 
     fn plan(dir: &std::path::Path) -> GenPlan {
-        let set = ScenarioSet::builtin();
-        GenPlan {
-            mix: Mix::parse("simple_query=1", &set).unwrap(),
-            set,
-            seed: 1,
-            count: 1,
-            shard: None,
-            traces_per_request: 1,
-            max_request_bytes: 4 << 20,
-            level: 1,
-            semconv: Default::default(),
-            threads: 1,
-            output: crate::output::Output::check(&dir.join("c.zst")).unwrap(),
-            shape: crate::generate::Shape::Traces,
-        }
+        GenPlan { seed: 1, ..GenPlan::for_tests("simple_query=1", 1, &dir.join("c.zst")) }
     }
 
     #[test]

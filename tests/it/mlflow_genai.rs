@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use traceblast::otlp::{self, any_value::Value as V};
+use traceblast::otlp;
 
 use crate::real_servers::replay_within;
 use crate::servers::platform::{Launched, Platform, launch_or_skip};
@@ -91,24 +91,13 @@ fn roll_up(spans: &Spans) -> Usage {
 /// The per-type usages and per-trace totals MLflow should show for the corpus at `path`, from
 /// decoding it.
 fn expected(path: &Path) -> (Counts, Totals) {
-    let data = zstd::decode_all(std::fs::File::open(path).unwrap()).unwrap();
     let mut counts = Counts::new();
     let mut traces: HashMap<Vec<u8>, Spans> = HashMap::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        let (len, n) = traceblast::corpus::reader::read_varint(&data[pos..]).unwrap();
-        let req = otlp::decode_request(&data[pos + n..pos + n + len as usize]).unwrap();
-        pos += n + len as usize;
-        for s in req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
-            let int = |k: &str| match s.attributes.iter().find(|kv| kv.key == k).and_then(|kv| kv.value.as_ref()) {
-                Some(otlp::AnyValue { value: Some(V::IntValue(i)) }) => *i,
-                _ => -1,
-            };
-            let u = usage_of(int);
-            let kind = type_of(otlp::find_str(&s.attributes, "gen_ai.operation.name").unwrap_or(""));
-            counts.entry(kind.to_string()).or_default().push(u);
-            traces.entry(s.trace_id.clone()).or_default().insert(s.span_id.clone(), (s.parent_span_id.clone(), u));
-        }
+    for s in corpus_spans(path) {
+        let u = usage_of(|k: &str| int_attr(&s, k));
+        let kind = type_of(otlp::find_str(&s.attributes, "gen_ai.operation.name").unwrap_or(""));
+        counts.entry(kind.to_string()).or_default().push(u);
+        traces.entry(s.trace_id.clone()).or_default().insert(s.span_id.clone(), (s.parent_span_id.clone(), u));
     }
     counts.values_mut().for_each(|v| v.sort());
     let mut totals: Totals = traces.values().map(roll_up).collect();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use traceblast::otlp::{self, any_value::Value as V};
+use traceblast::otlp;
 
 use crate::real_servers::replay_within;
 use crate::servers::platform::{Launched, Platform, launch_or_skip};
@@ -33,26 +33,16 @@ fn kind_of(op: &str) -> &'static str {
 /// The counts Phoenix should show for the corpus at `path`, from decoding it. Phoenix maps the
 /// cache-write count only from v1.41's `gen_ai.usage.cache_creation.input_tokens`.
 fn expected(path: &Path) -> Counts {
-    let data = zstd::decode_all(std::fs::File::open(path).unwrap()).unwrap();
     let mut out = Counts::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        let (len, n) = traceblast::corpus::reader::read_varint(&data[pos..]).unwrap();
-        let req = otlp::decode_request(&data[pos + n..pos + n + len as usize]).unwrap();
-        pos += n + len as usize;
-        for s in req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
-            let int = |k: &str| match s.attributes.iter().find(|kv| kv.key == k).and_then(|kv| kv.value.as_ref()) {
-                Some(otlp::AnyValue { value: Some(V::IntValue(i)) }) => *i,
-                _ => -1,
-            };
-            let kind = kind_of(otlp::find_str(&s.attributes, "gen_ai.operation.name").unwrap_or(""));
-            out.entry(kind.to_string()).or_default().push([
-                int("gen_ai.usage.input_tokens"),
-                int("gen_ai.usage.output_tokens"),
-                int("gen_ai.usage.cache_read.input_tokens"),
-                int("gen_ai.usage.cache_creation.input_tokens"),
-            ]);
-        }
+    for s in corpus_spans(path) {
+        let int = |k: &str| int_attr(&s, k);
+        let kind = kind_of(otlp::find_str(&s.attributes, "gen_ai.operation.name").unwrap_or(""));
+        out.entry(kind.to_string()).or_default().push([
+            int("gen_ai.usage.input_tokens"),
+            int("gen_ai.usage.output_tokens"),
+            int("gen_ai.usage.cache_read.input_tokens"),
+            int("gen_ai.usage.cache_creation.input_tokens"),
+        ]);
     }
     out.values_mut().for_each(|v| v.sort());
     out

@@ -71,3 +71,27 @@ pub fn assert_bad_input(o: &Output, needles: &[&str]) {
     }
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Every span of the corpus at `path`, decoded from its records in order (`zstd -d` skips the
+/// index frame).
+pub fn corpus_spans(path: &Path) -> Vec<traceblast::otlp::Span> {
+    let data = zstd::decode_all(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let (len, n) = traceblast::corpus::reader::read_varint(&data[pos..]).unwrap();
+        let req = traceblast::otlp::decode_request(&data[pos + n..pos + n + len as usize]).unwrap();
+        pos += n + len as usize;
+        out.extend(req.resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans));
+    }
+    out
+}
+
+/// A span's integer attribute `key`; -1 when absent or not an integer.
+pub fn int_attr(s: &traceblast::otlp::Span, key: &str) -> i64 {
+    use traceblast::otlp::any_value::Value;
+    match s.attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()) {
+        Some(traceblast::otlp::AnyValue { value: Some(Value::IntValue(i)) }) => *i,
+        _ => -1,
+    }
+}

@@ -113,21 +113,7 @@ fn splice_gives_the_bytes_apply_gives_and_shares_the_content() {
 
 /// Writes a small corpus and opens it.
 pub(crate) fn small_corpus(dir: &std::path::Path, count: u64) -> Arc<Corpus> {
-    let set = ScenarioSet::builtin();
-    let plan = crate::generate::GenPlan {
-        mix: Mix::parse(crate::scenario::DEFAULT_MIX, &set).unwrap(),
-        set,
-        seed: 42,
-        count,
-        shard: None,
-        traces_per_request: 1,
-        max_request_bytes: 4 << 20,
-        level: 1,
-        semconv: Default::default(),
-        threads: 1,
-        output: crate::output::Output::check(&dir.join("c.zst")).unwrap(),
-        shape: crate::generate::Shape::Traces,
-    };
+    let plan = crate::generate::GenPlan::for_tests(crate::scenario::DEFAULT_MIX, count, &dir.join("c.zst"));
     crate::generate::run(&plan, &Default::default()).unwrap();
     Arc::new(Corpus::open(plan.output.path()).unwrap())
 }
@@ -305,20 +291,9 @@ fn parts_of_a_split_trace_share_one_time_target() {
     // A trace split across three records (traces = 0, 0, 1) and a whole one: the parts get the
     // target of the request that carries the first part, whatever request carries them.
     let dir = tempfile::tempdir().unwrap();
-    let set = ScenarioSet::builtin();
     let plan = crate::generate::GenPlan {
-        mix: Mix::parse("complex=1", &set).unwrap(),
-        set,
-        seed: 42,
-        count: 2,
-        shard: None,
-        traces_per_request: 1,
         max_request_bytes: 64 << 10,
-        level: 1,
-        semconv: Default::default(),
-        threads: 1,
-        output: crate::output::Output::check(&dir.path().join("split.zst")).unwrap(),
-        shape: crate::generate::Shape::Traces,
+        ..crate::generate::GenPlan::for_tests("complex=1", 2, &dir.path().join("split.zst"))
     };
     crate::generate::run(&plan, &Default::default()).unwrap();
     let corpus = Arc::new(Corpus::open(plan.output.path()).unwrap());
@@ -349,24 +324,13 @@ fn the_sent_log_of_a_timeline_gives_each_trace_the_latest_end_of_its_spans_as_se
     // must say when the spans end (verify compares it to what the platform stored, and calls a
     // trace ending over a second earlier a stale copy), not when the record was sent.
     let dir = tempfile::tempdir().unwrap();
-    let set = ScenarioSet::builtin();
     let tl = crate::timeline::TimelinePlan {
         arrival: crate::timeline::Arrival::Rate(20.0),
         bsp: crate::timeline::BspConfig::default(),
     };
     let plan = crate::generate::GenPlan {
-        mix: Mix::parse(crate::scenario::DEFAULT_MIX, &set).unwrap(),
-        set,
-        seed: 42,
-        count: 30,
-        shard: None,
-        traces_per_request: 1,
-        max_request_bytes: 4 << 20,
-        level: 1,
-        semconv: Default::default(),
-        threads: 1,
-        output: crate::output::Output::check(&dir.path().join("sdk.zst")).unwrap(),
         shape: crate::generate::Shape::Sdk(tl),
+        ..crate::generate::GenPlan::for_tests(crate::scenario::DEFAULT_MIX, 30, &dir.path().join("sdk.zst"))
     };
     crate::generate::run(&plan, &Default::default()).unwrap();
     let corpus = Arc::new(Corpus::open(plan.output.path()).unwrap());
