@@ -6,7 +6,8 @@
 //! export as soon as the queue holds a full batch, or when the schedule delay has passed since
 //! its last export ended (an idle worker wakes every delay, so a span ending into an empty queue
 //! waits for the next tick); an export takes up to `batch` spans from the front of the queue and
-//! lasts `export_ns`, during which spans keep queueing. Time is ns from the timeline's start.
+//! lasts `export_ns`, during which spans keep queueing. Time is ns from the timeline's start; the
+//! worker's first wake-up is given (instances are out of phase, as processes start apart).
 
 use std::collections::VecDeque;
 
@@ -45,9 +46,10 @@ pub struct Bsp<T> {
 }
 
 impl<T> Bsp<T> {
-    /// A processor started at time 0.
-    pub fn new(cfg: BspConfig) -> Self {
-        Bsp { cfg, queue: VecDeque::new(), busy_until: 0, tick: cfg.delay_ns, full_at: None, dropped: 0 }
+    /// A processor whose worker first wakes at `first_tick` (ns) and every delay after, until
+    /// an export resets its schedule.
+    pub fn new(cfg: BspConfig, first_tick: u64) -> Self {
+        Bsp { cfg, queue: VecDeque::new(), busy_until: 0, tick: first_tick, full_at: None, dropped: 0 }
     }
 
     /// A span ends at `t`: queued, or dropped (false) when the queue is full. Call it only
@@ -105,7 +107,7 @@ mod tests {
     /// Feeds span ends (time, id) in order, exporting whatever falls due before each; returns
     /// the exports as (time, ids) and the drops.
     fn simulate(c: BspConfig, ends: &[(u64, u32)]) -> (Vec<(u64, Vec<u32>)>, u64) {
-        let mut b = Bsp::new(c);
+        let mut b = Bsp::new(c, c.delay_ns);
         let mut exports = Vec::new();
         let take = |b: &mut Bsp<u32>, before: u64, exports: &mut Vec<(u64, Vec<u32>)>| {
             while let Some(at) = b.next_export().filter(|&at| at < before) {

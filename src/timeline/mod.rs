@@ -68,6 +68,7 @@ struct Live {
 /// The simulated application: sessions, instances, and the exports made so far.
 struct Simulator {
     bsp: BspConfig,
+    seed: u64,
     max_request: usize,
     starts: Starts,
     live: HashMap<u64, Live>,
@@ -87,6 +88,7 @@ impl Simulator {
             bsp: tl.bsp,
             max_request: plan.max_request_bytes,
             starts: Starts::new(tl.arrival, plan.seed),
+            seed: plan.seed,
             live: HashMap::new(),
             ends: BinaryHeap::new(),
             instances: Vec::new(),
@@ -117,7 +119,7 @@ impl Simulator {
                     self.instances.push(Instance {
                         header: h.clone(),
                         service: service.clone(),
-                        bsp: Bsp::new(self.bsp),
+                        bsp: Bsp::new(self.bsp, first_tick(self.seed, self.instances.len(), self.bsp.delay_ns)),
                     });
                     self.instances.len() - 1
                 })
@@ -334,6 +336,15 @@ impl<'a, 's> Waves<'a, 's> {
     }
 }
 
+/// When instance `k`'s worker first wakes: in `(0, delay]`, drawn from the seed. The instances'
+/// processes started at different times, so their schedules are out of phase; on one grid every
+/// instance would export at the same instants, a burst no real fleet makes.
+fn first_tick(seed: u64, k: usize, delay_ns: u64) -> u64 {
+    // Streams counted down from below the arrival gaps' (u64::MAX): never a trace's.
+    let mut rng = crate::synth::TraceRng::for_trace(seed, u64::MAX - 1 - k as u64);
+    1 + rng.u64() % delay_ns.max(1)
+}
+
 /// Bytes of spans a wave aims at: about four frames per thread.
 fn encode_target(plan: &GenPlan) -> usize {
     crate::corpus::format::FRAME_TARGET * 4 * plan.threads.max(1)
@@ -345,6 +356,16 @@ mod tests {
 
     fn plan(dir: &std::path::Path) -> GenPlan {
         GenPlan { seed: 1, ..GenPlan::for_tests("simple_query=1", 1, &dir.join("c.zst")) }
+    }
+
+    #[test]
+    fn instances_wake_out_of_phase_within_one_delay() {
+        let delay = 5_000_000_000;
+        let ticks: Vec<u64> = (0..9).map(|k| first_tick(42, k, delay)).collect();
+        assert!(ticks.iter().all(|&t| (1..=delay).contains(&t)), "{ticks:?}");
+        let distinct: std::collections::HashSet<_> = ticks.iter().collect();
+        assert_eq!(distinct.len(), ticks.len(), "{ticks:?}");
+        assert_eq!(ticks, (0..9).map(|k| first_tick(42, k, delay)).collect::<Vec<_>>(), "the same for the seed");
     }
 
     #[test]
