@@ -189,16 +189,6 @@ pub enum Timing {
     },
 }
 
-impl Timing {
-    /// As `--timing` and the report name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Timing::Rate => "rate",
-            Timing::Recorded { .. } => "recorded",
-        }
-    }
-}
-
 /// What a `--rate` in another unit than requests counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateUnit {

@@ -87,11 +87,6 @@ impl<T> Bsp<T> {
         self.tick = self.busy_until.saturating_add(self.cfg.delay_ns);
         self.full_at = (self.queue.len() >= self.cfg.batch).then_some(at);
     }
-
-    /// Spans waiting in the queue.
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
 }
 
 #[cfg(test)]
