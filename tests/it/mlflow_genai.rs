@@ -161,11 +161,7 @@ fn mlflow_types_every_genai_operation_with_its_token_usage() {
     let Some(mf) = launch_or_skip(Platform::Mlflow, test) else { return };
     let dir = tempfile::tempdir().unwrap();
     for semconv in ["1.41", "genai-dev"] {
-        let c = dir.path().join(format!("{semconv}.zst"));
-        // Seed 42's first 8 traces of an even mix hold all four scenarios and every operation.
-        let mix = "simple=0.25,search=0.25,booking=0.25,complex=0.25";
-        let o = run(&["gen", "-q", "--count", "8", "--mix", mix, "--semconv", semconv, "-o", c.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        let c = genai_corpus(dir.path(), semconv);
         let experiment = format!("semconv-{}", semconv.replace('.', "-"));
         // MLflow's first OTLP request after start takes seconds (it sets up trace ingestion
         // lazily): a long --timeout. --verify reads back until every acknowledged trace is there.

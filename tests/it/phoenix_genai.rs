@@ -74,11 +74,7 @@ fn phoenix_classifies_every_genai_operation_with_its_token_counts() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     for semconv in ["1.41", "genai-dev"] {
-        let c = dir.path().join(format!("{semconv}.zst"));
-        // Seed 42's first 8 traces of an even mix hold all four scenarios and every operation.
-        let mix = "simple=0.25,search=0.25,booking=0.25,complex=0.25";
-        let o = run(&["gen", "-q", "--count", "8", "--mix", mix, "--semconv", semconv, "-o", c.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        let c = genai_corpus(dir.path(), semconv);
         let project = format!("semconv-{}", semconv.replace('.', "-"));
         // --verify waits (up to --verify-wait) until Phoenix has stored every acknowledged span.
         let args = ["--rate", "20", "--project", &project, "--verify", "--verify-wait", "60s"];

@@ -95,3 +95,13 @@ pub fn int_attr(s: &traceblast::otlp::Span, key: &str) -> i64 {
         _ => -1,
     }
 }
+
+/// A corpus in `dir` of seed 42's first 8 traces of an even mix, following `--semconv
+/// semconv`: they hold all four scenarios and every GenAI operation.
+pub fn genai_corpus(dir: &Path, semconv: &str) -> PathBuf {
+    let c = dir.join(format!("{semconv}.zst"));
+    let mix = "simple=0.25,search=0.25,booking=0.25,complex=0.25";
+    let o = run(&["gen", "-q", "--count", "8", "--mix", mix, "--semconv", semconv, "-o", c.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    c
+}
