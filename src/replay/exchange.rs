@@ -303,17 +303,20 @@ fn answer(status: u16, retry_after: Option<Duration>, ctype: Option<&str>, body:
 /// `partial_success.rejected_spans` of an `ExportTraceServiceResponse` body in the content
 /// type's format; an error when the body says it is protobuf or JSON and is not a response.
 pub fn rejected_spans(body: &[u8], ctype: Option<&str>) -> Result<u64, String> {
-    let mime = ctype.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ctype.unwrap_or("").split(';').next().unwrap_or("").trim().as_bytes();
+    let ends_with = |suffix: &str| {
+        mime.len() >= suffix.len() && mime[mime.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
     if body.is_empty() {
         return Ok(0);
     }
-    if mime.ends_with("json") {
+    if ends_with("json") {
         let v: serde_json::Value = serde_json::from_slice(body)
             .map_err(|_| "is not JSON (an OTLP/JSON ExportTraceServiceResponse)".to_string())?;
         let r = &v["partialSuccess"]["rejectedSpans"];
         return Ok(r.as_u64().or_else(|| r.as_str().and_then(|s| s.parse().ok())).unwrap_or(0));
     }
-    if mime.ends_with("protobuf") {
+    if ends_with("protobuf") {
         let r = ExportTraceServiceResponse::decode(body)
             .map_err(|_| "is not an ExportTraceServiceResponse (protobuf)".to_string())?;
         return Ok(r.partial_success.map(|p| p.rejected_spans.max(0) as u64).unwrap_or(0));
@@ -341,6 +344,9 @@ mod tests {
         assert_eq!(rejected_spans(br#"{"partialSuccess":{"rejectedSpans":3}}"#, JSON), Ok(3));
         assert_eq!(rejected_spans(b"", PB), Ok(0));
         assert_eq!(rejected_spans(b"OK", Some("text/plain")), Ok(0));
+        assert_eq!(rejected_spans(br#"{"partialSuccess":{"rejectedSpans":2}}"#, Some(" Application/JSON ")), Ok(2));
+        assert_eq!(rejected_spans(&r.encode_to_vec(), Some("APPLICATION/X-PROTOBUF;q=1")), Ok(7));
+        assert_eq!(rejected_spans(b"OK", Some("\u{e9}n")), Ok(0), "a type shorter than the suffixes, not ASCII");
         assert!(rejected_spans(b"garbage\xff", PB).is_err());
         assert!(rejected_spans(b"<html>", JSON).is_err());
     }

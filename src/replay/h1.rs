@@ -474,7 +474,13 @@ fn cut(want: usize, got: usize) -> io::Error {
 /// before (three bytes back, for an end split across reads).
 fn may_end_head(buf: &[u8], from: usize) -> bool {
     let tail = &buf[from.saturating_sub(3).min(buf.len())..];
-    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
+    // memchr finds the few line ends of a head; a byte-by-byte window scan here was ~1.5 % of
+    // replay's CPU at --rate max.
+    memchr::memchr_iter(b'\n', tail).any(|i| match tail.get(i + 1) {
+        Some(b'\n') => true,
+        Some(b'\r') => tail.get(i + 2) == Some(&b'\n'),
+        _ => false,
+    })
 }
 
 /// Parses a final response head at the start of `buf`; 1xx heads before it are dropped.

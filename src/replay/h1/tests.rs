@@ -234,6 +234,9 @@ fn a_head_trickled_a_byte_at_a_time_is_parsed_once_complete() {
     assert!(!may_end_head(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0));
     assert!(may_end_head(b"HTTP/1.1 200 OK\r\n\r\n", 17), "an end split across reads is found");
     assert!(may_end_head(b"HTTP/1.0 200 OK\n\n", 0));
+    assert!(!may_end_head(b"HTTP/1.1 200 OK\r\nA: b\r\n\r", 0), "a bare CR after a line end is not the end");
+    assert!(may_end_head(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", 0));
+    assert!(!may_end_head(b"HTTP/1.1 200 OK\r\n\r\nA: b\r\n", 22), "only past `from` (less three bytes)");
     rt().block_on(async {
         let (client, mut server) = tokio::io::duplex(1 << 16);
         let head = Head::new("/", "h:1", &HeaderMap::new());
