@@ -166,6 +166,9 @@ impl Patch {
     /// (neighbouring fields share a run). The pieces concatenate to the patched record.
     pub fn splice(&self, record: &Bytes, delta_ns: u64, keys: Option<([u8; 16], [u8; 8])>, out: &mut Vec<Bytes>) {
         assert_eq!(record.len(), self.len, "a patch applies to the record it was scanned from");
+        // Room for every piece at once: growing `out` a push at a time reallocated it four or
+        // five times per request (a third of splice's instructions under callgrind).
+        out.reserve(2 * self.runs.len() + 1);
         let mut owned = Vec::with_capacity(self.runs.iter().map(|r| r.1 - r.0).sum());
         let mut points = self.points.iter().peekable();
         for &(start, end) in &self.runs {
