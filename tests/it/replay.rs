@@ -79,29 +79,38 @@ fn assert_accounted(r: &serde_json::Value) {
     assert_eq!(s, ok + failed + missed, "scheduled == ok + failed + missed: {q}");
 }
 
+/// Paced and at `--rate max`, on one sending thread (a current-thread runtime driven beside the
+/// pacer) and on two (a multi-thread runtime): every span arrives exactly once.
 #[test]
-fn one_pass_delivers_every_span_exactly_once() {
+fn one_pass_delivers_every_span_exactly_once_on_either_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), "60", &[]);
     let (records, spans, traces) = totals(&c);
-    let s = sink::spawn(SinkPlan::default()).unwrap();
-    let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", "300", "-q"], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let sum = s.shutdown();
-    assert_accounted(&r);
-    assert_eq!(r["requests"]["scheduled"], records);
-    assert_eq!(r["requests"]["ok"], records);
-    assert_eq!(r["status"]["200"], records);
-    assert_eq!(r["spans"]["ok"], spans);
-    assert_eq!(r["traces"]["ok"], traces);
-    assert_eq!(sum.requests, records);
-    assert_eq!(sum.spans, spans);
-    assert_eq!(sum.unique_spans, spans);
-    assert_eq!(sum.unique_traces, traces);
-    assert_eq!(sum.duplicate_span_ids, 0);
-    assert_eq!(r["bytes"]["raw"].as_u64().unwrap(), Corpus::open(&c).unwrap().index.meta.totals.raw_bytes);
-    let scen: u64 = r["scenarios"].as_object().unwrap().values().map(|v| v["requests"].as_u64().unwrap()).sum();
-    assert_eq!(scen, records);
+    for (rate, threads) in [("300", "1"), ("300", "2"), ("max", "1"), ("max", "2")] {
+        let what = format!("--rate {rate} --threads {threads}");
+        let s = sink::spawn(SinkPlan::default()).unwrap();
+        let (o, r) = replay(dir.path(), &c, &url(&s), &["--rate", rate, "--threads", threads, "-q"], &[]);
+        assert!(o.status.success(), "{what}: {}", stderr(&o));
+        let sum = s.shutdown();
+        assert_accounted(&r);
+        assert_eq!(r["requests"]["scheduled"], records, "{what}");
+        assert_eq!(r["requests"]["ok"], records, "{what}");
+        assert_eq!(r["status"]["200"], records, "{what}");
+        assert_eq!(r["spans"]["ok"], spans, "{what}");
+        assert_eq!(r["traces"]["ok"], traces, "{what}");
+        assert_eq!(sum.requests, records, "{what}");
+        assert_eq!(sum.spans, spans, "{what}");
+        assert_eq!(sum.unique_spans, spans, "{what}");
+        assert_eq!(sum.unique_traces, traces, "{what}");
+        assert_eq!(sum.duplicate_span_ids, 0, "{what}");
+        assert_eq!(
+            r["bytes"]["raw"].as_u64().unwrap(),
+            Corpus::open(&c).unwrap().index.meta.totals.raw_bytes,
+            "{what}"
+        );
+        let scen: u64 = r["scenarios"].as_object().unwrap().values().map(|v| v["requests"].as_u64().unwrap()).sum();
+        assert_eq!(scen, records, "{what}");
+    }
 }
 
 /// The span IDs of each captured request, in arrival order.
