@@ -112,6 +112,9 @@ pub fn launch_or_skip(p: Platform, test: &str) -> Option<Launched> {
     }
 }
 
+/// Relaunches after a port race, at most five in a test run.
+static BIND_RETRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Starts `p` and waits until it accepts connections. `Err` only when the platform is not
 /// installed (the script's exit 3, with its reason); any other failure panics.
 fn launch(p: Platform) -> Result<Launched, String> {
@@ -134,7 +137,14 @@ fn launch(p: Platform) -> Result<Launched, String> {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let text = log_text();
-            if status.code() == Some(3) {
+            // Another test took the port (or PORT+1, Phoenix's gRPC) between the check and
+            // the server's bind: pick new ports (seen once in CI: "Failed to bind to address").
+            if (text.contains("Failed to bind to address") || text.contains("address already in use"))
+                && BIND_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5
+            {
+                return launch(p);
+            }
+            if status.code() == Some(3) && !text.contains("Application startup failed") {
                 return Err(text.trim().lines().last().unwrap_or("not installed").to_string());
             }
             panic!("{} exited ({status}) before listening on {port}:\n{text}", p.name());
