@@ -133,7 +133,7 @@ case "$cmd" in
     if [ ! -f "$venv/.complete" ]; then
       if [ -f "$CACHE/$name.unavailable" ]; then cat "$CACHE/$name.unavailable" >&2
       else echo "$(spec_of "$name") is not installed: run scripts/platforms.sh install $name" >&2; fi
-      exit 3
+      exit 75 # not installed: tests/it/servers/platform.rs reads it (uvicorn exits 3 on a failed startup)
     fi
     "run_$name" "$port" "$dir"
     ;;

@@ -512,18 +512,12 @@ pub fn run(
                     pacer_realtime.store(realtime, Ordering::Relaxed);
                     let jobs = job_tx;
                     pacer::run(pacer_cfg, &mut stream, &jobs, &inflight, &pacer_shard, &stop)
-                });
-                let pacer = match pacer {
-                    Ok(pacer) => pacer,
-                    Err(e) => {
-                        return (
-                            Err(format!("cannot start the pacer thread: {e}")),
-                            drain(&runtime, send_task, &stop, plan.target.timeout),
-                        );
-                    }
-                };
+                })
+                .map_err(|e| format!("cannot start the pacer thread: {e}"));
                 let drained = drain(&runtime, send_task, &stop, plan.target.timeout);
-                let paced = pacer.join().map_err(|p| format!("the pacer thread failed: {}", panic_message(p.as_ref())));
+                let paced = pacer.and_then(|pacer| {
+                    pacer.join().map_err(|p| format!("the pacer thread failed: {}", panic_message(p.as_ref())))
+                });
                 (paced, drained)
             });
             let mut paced =

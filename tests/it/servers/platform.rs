@@ -112,11 +112,15 @@ pub fn launch_or_skip(p: Platform, test: &str) -> Option<Launched> {
     }
 }
 
+/// `scripts/platforms.sh run`'s exit code for a platform that is not installed (not 3:
+/// uvicorn exits 3 when its startup fails).
+const NOT_INSTALLED: i32 = 75;
+
 /// Relaunches after a port race, at most five in a test run.
 static BIND_RETRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Starts `p` and waits until it accepts connections. `Err` only when the platform is not
-/// installed (the script's exit 3, with its reason); any other failure panics.
+/// installed (the script's exit 75, with its reason); any other failure panics.
 fn launch(p: Platform) -> Result<Launched, String> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port_pair();
@@ -144,7 +148,7 @@ fn launch(p: Platform) -> Result<Launched, String> {
             {
                 return launch(p);
             }
-            if status.code() == Some(3) && !text.contains("Application startup failed") {
+            if status.code() == Some(NOT_INSTALLED) {
                 return Err(text.trim().lines().last().unwrap_or("not installed").to_string());
             }
             panic!("{} exited ({status}) before listening on {port}:\n{text}", p.name());
